@@ -1,0 +1,221 @@
+"""The HTTP face of the bot (Starlette): forge webhooks in, build logs out.
+
+POST /webhooks/github    verify, persist, answer 202; builds happen in the background
+GET  /builds/{id}/log    the build log as plain text, while it runs and after
+GET  /builds/{id}        the build as JSON
+GET  /healthz            liveness
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from bot.dispatcher import Dispatcher, Executor
+from bot.events import Event
+from bot.executors.local import LocalExecutor
+from bot.forges.base import Forge, Ignored, PayloadError, Ping, SignatureError
+from bot.forges.github import GitHubForge
+from bot.intake import Intake
+from bot.logs import LogStore
+from bot.reporter import Reporter
+from bot.runner.credentials import Credentials
+from bot.settings import Settings
+from bot.store import Build, BuildState, Delivery, Store
+from bot.templates import load_templates
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Bot:
+    """Everything one running bot holds, wired once by create_app."""
+
+    settings: Settings
+    store: Store
+    forges: dict[str, Forge]
+    logs: LogStore
+    intake: Intake
+    dispatcher: Dispatcher
+
+    def credentials(self, build: Build) -> Credentials:
+        config_file = self.settings.registry_auth_file
+        config = json.loads(config_file.read_text()) if config_file else {"auths": {}}
+        return Credentials(self.forges[build.forge].clone_token(), config)
+
+    async def process(self, delivery: Delivery) -> None:
+        """Delivery -> builds -> dispatcher. Failing here leaves the delivery unprocessed, so
+        the next start tries it again: nothing is lost."""
+        try:
+            webhook = self.forges[delivery.forge].parse(delivery.headers, delivery.body)
+            if not isinstance(webhook, Event):
+                await asyncio.to_thread(self.store.finish_delivery, delivery.id, "ignored")
+                return
+            builds = await asyncio.to_thread(self.intake.builds_for, delivery, webhook)
+        except Exception:
+            log.exception("delivery %s could not be processed; it will be retried", delivery.id)
+            return
+        for build in builds:
+            self.dispatcher.submit(build)
+
+    async def recover(self) -> None:
+        """On start: builds the last run left queued or running start again, and deliveries
+        it stored but never processed are processed, so no status stays pending."""
+        for build in await asyncio.to_thread(
+            self.store.builds_in, BuildState.QUEUED, BuildState.RUNNING
+        ):
+            build = await asyncio.to_thread(self.store.requeue, build.id)
+            self.dispatcher.submit(build)
+        for delivery in await asyncio.to_thread(self.store.unprocessed_deliveries):
+            await self.process(delivery)
+
+
+def build_bot(
+    settings: Settings, *, forges: dict[str, Forge] | None = None, executor: Executor | None = None
+) -> Bot:
+    templates = load_templates(settings.templates_dir)
+    store = Store(settings.database_url)
+    logs = LogStore(settings.data_dir / "logs")
+    if forges is None:
+        github = settings.github
+        forges = {
+            "github": GitHubForge(
+                github.api_url,
+                github.token.get_secret_value() if github.token else None,
+                github.webhook_secret.get_secret_value() if github.webhook_secret else None,
+                throttle=github.throttle,
+            )
+        }
+    reporter = Reporter(forges, settings.public_url)
+    if executor is None:
+        executor = LocalExecutor(
+            settings.data_dir / "work",
+            engine=settings.engine,
+            s2i=settings.s2i,
+            insecure_registries=tuple(settings.insecure_registries),
+        )
+    intake = Intake(store, forges, templates, reporter, logs, settings.builder_registry)
+    bot: Bot
+    dispatcher = Dispatcher(
+        store,
+        executor,
+        reporter,
+        logs,
+        lambda b: bot.credentials(b),
+        settings.max_concurrent_builds,
+    )
+    bot = Bot(settings, store, forges, logs, intake, dispatcher)
+    return bot
+
+
+def create_app(bot: Bot) -> Starlette:
+    background: set[asyncio.Task[None]] = set()
+
+    async def webhook(request: Request) -> Response:
+        forge_name = request.path_params["forge"]
+        forge = bot.forges.get(forge_name)
+        if forge is None:
+            return JSONResponse({"error": f"no forge '{forge_name}' configured"}, 404)
+        body = await request.body()
+        headers = dict(request.headers)
+        try:
+            webhook = forge.parse(headers, body)
+        except SignatureError as exc:
+            return JSONResponse({"error": str(exc)}, 401)
+        except PayloadError as exc:
+            return JSONResponse({"error": str(exc)}, 400)
+        if isinstance(webhook, Ping):
+            return JSONResponse({"pong": True, "zen": webhook.zen})
+        if isinstance(webhook, Ignored):
+            return JSONResponse({"ignored": webhook.reason}, 202)
+        delivery = Delivery(
+            id=forge.delivery_id(headers) or hashlib.sha256(body).hexdigest(),
+            forge=forge_name,
+            event=forge.event_name(headers),
+            headers=headers,
+            body=body,
+        )
+        # Persist before acknowledging: once we answer 202, a crash must not lose the event.
+        if not await asyncio.to_thread(bot.store.add_delivery, delivery):
+            return JSONResponse({"duplicate": delivery.id}, 202)
+        task = asyncio.create_task(bot.process(delivery))
+        background.add(task)
+        task.add_done_callback(background.discard)
+        return JSONResponse({"accepted": delivery.id}, 202)
+
+    def _build_id(request: Request) -> int | None:
+        try:
+            return int(request.path_params["build_id"])
+        except ValueError:
+            return None
+
+    async def build_log(request: Request) -> Response:
+        build_id = _build_id(request)
+        text = bot.logs.read(build_id) if build_id is not None else None
+        if text is None:
+            return PlainTextResponse("no such build\n", 404)
+        return PlainTextResponse(text)
+
+    async def build_info(request: Request) -> Response:
+        build_id = _build_id(request)
+        build = await asyncio.to_thread(bot.store.find_build, build_id) if build_id else None
+        if build is None:
+            return JSONResponse({"error": "no such build"}, 404)
+        return JSONResponse(
+            {
+                "id": build.id, "name": build.name, "repo": build.repo, "sha": build.sha,
+                "state": build.state.value, "reason": build.reason, "digest": build.digest,
+                "size": build.size, "image": build.spec.output if build.spec else None,
+                "log_url": f"{bot.settings.public_url}/builds/{build.id}/log",
+            }
+        )  # fmt: skip
+
+    async def delivery_info(request: Request) -> Response:
+        delivery_id = request.path_params["delivery_id"]
+        outcome = await asyncio.to_thread(bot.store.delivery_outcome, delivery_id)
+        if outcome is None:
+            found = await asyncio.to_thread(bot.store.has_delivery, delivery_id)
+            if not found:
+                return JSONResponse({"error": "no such delivery"}, 404)
+        builds = await asyncio.to_thread(bot.store.builds_of_delivery, delivery_id)
+        return JSONResponse(
+            {
+                "id": delivery_id,
+                "processed": outcome is not None,
+                "outcome": outcome,
+                "builds": [b.id for b in builds],
+            }
+        )
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"ok": True, "active_builds": bot.dispatcher.active})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await bot.recover()
+        yield
+        for task in list(background):
+            await task
+        await bot.dispatcher.shutdown()
+        bot.store.close()
+
+    return Starlette(
+        routes=[
+            Route("/webhooks/{forge}", webhook, methods=["POST"]),
+            Route("/builds/{build_id}/log", build_log),
+            Route("/builds/{build_id}", build_info),
+            Route("/deliveries/{delivery_id}", delivery_info),
+            Route("/healthz", healthz),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,62 @@
+"""BuildSpec: everything needed to build one image, as plain JSON-able data.
+
+The same BuildSpec goes to the local executor and (later) into a Kubernetes Job, so it holds
+no secrets: credentials are mounted next to it, never written into it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.templates import RuntimeStage
+
+
+class SourceSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    git_url: str
+    sha: str
+    ref: str
+    context_dir: str = ""
+
+
+class BuildSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    name: str  # the build's name in .s2i.yaml; the status context is s2i/<name>
+    repo: str  # owner/name on the forge
+    forge: str
+    source: SourceSpec
+    template: str
+    builder_image: str
+    runtime: RuntimeStage | None = None
+    env: dict[str, str] = {}
+    image: str  # output repository, without tag
+    tag: str
+
+    @property
+    def output(self) -> str:
+        return f"{self.image}:{self.tag}"
+
+    @property
+    def registry(self) -> str:
+        return registry_of(self.image) or "docker.io"
+
+
+def registry_of(image: str) -> str | None:
+    """The registry host of an image reference, by Docker's rule: the first path component
+    is a host if it has a '.' or ':' or is 'localhost'; otherwise the image is on Docker Hub."""
+    first, sep, _ = image.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return None
+
+
+class BuildResult(BaseModel):
+    """What the runner reports back (locally a file; in a Job, the termination message)."""
+
+    state: Literal["succeeded", "failed", "error"]
+    reason: str = ""
+    image: str | None = None
+    digest: str | None = None
+    size: int | None = None  # bytes a pull transfers (compressed layers + config)

@@ -1,0 +1,66 @@
+"""`s2i-bot`: the command line.
+
+s2i-bot serve [--config config/bot.yaml]    run the bot (embedded default: SQLite, local executor)
+s2i-bot validate [FILE]                      check a .s2i.yaml against the known templates
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from bot.repo_config import FILE_NAME, RepoConfigError, parse_repo_config
+from bot.settings import Settings, load_settings
+from bot.templates import TemplateError, load_templates
+
+
+def _serve(settings: Settings) -> int:
+    import uvicorn
+
+    from bot.app import build_bot, create_app
+
+    try:
+        bot = build_bot(settings)
+    except TemplateError as exc:
+        print(f"s2i-bot: {exc}", file=sys.stderr)
+        return 2
+    uvicorn.run(create_app(bot), host=settings.host, port=settings.port, log_level="info")
+    return 0
+
+
+def _validate(settings: Settings, path: Path) -> int:
+    templates = load_templates(settings.templates_dir)
+    try:
+        config = parse_repo_config(path.read_text(), templates=templates.keys(), path=str(path))
+    except RepoConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    for build in config.builds:
+        print(f"{path}: build '{build.name}' ({build.template}) -> {build.image}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="s2i-bot")
+    parser.add_argument("--config", type=Path, default=None, help="bot settings (YAML)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the bot")
+    validate = sub.add_parser("validate", help=f"check a {FILE_NAME}")
+    validate.add_argument("file", type=Path, nargs="?", default=Path(FILE_NAME))
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    config = args.config
+    if config is None and Path("config/bot.yaml").exists():
+        config = Path("config/bot.yaml")
+    settings = load_settings(config)
+    if args.command == "serve":
+        return _serve(settings)
+    return _validate(settings, args.file)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

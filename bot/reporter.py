@@ -1,0 +1,62 @@
+"""Build state -> commit status on the forge. `status_for` is pure; `Reporter` delivers it."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.forges.base import CommitStatus, Forge, StatusState
+from bot.store import Build, BuildState
+
+log = logging.getLogger(__name__)
+
+CONTEXT_PREFIX = "s2i/"
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def log_url(public_url: str, build_id: int) -> str:
+    return f"{public_url}/builds/{build_id}/log"
+
+
+def status_for(build: Build, public_url: str) -> CommitStatus:
+    """The commit status that tells a developer where their build stands. The digest goes in
+    full: it is what users copy (`docker pull image@sha256:...`)."""
+    match build.state:
+        case BuildState.QUEUED:
+            state, description = StatusState.PENDING, "queued"
+        case BuildState.RUNNING:
+            state, description = StatusState.PENDING, "building"
+        case BuildState.SUCCEEDED:
+            size = f" ({human_size(build.size)})" if build.size is not None else ""
+            state, description = StatusState.SUCCESS, f"{build.digest}{size}"
+        case BuildState.FAILED:
+            state, description = StatusState.FAILURE, build.reason or "the build failed"
+        case BuildState.CANCELLED:
+            state, description = StatusState.ERROR, build.reason or "cancelled"
+        case BuildState.ERROR:
+            state, description = StatusState.ERROR, build.reason or "the build errored"
+    return CommitStatus(
+        state, CONTEXT_PREFIX + build.name, description, log_url(public_url, build.id)
+    )
+
+
+class Reporter:
+    def __init__(self, forges: dict[str, Forge], public_url: str) -> None:
+        self._forges = forges
+        self._public_url = public_url
+
+    def report(self, build: Build) -> None:
+        status = status_for(build, self._public_url)
+        try:
+            self._forges[build.forge].set_status(build.repo, build.sha, status)
+        except Exception:
+            # Retries already happened in the forge driver; a lost status must not kill the
+            # build loop. (Keeping undelivered statuses for later is tracked in issue 3.)
+            log.exception("could not report %s on %s@%s", status.context, build.repo, build.sha)

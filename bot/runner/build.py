@@ -1,0 +1,104 @@
+"""The runner: one BuildSpec -> one pushed image. The same code runs under the local executor
+and (later) inside a Kubernetes Job pod.
+
+Steps: fetch the source at the sha; read the builder image's s2i labels; `s2i build
+--as-dockerfile`; append the runtime stage when the template has a runtime image; build with
+the engine; push; read the pushed image's size from the registry.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.build_spec import BuildResult, BuildSpec
+from bot.runner import dockerfile, s2i
+from bot.runner.credentials import DOCKER_CONFIG_JSON, GIT_TOKEN, Credentials
+from bot.runner.engine import make_engine
+from bot.runner.errors import BuildError, BuildFailure
+from bot.runner.process import BuildLog, run_step
+from bot.runner.registry import RegistryClient
+from bot.runner.source import fetch_source
+
+
+@dataclass(frozen=True)
+class RunnerOptions:
+    engine: str = "docker"
+    s2i: str = "s2i"
+    insecure_registries: Collection[str] = ()
+
+
+def run_build(
+    spec: BuildSpec, secrets_dir: Path, workdir: Path, log: BuildLog, options: RunnerOptions
+) -> BuildResult:
+    started = time.monotonic()
+    try:
+        digest, size = _build(spec, secrets_dir, workdir, log, options)
+    except BuildFailure as exc:
+        log.line(f"BUILD FAILED: {exc}")
+        return BuildResult(state="failed", reason=log.mask(str(exc)))
+    except BuildError as exc:
+        log.line(f"BUILD ERROR: {exc}")
+        return BuildResult(state="error", reason=log.mask(str(exc)))
+    log.line(f"pushed {spec.output}@{digest} ({size} bytes) in {time.monotonic() - started:.1f}s")
+    return BuildResult(state="succeeded", image=spec.image, digest=digest, size=size)
+
+
+def _build(
+    spec: BuildSpec, secrets_dir: Path, workdir: Path, log: BuildLog, options: RunnerOptions
+) -> tuple[str, int]:
+    credentials = Credentials.from_dir(secrets_dir)
+    for secret in credentials.secrets():
+        log.add_secret(secret)
+    authfile = secrets_dir / DOCKER_CONFIG_JSON
+    if not authfile.exists():
+        credentials.write_dir(secrets_dir)
+    registry = RegistryClient(authfile, options.insecure_registries)
+    token_file = secrets_dir / GIT_TOKEN if credentials.git_token else None
+    source_dir, context = workdir / "source", workdir / "context"
+
+    with log.step(f"fetch {spec.repo} at {spec.source.sha[:12]}"):
+        fetch_source(
+            spec.source.git_url, spec.source.sha, spec.source.ref, source_dir, log,
+            token_file=token_file,
+        )  # fmt: skip
+
+    with log.step(f"read s2i labels of {spec.builder_image}"):
+        labels = registry.labels(spec.builder_image)
+        for key in (s2i.SCRIPTS_URL, s2i.DESTINATION, s2i.ASSEMBLE_USER):
+            log.line(f"{key}={labels.get(key, '(unset)')}")
+
+    with log.step("s2i build --as-dockerfile"):
+        generated = context / "Dockerfile"
+        argv = s2i.s2i_argv(
+            options.s2i, source=source_dir, builder_image=spec.builder_image,
+            dockerfile=generated, labels=labels, env=spec.env,
+            context_dir=spec.source.context_dir,
+        )  # fmt: skip
+        if not run_step(argv, log).ok:
+            raise BuildError("s2i could not generate the build (see the log above)")
+
+    if spec.runtime is not None:
+        with log.step(f"add runtime stage from {spec.runtime.image}"):
+            runtime_labels = registry.labels(spec.runtime.image)
+            scripts_dir = dockerfile.scripts_dir_from_url(
+                runtime_labels.get(s2i.SCRIPTS_URL, s2i.DEFAULT_SCRIPTS_URL)
+            )
+            user = labels.get(s2i.ASSEMBLE_USER, "1001")
+            builder_text = generated.read_text()
+            stage = dockerfile.runtime_stage(
+                builder_text, spec.runtime, scripts_dir=scripts_dir, user=user
+            )
+            generated.write_text(builder_text.rstrip("\n") + "\n\n" + stage)
+            for line in stage.splitlines():
+                log.line(f"  {line}")
+
+    engine = make_engine(options.engine, authfile, options.insecure_registries)
+    with log.step(f"build {spec.output} with {engine.name}"):
+        engine.build(context, generated, spec.output, log)
+    with log.step(f"push {spec.output}"):
+        digest = engine.push(spec.output, log)
+    size = registry.compressed_size(f"{spec.image}@{digest}")
+    return digest, size

@@ -1,0 +1,150 @@
+"""Engines turn the generated Dockerfile into an image and push it: `docker` (a local daemon)
+or `buildah` (daemonless; what a Kubernetes Job pod uses). Both read registry credentials from
+the same dockerconfigjson file."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Collection
+from pathlib import Path
+from typing import Protocol
+
+from bot.build_spec import registry_of
+from bot.runner.errors import BuildError, BuildFailure, RegistryAuthError, looks_like_auth_failure
+from bot.runner.process import BuildLog, StepResult, run_step
+from bot.runner.registry import is_insecure
+
+_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
+# How each engine reports that a RUN instruction (assemble) exited non-zero: that is the
+# user's build failing, not ours. docker's legacy builder / buildah 1.28 wording.
+_RUN_FAILED = re.compile(r"returned a non-zero code|error building at STEP \"RUN|exit status \d+")
+
+
+class Engine(Protocol):
+    name: str
+
+    def build(self, context: Path, dockerfile: Path, image: str, log: BuildLog) -> None: ...
+
+    def push(self, image: str, log: BuildLog) -> str:
+        """Push and return the manifest digest the registry stored."""
+        ...
+
+
+def _check_build(result: StepResult, image: str) -> None:
+    if result.ok:
+        return
+    text = "\n".join(result.tail)
+    if _RUN_FAILED.search(text):
+        raise BuildFailure("the build failed: " + (result.tail[-1] if result.tail else ""))
+    if looks_like_auth_failure(text):
+        raise RegistryAuthError(registry_of(image) or "docker.io", result.tail[-1])
+    raise BuildError("the image build failed: " + (result.tail[-1] if result.tail else ""))
+
+
+def _check_push(result: StepResult, image: str) -> None:
+    if result.ok:
+        return
+    registry = registry_of(image) or "docker.io"
+    last = result.tail[-1] if result.tail else ""
+    if looks_like_auth_failure("\n".join(result.tail)):
+        raise RegistryAuthError(registry, last)
+    raise BuildError(f"push to registry {registry} failed: {last}")
+
+
+class DockerEngine:
+    name = "docker"
+
+    def __init__(self, authfile: Path, docker: str = "docker") -> None:
+        # A private DOCKER_CONFIG per build: credentials never land in root's ~/.docker.
+        self._config_dir = Path(tempfile.mkdtemp(prefix="s2i-bot-docker-"))
+        shutil.copy(authfile, self._config_dir / "config.json")
+        self._docker = docker
+
+    def _env(self) -> dict[str, str]:
+        # DOCKER_BUILDKIT=0: the classic builder streams plain output and needs no buildx plugin.
+        return os.environ | {"DOCKER_CONFIG": str(self._config_dir), "DOCKER_BUILDKIT": "0"}
+
+    def build(self, context: Path, dockerfile: Path, image: str, log: BuildLog) -> None:
+        argv = [self._docker, "build", "--pull", "-f", str(dockerfile), "-t", image, str(context)]
+        _check_build(run_step(argv, log, env=self._env()), image)
+
+    def push(self, image: str, log: BuildLog) -> str:
+        result = run_step([self._docker, "push", image], log, env=self._env())
+        _check_push(result, image)
+        match = next((m for line in result.tail if (m := _DIGEST.search(line))), None)
+        if match is None:
+            raise BuildError(f"docker push of {image} reported no digest")
+        return match.group(1)
+
+
+class BuildahEngine:
+    name = "buildah"
+
+    def __init__(
+        self,
+        authfile: Path,
+        insecure_registries: Collection[str] = (),
+        storage_driver: str = "vfs",
+        buildah: str = "buildah",
+    ) -> None:
+        self._authfile = authfile
+        self._insecure = insecure_registries
+        self._buildah = buildah
+        self._conf_dir = Path(tempfile.mkdtemp(prefix="s2i-bot-buildah-"))
+        # Daemonless and container friendly: vfs storage and chroot isolation need no overlay
+        # mounts or user namespaces inside a pod (see docs/architecture.md).
+        self._env = os.environ | {
+            "STORAGE_DRIVER": storage_driver,
+            "BUILDAH_ISOLATION": "chroot",
+            "REGISTRY_AUTH_FILE": str(authfile),
+            "CONTAINERS_REGISTRIES_CONF": str(self._conf_dir / "registries.conf"),
+        }
+
+    def _allow_plain_http(self, images: Collection[str]) -> None:
+        """containers/image wants TLS everywhere; a registries.conf marks the loopback and
+        configured insecure registries that the FROM images and the output live on."""
+        registries = {registry_of(i) or "docker.io" for i in images}
+        insecure = sorted(r for r in registries if is_insecure(r, self._insecure))
+        entries = "".join(f'[[registry]]\nlocation = "{r}"\ninsecure = true\n\n' for r in insecure)
+        (self._conf_dir / "registries.conf").write_text(entries)
+
+    def build(self, context: Path, dockerfile: Path, image: str, log: BuildLog) -> None:
+        self._allow_plain_http([*from_images(dockerfile.read_text()), image])
+        argv = [
+            self._buildah, "bud", "--pull", "--authfile", str(self._authfile),
+            "-f", str(dockerfile), "-t", image, str(context),
+        ]  # fmt: skip
+        _check_build(run_step(argv, log, env=self._env), image)
+
+    def push(self, image: str, log: BuildLog) -> str:
+        with tempfile.TemporaryDirectory() as tmp:
+            digest_file = Path(tmp) / "digest"
+            argv = [
+                self._buildah, "push", "--authfile", str(self._authfile),
+                "--digestfile", str(digest_file), image, f"docker://{image}",
+            ]  # fmt: skip
+            _check_push(run_step(argv, log, env=self._env), image)
+            return digest_file.read_text().strip()
+
+
+def from_images(dockerfile: str) -> list[str]:
+    """The images a Dockerfile's stages start FROM (stage references excluded)."""
+    images = []
+    for line in dockerfile.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0].upper() == "FROM" and not parts[1].isdigit():
+            images.append(parts[1])
+    return images
+
+
+def make_engine(
+    name: str, authfile: Path, insecure_registries: Collection[str] = ()
+) -> DockerEngine | BuildahEngine:
+    if name == "docker":
+        return DockerEngine(authfile)
+    if name == "buildah":
+        return BuildahEngine(authfile, insecure_registries)
+    raise ValueError(f"unknown engine '{name}'; known: docker, buildah")

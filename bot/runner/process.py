@@ -1,0 +1,109 @@
+"""Run one build step as a child process, streaming its output into the build log.
+
+Every line passes through the log's secret mask, so a token echoed by a tool never reaches
+the log store.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+
+class BuildLog:
+    """A line-oriented build log that masks secrets and announces steps with timings."""
+
+    def __init__(self, stream: TextIO, secrets: Sequence[str] = ()) -> None:
+        self._stream = stream
+        self._secrets = [s for s in secrets if s]
+
+    def add_secret(self, secret: str) -> None:
+        if secret:
+            self._secrets.append(secret)
+
+    def mask(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def line(self, text: str) -> None:
+        self._stream.write(self.mask(text.rstrip("\n")) + "\n")
+        self._stream.flush()
+
+    def step(self, title: str) -> StepTimer:
+        return StepTimer(self, title)
+
+
+class StepTimer:
+    def __init__(self, log: BuildLog, title: str) -> None:
+        self._log, self._title = log, title
+
+    def __enter__(self) -> StepTimer:
+        self._start = time.monotonic()
+        self._log.line(f"==> {self._title}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        state = "failed" if exc[0] is not None else "done"
+        self._log.line(f"<== {self._title}: {state} in {time.monotonic() - self._start:.1f}s")
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    returncode: int
+    tail: tuple[str, ...]  # the last lines of output, masked, for error messages
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+def run_step(
+    argv: Sequence[str],
+    log: BuildLog,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    echo: bool = True,
+) -> StepResult:
+    """Run argv, copying its merged stdout/stderr line by line into the log."""
+    tail: deque[str] = deque(maxlen=20)
+    if echo:
+        log.line("$ " + " ".join(argv))
+    with subprocess.Popen(
+        list(argv),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=dict(env) if env is not None else None,
+        cwd=cwd,
+        text=True,
+        errors="replace",
+        bufsize=1,
+    ) as proc:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = log.mask(raw.rstrip("\n"))
+            tail.append(line)
+            log.line(line)
+        returncode = proc.wait()
+    return StepResult(returncode, tuple(tail))
+
+
+def capture(
+    argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a short query command (inspect, rev-parse) and capture its output."""
+    return subprocess.run(
+        list(argv),
+        capture_output=True,
+        text=True,
+        env=dict(env) if env is not None else None,
+        cwd=cwd,
+        check=False,
+    )

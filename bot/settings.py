@@ -1,0 +1,91 @@
+"""The bot's settings: config/bot.yaml, overridden by S2I_BOT_* environment variables.
+
+Nested keys use a double underscore: S2I_BOT_GITHUB__TOKEN sets github.token. Secrets can
+also come from files (github.token_file), the way Kubernetes mounts Secrets.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
+
+ENV_PREFIX = "S2I_BOT_"
+
+
+def _secret_from_file(value: SecretStr | None, path: Path | None) -> SecretStr | None:
+    if value is None and path is not None:
+        return SecretStr(path.read_text().strip())
+    return value
+
+
+class GitHubSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # GitHub Enterprise Server: https://HOST/api/v3
+    api_url: str = "https://api.github.com"
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_secret_file: Path | None = None
+    # Space API writes 1s apart (PyGithub's throttle), GitHub's advice against secondary
+    # rate limits; a GitHub Enterprise Server without them may turn it off.
+    throttle: bool = True
+
+    @model_validator(mode="after")
+    def _read_files(self) -> GitHubSettings:
+        self.token = _secret_from_file(self.token, self.token_file)
+        self.webhook_secret = _secret_from_file(self.webhook_secret, self.webhook_secret_file)
+        return self
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Where forges and people reach the bot; build log links in statuses start with it.
+    public_url: str = ""
+    data_dir: Path = Path("var")
+    database_url: str = ""  # default: SQLite in data_dir
+    templates_dir: Path = Path("config/templates")
+    # Template images without a registry host (s2i-bot/go:latest) are pulled from here.
+    builder_registry: str | None = None
+    executor: Literal["local"] = "local"
+    engine: Literal["docker", "buildah"] = "docker"
+    max_concurrent_builds: int = 2
+    s2i: str = "s2i"
+    insecure_registries: list[str] = []
+    # Registry credentials, a dockerconfigjson file (as `kubectl create secret docker-registry`).
+    registry_auth_file: Path | None = None
+    github: GitHubSettings = GitHubSettings()
+
+    @model_validator(mode="after")
+    def _defaults(self) -> Settings:
+        if not self.public_url:
+            self.public_url = f"http://{self.host}:{self.port}"
+        self.public_url = self.public_url.rstrip("/")
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 's2i-bot.db'}"
+        return self
+
+
+def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        keys = name[len(ENV_PREFIX) :].lower().split("__")
+        target = data
+        for key in keys[:-1]:
+            target = target.setdefault(key, {})
+        target[keys[-1]] = value.split(",") if keys[-1] == "insecure_registries" else value
+    return data
+
+
+def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
+    data: dict[str, Any] = {}
+    if path is not None:
+        data = yaml.safe_load(path.read_text()) or {}
+    return Settings.model_validate(_apply_env(data, os.environ if environ is None else environ))

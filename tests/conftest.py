@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.github import FakeGitHub
+from tests.support.bot_process import BotProcess
+from tests.support.testenv import TestEnv
+
+GITHUB_TOKEN = "ghs_" + "t0k3n" * 6
+WEBHOOK_SECRET = "It's a Secret to Everybody"
+
+
+@pytest.fixture(scope="session")
+def testenv() -> TestEnv:
+    return TestEnv.load()
+
+
+@pytest.fixture
+def github() -> Iterator[FakeGitHub]:
+    with FakeGitHub(GITHUB_TOKEN) as fake:
+        yield fake
+        assert fake.errors == [], (
+            "the fake GitHub saw requests it does not know or that break the API description"
+        )
+
+
+BotFactory = Callable[..., BotProcess]
+
+
+@pytest.fixture
+def start_bot(tmp_path: Path, github: FakeGitHub) -> Iterator[BotFactory]:
+    """Start `s2i-bot serve` against the fake GitHub; keyword arguments override settings."""
+    started: list[BotProcess] = []
+
+    def start(**settings: Any) -> BotProcess:
+        workdir = tmp_path / f"bot{len(started)}"
+        workdir.mkdir()
+        base: dict[str, Any] = {
+            "github": {
+                "api_url": github.api_url,
+                "token": GITHUB_TOKEN,
+                "webhook_secret": WEBHOOK_SECRET,
+            },
+        }
+        bot = BotProcess(workdir, base | settings)
+        started.append(bot)
+        return bot.start()
+
+    yield start
+    for bot in started:
+        bot.stop()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(3)}"

@@ -1,0 +1,84 @@
+"""End to end on the embedded default: a signed GitHub push -> the real s2i and engine ->
+the real registry -> commit statuses on the (fake) GitHub."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from tests.conftest import GITHUB_TOKEN, WEBHOOK_SECRET, unique
+from tests.e2e.conftest import app_files
+from tests.fakes.github import FakeGitHub, FakeRepo
+from tests.fakes.webhooks import ZERO_SHA, github_headers, push_payload
+from tests.support.bot_process import BotProcess
+from tests.support.images import diff_ids, running, skopeo_inspect
+from tests.support.testenv import TestEnv
+
+pytestmark = pytest.mark.e2e
+BUILD_TIMEOUT = 900
+StartBot = Callable[..., BotProcess]
+
+
+def s2i_yaml(image: str) -> str:
+    return f"builds:\n  - name: web\n    template: go\n    image: {image}\n    branches: [main]\n"
+
+
+def push(bot: BotProcess, repo: FakeRepo, sha: str, delivery: str | None = None) -> str:
+    body = json.dumps(
+        push_payload(repo, ref="refs/heads/main", before=ZERO_SHA, after=sha)
+    ).encode()
+    headers = github_headers("push", body, WEBHOOK_SECRET, delivery)
+    response = httpx.post(f"{bot.url}/webhooks/github", content=body, headers=headers, timeout=10)
+    assert response.status_code == 202, response.text
+    return headers["X-GitHub-Delivery"]
+
+
+def final_status(github: FakeGitHub, repo: FakeRepo, sha: str, context: str) -> dict[str, object]:
+    def finished() -> list[dict[str, object]]:
+        return [
+            s for s in github.statuses(repo.full_name, sha)
+            if s["context"] == context and s["state"] != "pending"
+        ]  # fmt: skip
+
+    github.wait_for(lambda: bool(finished()), timeout=BUILD_TIMEOUT)
+    (status,) = finished()
+    return status
+
+
+def test_a_push_builds_a_runnable_image_whose_digest_is_in_the_status(
+    github: FakeGitHub, start_builder_bot: StartBot, testenv: TestEnv
+) -> None:
+    bot = start_builder_bot(engine="docker")
+    repo = github.create_repo(unique("acme/hello"))
+    image = f"{testenv.registry}/{repo.full_name}"
+    sha = repo.commit(app_files("go-hello") | {".s2i.yaml": s2i_yaml(image)}, "hello")
+    push(bot, repo, sha)
+
+    status = final_status(github, repo, sha, "s2i/web")
+    assert status["state"] == "success", httpx.get(str(status["target_url"])).text
+    states = [(s["state"], s["description"]) for s in github.statuses(repo.full_name, sha)]
+    assert states[:2] == [("pending", "queued"), ("pending", "building")]
+    match = re.fullmatch(r"(sha256:[0-9a-f]{64}) \([0-9.]+ MB\)", str(status["description"]))
+    assert match, status["description"]
+    digest = match.group(1)
+
+    # The digest the status reports is the digest the registry serves for the pushed tag.
+    assert skopeo_inspect(testenv, f"{image}:main")["Digest"] == digest
+    # The image runs and answers HTTP with the greeting from the vendored module.
+    with running(testenv, f"{image}@{digest}") as url:
+        assert httpx.get(url, timeout=5).text.startswith("Hello, s2i-bot! (greeting from vendored")
+    # It is the slim runtime image plus the binary, not the builder with the Go toolchain.
+    layers = diff_ids(testenv, f"{image}@{digest}")
+    runtime_layers = diff_ids(testenv, testenv.images["go-runtime"])
+    builder_layers = diff_ids(testenv, testenv.images["go"])
+    assert layers[: len(runtime_layers)] == runtime_layers
+    assert len(layers) == len(runtime_layers) + 1
+    assert not set(builder_layers) - set(runtime_layers) & set(layers)
+    # The log link serves the build's log, and it never shows the forge token.
+    log = httpx.get(str(status["target_url"]), timeout=5).text
+    assert "s2i build --as-dockerfile" in log and f"pushed {image}:main@{digest}" in log
+    assert GITHUB_TOKEN not in log and testenv.password not in log

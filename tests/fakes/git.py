@@ -1,0 +1,253 @@
+"""Bare git repositories for the forge fakes, and git's smart HTTP protocol over CGI.
+
+Every git call runs with a fixed environment (:data:`GIT_ENV`) so that neither the user's
+nor the system's git config, nor a terminal prompt, can change what a test sees.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ZERO_SHA = "0" * 40
+IDENTITY = {"name": "S2I Bot Tests", "email": "tests@s2i-bot.invalid"}
+# 2024-01-01T00:00:00Z; each commit of a repository is one second later, so shas are
+# reproducible from run to run yet two commits never share a timestamp.
+_EPOCH = 1704067200
+
+GIT_ENV: dict[str, str] = {
+    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+    "LC_ALL": "C",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_TERMINAL_PROMPT": "0",
+    "HOME": os.devnull,
+}
+
+
+class GitError(RuntimeError):
+    """A git command failed; the message carries its stderr."""
+
+
+def git(git_dir: Path, *args: str, stdin: bytes = b"", env: Mapping[str, str] = {}) -> bytes:
+    """Run ``git --git-dir=<git_dir> args...``; its stdout (GitError on failure)."""
+    done = subprocess.run(
+        ["git", f"--git-dir={git_dir}", *args],
+        input=stdin,
+        capture_output=True,
+        env={**GIT_ENV, **env},
+        check=False,
+    )
+    if done.returncode != 0:
+        raise GitError(f"{' '.join(done.args)}: {done.stderr.decode(errors='replace').strip()}")
+    return done.stdout
+
+
+@dataclass(frozen=True)
+class Blob:
+    sha: str
+    mode: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    sha: str
+    tree: str
+    parents: list[str]
+    author: tuple[str, str, int]  # name, email, unix time
+    committer: tuple[str, str, int]
+    message: str
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One line of ``git diff-tree --raw`` joined with ``--numstat``."""
+
+    path: str
+    status: str  # GitHub's vocabulary: added, removed, modified...
+    blob_sha: str
+    additions: int
+    deletions: int
+
+
+_STATUS = {"A": "added", "D": "removed", "M": "modified", "T": "changed"}
+
+
+class BareRepo:
+    """A bare repository that tests write to with plumbing (no work tree, no push)."""
+
+    def __init__(self, path: Path, default_branch: str = "main") -> None:
+        self.path = path
+        self.default_branch = default_branch
+        self._commits = 0
+        path.mkdir(parents=True, exist_ok=True)
+        git(path, "init", "--quiet", "--bare", f"--initial-branch={default_branch}")
+        # http-backend refuses pushes unless REMOTE_USER is set, which the fake always sets.
+        git(path, "config", "http.receivepack", "true")
+
+    def commit(self, files: Mapping[str, str | bytes | None], message: str, branch: str) -> str:
+        """Commit ``files`` on top of ``branch`` (None deletes a path); the new sha."""
+        parent = self.resolve(f"refs/heads/{branch}")
+        self._commits += 1
+        when = f"{_EPOCH + self._commits} +0000"
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            if parent:
+                git(self.path, "read-tree", parent, env=env)
+            for name, content in files.items():
+                if content is None:
+                    git(self.path, "update-index", "--force-remove", "--", name, env=env)
+                    continue
+                data = content.encode() if isinstance(content, str) else content
+                blob = git(self.path, "hash-object", "-w", "--stdin", stdin=data).decode().strip()
+                entry = f"100644,{blob},{name}"
+                git(self.path, "update-index", "--add", "--cacheinfo", entry, env=env)
+            tree = git(self.path, "write-tree", env=env).decode().strip()
+        ident = {
+            "GIT_AUTHOR_NAME": IDENTITY["name"],
+            "GIT_AUTHOR_EMAIL": IDENTITY["email"],
+            "GIT_AUTHOR_DATE": when,
+            "GIT_COMMITTER_NAME": IDENTITY["name"],
+            "GIT_COMMITTER_EMAIL": IDENTITY["email"],
+            "GIT_COMMITTER_DATE": when,
+        }
+        parents = ["-p", parent] if parent else []
+        sha = git(self.path, "commit-tree", tree, *parents, "-m", message, env=ident)
+        new = sha.decode().strip()
+        git(self.path, "update-ref", f"refs/heads/{branch}", new, parent or ZERO_SHA)
+        return new
+
+    def resolve(self, ref: str) -> str | None:
+        """The commit sha ``ref`` (branch, tag, sha) names, or None."""
+        try:
+            out = git(self.path, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+        except GitError:
+            return None
+        return out.decode().strip()
+
+    def _entry(self, commit: str, path: str) -> tuple[str, str, str] | None:
+        """(mode, kind, sha) of ``path`` in ``commit``'s tree, or None when absent."""
+        if path == "":
+            return ("040000", "tree", git(self.path, "rev-parse", f"{commit}^{{tree}}").decode())
+        out = git(self.path, "ls-tree", "-z", commit, "--", path).decode()
+        meta, _, name = out.rstrip("\0").partition("\t")
+        if name != path:
+            return None
+        mode, kind, sha = meta.split()
+        return mode, kind, sha
+
+    def kind(self, commit: str, path: str) -> str | None:
+        """ "blob", "tree" or "commit" (a submodule) for ``path`` in ``commit``; None if absent."""
+        entry = self._entry(commit, path)
+        return None if entry is None else entry[1]
+
+    def read_file(self, commit: str, path: str) -> Blob | None:
+        """The blob at ``path`` in ``commit``, or None when absent or not a file."""
+        entry = self._entry(commit, path)
+        if entry is None or entry[1] != "blob":
+            return None
+        mode, _, sha = entry
+        return Blob(sha, mode, git(self.path, "cat-file", "blob", sha))
+
+    def commit_info(self, sha: str) -> CommitInfo:
+        raw = git(self.path, "cat-file", "commit", sha).decode()
+        header, _, message = raw.partition("\n\n")
+        tree, parents = "", []
+        people: dict[str, tuple[str, str, int]] = {}
+        for line in header.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "tree":
+                tree = value
+            elif key == "parent":
+                parents.append(value)
+            elif key in ("author", "committer"):
+                name, _, rest = value.partition(" <")
+                email, _, stamp = rest.partition("> ")
+                people[key] = (name, email, int(stamp.split()[0]))
+        return CommitInfo(sha, tree, parents, people["author"], people["committer"], message)
+
+    def changes(self, sha: str) -> list[FileChange]:
+        """Files ``sha`` changed against its first parent (all files for a root commit)."""
+        raw = git(self.path, "diff-tree", "-r", "--root", "--no-commit-id", "--raw", "-z", sha)
+        num = git(self.path, "diff-tree", "-r", "--root", "--no-commit-id", "--numstat", "-z", sha)
+        counts: dict[str, tuple[int, int]] = {}
+        for entry in num.decode().split("\0"):
+            if entry:
+                added, deleted, path = entry.split("\t", 2)
+                binary = added == "-"  # numstat prints "-" for binary files
+                counts[path] = (0, 0) if binary else (int(added), int(deleted))
+        fields = raw.decode().split("\0")
+        result = []
+        for meta, path in zip(fields[0::2], fields[1::2], strict=False):
+            if not meta.startswith(":"):
+                continue
+            _, _, old_sha, new_sha, letter = meta[1:].split()
+            status = _STATUS.get(letter[0], "changed")
+            blob = old_sha if status == "removed" else new_sha
+            result.append(FileChange(path, status, blob, *counts.get(path, (0, 0))))
+        return result
+
+
+@dataclass(frozen=True)
+class CgiResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def http_backend(
+    project_root: Path,
+    *,
+    method: str,
+    path_info: str,
+    query: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    remote_user: str,
+) -> CgiResponse:
+    """Serve one smart-HTTP request with ``git http-backend`` run as a CGI program.
+
+    The request body is passed through untouched: git sends ``Content-Encoding: gzip`` for
+    large pushes and http-backend inflates it itself when ``HTTP_CONTENT_ENCODING`` says so
+    (git-http-backend(1), "ENVIRONMENT"). The whole body is buffered, so CONTENT_LENGTH is
+    its true length even when git sent it chunked.
+    """
+    env = {
+        **GIT_ENV,
+        "GIT_PROJECT_ROOT": str(project_root),
+        "GIT_HTTP_EXPORT_ALL": "1",
+        "GATEWAY_INTERFACE": "CGI/1.1",
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path_info,
+        "QUERY_STRING": query,
+        "CONTENT_LENGTH": str(len(body)),
+        "REMOTE_USER": remote_user,
+        "REMOTE_ADDR": "127.0.0.1",
+    }
+    if "content-type" in headers:
+        env["CONTENT_TYPE"] = headers["content-type"]
+    for name in ("content-encoding", "git-protocol"):  # protocol v2 rides on Git-Protocol
+        if name in headers:
+            env["HTTP_" + name.upper().replace("-", "_")] = headers[name]
+    done = subprocess.run(
+        ["git", "http-backend"], input=body, capture_output=True, env=env, check=False
+    )
+    # CGI headers end at the first empty line; http-backend writes CRLF line ends.
+    crlf, lf = done.stdout.find(b"\r\n\r\n"), done.stdout.find(b"\n\n")
+    end, gap = (crlf, 4) if crlf != -1 and (lf == -1 or crlf < lf) else (lf, 2)
+    head, payload = (done.stdout[:end], done.stdout[end + gap :]) if end != -1 else (b"", b"")
+    status, out_headers = 200, []
+    for line in head.decode("latin-1").splitlines():
+        name, _, value = line.partition(":")
+        if name.lower() == "status":
+            status = int(value.split()[0])
+        elif name:
+            out_headers.append((name.strip(), value.strip()))
+    if done.returncode != 0 and status == 200:
+        return CgiResponse(500, [], done.stderr)
+    return CgiResponse(status, out_headers, payload)

@@ -1,0 +1,119 @@
+"""The GitHub webhook endpoint of a running bot, against the fake GitHub: bad input gets a
+clear answer and loses nothing; repositories without a valid .s2i.yaml get no build."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import WEBHOOK_SECRET, BotFactory, unique
+from tests.fakes.github import FakeGitHub
+from tests.fakes.webhooks import ZERO_SHA, github_headers, load_example, push_payload
+from tests.support.bot_process import BotProcess
+from tests.support.wait import wait_until
+
+HELLO = Path(__file__).resolve().parents[1] / "apps" / "go-hello"
+
+
+def post(bot: BotProcess, event: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+    return httpx.post(f"{bot.url}/webhooks/github", content=body, headers=headers, timeout=10)
+
+
+def processed(bot: BotProcess, delivery: str) -> dict[str, object]:
+    """Wait until the bot has processed the delivery; return what it made of it."""
+    info: dict[str, object] = {}
+
+    def done() -> bool:
+        nonlocal info
+        info = httpx.get(f"{bot.url}/deliveries/{delivery}", timeout=5).json()
+        return bool(info.get("processed"))
+
+    wait_until(done, timeout=30, what=f"delivery {delivery} to be processed")
+    return info
+
+
+def stored_deliveries(bot: BotProcess) -> int:
+    import sqlite3
+
+    with sqlite3.connect(bot.data_dir / "s2i-bot.db") as db:
+        return int(db.execute("select count(*) from deliveries").fetchone()[0])
+
+
+def push_to(github: FakeGitHub, files: dict[str, str | bytes | None]) -> tuple[str, bytes]:
+    repo = github.create_repo(unique("acme/app"))
+    sha = repo.commit(files, "a commit")
+    payload = push_payload(repo, ref="refs/heads/main", before=ZERO_SHA, after=sha)
+    return repo.full_name, json.dumps(payload).encode()
+
+
+def test_a_wrong_or_missing_signature_is_401_and_nothing_is_stored(
+    github: FakeGitHub, start_bot: BotFactory
+) -> None:
+    bot = start_bot()
+    _, body = push_to(github, {"README": "hi"})
+    wrong = github_headers("push", body, "not the secret")
+    missing = github_headers("push", body, None)
+    assert post(bot, "push", body, wrong).status_code == 401
+    response = post(bot, "push", body, missing)
+    assert response.status_code == 401
+    assert "X-Hub-Signature-256" in response.json()["error"]
+    assert stored_deliveries(bot) == 0
+    assert github.requests == []
+
+
+def test_malformed_json_is_400(start_bot: BotFactory) -> None:
+    bot = start_bot()
+    body = b'{"ref": "refs/heads/main",'
+    response = post(bot, "push", body, github_headers("push", body, WEBHOOK_SECRET))
+    assert response.status_code == 400
+    assert "not JSON" in response.json()["error"]
+    assert stored_deliveries(bot) == 0
+
+
+def test_an_unknown_event_is_accepted_and_ignored(start_bot: BotFactory) -> None:
+    bot = start_bot()
+    body = json.dumps(load_example("star", "created")).encode()
+    response = post(bot, "star", body, github_headers("star", body, WEBHOOK_SECRET))
+    assert response.status_code == 202
+    assert response.json() == {"ignored": "event 'star' is not handled"}
+
+
+def test_ping_is_answered(start_bot: BotFactory) -> None:
+    bot = start_bot()
+    body = json.dumps(load_example("ping")).encode()
+    response = post(bot, "ping", body, github_headers("ping", body, WEBHOOK_SECRET))
+    assert response.status_code == 200
+    assert response.json()["pong"] is True
+
+
+def test_a_repo_without_s2i_yaml_gets_no_build_and_no_status(
+    github: FakeGitHub, start_bot: BotFactory
+) -> None:
+    bot = start_bot()
+    _, body = push_to(github, {"README": "no config here"})
+    headers = github_headers("push", body, WEBHOOK_SECRET)
+    assert post(bot, "push", body, headers).status_code == 202
+    info = processed(bot, headers["X-GitHub-Delivery"])
+    assert info["builds"] == []
+    assert str(info["outcome"]).startswith("no .s2i.yaml")
+    assert [r for r in github.requests if "/statuses/" in r.path] == []
+
+
+def test_a_broken_s2i_yaml_fails_with_the_line_and_reason(
+    github: FakeGitHub, start_bot: BotFactory
+) -> None:
+    bot = start_bot()
+    config = "builds:\n  - name: web\n    template: go\n    imag: 127.0.0.1:5000/a/b\n"
+    full_name, body = push_to(github, {".s2i.yaml": config})
+    headers = github_headers("push", body, WEBHOOK_SECRET)
+    assert post(bot, "push", body, headers).status_code == 202
+    processed(bot, headers["X-GitHub-Delivery"])
+    sha = json.loads(body)["after"]
+    (status,) = github.statuses(full_name, sha)
+    assert status["state"] == "failure"
+    assert status["context"] == "s2i/config"
+    assert status["description"] == ".s2i.yaml line 2, column 5: missing required key 'image'"
+    log = httpx.get(str(status["target_url"]), timeout=5).text
+    assert "line 4, column 5: unknown key 'imag'; allowed: name, template, image, branches" in log

@@ -1,0 +1,60 @@
+"""Looking at built images the way a user would: skopeo against the registry, docker run."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.testenv import TestEnv
+from tests.support.wait import wait_until
+
+
+def skopeo_inspect(env: TestEnv, image: str, *flags: str) -> Any:
+    out = subprocess.run(
+        ["skopeo", "inspect", *flags, "--tls-verify=false", "--creds", env.creds, f"docker://{image}"],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return json.loads(out.stdout)
+
+
+def diff_ids(env: TestEnv, image: str) -> list[str]:
+    """The uncompressed layer ids: equal for equal layers, however they were compressed."""
+    return list(skopeo_inspect(env, image, "--config")["rootfs"]["diff_ids"])
+
+
+@contextlib.contextmanager
+def running(env: TestEnv, image: str, port: int = 8080) -> Iterator[str]:
+    """Pull and run image from the registry (with credentials); yield its HTTP base URL."""
+    with tempfile.TemporaryDirectory() as config_dir:
+        auth_dir = Path(config_dir)
+        env.auth_file(auth_dir).rename(auth_dir / "config.json")
+        docker = ["docker", "--config", config_dir]
+        subprocess.run([*docker, "pull", "-q", image], check=True, capture_output=True)
+        container = subprocess.run(
+            [*docker, "run", "-d", "--rm", "-p", f"127.0.0.1::{port}", image],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip()  # fmt: skip
+        try:
+            mapped = subprocess.run(
+                ["docker", "port", container, str(port)], check=True, capture_output=True, text=True
+            ).stdout.split()[0]
+            url = f"http://{mapped}"
+            wait_until(lambda: _answers(url), timeout=30, what=f"{image} to answer on {url}")
+            yield url
+        finally:
+            subprocess.run(["docker", "rm", "-f", container], capture_output=True, check=False)
+
+
+def _answers(url: str) -> bool:
+    try:
+        httpx.get(url, timeout=1)
+    except httpx.TransportError:
+        return False
+    return True

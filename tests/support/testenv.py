@@ -1,0 +1,46 @@
+"""The real environment scripts/provision.sh made: registry, credentials, s2i, images."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.runner.credentials import docker_config
+
+STATE = Path(os.environ.get("S2I_BOT_STATE", "/var/lib/s2i-bot-dev"))
+
+
+@dataclass(frozen=True)
+class TestEnv:
+    registry: str
+    username: str
+    password: str
+    s2i: str
+    builder_registry: str
+    images: dict[str, str]
+
+    @classmethod
+    def load(cls) -> TestEnv:
+        path = STATE / "testenv.json"
+        if not path.exists():
+            raise RuntimeError(
+                f"{path} is missing: run scripts/provision.sh (or scripts/test) first; "
+                "these tests need the real engine, registry and s2i"
+            )
+        data = json.loads(path.read_text())
+        return cls(
+            data["registry"], data["registry_username"], data["registry_password"],
+            data["s2i"], data["builder_registry"], data["images"],
+        )  # fmt: skip
+
+    def auth_file(self, directory: Path, password: str | None = None) -> Path:
+        path = directory / "registry-auth.json"
+        config = docker_config({self.registry: (self.username, password or self.password)})
+        path.write_text(json.dumps(config))
+        return path
+
+    @property
+    def creds(self) -> str:
+        return f"{self.username}:{self.password}"

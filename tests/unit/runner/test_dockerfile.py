@@ -1,0 +1,47 @@
+from bot.runner.dockerfile import label_instructions, runtime_stage, scripts_dir_from_url
+from bot.runner.engine import from_images
+from bot.templates import Artifact, RuntimeStage
+
+S2I_DOCKERFILE = """\
+FROM 127.0.0.1:5000/s2i-bot/go:latest
+LABEL "io.openshift.s2i.build.image"="127.0.0.1:5000/s2i-bot/go:latest" \\
+      "io.openshift.s2i.build.commit.id"="abc"
+
+ENV CGO_ENABLED="0"
+USER root
+COPY upload/src /tmp/src
+RUN chown -R 1001:0 /tmp/src
+USER 1001
+RUN /usr/libexec/s2i/assemble
+CMD /usr/libexec/s2i/run
+"""
+RUNTIME = RuntimeStage(
+    image="127.0.0.1:5000/s2i-bot/go-runtime:latest",
+    artifacts=(Artifact("/opt/app-root/app", "/opt/app-root"),),
+)
+
+
+def test_the_runtime_stage_copies_artifacts_from_stage_zero_and_runs_the_runtime_run() -> None:
+    stage = runtime_stage(S2I_DOCKERFILE, RUNTIME, scripts_dir="/usr/libexec/s2i", user="1001")
+    assert stage.splitlines() == [
+        "FROM 127.0.0.1:5000/s2i-bot/go-runtime:latest",
+        'LABEL "io.openshift.s2i.build.image"="127.0.0.1:5000/s2i-bot/go:latest"'
+        ' "io.openshift.s2i.build.commit.id"="abc"',
+        "COPY --from=0 --chown=1001:0 /opt/app-root/app /opt/app-root/",
+        "USER 1001",
+        'CMD ["/usr/libexec/s2i/run"]',
+    ]
+
+
+def test_labels_span_continuation_lines() -> None:
+    assert len(label_instructions(S2I_DOCKERFILE)) == 1
+
+
+def test_scripts_dir_from_an_image_url() -> None:
+    assert scripts_dir_from_url("image:///usr/local/s2i") == "/usr/local/s2i"
+    assert scripts_dir_from_url("https://example.com/s2i") == "/usr/libexec/s2i"
+
+
+def test_from_images_skips_stage_references() -> None:
+    text = S2I_DOCKERFILE + "FROM runtime:1\nCOPY --from=0 /a /b\nFROM 0\n"
+    assert from_images(text) == ["127.0.0.1:5000/s2i-bot/go:latest", "runtime:1"]
