@@ -9,15 +9,15 @@ import pytest
 
 from tests.fakes.github import FakeGitHub
 from tests.support.bot_process import BotProcess
-from tests.support.testenv import TestEnv
+from tests.support.testenv import ProvisionedEnv
 
 GITHUB_TOKEN = "ghs_" + "t0k3n" * 6
 WEBHOOK_SECRET = "It's a Secret to Everybody"
 
 
 @pytest.fixture(scope="session")
-def testenv() -> TestEnv:
-    return TestEnv.load()
+def testenv() -> ProvisionedEnv:
+    return ProvisionedEnv.load()
 
 
 @pytest.fixture

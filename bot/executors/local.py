@@ -30,6 +30,9 @@ class LocalExecutor:
         self, build_id: int, spec: BuildSpec, credentials: Credentials, log_path: Path
     ) -> BuildResult:
         workdir = self.work_dir / str(build_id)
+        # A bot killed mid-build leaves its runner going in its own session: stop it before
+        # this build starts again in the same place.
+        stop_orphan(workdir / "runner.pid")
         shutil.rmtree(workdir, ignore_errors=True)
         secrets, spec_file, result_file = (
             workdir / "secrets",
@@ -50,6 +53,7 @@ class LocalExecutor:
                 *argv, stdout=log, stderr=log, stdin=asyncio.subprocess.DEVNULL,
                 start_new_session=True,
             )  # fmt: skip
+            (workdir / "runner.pid").write_text(str(proc.pid))
             try:
                 await proc.wait()
             except asyncio.CancelledError:
@@ -64,6 +68,17 @@ class LocalExecutor:
             )
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def stop_orphan(pid_file: Path) -> None:
+    """Kill the runner a previous bot process started for this build, if it still runs."""
+    try:
+        pid = int(pid_file.read_text())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return
+    if b"bot.runner" in cmdline:  # the pid was not reused by something else
+        _kill_group(pid)
 
 
 def _kill_group(pid: int) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import BotFactory
 from tests.support.bot_process import BotProcess
-from tests.support.testenv import TestEnv
+from tests.support.testenv import ProvisionedEnv
 
 APPS = Path(__file__).resolve().parents[1] / "apps"
 
@@ -20,7 +20,7 @@ def app_files(name: str) -> dict[str, str | bytes | None]:
 
 @pytest.fixture
 def start_builder_bot(
-    start_bot: BotFactory, testenv: TestEnv, tmp_path: Path
+    start_bot: BotFactory, testenv: ProvisionedEnv, tmp_path: Path
 ) -> Callable[..., BotProcess]:
     """A bot wired to the real engine, registry and s2i that scripts/provision.sh set up."""
 

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 from collections.abc import Callable
 
 import httpx
 import pytest
 
 from tests.conftest import GITHUB_TOKEN, WEBHOOK_SECRET, unique
-from tests.e2e.conftest import app_files
+from tests.e2e.conftest import APPS, app_files
 from tests.fakes.github import FakeGitHub, FakeRepo
 from tests.fakes.webhooks import ZERO_SHA, github_headers, push_payload
 from tests.support.bot_process import BotProcess
 from tests.support.images import diff_ids, running, skopeo_inspect
-from tests.support.testenv import TestEnv
+from tests.support.testenv import ProvisionedEnv
 
 pytestmark = pytest.mark.e2e
 BUILD_TIMEOUT = 900
@@ -49,10 +50,11 @@ def final_status(github: FakeGitHub, repo: FakeRepo, sha: str, context: str) -> 
     return status
 
 
+@pytest.mark.parametrize("engine", ["docker", "buildah"])
 def test_a_push_builds_a_runnable_image_whose_digest_is_in_the_status(
-    github: FakeGitHub, start_builder_bot: StartBot, testenv: TestEnv
+    github: FakeGitHub, start_builder_bot: StartBot, testenv: ProvisionedEnv, engine: str
 ) -> None:
-    bot = start_builder_bot(engine="docker")
+    bot = start_builder_bot(engine=engine)
     repo = github.create_repo(unique("acme/hello"))
     image = f"{testenv.registry}/{repo.full_name}"
     sha = repo.commit(app_files("go-hello") | {".s2i.yaml": s2i_yaml(image)}, "hello")
@@ -82,3 +84,76 @@ def test_a_push_builds_a_runnable_image_whose_digest_is_in_the_status(
     log = httpx.get(str(status["target_url"]), timeout=5).text
     assert "s2i build --as-dockerfile" in log and f"pushed {image}:main@{digest}" in log
     assert GITHUB_TOKEN not in log and testenv.password not in log
+
+
+def test_a_compile_error_fails_the_status_and_the_log_shows_the_compiler(
+    github: FakeGitHub, start_builder_bot: StartBot, testenv: ProvisionedEnv
+) -> None:
+    bot = start_builder_bot()
+    repo = github.create_repo(unique("acme/broken"))
+    main = (APPS / "go-hello" / "main.go").read_text().replace("greet.Hello(", "greet.Helo(")
+    files = app_files("go-hello") | {"main.go": main}
+    image = f"{testenv.registry}/{repo.full_name}"
+    sha = repo.commit(files | {".s2i.yaml": s2i_yaml(image)}, "typo")
+    push(bot, repo, sha)
+
+    status = final_status(github, repo, sha, "s2i/web")
+    assert status["state"] == "failure"
+    assert str(status["description"]).startswith("the build failed")
+    log = httpx.get(str(status["target_url"]), timeout=5).text
+    assert "undefined: greet.Helo" in log
+
+
+def test_a_registry_refusing_the_credentials_is_an_error_naming_the_registry(
+    github: FakeGitHub, start_builder_bot: StartBot, testenv: ProvisionedEnv
+) -> None:
+    bot = start_builder_bot(registry_password="not-the-password")
+    repo = github.create_repo(unique("acme/denied"))
+    image = f"{testenv.registry}/{repo.full_name}"
+    sha = repo.commit(app_files("go-hello") | {".s2i.yaml": s2i_yaml(image)}, "hello")
+    push(bot, repo, sha)
+
+    status = final_status(github, repo, sha, "s2i/web")
+    assert status["state"] == "error"
+    assert str(status["description"]).startswith(
+        f"registry {testenv.registry} refused the credentials"
+    )
+    assert "not-the-password" not in httpx.get(str(status["target_url"]), timeout=5).text
+
+
+def test_a_redelivered_push_builds_once(
+    github: FakeGitHub, start_builder_bot: StartBot, testenv: ProvisionedEnv
+) -> None:
+    bot = start_builder_bot()
+    repo = github.create_repo(unique("acme/twice"))
+    image = f"{testenv.registry}/{repo.full_name}"
+    sha = repo.commit(app_files("go-hello") | {".s2i.yaml": s2i_yaml(image)}, "hello")
+    delivery = push(bot, repo, sha)
+    assert push(bot, repo, sha, delivery=delivery) == delivery
+
+    assert final_status(github, repo, sha, "s2i/web")["state"] == "success"
+    info = httpx.get(f"{bot.url}/deliveries/{delivery}", timeout=5).json()
+    assert len(info["builds"]) == 1
+    queued = [s for s in github.statuses(repo.full_name, sha) if s["description"] == "queued"]
+    assert len(queued) == 1
+
+
+def test_a_bot_killed_mid_build_finishes_the_build_after_a_restart(
+    github: FakeGitHub, start_builder_bot: StartBot, testenv: ProvisionedEnv
+) -> None:
+    bot = start_builder_bot()
+    repo = github.create_repo(unique("acme/crash"))
+    image = f"{testenv.registry}/{repo.full_name}"
+    sha = repo.commit(app_files("go-hello") | {".s2i.yaml": s2i_yaml(image)}, "hello")
+    push(bot, repo, sha)
+    github.wait_for(
+        lambda: any(s["description"] == "building" for s in github.statuses(repo.full_name, sha)),
+        timeout=60,
+    )
+    bot.stop(signal.SIGKILL)
+    bot.start()
+
+    status = final_status(github, repo, sha, "s2i/web")
+    assert status["state"] == "success"
+    digest = str(status["description"]).split()[0]
+    assert skopeo_inspect(testenv, f"{image}:main")["Digest"] == digest

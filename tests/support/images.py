@@ -12,11 +12,11 @@ from typing import Any
 
 import httpx
 
-from tests.support.testenv import TestEnv
+from tests.support.testenv import ProvisionedEnv
 from tests.support.wait import wait_until
 
 
-def skopeo_inspect(env: TestEnv, image: str, *flags: str) -> Any:
+def skopeo_inspect(env: ProvisionedEnv, image: str, *flags: str) -> Any:
     out = subprocess.run(
         ["skopeo", "inspect", *flags, "--tls-verify=false", "--creds", env.creds, f"docker://{image}"],
         check=True, capture_output=True, text=True,
@@ -24,13 +24,13 @@ def skopeo_inspect(env: TestEnv, image: str, *flags: str) -> Any:
     return json.loads(out.stdout)
 
 
-def diff_ids(env: TestEnv, image: str) -> list[str]:
+def diff_ids(env: ProvisionedEnv, image: str) -> list[str]:
     """The uncompressed layer ids: equal for equal layers, however they were compressed."""
     return list(skopeo_inspect(env, image, "--config")["rootfs"]["diff_ids"])
 
 
 @contextlib.contextmanager
-def running(env: TestEnv, image: str, port: int = 8080) -> Iterator[str]:
+def running(env: ProvisionedEnv, image: str, port: int = 8080) -> Iterator[str]:
     """Pull and run image from the registry (with credentials); yield its HTTP base URL."""
     with tempfile.TemporaryDirectory() as config_dir:
         auth_dir = Path(config_dir)

@@ -13,7 +13,7 @@ STATE = Path(os.environ.get("S2I_BOT_STATE", "/var/lib/s2i-bot-dev"))
 
 
 @dataclass(frozen=True)
-class TestEnv:
+class ProvisionedEnv:
     registry: str
     username: str
     password: str
@@ -22,7 +22,7 @@ class TestEnv:
     images: dict[str, str]
 
     @classmethod
-    def load(cls) -> TestEnv:
+    def load(cls) -> ProvisionedEnv:
         path = STATE / "testenv.json"
         if not path.exists():
             raise RuntimeError(
