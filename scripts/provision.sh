@@ -44,10 +44,14 @@ step() {
 }
 
 # wait_for SECONDS CMD...: poll CMD every 0.5 s until it succeeds or time runs out.
+# With WAIT_PIDFILE set, give up as soon as that daemon has died (e.g. port in use).
 wait_for() {
   local deadline=$((SECONDS + $1)); shift
   until "$@" >/dev/null 2>&1; do
     [ "$SECONDS" -lt "$deadline" ] || { echo "timed out waiting for: $*"; return 1; }
+    if [ -n "${WAIT_PIDFILE:-}" ] && ! pid_alive "$WAIT_PIDFILE"; then
+      echo "daemon from $WAIT_PIDFILE exited while waiting for: $*"; return 1
+    fi
     sleep 0.5
   done
 }
@@ -210,8 +214,19 @@ EOF
   echo "starting docker-registry, log $STATE/registry.log"
   setsid docker-registry serve "$dir/config.yml" >>"$STATE/registry.log" 2>&1 </dev/null &
   echo $! >"$STATE/registry.pid"
-  wait_for 30 registry_ok || { tail -n 20 "$STATE/registry.log"; return 1; }
+  WAIT_PIDFILE=$STATE/registry.pid wait_for 30 registry_ok || { tail -n 20 "$STATE/registry.log"; return 1; }
   echo "registry answering on $REGISTRY (401 anonymous, 200 with credentials)"
+}
+
+# ---------------------------------------------------------------- containers config
+# Mark the local registry insecure (plain HTTP) for containers/image users: s2i (which
+# otherwise warns "could not inspect the builder image" because it tries HTTPS), buildah,
+# skopeo. s2i then reads credentials from $DOCKER_CONFIG/config.json.
+step_containers_conf() {
+  local f=/etc/containers/registries.conf.d/50-s2i-bot.conf
+  mkdir -p "$(dirname "$f")"
+  printf '# written by s2i-bot scripts/provision.sh\n[[registry]]\nlocation = "%s"\ninsecure = true\n' "$REGISTRY" >"$f.tmp"
+  mv "$f.tmp" "$f"
 }
 
 # ---------------------------------------------------------------- base image
@@ -344,6 +359,10 @@ step_testenv() {
       builder_registry: $registry, images: $images, octokit_dir: $octokit,
       docker_host: "unix:///var/run/docker.sock", docker_cli: $docker}' >"$STATE/testenv.json.tmp")
   mv "$STATE/testenv.json.tmp" "$STATE/testenv.json"
+  # The registry credentials as a dockerconfigjson, for `scripts/serve` (registry_auth_file).
+  (umask 077; jq -n --arg r "$REGISTRY" \
+    --arg auth "$(printf '%s:%s' "$REG_USER" "$(cat "$STATE/registry-password")" | base64 -w0)" \
+    '{auths: {($r): {auth: $auth}}}' >"$STATE/registry-auth.json")
   jq 'del(.registry_password)' "$STATE/testenv.json"
 }
 
@@ -352,6 +371,7 @@ step apt step_apt
 step s2i step_s2i
 step dockerd step_dockerd
 step registry step_registry
+step containers-conf step_containers_conf
 step base-image step_base_image
 step builders step_builders
 step npm step_npm

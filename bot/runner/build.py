@@ -71,6 +71,8 @@ def _build(
             log.line(f"{key}={labels.get(key, '(unset)')}")
 
     with log.step("s2i build --as-dockerfile"):
+        # s2i also tries to read these labels itself and warns when it cannot reach a plain
+        # HTTP registry; the flags below carry them either way.
         generated = context / "Dockerfile"
         argv = s2i.s2i_argv(
             options.s2i, source=source_dir, builder_image=spec.builder_image,

@@ -6,6 +6,7 @@ the log store.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from collections import deque
@@ -13,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 class BuildLog:
@@ -27,6 +30,9 @@ class BuildLog:
             self._secrets.append(secret)
 
     def mask(self, text: str) -> str:
+        # Docker's classic builder colours a step's stderr (e.g. the compiler's message) with
+        # ANSI escapes; a plain-text log should show the words, not the escapes.
+        text = _ANSI_ESCAPE.sub("", text)
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text

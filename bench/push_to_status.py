@@ -1,0 +1,163 @@
+"""Benchmark: signed push -> success status through s2i-bot, against the same build by hand.
+
+Both sides build the same Go sample with a fresh one-line change each round (so no engine
+cache hides the assemble step), on the same engine and registry, alternating, in one run:
+
+  bot:     POST a signed push to `s2i-bot serve` (fake GitHub), wait for the success status
+  by hand: s2i build --as-dockerfile, append the runtime stage, docker build, docker push
+
+It prints the median of each, their ratio (goal: at most 1.10), and the sizes of the
+builder-stage and final images.
+
+    .venv/bin/python -m bench.push_to_status [--rounds 3] [--engine docker]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import GITHUB_TOKEN, WEBHOOK_SECRET
+from tests.fakes.github import FakeGitHub, FakeRepo
+from tests.fakes.webhooks import ZERO_SHA, github_headers, push_payload
+from tests.support.bot_process import REPO_ROOT, BotProcess
+from tests.support.testenv import ProvisionedEnv
+
+APP = REPO_ROOT / "tests" / "apps" / "go-hello"
+
+
+def app_files(nonce: str) -> dict[str, str | bytes | None]:
+    files: dict[str, str | bytes | None] = {
+        str(p.relative_to(APP)): p.read_bytes() for p in APP.rglob("*") if p.is_file()
+    }
+    files["main.go"] = (APP / "main.go").read_text() + f"\n// round {nonce}\n"
+    return files
+
+
+def by_bot(github: FakeGitHub, bot: BotProcess, repo: FakeRepo, image: str, nonce: str) -> float:
+    config = f"builds:\n  - {{name: web, template: go, image: {image}, branches: [main]}}\n"
+    sha = repo.commit(app_files(nonce) | {".s2i.yaml": config}, f"round {nonce}")
+    body = json.dumps(push_payload(repo, ref="refs/heads/main", before=ZERO_SHA, after=sha))
+    headers = github_headers("push", body.encode(), WEBHOOK_SECRET)
+    start = time.monotonic()
+    httpx.post(f"{bot.url}/webhooks/github", content=body, headers=headers).raise_for_status()
+
+    def final() -> list[dict[str, object]]:
+        return [s for s in github.statuses(repo.full_name, sha) if s["state"] != "pending"]
+
+    github.wait_for(lambda: bool(final()), timeout=900)
+    elapsed = time.monotonic() - start
+    if final()[0]["state"] != "success":
+        raise SystemExit(f"the bot's build failed: {final()[0]}")
+    return elapsed
+
+
+def by_hand(env: ProvisionedEnv, work: Path, image: str, nonce: str) -> tuple[float, Path]:
+    source, context = work / f"src-{nonce}", work / f"ctx-{nonce}"
+    source.mkdir()
+    for name, content in app_files(nonce).items():
+        path = source / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode() if isinstance(content, str) else content or b"")
+    docker = ["docker", "--config", str(work / "docker")]
+    start = time.monotonic()
+    subprocess.run(
+        [env.s2i, "build", str(source), env.images["go"], "--as-dockerfile",
+         str(context / "Dockerfile"), "--scripts-url", "image:///usr/libexec/s2i",
+         "--assemble-user", "1001", "--destination", "/tmp"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    with (context / "Dockerfile").open("a") as f:
+        f.write(
+            f"\nFROM {env.images['go-runtime']}\n"
+            "COPY --from=0 --chown=1001:0 /opt/app-root/app /opt/app-root/\n"
+            'USER 1001\nCMD ["/usr/libexec/s2i/run"]\n'
+        )
+    legacy_build([*docker, "build", "--pull", "-t", f"{image}:main", str(context)])
+    subprocess.run([*docker, "push", f"{image}:main"], check=True, capture_output=True)
+    return time.monotonic() - start, context
+
+
+def legacy_build(argv: list[str]) -> None:
+    """docker build with the classic builder, as the bot's docker engine runs it."""
+    subprocess.run(argv, check=True, capture_output=True, env=os.environ | {"DOCKER_BUILDKIT": "0"})
+
+
+def image_size(ref: str) -> int:
+    out = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{.Size}}", ref],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return int(out.stdout)
+
+
+def builder_stage_size(context: Path, tag: str) -> int:
+    """Build only s2i's stage (the Dockerfile up to our runtime stage) and measure it."""
+    text = (context / "Dockerfile").read_text()
+    (context / "Dockerfile.builder").write_text(text[: text.rindex("\nFROM ")] + "\n")
+    legacy_build(
+        ["docker", "build", "-f", str(context / "Dockerfile.builder"), "-t", tag, str(context)]
+    )
+    return image_size(tag)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--engine", default="docker", choices=["docker"])
+    args = parser.parse_args()
+    env = ProvisionedEnv.load()
+    work = Path(tempfile.mkdtemp(prefix="s2i-bot-bench-"))
+    (work / "docker").mkdir()
+    env.auth_file(work / "docker").rename(work / "docker" / "config.json")
+    bot_times, hand_times = [], []
+    try:
+        with FakeGitHub(GITHUB_TOKEN) as github:
+            bot = BotProcess(
+                work,
+                {
+                    "github": {"api_url": github.api_url, "token": GITHUB_TOKEN,
+                               "webhook_secret": WEBHOOK_SECRET},
+                    "builder_registry": env.builder_registry,
+                    "registry_auth_file": str(env.auth_file(work)),
+                    "s2i": env.s2i, "engine": args.engine,
+                },
+            ).start()  # fmt: skip
+            try:
+                repo = github.create_repo("bench/hello")
+                bot_image = f"{env.registry}/bench/hello-bot"
+                hand_image = f"{env.registry}/bench/hello-hand"
+                for round_ in range(args.rounds):
+                    nonce = f"{round_}-{time.time_ns()}"
+                    hand, context = by_hand(env, work, hand_image, nonce)
+                    bot_time = by_bot(github, bot, repo, bot_image, nonce)
+                    hand_times.append(hand)
+                    bot_times.append(bot_time)
+                    print(
+                        f"round {round_ + 1}: bot {bot_time:.2f}s  by hand {hand:.2f}s", flush=True
+                    )
+            finally:
+                bot.stop()
+        bot_median, hand_median = statistics.median(bot_times), statistics.median(hand_times)
+        builder = builder_stage_size(context, "s2i-bot-bench/builder-stage")
+        final = image_size(f"{hand_image}:main")
+        print(f"push -> success status (bot, median of {args.rounds}): {bot_median:.2f}s")
+        print(f"s2i + {args.engine} build + push (by hand, median):   {hand_median:.2f}s")
+        print(f"ratio bot / by hand: {bot_median / hand_median:.2f} (goal <= 1.10)")
+        print(f"builder-stage image: {builder / 1e6:.1f} MB; final image: {final / 1e6:.1f} MB "
+              f"({final / builder:.2f} of the builder stage)")  # fmt: skip
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
