@@ -6,10 +6,14 @@ cache hides the assemble step), on the same engine and registry, alternating, in
   bot:     POST a signed push to `s2i-bot serve` (fake GitHub), wait for the success status
   by hand: s2i build --as-dockerfile, append the runtime stage, docker build, docker push
 
+Two apps: `small` is the Go sample itself (its build takes about a second and a half, so the
+bot's fixed costs show: fetching the source, starting the runner, reading labels); `medium`
+adds 90k lines of generated Go (a build of some seconds, as real services have).
+
 It prints the median of each, their ratio (goal: at most 1.10), and the sizes of the
 builder-stage and final images.
 
-    .venv/bin/python -m bench.push_to_status [--rounds 3] [--engine docker]
+    .venv/bin/python -m bench.push_to_status [--rounds 3] [--apps small,medium]
 """
 
 from __future__ import annotations
@@ -35,17 +39,39 @@ from tests.support.testenv import ProvisionedEnv
 APP = REPO_ROOT / "tests" / "apps" / "go-hello"
 
 
-def app_files(nonce: str) -> dict[str, str | bytes | None]:
+GENERATED_FILES = {"small": 0, "medium": 40}
+
+
+def generated_go(index: int) -> str:
+    """150 small types with a loop-and-switch method each: code the compiler has to work on."""
+    parts = ["package main\n"]
+    for i in range(150):
+        n = index * 1000 + i
+        parts.append(
+            f"type T{n} struct {{ A, B, C int; S string; M map[string]int }}\n"
+            f"func (t *T{n}) Work(x int) int {{\n\ts := 0\n\tfor i := 0; i < x; i++ {{\n"
+            "\t\tswitch i % 4 {\n\t\tcase 0: s += t.A * i\n\t\tcase 1: s -= t.B + i\n"
+            "\t\tcase 2: s ^= t.C << 1\n\t\tdefault: t.M[t.S] = s\n\t\t}\n\t}\n\treturn s\n}\n"
+            f"var _ = (&T{n}{{M: map[string]int{{}}}}).Work\n"
+        )
+    return "".join(parts)
+
+
+def app_files(nonce: str, app: str = "small") -> dict[str, str | bytes | None]:
     files: dict[str, str | bytes | None] = {
         str(p.relative_to(APP)): p.read_bytes() for p in APP.rglob("*") if p.is_file()
     }
     files["main.go"] = (APP / "main.go").read_text() + f"\n// round {nonce}\n"
+    for index in range(GENERATED_FILES[app]):
+        files[f"generated{index}.go"] = generated_go(index)
     return files
 
 
-def by_bot(github: FakeGitHub, bot: BotProcess, repo: FakeRepo, image: str, nonce: str) -> float:
+def by_bot(
+    github: FakeGitHub, bot: BotProcess, repo: FakeRepo, image: str, nonce: str, app: str
+) -> float:
     config = f"builds:\n  - {{name: web, template: go, image: {image}, branches: [main]}}\n"
-    sha = repo.commit(app_files(nonce) | {".s2i.yaml": config}, f"round {nonce}")
+    sha = repo.commit(app_files(nonce, app) | {".s2i.yaml": config}, f"round {nonce}")
     body = json.dumps(push_payload(repo, ref="refs/heads/main", before=ZERO_SHA, after=sha))
     headers = github_headers("push", body.encode(), WEBHOOK_SECRET)
     start = time.monotonic()
@@ -61,10 +87,12 @@ def by_bot(github: FakeGitHub, bot: BotProcess, repo: FakeRepo, image: str, nonc
     return elapsed
 
 
-def by_hand(env: ProvisionedEnv, work: Path, image: str, nonce: str) -> tuple[float, Path]:
+def by_hand(
+    env: ProvisionedEnv, work: Path, image: str, nonce: str, app: str
+) -> tuple[float, Path]:
     source, context = work / f"src-{nonce}", work / f"ctx-{nonce}"
     source.mkdir()
-    for name, content in app_files(nonce).items():
+    for name, content in app_files(nonce, app).items():
         path = source / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content.encode() if isinstance(content, str) else content or b"")
@@ -113,13 +141,12 @@ def builder_stage_size(context: Path, tag: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--engine", default="docker", choices=["docker"])
+    parser.add_argument("--apps", default="small,medium")
     args = parser.parse_args()
     env = ProvisionedEnv.load()
     work = Path(tempfile.mkdtemp(prefix="s2i-bot-bench-"))
     (work / "docker").mkdir()
     env.auth_file(work / "docker").rename(work / "docker" / "config.json")
-    bot_times, hand_times = [], []
     try:
         with FakeGitHub(GITHUB_TOKEN) as github:
             bot = BotProcess(
@@ -129,34 +156,41 @@ def main() -> None:
                                "webhook_secret": WEBHOOK_SECRET},
                     "builder_registry": env.builder_registry,
                     "registry_auth_file": str(env.auth_file(work)),
-                    "s2i": env.s2i, "engine": args.engine,
+                    "s2i": env.s2i, "engine": "docker",
                 },
             ).start()  # fmt: skip
             try:
-                repo = github.create_repo("bench/hello")
-                bot_image = f"{env.registry}/bench/hello-bot"
-                hand_image = f"{env.registry}/bench/hello-hand"
-                for round_ in range(args.rounds):
-                    nonce = f"{round_}-{time.time_ns()}"
-                    hand, context = by_hand(env, work, hand_image, nonce)
-                    bot_time = by_bot(github, bot, repo, bot_image, nonce)
-                    hand_times.append(hand)
-                    bot_times.append(bot_time)
-                    print(
-                        f"round {round_ + 1}: bot {bot_time:.2f}s  by hand {hand:.2f}s", flush=True
-                    )
+                for app in args.apps.split(","):
+                    run_case(env, github, bot, work, app, args.rounds)
             finally:
                 bot.stop()
-        bot_median, hand_median = statistics.median(bot_times), statistics.median(hand_times)
-        builder = builder_stage_size(context, "s2i-bot-bench/builder-stage")
-        final = image_size(f"{hand_image}:main")
-        print(f"push -> success status (bot, median of {args.rounds}): {bot_median:.2f}s")
-        print(f"s2i + {args.engine} build + push (by hand, median):   {hand_median:.2f}s")
-        print(f"ratio bot / by hand: {bot_median / hand_median:.2f} (goal <= 1.10)")
-        print(f"builder-stage image: {builder / 1e6:.1f} MB; final image: {final / 1e6:.1f} MB "
-              f"({final / builder:.2f} of the builder stage)")  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def run_case(
+    env: ProvisionedEnv, github: FakeGitHub, bot: BotProcess, work: Path, app: str, rounds: int
+) -> None:
+    repo = github.create_repo(f"bench/{app}")
+    bot_image = f"{env.registry}/bench/{app}-bot"
+    hand_image = f"{env.registry}/bench/{app}-hand"
+    bot_times, hand_times = [], []
+    for round_ in range(rounds):
+        nonce = f"{app}-{round_}-{time.time_ns()}"
+        hand, context = by_hand(env, work, hand_image, nonce, app)
+        bot_time = by_bot(github, bot, repo, bot_image, nonce, app)
+        hand_times.append(hand)
+        bot_times.append(bot_time)
+        print(f"[{app}] round {round_ + 1}: bot {bot_time:.2f}s  by hand {hand:.2f}s", flush=True)
+    bot_median, hand_median = statistics.median(bot_times), statistics.median(hand_times)
+    builder = builder_stage_size(context, f"s2i-bot-bench/{app}-builder-stage")
+    final = image_size(f"{hand_image}:main")
+    print(f"[{app}] push -> success status (bot, median of {rounds}): {bot_median:.2f}s")
+    print(f"[{app}] s2i + docker build + push (by hand, median):   {hand_median:.2f}s")
+    print(f"[{app}] ratio bot / by hand: {bot_median / hand_median:.2f} (goal <= 1.10)")
+    share = final / builder
+    print(f"[{app}] builder-stage image: {builder / 1e6:.1f} MB; ", end="")
+    print(f"final image: {final / 1e6:.1f} MB ({share:.2f} of the builder stage)", flush=True)
 
 
 if __name__ == "__main__":

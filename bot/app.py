@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -28,6 +29,7 @@ from bot.forges.base import Forge, Ignored, PayloadError, Ping, SignatureError
 from bot.forges.github import GitHubForge
 from bot.intake import Intake
 from bot.logs import LogStore
+from bot.outbox import StatusOutbox
 from bot.reporter import Reporter
 from bot.runner.credentials import Credentials
 from bot.settings import Settings
@@ -47,11 +49,7 @@ class Bot:
     logs: LogStore
     intake: Intake
     dispatcher: Dispatcher
-
-    def credentials(self, build: Build) -> Credentials:
-        config_file = self.settings.registry_auth_file
-        config = json.loads(config_file.read_text()) if config_file else {"auths": {}}
-        return Credentials(self.forges[build.forge].clone_token(), config)
+    outbox: StatusOutbox
 
     async def process(self, delivery: Delivery) -> None:
         """Delivery -> builds -> dispatcher. Failing here leaves the delivery unprocessed, so
@@ -66,7 +64,9 @@ class Bot:
             log.exception("delivery %s could not be processed; it will be retried", delivery.id)
             return
         for build in builds:
-            self.dispatcher.submit(build)
+            self.outbox.put(build)
+            if not build.state.finished:
+                self.dispatcher.submit(build)
 
     async def recover(self) -> None:
         """On start: builds the last run left queued or running start again, and deliveries
@@ -78,6 +78,13 @@ class Bot:
             self.dispatcher.submit(build)
         for delivery in await asyncio.to_thread(self.store.unprocessed_deliveries):
             await self.process(delivery)
+
+
+def build_credentials(settings: Settings, forges: dict[str, Forge], build: Build) -> Credentials:
+    """What one build's runner may use: the forge's clone token and the registry auth."""
+    config_file = settings.registry_auth_file
+    config = json.loads(config_file.read_text()) if config_file else {"auths": {}}
+    return Credentials(forges[build.forge].clone_token(), config)
 
 
 def build_bot(
@@ -93,10 +100,11 @@ def build_bot(
                 github.api_url,
                 github.token.get_secret_value() if github.token else None,
                 github.webhook_secret.get_secret_value() if github.webhook_secret else None,
-                throttle=github.throttle,
             )
         }
-    reporter = Reporter(forges, settings.public_url)
+    outbox = StatusOutbox(
+        Reporter(forges, settings.public_url), min_interval=settings.github.min_write_interval
+    )
     if executor is None:
         executor = LocalExecutor(
             settings.data_dir / "work",
@@ -104,18 +112,16 @@ def build_bot(
             s2i=settings.s2i,
             insecure_registries=tuple(settings.insecure_registries),
         )
-    intake = Intake(store, forges, templates, reporter, logs, settings.builder_registry)
-    bot: Bot
+    intake = Intake(store, forges, templates, logs, settings.builder_registry)
     dispatcher = Dispatcher(
         store,
         executor,
-        reporter,
+        outbox,
         logs,
-        lambda b: bot.credentials(b),
+        functools.partial(build_credentials, settings, forges),
         settings.max_concurrent_builds,
     )
-    bot = Bot(settings, store, forges, logs, intake, dispatcher)
-    return bot
+    return Bot(settings, store, forges, logs, intake, dispatcher, outbox)
 
 
 def create_app(bot: Bot) -> Starlette:
@@ -207,6 +213,7 @@ def create_app(bot: Bot) -> Starlette:
         for task in list(background):
             await task
         await bot.dispatcher.shutdown()
+        await bot.outbox.close()
         bot.store.close()
 
     return Starlette(

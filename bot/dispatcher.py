@@ -1,6 +1,6 @@
 """The dispatcher: runs queued builds on the executor, at most N at a time, and reports each
-state change. Every transition is written to the store before it is reported, so a restart
-can pick up exactly where the bot stopped."""
+state change through the status outbox. Every transition is written to the store before it
+is reported, so a restart can pick up exactly where the bot stopped."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Protocol
 
 from bot.build_spec import BuildResult, BuildSpec
 from bot.logs import LogStore
-from bot.reporter import Reporter
+from bot.outbox import StatusOutbox
 from bot.runner.credentials import Credentials
 from bot.store import Build, Store
 
@@ -30,12 +30,12 @@ class Dispatcher:
         self,
         store: Store,
         executor: Executor,
-        reporter: Reporter,
+        outbox: StatusOutbox,
         logs: LogStore,
         credentials_for: Callable[[Build], Credentials],
         max_concurrent: int,
     ) -> None:
-        self._store, self._executor, self._reporter, self._logs = store, executor, reporter, logs
+        self._store, self._executor, self._outbox, self._logs = store, executor, outbox, logs
         self._credentials_for = credentials_for
         self._slots = asyncio.Semaphore(max_concurrent)
         self._tasks: dict[int, asyncio.Task[None]] = {}
@@ -56,7 +56,7 @@ class Dispatcher:
         assert spec is not None, "only builds with a spec are dispatched"
         async with self._slots:
             build = await asyncio.to_thread(self._store.mark_running, build.id)
-            await asyncio.to_thread(self._reporter.report, build)
+            self._outbox.put(build)
             try:
                 result = await self._executor.run(
                     build.id, spec, self._credentials_for(build), self._logs.path(build.id)
@@ -67,7 +67,7 @@ class Dispatcher:
                 log.exception("build %s: the executor failed", build.id)
                 result = BuildResult(state="error", reason=f"the executor failed: {exc}")
             build = await asyncio.to_thread(self._store.finish, build.id, result)
-            await asyncio.to_thread(self._reporter.report, build)
+            self._outbox.put(build)
 
     async def shutdown(self) -> None:
         tasks = list(self._tasks.values())

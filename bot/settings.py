@@ -31,9 +31,9 @@ class GitHubSettings(BaseModel):
     token_file: Path | None = None
     webhook_secret: SecretStr | None = None
     webhook_secret_file: Path | None = None
-    # Space API writes 1s apart (PyGithub's throttle), GitHub's advice against secondary
-    # rate limits; a GitHub Enterprise Server without them may turn it off.
-    throttle: bool = True
+    # Seconds between API writes: GitHub advises one second against secondary rate limits;
+    # a GitHub Enterprise Server without them may lower it.
+    min_write_interval: float = 1.0
 
     @model_validator(mode="after")
     def _read_files(self) -> GitHubSettings:

@@ -45,6 +45,7 @@ def start_bot(tmp_path: Path, github: FakeGitHub) -> Iterator[BotFactory]:
                 "api_url": github.api_url,
                 "token": GITHUB_TOKEN,
                 "webhook_secret": WEBHOOK_SECRET,
+                "min_write_interval": 0,
             },
         }
         bot = BotProcess(workdir, base | settings)

@@ -103,22 +103,19 @@ class GitHubForge:
         webhook_secret: str | None,
         *,
         retry: RetryPolicy | None = None,
-        throttle: bool = True,
     ) -> None:
         self._secret = webhook_secret
         self._token = token
         self._retry = retry or RetryPolicy()
-        # PyGithub's own retry is off: retries live in one place (bot.retry). Its throttle
-        # spaces writes 1s apart, GitHub's advice against secondary rate limits.
-        extra: dict[str, Any] = {}
-        if not throttle:
-            extra = {"seconds_between_requests": None, "seconds_between_writes": None}
+        # PyGithub's own retry and throttle are off: retries live in bot.retry, and the status
+        # outbox spaces writes (bot/outbox.py), where it can also drop superseded ones.
         self._gh = Github(
             base_url=api_url.rstrip("/"),
             auth=Auth.Token(token) if token else None,
             retry=None,
             lazy=True,  # no GET before each call: we only ever act on one repo and sha
-            **extra,
+            seconds_between_requests=None,
+            seconds_between_writes=None,
         )
 
     def parse(self, headers: Mapping[str, str], body: bytes) -> Webhook:

