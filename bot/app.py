@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.build import Build, BuildState
 from bot.dispatcher import Dispatcher, Executor
 from bot.events import Event
 from bot.executors.local import LocalExecutor
@@ -33,7 +34,7 @@ from bot.outbox import StatusOutbox
 from bot.reporter import Reporter
 from bot.runner.credentials import Credentials
 from bot.settings import Settings
-from bot.store import Build, BuildState, Delivery, Store
+from bot.store import Delivery, Store
 from bot.templates import load_templates
 
 log = logging.getLogger(__name__)

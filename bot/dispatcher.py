@@ -10,11 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from bot.build import Build
 from bot.build_spec import BuildResult, BuildSpec
 from bot.logs import LogStore
 from bot.outbox import StatusOutbox
 from bot.runner.credentials import Credentials
-from bot.store import Build, Store
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,11 @@ class Dispatcher:
                 result = BuildResult(state="error", reason=f"the executor failed: {exc}")
             build = await asyncio.to_thread(self._store.finish, build.id, result)
             self._outbox.put(build)
+
+    async def idle(self) -> None:
+        """Wait until every submitted build has finished."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
 
     async def shutdown(self) -> None:
         tasks = list(self._tasks.values())

@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from bot.build import Build, BuildState
 from bot.build_spec import BuildSpec
 from bot.events import Event
 from bot.forges.base import Forge
 from bot.logs import LogStore
 from bot.planner import plan
 from bot.repo_config import FILE_NAME, RepoConfigError, parse_repo_config
-from bot.store import Build, BuildState, Delivery, Store
+from bot.store import Delivery, Store
 from bot.templates import Template
 
 log = logging.getLogger(__name__)

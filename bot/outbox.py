@@ -17,8 +17,8 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
+from bot.build import Build
 from bot.reporter import CONTEXT_PREFIX, Reporter
-from bot.store import Build
 
 log = logging.getLogger(__name__)
 

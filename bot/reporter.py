@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from bot.build import Build, BuildState
 from bot.forges.base import CommitStatus, Forge, StatusState
-from bot.store import Build, BuildState
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,6 @@ the primary key, so a redelivery is recognised and ignored.
 
 from __future__ import annotations
 
-import enum
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,21 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from bot.build import Build, BuildState
 from bot.build_spec import BuildResult, BuildSpec
-
-
-class BuildState(enum.StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    ERROR = "error"
-
-    @property
-    def finished(self) -> bool:
-        return self not in (BuildState.QUEUED, BuildState.RUNNING)
-
 
 metadata = sa.MetaData()
 
@@ -75,21 +61,6 @@ class Delivery:
     event: str
     headers: dict[str, str]
     body: bytes
-
-
-@dataclass(frozen=True)
-class Build:
-    id: int
-    delivery_id: str
-    name: str
-    forge: str
-    repo: str
-    sha: str
-    spec: BuildSpec | None
-    state: BuildState
-    reason: str
-    digest: str | None
-    size: int | None
 
 
 def _now() -> datetime:

@@ -1,9 +1,9 @@
 import asyncio
 import itertools
 
+from bot.build import Build, BuildState
 from bot.outbox import StatusOutbox
 from bot.reporter import Reporter
-from bot.store import Build, BuildState
 from tests.fakes.forge import RecordingForge
 
 

@@ -1,0 +1,36 @@
+"""Build: a BuildSpec with identity, state and result, as the store keeps it."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from bot.build_spec import BuildSpec
+
+
+class BuildState(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+
+    @property
+    def finished(self) -> bool:
+        return self not in (BuildState.QUEUED, BuildState.RUNNING)
+
+
+@dataclass(frozen=True)
+class Build:
+    id: int
+    delivery_id: str
+    name: str
+    forge: str
+    repo: str
+    sha: str
+    spec: BuildSpec | None
+    state: BuildState
+    reason: str
+    digest: str | None
+    size: int | None

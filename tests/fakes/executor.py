@@ -1,0 +1,43 @@
+"""An Executor whose builds finish when the test says so: for dispatcher tests that are about
+scheduling, not building (the real runner is tested end to end in tests/e2e)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from bot.build_spec import BuildResult, BuildSpec
+from bot.runner.credentials import Credentials
+
+
+class GatedExecutor:
+    def __init__(self) -> None:
+        self.running: set[int] = set()
+        self.max_running = 0
+        self.started: list[int] = []
+        self._gates: dict[int, asyncio.Future[BuildResult]] = {}
+        self.changed = asyncio.Event()
+
+    async def run(
+        self, build_id: int, spec: BuildSpec, credentials: Credentials, log_path: Path
+    ) -> BuildResult:
+        self.running.add(build_id)
+        self.started.append(build_id)
+        self.max_running = max(self.max_running, len(self.running))
+        gate = self._gates[build_id] = asyncio.get_running_loop().create_future()
+        self.changed.set()
+        try:
+            result: BuildResult = await gate
+            return result
+        finally:
+            self.running.discard(build_id)
+            self.changed.set()
+
+    def finish(self, build_id: int, result: BuildResult) -> None:
+        self._gates[build_id].set_result(result)
+
+    async def wait(self, predicate: object) -> None:
+        assert callable(predicate)
+        while not predicate():
+            self.changed.clear()
+            await asyncio.wait_for(self.changed.wait(), timeout=5)

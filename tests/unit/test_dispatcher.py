@@ -1,0 +1,58 @@
+import asyncio
+from pathlib import Path
+
+from bot.build import BuildState
+from bot.build_spec import BuildResult, BuildSpec, SourceSpec
+from bot.dispatcher import Dispatcher
+from bot.logs import LogStore
+from bot.outbox import StatusOutbox
+from bot.reporter import Reporter
+from bot.runner.credentials import Credentials
+from bot.store import Delivery, Store
+from tests.fakes.executor import GatedExecutor
+from tests.fakes.forge import RecordingForge
+
+
+def spec(name: str) -> BuildSpec:
+    source = SourceSpec(git_url="http://forge/a/b.git", sha="f" * 40, ref="refs/heads/main")
+    return BuildSpec(
+        name=name, repo="a/b", forge="github", source=source, template="go",
+        builder_image="s2i-bot/go", image="reg/a/b", tag="main",
+    )  # fmt: skip
+
+
+def test_builds_run_concurrently_up_to_the_limit_and_each_state_is_stored_and_reported(
+    tmp_path: Path,
+) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store.add_delivery(Delivery("d1", "github", "push", {}, b"{}"))
+    forge, executor = RecordingForge(), GatedExecutor()
+    names = ["a", "b", "c"]
+    builds = [
+        store.add_build(delivery_id="d1", name=n, forge="github", repo="a/b", sha="f" * 40,
+                        spec=spec(n))
+        for n in names
+    ]  # fmt: skip
+
+    async def scenario() -> None:
+        outbox = StatusOutbox(Reporter({"github": forge}, "http://bot"), min_interval=0, settle=0)
+        dispatcher = Dispatcher(
+            store, executor, outbox, LogStore(tmp_path / "logs"), lambda b: Credentials(), 2
+        )
+        for build in builds:
+            dispatcher.submit(build)
+        await executor.wait(lambda: len(executor.running) == 2)
+        assert store.get_build(builds[2].id).state is BuildState.QUEUED
+        executor.finish(builds[0].id, BuildResult(state="succeeded", digest="sha256:" + "1" * 64))
+        await executor.wait(lambda: builds[2].id in executor.running)
+        executor.finish(builds[1].id, BuildResult(state="failed", reason="compile error"))
+        executor.finish(builds[2].id, BuildResult(state="error", reason="registry down"))
+        await asyncio.wait_for(dispatcher.idle(), timeout=5)
+        await outbox.close()
+
+    asyncio.run(scenario())
+    assert executor.max_running == 2
+    states = [store.get_build(b.id).state for b in builds]
+    assert states == [BuildState.SUCCEEDED, BuildState.FAILED, BuildState.ERROR]
+    final = {s.context: s.state.value for *_, s in forge.statuses}
+    assert final == {"s2i/a": "success", "s2i/b": "failure", "s2i/c": "error"}
