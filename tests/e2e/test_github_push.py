@@ -38,6 +38,17 @@ def push(bot: BotProcess, repo: FakeRepo, sha: str, delivery: str | None = None)
     return headers["X-GitHub-Delivery"]
 
 
+def go_app_repo(
+    github: FakeGitHub, testenv: ProvisionedEnv, name: str, **changes: str
+) -> tuple[FakeRepo, str, str]:
+    """A repository holding the Go sample (with `changes` applied) and its .s2i.yaml, whose
+    image goes to the test registry; returns the repo, the image and the commit."""
+    repo = github.create_repo(unique(f"acme/{name}"))
+    image = f"{testenv.registry}/{repo.full_name}"
+    files = app_files("go-hello") | dict(changes) | {".s2i.yaml": s2i_yaml(image)}
+    return repo, image, repo.commit(files, name)
+
+
 def final_status(github: FakeGitHub, repo: FakeRepo, sha: str, context: str) -> dict[str, object]:
     def finished() -> list[dict[str, object]]:
         return [
@@ -55,9 +66,7 @@ def test_a_push_builds_a_runnable_image_whose_digest_is_in_the_status(
     github: FakeGitHub, start_builder_bot: StartBot, testenv: ProvisionedEnv, engine: str
 ) -> None:
     bot = start_builder_bot(engine=engine)
-    repo = github.create_repo(unique("acme/hello"))
-    image = f"{testenv.registry}/{repo.full_name}"
-    sha = repo.commit(app_files("go-hello") | {".s2i.yaml": s2i_yaml(image)}, "hello")
+    repo, image, sha = go_app_repo(github, testenv, "hello")
     push(bot, repo, sha)
 
     status = final_status(github, repo, sha, "s2i/web")
@@ -92,11 +101,8 @@ def test_a_compile_error_fails_the_status_and_the_log_shows_the_compiler(
     github: FakeGitHub, start_builder_bot: StartBot, testenv: ProvisionedEnv
 ) -> None:
     bot = start_builder_bot()
-    repo = github.create_repo(unique("acme/broken"))
     main = (APPS / "go-hello" / "main.go").read_text().replace("greet.Hello(", "greet.Helo(")
-    files = app_files("go-hello") | {"main.go": main}
-    image = f"{testenv.registry}/{repo.full_name}"
-    sha = repo.commit(files | {".s2i.yaml": s2i_yaml(image)}, "typo")
+    repo, _, sha = go_app_repo(github, testenv, "broken", **{"main.go": main})
     push(bot, repo, sha)
 
     status = final_status(github, repo, sha, "s2i/web")
@@ -110,9 +116,7 @@ def test_a_registry_refusing_the_credentials_is_an_error_naming_the_registry(
     github: FakeGitHub, start_builder_bot: StartBot, testenv: ProvisionedEnv
 ) -> None:
     bot = start_builder_bot(registry_password="not-the-password")
-    repo = github.create_repo(unique("acme/denied"))
-    image = f"{testenv.registry}/{repo.full_name}"
-    sha = repo.commit(app_files("go-hello") | {".s2i.yaml": s2i_yaml(image)}, "hello")
+    repo, _, sha = go_app_repo(github, testenv, "denied")
     push(bot, repo, sha)
 
     status = final_status(github, repo, sha, "s2i/web")
@@ -127,9 +131,7 @@ def test_a_redelivered_push_builds_once(
     github: FakeGitHub, start_builder_bot: StartBot, testenv: ProvisionedEnv
 ) -> None:
     bot = start_builder_bot()
-    repo = github.create_repo(unique("acme/twice"))
-    image = f"{testenv.registry}/{repo.full_name}"
-    sha = repo.commit(app_files("go-hello") | {".s2i.yaml": s2i_yaml(image)}, "hello")
+    repo, _, sha = go_app_repo(github, testenv, "twice")
     delivery = push(bot, repo, sha)
     assert push(bot, repo, sha, delivery=delivery) == delivery
 
@@ -144,9 +146,7 @@ def test_a_bot_killed_mid_build_finishes_the_build_after_a_restart(
     github: FakeGitHub, start_builder_bot: StartBot, testenv: ProvisionedEnv
 ) -> None:
     bot = start_builder_bot()
-    repo = github.create_repo(unique("acme/crash"))
-    image = f"{testenv.registry}/{repo.full_name}"
-    sha = repo.commit(app_files("go-hello") | {".s2i.yaml": s2i_yaml(image)}, "hello")
+    repo, image, sha = go_app_repo(github, testenv, "crash")
     push(bot, repo, sha)
     github.wait_for(
         lambda: any(s["description"] == "building" for s in github.statuses(repo.full_name, sha)),
