@@ -70,7 +70,10 @@ def app_files(nonce: str, app: str = "small") -> dict[str, str | bytes | None]:
 def by_bot(
     github: FakeGitHub, bot: BotProcess, repo: FakeRepo, image: str, nonce: str, app: str
 ) -> float:
-    config = f"builds:\n  - {{name: web, template: go, image: {image}, branches: [main]}}\n"
+    config = (
+        f"builds:\n  - name: web\n    template: go\n    image: {image}\n"
+        "    triggers: {branches: [main]}\n"
+    )
     sha = repo.commit(app_files(nonce, app) | {".s2i.yaml": config}, f"round {nonce}")
     body = json.dumps(push_payload(repo, ref="refs/heads/main", before=ZERO_SHA, after=sha))
     headers = github_headers("push", body.encode(), WEBHOOK_SECRET)

@@ -31,12 +31,17 @@ class BuildSpec(BaseModel):
     builder_image: str
     runtime: RuntimeStage | None = None
     env: dict[str, str] = {}
+    incremental: bool = False
     image: str  # output repository, without tag
-    tag: str
+    tags: tuple[str, ...]  # the first is the one built; the others point at the same digest
 
     @property
     def output(self) -> str:
-        return f"{self.image}:{self.tag}"
+        return f"{self.image}:{self.tags[0]}"
+
+    @property
+    def outputs(self) -> list[str]:
+        return [f"{self.image}:{tag}" for tag in self.tags]
 
     @property
     def registry(self) -> str:

@@ -7,11 +7,12 @@ s2i-bot validate [FILE]                      check a .s2i.yaml against the known
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
 
-from bot.repo_config import FILE_NAME, RepoConfigError, parse_repo_config
+from bot.repo_config import FILE_NAME, RepoConfigError, parse_repo_config, schema
 from bot.settings import Settings, load_settings
 from bot.templates import TemplateError, load_templates
 
@@ -38,7 +39,17 @@ def _validate(settings: Settings, path: Path) -> int:
         print(exc, file=sys.stderr)
         return 1
     for build in config.builds:
-        print(f"{path}: build '{build.name}' ({build.template}) -> {build.image}")
+        kinds = ", ".join(sorted(build.triggers.kinds()))
+        print(f"{path}: build '{build.name}' ({build.template}) -> {build.image} on {kinds}")
+    return 0
+
+
+def _templates(settings: Settings) -> int:
+    for template in load_templates(settings.templates_dir).values():
+        runtime = f" -> {template.runtime.image}" if template.runtime else ""
+        print(f"{template.name:10} {template.builder}{runtime}")
+        if template.description:
+            print(f"{'':10} {template.description}")
     return 0
 
 
@@ -49,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("serve", help="run the bot")
     validate = sub.add_parser("validate", help=f"check a {FILE_NAME}")
     validate.add_argument("file", type=Path, nargs="?", default=Path(FILE_NAME))
+    sub.add_parser("templates", help="list the builder templates")
+    sub.add_parser("schema", help=f"print the JSON Schema of {FILE_NAME}")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -59,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings(config)
     if args.command == "serve":
         return _serve(settings)
+    if args.command == "templates":
+        return _templates(settings)
+    if args.command == "schema":
+        print(json.dumps(schema(), indent=2))
+        return 0
     return _validate(settings, args.file)
 
 

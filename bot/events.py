@@ -1,7 +1,8 @@
 """The forge-neutral Event: what happened, independent of GitHub or GitLab.
 
 Forge drivers (bot/forges/*) turn a webhook into one of these; nothing downstream reads
-forge payloads. Forge-only fields stay in the driver (see docs/architecture.md).
+forge payloads. Forge verbs map to one vocabulary, as Zuul does: GitHub `synchronize` and
+GitLab `update` are both CHANGED.
 """
 
 from __future__ import annotations
@@ -11,11 +12,19 @@ from dataclasses import dataclass
 
 
 class EventKind(enum.StrEnum):
-    PUSH = "push"
-    TAG = "tag"
-    PULL_REQUEST = "pull_request"
-    COMMENT = "comment"
-    RELEASE = "release"
+    PUSH = "push"  # to a branch
+    TAG = "tag"  # a tag pushed
+    PULL_REQUEST = "pull_request"  # GitHub pull request / GitLab merge request
+    COMMENT = "comment"  # on a pull/merge request
+    RELEASE = "release"  # a release published
+
+
+class PullAction(enum.StrEnum):
+    OPENED = "opened"
+    CHANGED = "changed"  # new commits on the head branch
+    REOPENED = "reopened"
+    READY = "ready"  # a draft marked ready for review
+    CLOSED = "closed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,21 +32,52 @@ class Repo:
     """A repository on a forge: its name and where to clone it from."""
 
     forge: str  # "github" | "gitlab"
-    full_name: str  # "owner/name"
+    full_name: str  # "owner/name" (GitLab: the project's full path)
     clone_url: str
     html_url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequest:
+    number: int  # GitHub number / GitLab iid
+    head_sha: str
+    head_branch: str
+    base_branch: str
+    author: str
+    from_fork: bool
+    draft: bool = False
+    # The ref of the base repository that holds the head commit, so a fork's code is fetched
+    # from the base repository: GitHub refs/pull/N/head, GitLab refs/merge-requests/N/head.
+    fetch_ref: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    id: int
+    body: str
+    author: str
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
     kind: EventKind
     repo: Repo
-    ref: str  # the full git ref, e.g. "refs/heads/main"
-    sha: str  # the commit to build
+    ref: str  # the full git ref built, e.g. "refs/heads/main", "refs/pull/4/head"
+    sha: str  # the commit to build ("" for a comment: the PR's head is looked up)
     actor: str
     delivery_id: str
+    pull: PullRequest | None = None
+    pull_action: PullAction | None = None
+    comment: Comment | None = None
+    changed_paths: tuple[str, ...] | None = None  # None: unknown (build regardless of paths)
+    release_id: int | None = None
 
     @property
     def branch(self) -> str | None:
         prefix = "refs/heads/"
+        return self.ref[len(prefix) :] if self.ref.startswith(prefix) else None
+
+    @property
+    def tag(self) -> str | None:
+        prefix = "refs/tags/"
         return self.ref[len(prefix) :] if self.ref.startswith(prefix) else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from fnmatch import fnmatchcase
 
 from bot.build_spec import BuildSpec, SourceSpec, registry_of
@@ -12,21 +12,17 @@ from bot.repo_config import BuildEntry, RepoConfig
 from bot.templates import RuntimeStage, Template
 
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_VERSION = re.compile(r"^[vV](?=\d)")
 
 
-def image_tag(branch: str) -> str:
-    """A Docker tag from a branch name: `feature/x` -> `feature-x` (tags allow [\\w.-], 128 max)."""
-    tag = _TAG_UNSAFE.sub("-", branch).lstrip(".-")[:128]
+class PlanError(Exception):
+    """The config is valid but cannot be applied to this event (e.g. no runtime artifacts)."""
+
+
+def image_tag(text: str) -> str:
+    """A Docker tag from any text: `feature/x` -> `feature-x` (tags allow [\\w.-], 128 max)."""
+    tag = _TAG_UNSAFE.sub("-", text).lstrip(".-")[:128]
     return tag or "latest"
-
-
-def split_image(image: str) -> tuple[str, str | None]:
-    """`host:5000/a/b:tag` -> (`host:5000/a/b`, `tag`); the port is not a tag."""
-    slash = image.rfind("/")
-    colon = image.rfind(":")
-    if colon > slash:
-        return image[:colon], image[colon + 1 :]
-    return image, None
 
 
 def resolve_image(image: str, builder_registry: str | None) -> str:
@@ -36,11 +32,89 @@ def resolve_image(image: str, builder_registry: str | None) -> str:
     return image
 
 
-def matching_entries(event: Event, config: RepoConfig) -> list[BuildEntry]:
-    if event.kind is not EventKind.PUSH or event.branch is None:
-        return []
-    branch = event.branch
-    return [e for e in config.builds if any(fnmatchcase(branch, g) for g in e.branches)]
+def trigger_kind(event: Event) -> str | None:
+    return {
+        EventKind.PUSH: "branch",
+        EventKind.TAG: "tag",
+        EventKind.PULL_REQUEST: "pull_request",
+        EventKind.COMMENT: "pull_request",  # /s2i rebuild and ok-to-test build the PR
+        EventKind.RELEASE: "release",
+    }[event.kind]
+
+
+def _matches(globs: Collection[str], value: str | None) -> bool:
+    return value is not None and any(fnmatchcase(value, g) for g in globs)
+
+
+def triggered(entry: BuildEntry, event: Event) -> bool:
+    triggers = entry.triggers
+    match trigger_kind(event):
+        case "branch":
+            hit = _matches(triggers.branches, event.branch)
+        case "tag":
+            hit = _matches(triggers.tags, event.tag)
+        case "pull_request":
+            base = event.pull.base_branch if event.pull else None
+            prs = triggers.pull_requests
+            hit = prs is True or (isinstance(prs, tuple) and _matches(prs, base))
+        case "release":
+            hit = triggers.releases
+        case _:
+            hit = False
+    return hit and _paths_match(entry, event.changed_paths)
+
+
+def _paths_match(entry: BuildEntry, changed: tuple[str, ...] | None) -> bool:
+    """With `paths`/`paths_ignore`, build only when a changed file is in scope. `*` crosses
+    directories (fnmatch), so `services/web/*` covers the whole tree below it."""
+    paths, ignore = entry.triggers.paths, entry.triggers.paths_ignore
+    if changed is None or not (paths or ignore):
+        return True
+    in_scope = [p for p in changed if not paths or _matches(paths, p)]
+    return any(not _matches(ignore, p) for p in in_scope)
+
+
+def tag_values(event: Event) -> dict[str, str]:
+    values = {"sha": event.sha, "short_sha": event.sha[:7]}
+    if event.branch:
+        values["branch"] = event.branch
+    if event.tag:
+        values["tag"] = event.tag
+        values["version"] = _VERSION.sub("", event.tag)
+    if event.pull:
+        values["pr"] = str(event.pull.number)
+        values["branch"] = event.pull.head_branch
+    return values
+
+
+def render_tags(templates: Collection[str], values: Mapping[str, str]) -> tuple[str, ...]:
+    tags: list[str] = []
+    for template in templates:
+        tag = image_tag(template.format_map(values))
+        if tag not in tags:
+            tags.append(tag)
+    return tuple(tags)
+
+
+def _runtime(
+    entry: BuildEntry, template: Template, builder_registry: str | None
+) -> RuntimeStage | None:
+    if entry.runtime is None:
+        runtime = template.runtime
+        if runtime is None:
+            return None
+        return RuntimeStage(
+            image=resolve_image(runtime.image, builder_registry), artifacts=runtime.artifacts
+        )
+    artifacts = entry.runtime.artifacts or (template.runtime.artifacts if template.runtime else ())
+    if not artifacts:
+        raise PlanError(
+            f"build '{entry.name}': runtime image {entry.runtime.image} needs 'artifacts', and "
+            f"template '{template.name}' has none to inherit"
+        )
+    return RuntimeStage(
+        image=resolve_image(entry.runtime.image, builder_registry), artifacts=artifacts
+    )
 
 
 def plan(
@@ -49,28 +123,38 @@ def plan(
     templates: Mapping[str, Template],
     *,
     builder_registry: str | None = None,
+    names: Collection[str] | None = None,
 ) -> list[BuildSpec]:
+    """The builds this event triggers (only those in `names`, when given)."""
+    kind = trigger_kind(event)
+    assert kind is not None
+    values = tag_values(event)
     specs = []
-    for entry in matching_entries(event, config):
+    for entry in config.builds:
+        if names is not None and entry.name not in names:
+            continue
+        if not triggered(entry, event):
+            continue
         template = templates[entry.template]
-        image, tag = split_image(entry.image)
-        runtime = template.runtime
-        if runtime is not None:
-            runtime = RuntimeStage(
-                image=resolve_image(runtime.image, builder_registry), artifacts=runtime.artifacts
-            )
+        incremental = template.incremental if entry.incremental is None else entry.incremental
         specs.append(
             BuildSpec(
                 name=entry.name,
                 repo=event.repo.full_name,
                 forge=event.repo.forge,
-                source=SourceSpec(git_url=event.repo.clone_url, sha=event.sha, ref=event.ref),
+                source=SourceSpec(
+                    git_url=event.repo.clone_url,
+                    sha=event.sha,
+                    ref=event.ref,
+                    context_dir=entry.context,
+                ),
                 template=template.name,
                 builder_image=resolve_image(template.builder, builder_registry),
-                runtime=runtime,
-                env=dict(template.env),
-                image=image,
-                tag=tag or image_tag(event.branch or "latest"),
+                runtime=_runtime(entry, template, builder_registry),
+                env=dict(template.env) | dict(entry.env),
+                incremental=incremental,
+                image=entry.image,
+                tags=render_tags(entry.tags[kind], values),
             )
         )
     return specs

@@ -1,33 +1,59 @@
-"""`.s2i.yaml`: a repository's list of builds, parsed with line-precise errors.
+"""`.s2i.yaml`: a repository's builds, validated with line-precise errors.
 
-A broken file must become a failed commit status that quotes the file, line and reason, so
-we validate the YAML node tree (which keeps positions) rather than the loaded dicts.
+The file's shape is a JSON Schema (bot/schema/s2i.schema.json, usable by editors); on top of
+it come the checks a schema cannot make (known templates, unique names, tag placeholders).
+Every error carries the line and column of the node it is about, because a broken file becomes
+a failed commit status that quotes the file, line and reason.
 
     builds:
-      - name: web                 # the status context is s2i/<name>
-        template: go              # a builder template from config/templates
+      - name: web                         # the status context is s2i/<name>
+        template: go                      # a builder template from config/templates
         image: registry.example.com/acme/web
-        branches: [main, "release/*"]   # fnmatch globs on the branch name
+        tags: ["{branch}", "{short_sha}"] # or per trigger kind: {branch: [...], tag: [...]}
+        context: services/web             # optional sub-directory
+        env: {GO_MAIN_PACKAGE: ./cmd/web}
+        incremental: true
+        triggers:
+          branches: [main, "release/*"]
+          tags: ["v*"]
+          pull_requests: true             # or globs on the base branch
+          paths: ["services/web/**"]
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Collection, Iterator
-from dataclasses import dataclass
+import string
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
 
+import jsonschema
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bot.build_spec import registry_of
+from bot.templates import Artifact
 
 FILE_NAME = ".s2i.yaml"
+TRIGGER_KINDS = ("branch", "tag", "pull_request", "release")
 
-# Build names end up in status contexts and image-cache names: keep them DNS-label-like.
-_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-# An image repository path and optional tag (the registry host is split off first).
-_IMAGE_PATH = re.compile(r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$")
-_BUILD_KEYS = ("name", "template", "image", "branches")
+# Which placeholders have a value for which kind of event.
+PLACEHOLDERS: Mapping[str, frozenset[str]] = {
+    "branch": frozenset({"branch", "sha", "short_sha"}),
+    "tag": frozenset({"tag", "version", "sha", "short_sha"}),
+    "pull_request": frozenset({"pr", "branch", "sha", "short_sha"}),
+    "release": frozenset({"tag", "version", "sha", "short_sha"}),
+}
+DEFAULT_TAGS: Mapping[str, tuple[str, ...]] = {
+    "branch": ("{branch}",),
+    "tag": ("{version}",),
+    "pull_request": ("pr-{pr}",),
+    "release": ("{version}",),
+}
+_IMAGE_PATH = re.compile(r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +71,7 @@ class RepoConfigError(Exception):
 
     def __init__(self, path: str, errors: list[ConfigError]) -> None:
         self.path = path
-        self.errors = sorted(errors, key=lambda e: (e.line, e.column))
+        self.errors = sorted(set(errors), key=lambda e: (e.line, e.column, e.message))
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -53,12 +79,52 @@ class RepoConfigError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class Triggers:
+    branches: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    pull_requests: tuple[str, ...] | bool = False  # True: every base branch
+    releases: bool = False
+    paths: tuple[str, ...] = ()
+    paths_ignore: tuple[str, ...] = ()
+
+    def kinds(self) -> set[str]:
+        kinds = set()
+        if self.branches:
+            kinds.add("branch")
+        if self.tags:
+            kinds.add("tag")
+        if self.pull_requests:
+            kinds.add("pull_request")
+        if self.releases:
+            kinds.add("release")
+        return kinds
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeOverride:
+    image: str
+    artifacts: tuple[Artifact, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BinarySource:
+    url: str | None = None
+    release_asset: str | None = None  # a glob on the release's asset names
+
+
+@dataclass(frozen=True, slots=True)
 class BuildEntry:
     name: str
     template: str
     image: str
-    branches: tuple[str, ...]
-    line: int
+    triggers: Triggers
+    tags: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_TAGS))
+    context: str = ""
+    env: Mapping[str, str] = field(default_factory=dict)
+    incremental: bool | None = None  # None: the template's default
+    runtime: RuntimeOverride | None = None
+    binary: BinarySource | None = None
+    line: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,75 +132,190 @@ class RepoConfig:
     builds: tuple[BuildEntry, ...]
 
 
-def _valid_image(image: str) -> bool:
-    """[host[:port]/]path[:tag], where the host is recognised by Docker's rule."""
-    host = registry_of(image)
-    path = image[len(host) + 1 :] if host else image
-    return bool(_IMAGE_PATH.match(path))
+def schema() -> dict[str, Any]:
+    text = resources.files("bot.schema").joinpath("s2i.schema.json").read_text()
+    return dict(json.loads(text))
+
+
+_VALIDATOR = jsonschema.Draft202012Validator(schema())
+
+
+# -- positions ------------------------------------------------------------------------------
+
+
+def _position(node: Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
 
 
 def _error(node: Node, message: str) -> ConfigError:
-    return ConfigError(node.start_mark.line + 1, node.start_mark.column + 1, message)
+    return ConfigError(*_position(node), message)
 
 
-def _pairs(node: MappingNode) -> Iterator[tuple[str, Node, Node]]:
-    for key, value in node.value:
-        yield (key.value if isinstance(key, ScalarNode) else str(key.value)), key, value
+def _child(node: Node, key: str | int) -> tuple[Node | None, Node | None]:
+    """(key node, value node) of a mapping entry or sequence item."""
+    if isinstance(node, MappingNode):
+        for key_node, value in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.value == key:
+                return key_node, value
+    if isinstance(node, SequenceNode) and isinstance(key, int) and key < len(node.value):
+        return None, node.value[key]
+    return None, None
 
 
-def _string(node: Node, field: str, errors: list[ConfigError]) -> str | None:
-    if isinstance(node, ScalarNode) and node.tag == "tag:yaml.org,2002:str" and node.value:
-        return str(node.value)
-    errors.append(_error(node, f"'{field}' must be a non-empty string"))
-    return None
+def _node_at(root: Node, path: Sequence[str | int]) -> Node:
+    node = root
+    for part in path:
+        _, child = _child(node, part)
+        if child is None:
+            break
+        node = child
+    return node
 
 
-def _build(node: Node, templates: Collection[str], errors: list[ConfigError]) -> BuildEntry | None:
-    if not isinstance(node, MappingNode):
-        errors.append(_error(node, "each build must be a mapping with " + ", ".join(_BUILD_KEYS)))
-        return None
-    before = len(errors)
-    values: dict[str, Node] = {}
-    for key, key_node, value in _pairs(node):
-        if key not in _BUILD_KEYS:
-            errors.append(
-                _error(key_node, f"unknown key '{key}'; allowed: {', '.join(_BUILD_KEYS)}")
-            )
-        elif key in values:
-            errors.append(_error(key_node, f"'{key}' is given twice"))
+def _keys(node: Node) -> Iterator[tuple[str, Node]]:
+    if isinstance(node, MappingNode):
+        for key_node, _ in node.value:
+            yield str(key_node.value), key_node
+
+
+def _field(path: Sequence[str | int]) -> str:
+    names = [p for p in path if isinstance(p, str)]
+    return names[-1] if names else "the file"
+
+
+def _schema_errors(root: Node, data: Any) -> list[ConfigError]:
+    errors = []
+    for error in _VALIDATOR.iter_errors(data):
+        path = list(error.absolute_path)
+        node = _node_at(root, path)
+        name, kind = _field(path), error.validator
+        if kind == "additionalProperties":
+            allowed = sorted(error.schema.get("properties", {}))
+            for key, key_node in _keys(node):
+                if key not in allowed:
+                    message = f"unknown key '{key}'; allowed: {', '.join(allowed)}"
+                    errors.append(_error(key_node, message))
+        elif kind == "required":
+            missing = error.message.split("'")[1]
+            errors.append(_error(node, f"missing required key '{missing}'"))
+        elif kind == "type":
+            wanted = error.validator_value
+            wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
+            errors.append(_error(node, f"'{name}' must be {_article(wanted)}"))
+        elif kind in ("minItems", "minProperties", "minLength"):
+            errors.append(_error(node, f"'{name}' must not be empty"))
+        elif kind == "pattern" and name == "name":
+            message = f"name '{error.instance}' must be lower-case letters, digits and '-'"
+            errors.append(_error(node, message))
+        elif "description" in error.schema:
+            errors.append(_error(node, f"'{name}': {error.schema['description']}"))
         else:
-            values[key] = value
-    for key in _BUILD_KEYS:
-        if key not in values:
-            errors.append(_error(node, f"missing required key '{key}'"))
+            errors.append(_error(node, f"'{name}': {error.message}"))
+    return errors
 
-    name = _string(values["name"], "name", errors) if "name" in values else None
-    if name is not None and not _NAME.match(name):
-        errors.append(
-            _error(values["name"], f"name '{name}' must be lower-case letters, digits and '-'")
-        )
-    template = _string(values["template"], "template", errors) if "template" in values else None
-    if template is not None and template not in templates:
-        known = ", ".join(sorted(templates)) or "(none)"
-        errors.append(_error(values["template"], f"unknown template '{template}'; known: {known}"))
-    image = _string(values["image"], "image", errors) if "image" in values else None
-    if image is not None and not _valid_image(image):
-        errors.append(
-            _error(values["image"], f"'{image}' is not an image reference like host/repo[:tag]")
-        )
-    branches: list[str] = []
-    if "branches" in values:
-        seq = values["branches"]
-        if isinstance(seq, SequenceNode) and seq.value:
-            for item in seq.value:
-                branch = _string(item, "branches[]", errors)
-                if branch is not None:
-                    branches.append(branch)
-        else:
-            errors.append(_error(seq, "'branches' must be a non-empty list of branch globs"))
-    if len(errors) > before or name is None or template is None or image is None:
-        return None
-    return BuildEntry(name, template, image, tuple(branches), node.start_mark.line + 1)
+
+def _article(word: str) -> str:
+    return f"an {word}" if word[0] in "aeiou" else f"a {word}"
+
+
+# -- meaning ------------------------------------------------------------------------------
+
+
+def _placeholders(template: str) -> set[str]:
+    try:
+        return {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+    except ValueError:
+        return {"{"}
+
+
+def _tag_errors(
+    item: Node, triggers: Triggers, tags: Mapping[str, tuple[str, ...]]
+) -> list[ConfigError]:
+    errors = []
+    _, tags_node = _child(item, "tags")
+    for kind in sorted(triggers.kinds()):
+        for template in tags[kind]:
+            where = tags_node if tags_node is not None else item
+            if isinstance(where, MappingNode):
+                where = _child(where, kind)[1] or where
+            names = _placeholders(template)
+            unknown = names - PLACEHOLDERS[kind]
+            if unknown:
+                allowed = ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS[kind]))
+                bad = ", ".join("{" + p + "}" for p in sorted(unknown))
+                message = f"tag '{template}' uses {bad}, which has no value for {kind} builds"
+                errors.append(_error(where, f"{message}; allowed: {allowed}"))
+            if kind == "pull_request" and "pr" not in names:
+                message = f"pull request tag '{template}' must contain {{pr}}"
+                reason = "so a pull request can never overwrite another image tag"
+                errors.append(_error(where, f"{message}, {reason}"))
+    return errors
+
+
+def _template_errors(node: Node, template: str, templates: Collection[str]) -> list[ConfigError]:
+    if template in templates:
+        return []
+    known = ", ".join(sorted(templates)) or "(none)"
+    return [_error(node, f"unknown template '{template}'; known: {known}")]
+
+
+def _entry(
+    item: Node, data: Mapping[str, Any], templates: Collection[str]
+) -> tuple[BuildEntry | None, list[ConfigError]]:
+    errors = _template_errors(_child(item, "template")[1] or item, data["template"], templates)
+    image = data["image"]
+    host = registry_of(image)
+    if not _IMAGE_PATH.match(image[len(host) + 1 :] if host else image):
+        node = _child(item, "image")[1] or item
+        message = f"'{image}' is not an image repository like registry.example.com/team/app"
+        errors.append(_error(node, f"{message} (lower case, no tag: tags go in 'tags')"))
+    raw = data["triggers"]
+    pull_requests = raw.get("pull_requests", False)
+    triggers = Triggers(
+        branches=tuple(raw.get("branches", ())),
+        tags=tuple(raw.get("tags", ())),
+        pull_requests=tuple(pull_requests) if isinstance(pull_requests, list) else pull_requests,
+        releases=raw.get("releases", False),
+        paths=tuple(raw.get("paths", ())),
+        paths_ignore=tuple(raw.get("paths_ignore", ())),
+    )
+    if not triggers.kinds():
+        node = _child(item, "triggers")[1] or item
+        errors.append(_error(node, "no trigger: give branches, tags, pull_requests or releases"))
+    raw_tags = data.get("tags")
+    if isinstance(raw_tags, list):
+        tags = {kind: tuple(raw_tags) for kind in TRIGGER_KINDS}
+    else:
+        tags = dict(DEFAULT_TAGS) | {k: tuple(v) for k, v in (raw_tags or {}).items()}
+    errors += _tag_errors(item, triggers, tags)
+    binary = data.get("binary")
+    if binary and binary.get("release_asset") and not triggers.releases:
+        node = _child(item, "binary")[1] or item
+        errors.append(_error(node, "'release_asset' needs 'releases: true' in triggers"))
+    runtime = data.get("runtime")
+    if errors:
+        return None, errors
+    return BuildEntry(
+        name=data["name"],
+        template=data["template"],
+        image=image,
+        triggers=triggers,
+        tags=tags,
+        context=data.get("context", "").strip("/"),
+        env={k: _env_value(v) for k, v in data.get("env", {}).items()},
+        incremental=data.get("incremental"),
+        runtime=RuntimeOverride(
+            runtime["image"], tuple(Artifact.parse(a) for a in runtime.get("artifacts", ()))
+        ) if runtime else None,
+        binary=BinarySource(binary.get("url"), binary.get("release_asset")) if binary else None,
+        line=_position(item)[0],
+    ), []  # fmt: skip
+
+
+def _env_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def parse_repo_config(
@@ -143,6 +324,7 @@ def parse_repo_config(
     """Parse and validate; raise RepoConfigError listing every problem with its position."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -151,22 +333,23 @@ def parse_repo_config(
         ) from None
     if root is None:
         raise RepoConfigError(path, [ConfigError(1, 1, "the file is empty; expected 'builds:'")])
-    errors: list[ConfigError] = []
-    if not isinstance(root, MappingNode):
+    if not isinstance(data, dict):
         raise RepoConfigError(path, [_error(root, "expected a mapping with the key 'builds'")])
-    sections = dict((key, (key_node, value)) for key, key_node, value in _pairs(root))
-    for key, (key_node, _) in sections.items():
-        if key != "builds":
-            errors.append(_error(key_node, f"unknown key '{key}'; allowed: builds"))
-    if "builds" not in sections:
-        errors.append(_error(root, "missing required key 'builds'"))
+    errors = _schema_errors(root, data)
+    if errors:
+        # Still name unknown templates, so one run of `validate` shows every mistake.
+        raw_builds = data.get("builds")
+        for index, item in enumerate(raw_builds if isinstance(raw_builds, list) else []):
+            if isinstance(item, dict) and isinstance(item.get("template"), str):
+                node = _node_at(root, ["builds", index, "template"])
+                errors += _template_errors(node, item["template"], templates)
         raise RepoConfigError(path, errors)
-    seq = sections["builds"][1]
-    if not isinstance(seq, SequenceNode) or not seq.value:
-        raise RepoConfigError(path, [*errors, _error(seq, "'builds' must be a non-empty list")])
     builds: list[BuildEntry] = []
-    for item in seq.value:
-        entry = _build(item, templates, errors)
+    items = _child(root, "builds")[1]
+    assert isinstance(items, SequenceNode)
+    for item, entry_data in zip(items.value, data["builds"], strict=True):
+        entry, entry_errors = _entry(item, entry_data, templates)
+        errors += entry_errors
         if entry is None:
             continue
         if any(b.name == entry.name for b in builds):

@@ -100,7 +100,10 @@ def _build(
     engine = make_engine(options.engine, authfile, options.insecure_registries)
     with log.step(f"build {spec.output} with {engine.name}"):
         engine.build(context, generated, spec.output, log)
-    with log.step(f"push {spec.output}"):
+    with log.step(f"push {', '.join(spec.outputs)}"):
         digest = engine.push(spec.output, log)
+        for other in spec.outputs[1:]:
+            engine.tag(spec.output, other, log)
+            engine.push(other, log)
     size = registry.compressed_size(f"{spec.image}@{digest}")
     return digest, size

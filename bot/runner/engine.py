@@ -32,6 +32,10 @@ class Engine(Protocol):
         """Push and return the manifest digest the registry stored."""
         ...
 
+    def tag(self, image: str, other: str, log: BuildLog) -> None:
+        """Give the built image another name (pushed with push)."""
+        ...
+
 
 def _check_build(result: StepResult, image: str) -> None:
     if result.ok:
@@ -70,6 +74,10 @@ class DockerEngine:
     def build(self, context: Path, dockerfile: Path, image: str, log: BuildLog) -> None:
         argv = [self._docker, "build", "--pull", "-f", str(dockerfile), "-t", image, str(context)]
         _check_build(run_step(argv, log, env=self._env()), image)
+
+    def tag(self, image: str, other: str, log: BuildLog) -> None:
+        if not run_step([self._docker, "tag", image, other], log, env=self._env()).ok:
+            raise BuildError(f"docker could not tag {image} as {other}")
 
     def push(self, image: str, log: BuildLog) -> str:
         result = run_step([self._docker, "push", image], log, env=self._env())
@@ -118,6 +126,10 @@ class BuildahEngine:
             "-f", str(dockerfile), "-t", image, str(context),
         ]  # fmt: skip
         _check_build(run_step(argv, log, env=self._env), image)
+
+    def tag(self, image: str, other: str, log: BuildLog) -> None:
+        if not run_step([self._buildah, "tag", image, other], log, env=self._env).ok:
+            raise BuildError(f"buildah could not tag {image} as {other}")
 
     def push(self, image: str, log: BuildLog) -> str:
         with tempfile.TemporaryDirectory() as tmp:

@@ -25,7 +25,10 @@ StartBot = Callable[..., BotProcess]
 
 
 def s2i_yaml(image: str) -> str:
-    return f"builds:\n  - name: web\n    template: go\n    image: {image}\n    branches: [main]\n"
+    return (
+        f"builds:\n  - name: web\n    template: go\n    image: {image}\n"
+        "    triggers:\n      branches: [main]\n"
+    )
 
 
 def push(bot: BotProcess, repo: FakeRepo, sha: str, delivery: str | None = None) -> str:

@@ -105,7 +105,10 @@ def test_a_broken_s2i_yaml_fails_with_the_line_and_reason(
     github: FakeGitHub, start_bot: BotFactory
 ) -> None:
     bot = start_bot()
-    config = "builds:\n  - name: web\n    template: go\n    imag: 127.0.0.1:5000/a/b\n"
+    config = (
+        "builds:\n  - name: web\n    template: go\n    imag: 127.0.0.1:5000/a/b\n"
+        "    triggers: {branches: [main]}\n"
+    )
     full_name, body = push_to(github, {".s2i.yaml": config})
     headers = github_headers("push", body, WEBHOOK_SECRET)
     assert post(bot, "push", body, headers).status_code == 202
@@ -117,4 +120,4 @@ def test_a_broken_s2i_yaml_fails_with_the_line_and_reason(
     assert status["context"] == "s2i/config"
     assert status["description"] == ".s2i.yaml line 2, column 5: missing required key 'image'"
     log = httpx.get(str(status["target_url"]), timeout=5).text
-    assert "line 4, column 5: unknown key 'imag'; allowed: name, template, image, branches" in log
+    assert "line 4, column 5: unknown key 'imag'; allowed: binary, context, env, image," in log

@@ -17,7 +17,7 @@ def spec(name: str) -> BuildSpec:
     source = SourceSpec(git_url="http://forge/a/b.git", sha="f" * 40, ref="refs/heads/main")
     return BuildSpec(
         name=name, repo="a/b", forge="github", source=source, template="go",
-        builder_image="s2i-bot/go", image="reg/a/b", tag="main",
+        builder_image="s2i-bot/go", image="reg/a/b", tags=("main",),
     )  # fmt: skip
 
 

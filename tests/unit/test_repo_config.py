@@ -1,6 +1,6 @@
 import pytest
 
-from bot.repo_config import RepoConfigError, parse_repo_config
+from bot.repo_config import DEFAULT_TAGS, RepoConfigError, parse_repo_config
 
 TEMPLATES = {"go", "python"}
 
@@ -9,7 +9,8 @@ builds:
   - name: web
     template: go
     image: 127.0.0.1:5000/acme/web
-    branches: [main, "release/*"]
+    triggers:
+      branches: [main, "release/*"]
 """
 
 
@@ -19,19 +20,56 @@ def errors_of(text: str) -> list[str]:
     return [str(e) for e in info.value.errors]
 
 
-def test_a_valid_file_gives_its_builds() -> None:
-    config = parse_repo_config(GOOD, templates=TEMPLATES)
-    (build,) = config.builds
+def test_a_minimal_file_gets_the_defaults() -> None:
+    (build,) = parse_repo_config(GOOD, templates=TEMPLATES).builds
     assert (build.name, build.template, build.image) == ("web", "go", "127.0.0.1:5000/acme/web")
-    assert build.branches == ("main", "release/*")
+    assert build.triggers.branches == ("main", "release/*")
+    assert build.triggers.kinds() == {"branch"}
+    assert build.tags == DEFAULT_TAGS
+    assert (build.context, build.env, build.incremental, build.runtime) == ("", {}, None, None)
     assert build.line == 2
+
+
+def test_a_full_file() -> None:
+    text = """\
+builds:
+  - name: api
+    template: go
+    context: /services/api/
+    image: registry.example.com/acme/api
+    tags:
+      branch: ["{branch}-{short_sha}"]
+      tag: ["{version}", latest]
+    env: {GO_MAIN_PACKAGE: ./cmd/api, WORKERS: 4, DEBUG: false}
+    incremental: true
+    runtime:
+      image: s2i-bot/go-runtime:latest
+      artifacts: ["/opt/app-root/app:/opt/app-root"]
+    triggers:
+      branches: [main]
+      tags: ["v*"]
+      pull_requests: [main]
+      paths: ["services/api/*"]
+      paths_ignore: ["*.md"]
+"""
+    (build,) = parse_repo_config(text, templates=TEMPLATES).builds
+    assert build.context == "services/api"
+    assert build.tags["branch"] == ("{branch}-{short_sha}",)
+    assert build.tags["tag"] == ("{version}", "latest")
+    assert build.tags["pull_request"] == ("pr-{pr}",)
+    assert build.env == {"GO_MAIN_PACKAGE": "./cmd/api", "WORKERS": "4", "DEBUG": "false"}
+    assert build.incremental is True
+    assert build.runtime is not None and build.runtime.artifacts[0].destination == "/opt/app-root"
+    assert build.triggers.pull_requests == ("main",)
+    assert build.triggers.kinds() == {"branch", "tag", "pull_request"}
 
 
 def test_an_unknown_key_is_reported_with_its_line_column_and_the_allowed_keys() -> None:
     text = GOOD.replace("    image:", "    imag:")
     assert errors_of(text) == [
         "line 2, column 5: missing required key 'image'",
-        "line 4, column 5: unknown key 'imag'; allowed: name, template, image, branches",
+        "line 4, column 5: unknown key 'imag'; allowed: binary, context, env, image, "
+        "incremental, name, runtime, tags, template, triggers",
     ]
 
 
@@ -51,20 +89,39 @@ def test_every_error_is_reported_not_only_the_first() -> None:
 builds:
   - name: Web_1
     template: go
-    image: UPPER/case
-    branches: []
+    image: UPPER/case:v1
+    triggers:
+      branches: []
   - name: ok
+    triggers: {tags: ["v*"]}
 """
     errors = errors_of(text)
     assert "line 2, column 11: name 'Web_1' must be lower-case letters, digits and '-'" in errors
-    assert any(e.startswith("line 4, column 12: 'UPPER/case' is not an image") for e in errors)
-    assert "line 5, column 15: 'branches' must be a non-empty list of branch globs" in errors
-    assert "line 6, column 5: missing required key 'template'" in errors
+    assert "line 6, column 17: 'branches' must not be empty" in errors
+    assert "line 7, column 5: missing required key 'template'" in errors
+    assert "line 7, column 5: missing required key 'image'" in errors
+
+
+def test_tags_must_have_values_for_the_triggers_and_pull_request_tags_need_the_pr() -> None:
+    text = GOOD.replace("    triggers:", '    tags: ["{branch}"]\n    triggers:').replace(
+        '      branches: [main, "release/*"]', '      tags: ["v*"]\n      pull_requests: true'
+    )
+    assert errors_of(text) == [
+        "line 5, column 11: pull request tag '{branch}' must contain {pr}, "
+        "so a pull request can never overwrite another image tag",
+        "line 5, column 11: tag '{branch}' uses {branch}, which has no value for tag builds; "
+        "allowed: {sha}, {short_sha}, {tag}, {version}",
+    ]
+
+
+def test_an_image_with_a_tag_is_refused_because_tags_have_their_own_key() -> None:
+    (error,) = errors_of(GOOD.replace("acme/web", "acme/web:v1"))
+    assert error.startswith("line 4, column 12: '127.0.0.1:5000/acme/web:v1' is not an image")
 
 
 def test_duplicate_build_names_are_refused() -> None:
     text = GOOD + GOOD.removeprefix("builds:\n")
-    assert errors_of(text) == ["line 6, column 5: build name 'web' is used twice"]
+    assert errors_of(text) == ["line 7, column 5: build name 'web' is used twice"]
 
 
 def test_an_empty_file_or_a_list_is_refused() -> None:
@@ -75,4 +132,7 @@ def test_an_empty_file_or_a_list_is_refused() -> None:
 def test_the_error_message_names_the_file() -> None:
     with pytest.raises(RepoConfigError) as info:
         parse_repo_config("x: 1\n", templates=TEMPLATES, path=".s2i.yaml")
-    assert str(info.value).startswith(".s2i.yaml line 1, column 1: unknown key 'x'")
+    assert str(info.value).splitlines() == [
+        ".s2i.yaml line 1, column 1: missing required key 'builds'",
+        ".s2i.yaml line 1, column 1: unknown key 'x'; allowed: builds",
+    ]
