@@ -24,13 +24,14 @@ from starlette.routing import Route
 
 from bot.build import Build, BuildState
 from bot.dispatcher import Dispatcher, Executor
-from bot.events import Event
+from bot.events import Event, EventKind
 from bot.executors.local import LocalExecutor
+from bot.forges import make_forges
 from bot.forges.base import Forge, Ignored, PayloadError, Ping, SignatureError
-from bot.forges.github import GitHubForge
-from bot.intake import Intake
+from bot.intake import Actions, Intake
 from bot.logs import LogStore
-from bot.outbox import StatusOutbox
+from bot.outbox import Outbox
+from bot.pulls import Pulls
 from bot.reporter import Reporter
 from bot.runner.credentials import Credentials
 from bot.settings import Settings
@@ -42,36 +43,54 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Bot:
-    """Everything one running bot holds, wired once by create_app."""
+    """Everything one running bot holds, wired once by build_bot."""
 
     settings: Settings
     store: Store
     forges: dict[str, Forge]
     logs: LogStore
     intake: Intake
+    pulls: Pulls
     dispatcher: Dispatcher
-    outbox: StatusOutbox
+    outbox: Outbox
+
+    def _handle(self, delivery: Delivery, event: Event) -> Actions:
+        if event.kind in (EventKind.PULL_REQUEST, EventKind.COMMENT):
+            return self.pulls.handle(delivery, event)
+        return self.intake.builds_for(delivery, event)
 
     async def process(self, delivery: Delivery) -> None:
-        """Delivery -> builds -> dispatcher. Failing here leaves the delivery unprocessed, so
-        the next start tries it again: nothing is lost."""
+        """Delivery -> actions -> carried out. Failing before the actions are recorded leaves
+        the delivery unprocessed, so the next start tries it again: nothing is lost."""
         try:
             webhook = self.forges[delivery.forge].parse(delivery.headers, delivery.body)
             if not isinstance(webhook, Event):
                 await asyncio.to_thread(self.store.finish_delivery, delivery.id, "ignored")
                 return
-            builds = await asyncio.to_thread(self.intake.builds_for, delivery, webhook)
+            actions = await asyncio.to_thread(self._handle, delivery, webhook)
         except Exception:
             log.exception("delivery %s could not be processed; it will be retried", delivery.id)
             return
-        for build in builds:
-            self.outbox.put(build)
-            if not build.state.finished:
-                self.dispatcher.submit(build)
+        await self.carry_out(actions)
+        await asyncio.to_thread(self.store.finish_delivery, delivery.id, actions.outcome or "done")
+
+    async def carry_out(self, actions: Actions) -> None:
+        for build, reason in actions.cancel:
+            await self.dispatcher.cancel(build, reason)
+        for build in actions.report:
+            await self.outbox.status(build)
+        for build in actions.dispatch:
+            self.dispatcher.submit(build)
+        for forge, repo, pr, body in actions.replies:
+            await self.outbox.reply(forge, repo, pr, body)
+        for forge, repo, pr in actions.pull_comments:
+            await self.outbox.pull_comment(forge, repo, pr)
 
     async def recover(self) -> None:
-        """On start: builds the last run left queued or running start again, and deliveries
-        it stored but never processed are processed, so no status stays pending."""
+        """On start: builds the last run left queued or running start again, deliveries it
+        stored but never processed are processed, and the outbox sends what it still holds,
+        so no status stays pending."""
+        self.outbox.start()
         for build in await asyncio.to_thread(
             self.store.builds_in, BuildState.QUEUED, BuildState.RUNNING
         ):
@@ -85,7 +104,7 @@ def build_credentials(settings: Settings, forges: dict[str, Forge], build: Build
     """What one build's runner may use: the forge's clone token and the registry auth."""
     config_file = settings.registry_auth_file
     config = json.loads(config_file.read_text()) if config_file else {"auths": {}}
-    return Credentials(forges[build.forge].clone_token(), config)
+    return Credentials(forges[build.forge].clone_token(build.repo), config)
 
 
 def build_bot(
@@ -95,17 +114,9 @@ def build_bot(
     store = Store(settings.database_url)
     logs = LogStore(settings.data_dir / "logs")
     if forges is None:
-        github = settings.github
-        forges = {
-            "github": GitHubForge(
-                github.api_url,
-                github.token.get_secret_value() if github.token else None,
-                github.webhook_secret.get_secret_value() if github.webhook_secret else None,
-            )
-        }
-    outbox = StatusOutbox(
-        Reporter(forges, settings.public_url), min_interval=settings.github.min_write_interval
-    )
+        forges = make_forges(settings)
+    reporter = Reporter(store, forges, settings.public_url)
+    outbox = Outbox(store, reporter, min_interval=settings.forge_write_interval)
     if executor is None:
         executor = LocalExecutor(
             settings.data_dir / "work",
@@ -114,6 +125,7 @@ def build_bot(
             insecure_registries=tuple(settings.insecure_registries),
         )
     intake = Intake(store, forges, templates, logs, settings.builder_registry)
+    pulls = Pulls(store, forges, intake, build_drafts=settings.build_draft_pull_requests)
     dispatcher = Dispatcher(
         store,
         executor,
@@ -122,7 +134,7 @@ def build_bot(
         functools.partial(build_credentials, settings, forges),
         settings.max_concurrent_builds,
     )
-    return Bot(settings, store, forges, logs, intake, dispatcher, outbox)
+    return Bot(settings, store, forges, logs, intake, pulls, dispatcher, outbox)
 
 
 def create_app(bot: Bot) -> Starlette:
@@ -214,7 +226,7 @@ def create_app(bot: Bot) -> Starlette:
         for task in list(background):
             await task
         await bot.dispatcher.shutdown()
-        await bot.outbox.close()
+        await bot.outbox.close()  # what it still holds is sent after the next start
         bot.store.close()
 
     return Starlette(

@@ -34,3 +34,6 @@ class Build:
     reason: str
     digest: str | None
     size: int | None
+    # What a newer build of the same name supersedes: the branch/tag ref, or "pr/<number>".
+    ref_key: str = ""
+    pr: int | None = None

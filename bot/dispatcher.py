@@ -1,6 +1,7 @@
-"""The dispatcher: runs queued builds on the executor, at most N at a time, and reports each
-state change through the status outbox. Every transition is written to the store before it
-is reported, so a restart can pick up exactly where the bot stopped."""
+"""The dispatcher: runs queued builds on the executor, at most N at a time, cancels the ones
+that are superseded or stopped, and reports each state change through the outbox. Every
+transition is written to the store before it is reported, so a restart can pick up exactly
+where the bot stopped."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Protocol
 from bot.build import Build
 from bot.build_spec import BuildResult, BuildSpec
 from bot.logs import LogStore
-from bot.outbox import StatusOutbox
+from bot.outbox import Outbox
 from bot.runner.credentials import Credentials
 from bot.store import Store
 
@@ -23,7 +24,9 @@ log = logging.getLogger(__name__)
 class Executor(Protocol):
     async def run(
         self, build_id: int, spec: BuildSpec, credentials: Credentials, log_path: Path
-    ) -> BuildResult: ...
+    ) -> BuildResult:
+        """Run the build; cancelling the awaiting task stops it (and its processes)."""
+        ...
 
 
 class Dispatcher:
@@ -31,7 +34,7 @@ class Dispatcher:
         self,
         store: Store,
         executor: Executor,
-        outbox: StatusOutbox,
+        outbox: Outbox,
         logs: LogStore,
         credentials_for: Callable[[Build], Credentials],
         max_concurrent: int,
@@ -52,23 +55,39 @@ class Dispatcher:
     def active(self) -> int:
         return len(self._tasks)
 
+    async def cancel(self, build: Build, reason: str) -> None:
+        """Stop a queued or running build; it ends `cancelled` with the reason."""
+        cancelled = await asyncio.to_thread(self._store.cancel, build.id, reason)
+        if cancelled is None:
+            return  # it finished first
+        self._logs.append(build.id, f"CANCELLED: {reason}\n")
+        task = self._tasks.get(build.id)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        await self._outbox.status(cancelled)
+
     async def _run(self, build: Build) -> None:
         spec = build.spec
         assert spec is not None, "only builds with a spec are dispatched"
         async with self._slots:
-            build = await asyncio.to_thread(self._store.mark_running, build.id)
-            self._outbox.put(build)
+            running = await asyncio.to_thread(self._store.mark_running, build.id)
+            if running.state.finished:  # cancelled while it waited for a slot
+                return
+            await self._outbox.status(running)
             try:
                 result = await self._executor.run(
                     build.id, spec, self._credentials_for(build), self._logs.path(build.id)
                 )
             except asyncio.CancelledError:
-                raise  # shutting down: the build stays "running" and is re-run on start
+                # Cancelled (the store says so already) or shutting down: then the build stays
+                # "running" and is run again on the next start.
+                raise
             except Exception as exc:
                 log.exception("build %s: the executor failed", build.id)
                 result = BuildResult(state="error", reason=f"the executor failed: {exc}")
-            build = await asyncio.to_thread(self._store.finish, build.id, result)
-            self._outbox.put(build)
+            finished = await asyncio.to_thread(self._store.finish, build.id, result)
+            await self._outbox.status(finished)
 
     async def idle(self) -> None:
         """Wait until every submitted build has finished."""

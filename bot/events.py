@@ -46,6 +46,7 @@ class PullRequest:
     author: str
     from_fork: bool
     draft: bool = False
+    base_sha: str = ""
     # The ref of the base repository that holds the head commit, so a fork's code is fetched
     # from the base repository: GitHub refs/pull/N/head, GitLab refs/merge-requests/N/head.
     fetch_ref: str = ""
@@ -69,6 +70,7 @@ class Event:
     pull: PullRequest | None = None
     pull_action: PullAction | None = None
     comment: Comment | None = None
+    pr_number: int | None = None  # a comment's pull request (its head is looked up)
     changed_paths: tuple[str, ...] | None = None  # None: unknown (build regardless of paths)
     release_id: int | None = None
 

@@ -1,5 +1,6 @@
-"""Intake: a stored delivery -> builds. Reads the repo's `.s2i.yaml` at the event's commit,
-plans and records the builds (queued); the caller reports and dispatches them.
+"""Intake: an event -> the builds it starts. Reads the repo's `.s2i.yaml`, plans, records the
+builds (queued) and says which older builds they supersede. Runs in a worker thread; what it
+decides comes back as Actions for the bot to carry out (report, dispatch, cancel).
 
 A broken `.s2i.yaml` becomes a failed `s2i/config` status quoting the file, line and reason,
 with every error in the log behind its link.
@@ -8,21 +9,44 @@ with every error in the log behind its link.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 
 from bot.build import Build, BuildState
 from bot.build_spec import BuildSpec
 from bot.events import Event
 from bot.forges.base import Forge
 from bot.logs import LogStore
-from bot.planner import plan
-from bot.repo_config import FILE_NAME, RepoConfigError, parse_repo_config
+from bot.planner import PlanError, plan
+from bot.repo_config import FILE_NAME, RepoConfig, RepoConfigError, parse_repo_config
 from bot.store import Delivery, Store
 from bot.templates import Template
 
 log = logging.getLogger(__name__)
 
 CONFIG_BUILD_NAME = "config"
+
+
+@dataclass
+class Actions:
+    """What handling one delivery decided; the bot carries it out in this order."""
+
+    cancel: list[tuple[Build, str]] = field(default_factory=list)
+    report: list[Build] = field(default_factory=list)  # statuses to send
+    dispatch: list[Build] = field(default_factory=list)
+    replies: list[tuple[str, str, int, str]] = field(default_factory=list)  # forge, repo, pr, body
+    pull_comments: list[tuple[str, str, int]] = field(default_factory=list)
+    outcome: str = ""
+
+    def queue(self, build: Build) -> None:
+        self.report.append(build)
+        if not build.state.finished:
+            self.dispatch.append(build)
+
+
+def ref_key(event: Event) -> str:
+    """Builds with the same name and ref key supersede each other: a branch, a tag, a PR."""
+    return f"pr/{event.pull.number}" if event.pull else event.ref
 
 
 class Intake:
@@ -38,44 +62,76 @@ class Intake:
         self._logs = logs
         self._builder_registry = builder_registry
 
-    def builds_for(self, delivery: Delivery, event: Event) -> list[Build]:
-        """Plan and record the builds of one delivery; returns the builds it created, which
-        the caller reports and dispatches. Idempotent: a re-processed delivery (after a crash)
-        creates only what is missing."""
-        forge = self._forges[delivery.forge]
-        existing = {b.name: b for b in self._store.builds_of_delivery(delivery.id)}
-        text = forge.read_file(event.repo.full_name, FILE_NAME, event.sha)
+    def read_config(
+        self, delivery: Delivery, event: Event, sha: str, actions: Actions
+    ) -> RepoConfig | None:
+        """The repo's config at sha; None (and the reason in actions) when there is none or it
+        is broken."""
+        text = self._forges[delivery.forge].read_file(event.repo.full_name, FILE_NAME, sha)
         if text is None:
-            self._store.finish_delivery(delivery.id, f"no {FILE_NAME} at {event.sha[:12]}")
-            return []
+            actions.outcome = f"no {FILE_NAME} at {sha[:12]}"
+            return None
         try:
-            config = parse_repo_config(text, templates=self._templates.keys())
+            return parse_repo_config(text, templates=self._templates.keys())
         except RepoConfigError as exc:
-            failed = (
-                []
-                if CONFIG_BUILD_NAME in existing
-                else [self._config_failure(delivery, event, exc)]
-            )
-            self._store.finish_delivery(delivery.id, f"invalid {FILE_NAME}")
-            return failed
-        specs = plan(event, config, self._templates, builder_registry=self._builder_registry)
-        created = [self._queue(delivery, event, s) for s in specs if s.name not in existing]
-        self._store.finish_delivery(delivery.id, f"{len(specs)} build(s) planned")
-        return created
+            self._config_failure(delivery, event, str(exc.errors[0]), str(exc), actions)
+            return None
 
-    def _queue(self, delivery: Delivery, event: Event, spec: BuildSpec) -> Build:
+    def builds_for(
+        self,
+        delivery: Delivery,
+        event: Event,
+        *,
+        config_sha: str | None = None,
+        names: Collection[str] | None = None,
+        actions: Actions | None = None,
+    ) -> Actions:
+        """Plan and record the builds of one event. Idempotent: a delivery processed again
+        (after a crash) records only what is missing."""
+        actions = actions or Actions()
+        config = self.read_config(delivery, event, config_sha or event.sha, actions)
+        if config is None:
+            return actions
+        try:
+            specs = plan(
+                event, config, self._templates, builder_registry=self._builder_registry,
+                names=names,
+            )  # fmt: skip
+        except PlanError as exc:
+            self._config_failure(delivery, event, str(exc), str(exc), actions)
+            return actions
+        existing = {b.name for b in self._store.builds_of_delivery(delivery.id)}
+        for spec in specs:
+            if spec.name in existing:
+                continue
+            for older in self._store.unfinished_builds(
+                delivery.forge, event.repo.full_name, ref_key(event), [spec.name]
+            ):
+                actions.cancel.append((older, f"superseded by {event.sha[:7]}"))
+            actions.queue(self._record(delivery, event, spec))
+        actions.outcome = f"{len(specs)} build(s) planned"
+        return actions
+
+    def _record(self, delivery: Delivery, event: Event, spec: BuildSpec) -> Build:
         build = self._store.add_build(
             delivery_id=delivery.id, name=spec.name, forge=delivery.forge,
-            repo=event.repo.full_name, sha=event.sha, spec=spec,
+            repo=event.repo.full_name, sha=event.sha, spec=spec, ref_key=ref_key(event),
+            pr=event.pull.number if event.pull else None,
         )  # fmt: skip
         self._logs.write(build.id, f"build {spec.name} of {spec.repo}@{event.sha} queued\n")
         return build
 
-    def _config_failure(self, delivery: Delivery, event: Event, exc: RepoConfigError) -> Build:
+    def _config_failure(
+        self, delivery: Delivery, event: Event, summary: str, details: str, actions: Actions
+    ) -> None:
+        actions.outcome = f"invalid {FILE_NAME}"
+        if any(b.name == CONFIG_BUILD_NAME for b in self._store.builds_of_delivery(delivery.id)):
+            return
         build = self._store.add_build(
             delivery_id=delivery.id, name=CONFIG_BUILD_NAME, forge=delivery.forge,
-            repo=event.repo.full_name, sha=event.sha, spec=None,
-            state=BuildState.FAILED, reason=f"{exc.path} {exc.errors[0]}",
+            repo=event.repo.full_name, sha=event.sha, spec=None, ref_key=ref_key(event),
+            pr=event.pull.number if event.pull else None,
+            state=BuildState.FAILED, reason=f"{FILE_NAME} {summary}",
         )  # fmt: skip
-        self._logs.write(build.id, f"{FILE_NAME} at {event.sha} is not valid:\n{exc}\n")
-        return build
+        self._logs.write(build.id, f"{FILE_NAME} at {event.sha} is not valid:\n{details}\n")
+        actions.report.append(build)

@@ -16,6 +16,10 @@ class LogStore:
     def write(self, build_id: int, text: str) -> None:
         self.path(build_id).write_text(text)
 
+    def append(self, build_id: int, text: str) -> None:
+        with self.path(build_id).open("a") as f:
+            f.write(text)
+
     def read(self, build_id: int) -> str | None:
         path = self.path(build_id)
         return path.read_text(errors="replace") if path.exists() else None

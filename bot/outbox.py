@@ -1,13 +1,14 @@
-"""The status outbox: commit statuses leave in order, off the build's critical path.
+"""The outbox: what the bot tells the forges (statuses, the PR comment, replies) leaves in
+order, off the builds' critical path, and survives forge outages and restarts.
 
-Builds never wait for the forge: a state change is put here and one worker delivers it.
-- Writes to a forge are spaced `min_interval` apart: GitHub asks integrations to wait a second
-  between writes to stay clear of secondary rate limits ("Best practices for using the REST API").
-- A newer state of the same status (repo, sha, context) replaces one not yet sent, so the forge
-  gets fewer writes and ends on the latest state either way.
-- A pending state waits `settle` seconds before it is sent, so a build that starts as soon as it
-  is queued shows "building" once instead of "queued" then "building" a moment later.
-  Final states go out as soon as the write spacing allows.
+- Items live in the store until the forge took them; a failed send is tried again later, with
+  the wait the forge asked for (Retry-After / rate-limit reset) or an exponential back-off.
+- Writes are spaced `min_interval` apart: GitHub asks integrations to wait a second between
+  writes to stay clear of secondary rate limits ("Best practices for using the REST API").
+- An item has a key (one commit status, one PR comment); a newer put replaces an item not yet
+  sent, so the forge gets fewer writes and ends on the latest state.
+- A pending status waits `settle` seconds, so a build that starts as soon as it is queued shows
+  "building" once instead of "queued" then "building" a moment later.
 """
 
 from __future__ import annotations
@@ -15,73 +16,110 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+import time
+import uuid
 
 from bot.build import Build
-from bot.reporter import CONTEXT_PREFIX, Reporter
+from bot.forges.base import PermanentForgeError, RateLimited
+from bot.reporter import Reporter
+from bot.status import context_of
+from bot.store import OutboxItem, Store
 
 log = logging.getLogger(__name__)
 
-StatusKey = tuple[str, str, str, str]  # forge, repo, sha, context
+MAX_BACKOFF = 600.0
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    build: Build
-    ready_at: float  # loop time after which it may be sent
-
-
-class StatusOutbox:
-    def __init__(self, reporter: Reporter, *, min_interval: float = 1.0, settle: float = 0.25):
-        self._reporter = reporter
+class Outbox:
+    def __init__(
+        self, store: Store, reporter: Reporter, *, min_interval: float = 1.0, settle: float = 0.25
+    ) -> None:
+        self._store, self._reporter = store, reporter
         self._min_interval, self._settle = min_interval, settle
-        self._pending: dict[StatusKey, _Entry] = {}  # insertion-ordered: oldest first
-        self._changed = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._last_write = float("-inf")
+        self._wake = asyncio.Event()
+        self._empty = asyncio.Event()
+        self._last_write = float("-inf")  # monotonic
         self._worker: asyncio.Task[None] | None = None
 
-    def put(self, build: Build) -> None:
-        now = asyncio.get_running_loop().time()
-        key = (build.forge, build.repo, build.sha, CONTEXT_PREFIX + build.name)
-        ready_at = now if build.state.finished else now + self._settle
-        if (previous := self._pending.get(key)) is not None:
-            ready_at = min(ready_at, previous.ready_at)  # replacing never postpones
-        self._pending[key] = _Entry(build, ready_at)  # a replaced key keeps its place
-        self._idle.clear()
-        self._changed.set()
+    # -- putting
+    async def _put(self, key: str, kind: str, payload: dict[str, object], delay: float) -> None:
+        await asyncio.to_thread(self._store.outbox_put, key, kind, payload, time.time() + delay)
+        self._empty.clear()
+        self._wake.set()
+
+    async def status(self, build: Build) -> None:
+        key = f"status:{build.forge}:{build.repo}:{build.sha}:{context_of(build)}"
+        delay = 0.0 if build.state.finished else self._settle
+        await self._put(key, "status", {"build_id": build.id}, delay)
+        if build.pr is not None:
+            await self.pull_comment(build.forge, build.repo, build.pr)
+
+    async def pull_comment(self, forge: str, repo: str, pr: int) -> None:
+        payload = {"forge": forge, "repo": repo, "pr": pr}
+        await self._put(f"pull_comment:{forge}:{repo}:{pr}", "pull_comment", payload, self._settle)
+
+    async def reply(self, forge: str, repo: str, pr: int, body: str) -> None:
+        payload = {"forge": forge, "repo": repo, "pr": pr, "body": body}
+        await self._put(f"reply:{uuid.uuid4()}", "reply", payload, 0.0)
+
+    # -- sending
+    def start(self) -> None:
         if self._worker is None:
-            self._worker = asyncio.create_task(self._run(), name="status-outbox")
+            self._worker = asyncio.create_task(self._run(), name="outbox")
+            self._wake.set()  # items left by the last run
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
-            await self._changed.wait()
-            self._changed.clear()
-            while self._pending:
-                key, entry = next(iter(self._pending.items()))
-                delay = max(entry.ready_at, self._last_write + self._min_interval) - loop.time()
-                if delay > 0:
-                    # Wait, but wake up when a newer state arrives: it may replace this one.
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._changed.wait(), delay)
-                    self._changed.clear()
-                    continue
-                del self._pending[key]
-                try:
-                    await asyncio.to_thread(self._reporter.report, entry.build)
-                except Exception:  # the reporter logs; one bad status must not stop the rest
-                    log.exception("status for build %s was not delivered", entry.build.id)
-                self._last_write = loop.time()
-            self._idle.set()
+            items = await asyncio.to_thread(self._store.outbox_items)
+            if not items:
+                self._empty.set()
+                await self._wait(None)
+                continue
+            now = time.time()
+            due = [i for i in items if i.due_at <= now]
+            spacing = self._last_write + self._min_interval - time.monotonic()
+            if not due or spacing > 0:
+                next_due = min(i.due_at for i in items) - now
+                await self._wait(max(next_due, spacing, 0.0))
+                continue
+            await self._send(due[0])
+
+    async def _wait(self, timeout: float | None) -> None:
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _send(self, item: OutboxItem) -> None:
+        try:
+            await asyncio.to_thread(self._reporter.send, item.kind, item.payload)
+        except RateLimited as exc:
+            log.warning("%s: rate limited, trying again in %.0fs", item.key, exc.retry_after)
+            await self._retry(item, exc.retry_after, str(exc))
+        except PermanentForgeError as exc:
+            log.error("%s: the forge refused it for good, dropping it: %s", item.key, exc)
+            await asyncio.to_thread(self._store.outbox_done, item)
+        except Exception as exc:
+            delay = min(2.0**item.attempts, MAX_BACKOFF)
+            log.warning("%s: not delivered (%s), trying again in %.0fs", item.key, exc, delay)
+            await self._retry(item, delay, repr(exc))
+        else:
+            await asyncio.to_thread(self._store.outbox_done, item)
+        self._last_write = time.monotonic()
+
+    async def _retry(self, item: OutboxItem, delay: float, error: str) -> None:
+        await asyncio.to_thread(self._store.outbox_retry, item, time.time() + delay, error)
 
     async def drain(self) -> None:
-        """Wait until every status put so far was delivered (or given up on)."""
-        await self._idle.wait()
+        """Wait until everything put so far was delivered (or dropped as refused for good)."""
+        while True:
+            await self._empty.wait()
+            if not await asyncio.to_thread(self._store.outbox_items):
+                return
+            self._empty.clear()
 
     async def close(self) -> None:
-        await self.drain()
+        """Stop sending; what is left stays in the store for the next start."""
         if self._worker is not None:
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
+            self._worker = None

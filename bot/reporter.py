@@ -1,62 +1,37 @@
-"""Build state -> commit status on the forge. `status_for` is pure; `Reporter` delivers it."""
+"""The reporter delivers what the outbox holds: commit statuses, the pull request comment and
+replies to commands. It reads the store at send time, so what it sends is the latest state."""
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Mapping
+from typing import Any
 
-from bot.build import Build, BuildState
-from bot.forges.base import CommitStatus, Forge, StatusState
-
-log = logging.getLogger(__name__)
-
-CONTEXT_PREFIX = "s2i/"
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")
-
-
-def log_url(public_url: str, build_id: int) -> str:
-    return f"{public_url}/builds/{build_id}/log"
-
-
-def status_for(build: Build, public_url: str) -> CommitStatus:
-    """The commit status that tells a developer where their build stands. The digest goes in
-    full: it is what users copy (`docker pull image@sha256:...`)."""
-    match build.state:
-        case BuildState.QUEUED:
-            state, description = StatusState.PENDING, "queued"
-        case BuildState.RUNNING:
-            state, description = StatusState.PENDING, "building"
-        case BuildState.SUCCEEDED:
-            size = f" ({human_size(build.size)})" if build.size is not None else ""
-            state, description = StatusState.SUCCESS, f"{build.digest}{size}"
-        case BuildState.FAILED:
-            state, description = StatusState.FAILURE, build.reason or "the build failed"
-        case BuildState.CANCELLED:
-            state, description = StatusState.ERROR, build.reason or "cancelled"
-        case BuildState.ERROR:
-            state, description = StatusState.ERROR, build.reason or "the build errored"
-    return CommitStatus(
-        state, CONTEXT_PREFIX + build.name, description, log_url(public_url, build.id)
-    )
+from bot.forges.base import Forge
+from bot.pull_comment import render
+from bot.status import status_for
+from bot.store import Store
 
 
 class Reporter:
-    def __init__(self, forges: dict[str, Forge], public_url: str) -> None:
-        self._forges = forges
-        self._public_url = public_url
+    def __init__(self, store: Store, forges: Mapping[str, Forge], public_url: str) -> None:
+        self._store, self._forges, self._public_url = store, forges, public_url
 
-    def report(self, build: Build) -> None:
-        status = status_for(build, self._public_url)
-        try:
-            self._forges[build.forge].set_status(build.repo, build.sha, status)
-        except Exception:
-            # Retries already happened in the forge driver; a lost status must not kill the
-            # build loop. (Keeping undelivered statuses for later is tracked in issue 3.)
-            log.exception("could not report %s on %s@%s", status.context, build.repo, build.sha)
+    def send(self, kind: str, payload: Mapping[str, Any]) -> None:
+        match kind:
+            case "status":
+                build = self._store.get_build(int(payload["build_id"]))
+                status = status_for(build, self._public_url)
+                self._forges[build.forge].set_status(build.repo, build.sha, status)
+            case "pull_comment":
+                forge, repo, pr = payload["forge"], payload["repo"], int(payload["pr"])
+                current = self._store.pull_comment(forge, repo, pr)
+                builds = self._store.latest_builds_of_pull(forge, repo, pr)
+                body = render(builds, self._public_url, current.notice)
+                comment_id = self._forges[forge].upsert_comment(repo, pr, current.comment_id, body)
+                if comment_id != current.comment_id:
+                    self._store.set_pull_comment(forge, repo, pr, comment_id=comment_id)
+            case "reply":
+                forge = self._forges[payload["forge"]]
+                forge.comment(payload["repo"], int(payload["pr"]), payload["body"])
+            case _:
+                raise ValueError(f"unknown outbox item kind '{kind}'")

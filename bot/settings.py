@@ -31,9 +31,6 @@ class GitHubSettings(BaseModel):
     token_file: Path | None = None
     webhook_secret: SecretStr | None = None
     webhook_secret_file: Path | None = None
-    # Seconds between API writes: GitHub advises one second against secondary rate limits;
-    # a GitHub Enterprise Server without them may lower it.
-    min_write_interval: float = 1.0
 
     @model_validator(mode="after")
     def _read_files(self) -> GitHubSettings:
@@ -56,6 +53,10 @@ class Settings(BaseModel):
     executor: Literal["local"] = "local"
     engine: Literal["docker", "buildah"] = "docker"
     max_concurrent_builds: int = 2
+    # Seconds between writes to a forge (statuses, comments): GitHub advises one second
+    # against secondary rate limits; a self-hosted forge without them may lower it.
+    forge_write_interval: float = 1.0
+    build_draft_pull_requests: bool = False
     s2i: str = "s2i"
     insecure_registries: list[str] = []
     # Registry credentials, a dockerconfigjson file (as `kubectl create secret docker-registry`).

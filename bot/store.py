@@ -1,11 +1,14 @@
-"""The build store: deliveries and builds, in SQLite by default (any SQLAlchemy URL scales out).
+"""The store: deliveries, builds, pull-request state and the outbox, in SQLite by default
+(any SQLAlchemy URL scales out).
 
 A delivery is written before the webhook is acknowledged, so a crash loses nothing; its id is
-the primary key, so a redelivery is recognised and ignored.
+the primary key, so a redelivery is recognised and ignored. Statuses and comments wait in the
+outbox table until the forge took them, so neither a forge outage nor a restart drops one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,6 +45,8 @@ builds = sa.Table(
     sa.Column("forge", sa.String, nullable=False),
     sa.Column("repo", sa.String, nullable=False),
     sa.Column("sha", sa.String, nullable=False),
+    sa.Column("ref_key", sa.String, nullable=False, default=""),
+    sa.Column("pr", sa.Integer),
     sa.Column("spec", sa.Text),  # BuildSpec JSON; NULL for a config failure (nothing to build)
     sa.Column("state", sa.String, nullable=False),
     sa.Column("reason", sa.Text, nullable=False, default=""),
@@ -51,6 +56,43 @@ builds = sa.Table(
     sa.Column("started_at", sa.DateTime),
     sa.Column("finished_at", sa.DateTime),
     sa.UniqueConstraint("delivery_id", "name"),
+    sa.Index("builds_by_ref", "forge", "repo", "ref_key", "name"),
+)
+
+# `/s2i ok-to-test` approvals, bound to the head sha they were given for.
+approvals = sa.Table(
+    "approvals",
+    metadata,
+    sa.Column("forge", sa.String, primary_key=True),
+    sa.Column("repo", sa.String, primary_key=True),
+    sa.Column("pr", sa.Integer, primary_key=True),
+    sa.Column("sha", sa.String, primary_key=True),
+    sa.Column("approver", sa.String, nullable=False),
+    sa.Column("approved_at", sa.DateTime, nullable=False),
+)
+
+# The bot's one comment per pull request (edited in place) and the notice it shows.
+pull_comments = sa.Table(
+    "pull_comments",
+    metadata,
+    sa.Column("forge", sa.String, primary_key=True),
+    sa.Column("repo", sa.String, primary_key=True),
+    sa.Column("pr", sa.Integer, primary_key=True),
+    sa.Column("comment_id", sa.BigInteger),
+    sa.Column("notice", sa.Text, nullable=False, default=""),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("key", sa.String, primary_key=True),
+    sa.Column("kind", sa.String, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("due_at", sa.Float, nullable=False),  # epoch seconds: survives restarts
+    sa.Column("version", sa.Integer, nullable=False),  # bumped by each put
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.Text),
+    sa.Column("seq", sa.Integer, nullable=False),  # first put order: sending order
 )
 
 
@@ -63,6 +105,22 @@ class Delivery:
     body: bytes
 
 
+@dataclass(frozen=True)
+class OutboxItem:
+    key: str
+    kind: str
+    payload: dict[str, Any]
+    due_at: float
+    version: int
+    attempts: int
+
+
+@dataclass(frozen=True)
+class PullComment:
+    comment_id: int | None
+    notice: str
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -71,8 +129,11 @@ def _build(row: Any) -> Build:
     spec = BuildSpec.model_validate_json(row.spec) if row.spec else None
     return Build(
         row.id, row.delivery_id, row.name, row.forge, row.repo, row.sha, spec,
-        BuildState(row.state), row.reason, row.digest, row.size,
+        BuildState(row.state), row.reason, row.digest, row.size, row.ref_key, row.pr,
     )  # fmt: skip
+
+
+_UNFINISHED = [BuildState.QUEUED.value, BuildState.RUNNING.value]
 
 
 class Store:
@@ -85,7 +146,15 @@ class Store:
     def close(self) -> None:
         self._engine.dispose()
 
-    # deliveries
+    def _rows(self, query: Any) -> list[Any]:
+        with self._engine.connect() as conn:
+            return list(conn.execute(query))
+
+    def _write(self, statement: Any) -> Any:
+        with self._engine.begin() as conn:
+            return conn.execute(statement)
+
+    # -- deliveries
     def add_delivery(self, delivery: Delivery) -> bool:
         """Persist a webhook delivery; False when this delivery id was already stored."""
         row = {
@@ -94,42 +163,34 @@ class Store:
             "received_at": _now(),
         }  # fmt: skip
         try:
-            with self._engine.begin() as conn:
-                conn.execute(deliveries.insert().values(**row))
+            self._write(deliveries.insert().values(**row))
         except IntegrityError:
             return False
         return True
 
     def finish_delivery(self, delivery_id: str, outcome: str) -> None:
-        with self._engine.begin() as conn:
-            conn.execute(
-                deliveries.update()
-                .where(deliveries.c.id == delivery_id)
-                .values(processed_at=_now(), outcome=outcome)
-            )
+        self._write(
+            deliveries.update()
+            .where(deliveries.c.id == delivery_id)
+            .values(processed_at=_now(), outcome=outcome)
+        )
 
     def unprocessed_deliveries(self) -> list[Delivery]:
-        with self._engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(deliveries)
-                .where(deliveries.c.processed_at.is_(None))
-                .order_by(deliveries.c.received_at)
-            )
-            return [Delivery(r.id, r.forge, r.event, json.loads(r.headers), r.body) for r in rows]
+        rows = self._rows(
+            sa.select(deliveries)
+            .where(deliveries.c.processed_at.is_(None))
+            .order_by(deliveries.c.received_at)
+        )
+        return [Delivery(r.id, r.forge, r.event, json.loads(r.headers), r.body) for r in rows]
 
     def has_delivery(self, delivery_id: str) -> bool:
-        with self._engine.connect() as conn:
-            query = sa.select(deliveries.c.id).where(deliveries.c.id == delivery_id)
-            return conn.execute(query).first() is not None
+        return bool(self._rows(sa.select(deliveries.c.id).where(deliveries.c.id == delivery_id)))
 
     def delivery_outcome(self, delivery_id: str) -> str | None:
-        with self._engine.connect() as conn:
-            row = conn.execute(
-                sa.select(deliveries.c.outcome).where(deliveries.c.id == delivery_id)
-            ).first()
-            return row.outcome if row else None
+        rows = self._rows(sa.select(deliveries.c.outcome).where(deliveries.c.id == delivery_id))
+        return rows[0].outcome if rows else None
 
-    # builds
+    # -- builds
     def add_build(
         self,
         *,
@@ -139,66 +200,86 @@ class Store:
         repo: str,
         sha: str,
         spec: BuildSpec | None,
+        ref_key: str = "",
+        pr: int | None = None,
         state: BuildState = BuildState.QUEUED,
         reason: str = "",
     ) -> Build:
-        with self._engine.begin() as conn:
-            result = conn.execute(
-                builds.insert().values(
-                    delivery_id=delivery_id, name=name, forge=forge, repo=repo, sha=sha,
-                    spec=spec.model_dump_json() if spec else None, state=state.value,
-                    reason=reason, created_at=_now(),
-                    finished_at=_now() if state.finished else None,
-                )
-            )  # fmt: skip
-            key = result.inserted_primary_key
-            assert key is not None
-            build_id = int(key[0])
-        return self.get_build(build_id)
+        result = self._write(
+            builds.insert().values(
+                delivery_id=delivery_id, name=name, forge=forge, repo=repo, sha=sha,
+                ref_key=ref_key, pr=pr, spec=spec.model_dump_json() if spec else None,
+                state=state.value, reason=reason, created_at=_now(),
+                finished_at=_now() if state.finished else None,
+            )
+        )  # fmt: skip
+        key = result.inserted_primary_key
+        assert key is not None
+        return self.get_build(int(key[0]))
 
     def get_build(self, build_id: int) -> Build:
-        with self._engine.connect() as conn:
-            row = conn.execute(sa.select(builds).where(builds.c.id == build_id)).one()
-            return _build(row)
+        build = self.find_build(build_id)
+        if build is None:
+            raise KeyError(f"no build {build_id}")
+        return build
 
     def find_build(self, build_id: int) -> Build | None:
-        with self._engine.connect() as conn:
-            row = conn.execute(sa.select(builds).where(builds.c.id == build_id)).first()
-            return _build(row) if row else None
+        rows = self._rows(sa.select(builds).where(builds.c.id == build_id))
+        return _build(rows[0]) if rows else None
 
     def builds_in(self, *states: BuildState) -> list[Build]:
-        with self._engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(builds)
-                .where(builds.c.state.in_([s.value for s in states]))
-                .order_by(builds.c.id)
-            )
-            return [_build(r) for r in rows]
+        query = sa.select(builds).where(builds.c.state.in_([s.value for s in states]))
+        return [_build(r) for r in self._rows(query.order_by(builds.c.id))]
 
     def builds_of_delivery(self, delivery_id: str) -> list[Build]:
-        with self._engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(builds).where(builds.c.delivery_id == delivery_id).order_by(builds.c.id)
-            )
-            return [_build(r) for r in rows]
+        query = sa.select(builds).where(builds.c.delivery_id == delivery_id)
+        return [_build(r) for r in self._rows(query.order_by(builds.c.id))]
+
+    def unfinished_builds(
+        self, forge: str, repo: str, ref_key: str, names: list[str] | None = None
+    ) -> list[Build]:
+        query = sa.select(builds).where(
+            builds.c.forge == forge, builds.c.repo == repo, builds.c.ref_key == ref_key,
+            builds.c.state.in_(_UNFINISHED),
+        )  # fmt: skip
+        if names is not None:
+            query = query.where(builds.c.name.in_(names))
+        return [_build(r) for r in self._rows(query.order_by(builds.c.id))]
+
+    def latest_builds_of_pull(self, forge: str, repo: str, pr: int) -> list[Build]:
+        """The newest build of each name for a pull request, in name order."""
+        query = sa.select(builds).where(
+            builds.c.forge == forge, builds.c.repo == repo, builds.c.pr == pr
+        )
+        latest: dict[str, Build] = {}
+        for row in self._rows(query.order_by(builds.c.id)):
+            latest[row.name] = _build(row)
+        return [latest[name] for name in sorted(latest)]
+
+    def _set(self, build_id: int, **values: Any) -> Build:
+        self._write(builds.update().where(builds.c.id == build_id).values(**values))
+        return self.get_build(build_id)
 
     def mark_running(self, build_id: int) -> Build:
-        with self._engine.begin() as conn:
-            conn.execute(
-                builds.update()
-                .where(builds.c.id == build_id)
-                .values(state=BuildState.RUNNING.value, started_at=_now())
-            )
+        """Queued -> running; a build cancelled meanwhile stays cancelled."""
+        self._write(
+            builds.update()
+            .where(builds.c.id == build_id, builds.c.state == BuildState.QUEUED.value)
+            .values(state=BuildState.RUNNING.value, started_at=_now())
+        )
         return self.get_build(build_id)
 
     def requeue(self, build_id: int) -> Build:
-        with self._engine.begin() as conn:
-            conn.execute(
-                builds.update()
-                .where(builds.c.id == build_id)
-                .values(state=BuildState.QUEUED.value, started_at=None)
-            )
-        return self.get_build(build_id)
+        return self._set(build_id, state=BuildState.QUEUED.value, started_at=None)
+
+    def cancel(self, build_id: int, reason: str) -> Build | None:
+        """Mark an unfinished build cancelled; None when it had already finished."""
+        result = self._write(
+            builds.update()
+            .where(builds.c.id == build_id, builds.c.state.in_(_UNFINISHED))
+            .values(state=BuildState.CANCELLED.value, reason=reason, finished_at=_now())
+        )
+        return self.get_build(build_id) if result.rowcount else None
 
     def finish(self, build_id: int, result: BuildResult) -> Build:
         state = {
@@ -206,13 +287,96 @@ class Store:
             "failed": BuildState.FAILED,
             "error": BuildState.ERROR,
         }[result.state]
-        with self._engine.begin() as conn:
-            conn.execute(
-                builds.update()
-                .where(builds.c.id == build_id)
-                .values(
-                    state=state.value, reason=result.reason, digest=result.digest,
-                    size=result.size, finished_at=_now(),
+        return self._set(
+            build_id, state=state.value, reason=result.reason, digest=result.digest,
+            size=result.size, finished_at=_now(),
+        )  # fmt: skip
+
+    # -- pull requests
+    def approve(self, forge: str, repo: str, pr: int, sha: str, approver: str) -> None:
+        with contextlib.suppress(IntegrityError):  # approved already
+            self._write(
+                approvals.insert().values(
+                    forge=forge, repo=repo, pr=pr, sha=sha, approver=approver,
+                    approved_at=_now(),
                 )
             )  # fmt: skip
-        return self.get_build(build_id)
+
+    def approved_by(self, forge: str, repo: str, pr: int, sha: str) -> str | None:
+        rows = self._rows(
+            sa.select(approvals.c.approver).where(
+                approvals.c.forge == forge, approvals.c.repo == repo,
+                approvals.c.pr == pr, approvals.c.sha == sha,
+            )
+        )  # fmt: skip
+        return rows[0].approver if rows else None
+
+    def pull_comment(self, forge: str, repo: str, pr: int) -> PullComment:
+        rows = self._rows(
+            sa.select(pull_comments).where(
+                pull_comments.c.forge == forge, pull_comments.c.repo == repo,
+                pull_comments.c.pr == pr,
+            )
+        )  # fmt: skip
+        return PullComment(rows[0].comment_id, rows[0].notice) if rows else PullComment(None, "")
+
+    def set_pull_comment(
+        self, forge: str, repo: str, pr: int, *, comment_id: int | None = None,
+        notice: str | None = None,
+    ) -> None:  # fmt: skip
+        current = self.pull_comment(forge, repo, pr)
+        values = {
+            "comment_id": comment_id if comment_id is not None else current.comment_id,
+            "notice": notice if notice is not None else current.notice,
+        }
+        where = (
+            pull_comments.c.forge == forge, pull_comments.c.repo == repo,
+            pull_comments.c.pr == pr,
+        )  # fmt: skip
+        with self._engine.begin() as conn:
+            if conn.execute(pull_comments.update().where(*where).values(**values)).rowcount == 0:
+                conn.execute(pull_comments.insert().values(forge=forge, repo=repo, pr=pr, **values))
+
+    # -- outbox
+    def outbox_put(self, key: str, kind: str, payload: dict[str, Any], due_at: float) -> None:
+        """Add an item, or replace the payload of one not sent yet (keeping its place and the
+        earlier due time, so a stream of updates cannot postpone it forever)."""
+        with self._engine.begin() as conn:
+            row = conn.execute(sa.select(outbox).where(outbox.c.key == key)).first()
+            if row is None:
+                seq = conn.execute(
+                    sa.select(sa.func.coalesce(sa.func.max(outbox.c.seq), 0))
+                ).scalar_one()
+                conn.execute(
+                    outbox.insert().values(
+                        key=key, kind=kind, payload=json.dumps(payload), due_at=due_at,
+                        version=1, attempts=0, seq=seq + 1,
+                    )
+                )  # fmt: skip
+            else:
+                conn.execute(
+                    outbox.update().where(outbox.c.key == key).values(
+                        payload=json.dumps(payload), due_at=min(due_at, row.due_at),
+                        version=row.version + 1,
+                    )
+                )  # fmt: skip
+
+    def outbox_items(self) -> list[OutboxItem]:
+        rows = self._rows(sa.select(outbox).order_by(outbox.c.seq))
+        return [
+            OutboxItem(r.key, r.kind, json.loads(r.payload), r.due_at, r.version, r.attempts)
+            for r in rows
+        ]
+
+    def outbox_done(self, item: OutboxItem) -> None:
+        """Remove a sent item, unless a newer version was put while it was being sent."""
+        self._write(
+            outbox.delete().where(outbox.c.key == item.key, outbox.c.version == item.version)
+        )
+
+    def outbox_retry(self, item: OutboxItem, due_at: float, error: str) -> None:
+        self._write(
+            outbox.update()
+            .where(outbox.c.key == item.key)
+            .values(due_at=due_at, attempts=outbox.c.attempts + 1, last_error=error)
+        )

@@ -41,11 +41,11 @@ def start_bot(tmp_path: Path, github: FakeGitHub) -> Iterator[BotFactory]:
         workdir = tmp_path / f"bot{len(started)}"
         workdir.mkdir()
         base: dict[str, Any] = {
+            "forge_write_interval": 0,
             "github": {
                 "api_url": github.api_url,
                 "token": GITHUB_TOKEN,
                 "webhook_secret": WEBHOOK_SECRET,
-                "min_write_interval": 0,
             },
         }
         bot = BotProcess(workdir, base | settings)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.events import Event
+from bot.events import Event, PullRequest
 
 
 class SignatureError(Exception):
@@ -16,6 +16,22 @@ class SignatureError(Exception):
 
 class PayloadError(Exception):
     """The webhook body is not what the forge documents (e.g. not JSON): answer 400."""
+
+
+class ForgeError(Exception):
+    """A forge API call failed after the driver's retries; worth trying again later."""
+
+
+class RateLimited(ForgeError):
+    """The forge asked us to wait (Retry-After, X-RateLimit-Reset, RateLimit-Reset)."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentForgeError(ForgeError):
+    """The forge refused the call for good (e.g. 404, 422): retrying cannot help."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +50,12 @@ Webhook = Event | Ping | Ignored
 
 
 class StatusState(enum.StrEnum):
-    # GitHub's commit status states; GitLab's driver maps them to its own.
+    # GitHub's commit status states, plus cancelled; each driver maps them to its own.
     PENDING = "pending"
     SUCCESS = "success"
     FAILURE = "failure"
     ERROR = "error"
+    CANCELLED = "cancelled"  # GitHub has no such state: its driver sends "error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,4 +83,18 @@ class Forge(Protocol):
 
     def set_status(self, repo: str, sha: str, status: CommitStatus) -> None: ...
 
-    def clone_token(self) -> str | None: ...
+    def pull_request(self, repo: str, number: int) -> PullRequest: ...
+
+    def can_write(self, repo: str, user: str) -> bool:
+        """Whether the user may push to the repository (and so run `/s2i` commands)."""
+        ...
+
+    def upsert_comment(self, repo: str, number: int, comment_id: int | None, body: str) -> int:
+        """Edit the bot's comment on a pull request in place, or create it; returns its id."""
+        ...
+
+    def comment(self, repo: str, number: int, body: str) -> None: ...
+
+    def clone_token(self, repo: str) -> str | None:
+        """A token that may clone the repository over HTTPS (the password of Basic auth)."""
+        ...

@@ -1,19 +1,26 @@
-"""An in-memory Forge for unit tests of what sits behind the forge boundary (outbox,
-reporter). Anything that talks HTTP to a forge is tested against tests/fakes/github.py."""
+"""An in-memory Forge for unit tests of what sits behind the forge boundary (outbox, reporter,
+intake, pulls). Anything that talks HTTP to a forge is tested against tests/fakes/github.py
+and tests/fakes/gitlab.py."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
+from bot.events import PullRequest
 from bot.forges.base import CommitStatus, Ignored, Webhook
 
 
+@dataclass
 class RecordingForge:
-    name = "github"
-
-    def __init__(self) -> None:
-        self.statuses: list[tuple[float, str, str, CommitStatus]] = []  # time, repo, sha, status
+    name: str = "github"
+    files: dict[tuple[str, str, str], str] = field(default_factory=dict)  # repo, path, sha
+    writers: set[str] = field(default_factory=set)
+    pulls: dict[tuple[str, int], PullRequest] = field(default_factory=dict)
+    statuses: list[tuple[float, str, str, CommitStatus]] = field(default_factory=list)
+    comments: dict[int, tuple[str, int, str]] = field(default_factory=dict)  # id -> repo, pr, body
+    failures: list[Exception] = field(default_factory=list)  # raised by the next writes
 
     def parse(self, headers: Mapping[str, str], body: bytes) -> Webhook:
         return Ignored("RecordingForge parses nothing")
@@ -25,10 +32,32 @@ class RecordingForge:
         return ""
 
     def read_file(self, repo: str, path: str, sha: str) -> str | None:
-        return None
+        return self.files.get((repo, path, sha))
+
+    def _write(self) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
 
     def set_status(self, repo: str, sha: str, status: CommitStatus) -> None:
+        self._write()
         self.statuses.append((time.monotonic(), repo, sha, status))
 
-    def clone_token(self) -> str | None:
+    def pull_request(self, repo: str, number: int) -> PullRequest:
+        return self.pulls[(repo, number)]
+
+    def can_write(self, repo: str, user: str) -> bool:
+        return user in self.writers
+
+    def upsert_comment(self, repo: str, number: int, comment_id: int | None, body: str) -> int:
+        self._write()
+        if comment_id is None:
+            comment_id = len(self.comments) + 1
+        self.comments[comment_id] = (repo, number, body)
+        return comment_id
+
+    def comment(self, repo: str, number: int, body: str) -> None:
+        self._write()
+        self.comments[len(self.comments) + 1] = (repo, number, body)
+
+    def clone_token(self, repo: str) -> str | None:
         return None

@@ -5,7 +5,7 @@ from bot.build import BuildState
 from bot.build_spec import BuildResult, BuildSpec, SourceSpec
 from bot.dispatcher import Dispatcher
 from bot.logs import LogStore
-from bot.outbox import StatusOutbox
+from bot.outbox import Outbox
 from bot.reporter import Reporter
 from bot.runner.credentials import Credentials
 from bot.store import Delivery, Store
@@ -35,7 +35,10 @@ def test_builds_run_concurrently_up_to_the_limit_and_each_state_is_stored_and_re
     ]  # fmt: skip
 
     async def scenario() -> None:
-        outbox = StatusOutbox(Reporter({"github": forge}, "http://bot"), min_interval=0, settle=0)
+        outbox = Outbox(
+            store, Reporter(store, {"github": forge}, "http://bot"), min_interval=0, settle=0
+        )
+        outbox.start()
         dispatcher = Dispatcher(
             store, executor, outbox, LogStore(tmp_path / "logs"), lambda b: Credentials(), 2
         )
@@ -48,6 +51,7 @@ def test_builds_run_concurrently_up_to_the_limit_and_each_state_is_stored_and_re
         executor.finish(builds[1].id, BuildResult(state="failed", reason="compile error"))
         executor.finish(builds[2].id, BuildResult(state="error", reason="registry down"))
         await asyncio.wait_for(dispatcher.idle(), timeout=5)
+        await asyncio.wait_for(outbox.drain(), timeout=5)
         await outbox.close()
 
     asyncio.run(scenario())

@@ -1,0 +1,45 @@
+"""Build -> commit status, and the sizes and links shown with it. Pure."""
+
+from __future__ import annotations
+
+from bot.build import Build, BuildState
+from bot.forges.base import CommitStatus, StatusState
+
+CONTEXT_PREFIX = "s2i/"
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def log_url(public_url: str, build_id: int) -> str:
+    return f"{public_url}/builds/{build_id}/log"
+
+
+def context_of(build: Build) -> str:
+    return CONTEXT_PREFIX + build.name
+
+
+def status_for(build: Build, public_url: str) -> CommitStatus:
+    """The commit status that tells a developer where their build stands. The digest goes in
+    full: it is what users copy (`docker pull image@sha256:...`)."""
+    match build.state:
+        case BuildState.QUEUED:
+            state, description = StatusState.PENDING, "queued"
+        case BuildState.RUNNING:
+            state, description = StatusState.PENDING, "building"
+        case BuildState.SUCCEEDED:
+            size = f" ({human_size(build.size)})" if build.size is not None else ""
+            state, description = StatusState.SUCCESS, f"{build.digest}{size}"
+        case BuildState.FAILED:
+            state, description = StatusState.FAILURE, build.reason or "the build failed"
+        case BuildState.CANCELLED:
+            state, description = StatusState.CANCELLED, build.reason or "cancelled"
+        case BuildState.ERROR:
+            state, description = StatusState.ERROR, build.reason or "the build errored"
+    return CommitStatus(state, context_of(build), description, log_url(public_url, build.id))
