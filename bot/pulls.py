@@ -39,7 +39,10 @@ class Pulls:
         if event.pull.draft and not self._build_drafts:
             actions.outcome = "draft pull request: not built"
             return actions
-        return self._build(delivery, event, event.pull, actions)
+        pull = event.pull
+        if not pull.author:  # GitLab's hook names the author by id only
+            pull = self._forges[delivery.forge].pull_request(event.repo.full_name, pull.number)
+        return self._build(delivery, event, pull, actions)
 
     def _cancel_all(
         self, forge: str, event: Event, pull: PullRequest, reason: str, actions: Actions,

@@ -31,9 +31,30 @@ class GitHubSettings(BaseModel):
     token_file: Path | None = None
     webhook_secret: SecretStr | None = None
     webhook_secret_file: Path | None = None
+    # A GitHub App instead of a token: its id and private key (PEM); each repository's
+    # installation token is fetched and refreshed shortly before it expires.
+    app_id: int | None = None
+    private_key: SecretStr | None = None
+    private_key_file: Path | None = None
 
     @model_validator(mode="after")
     def _read_files(self) -> GitHubSettings:
+        self.token = _secret_from_file(self.token, self.token_file)
+        self.webhook_secret = _secret_from_file(self.webhook_secret, self.webhook_secret_file)
+        self.private_key = _secret_from_file(self.private_key, self.private_key_file)
+        return self
+
+
+class GitLabSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = ""  # https://gitlab.com, or a self-managed GitLab; empty: GitLab is off
+    token: SecretStr | None = None  # a project, group or personal access token (api scope)
+    token_file: Path | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_secret_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _read_files(self) -> GitLabSettings:
         self.token = _secret_from_file(self.token, self.token_file)
         self.webhook_secret = _secret_from_file(self.webhook_secret, self.webhook_secret_file)
         return self
@@ -62,6 +83,7 @@ class Settings(BaseModel):
     # Registry credentials, a dockerconfigjson file (as `kubectl create secret docker-registry`).
     registry_auth_file: Path | None = None
     github: GitHubSettings = GitHubSettings()
+    gitlab: GitLabSettings = GitLabSettings()
 
     @model_validator(mode="after")
     def _defaults(self) -> Settings:

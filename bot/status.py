@@ -32,7 +32,7 @@ def status_for(build: Build, public_url: str) -> CommitStatus:
         case BuildState.QUEUED:
             state, description = StatusState.PENDING, "queued"
         case BuildState.RUNNING:
-            state, description = StatusState.PENDING, "building"
+            state, description = StatusState.RUNNING, "building"
         case BuildState.SUCCEEDED:
             size = f" ({human_size(build.size)})" if build.size is not None else ""
             state, description = StatusState.SUCCESS, f"{build.digest}{size}"
@@ -42,4 +42,12 @@ def status_for(build: Build, public_url: str) -> CommitStatus:
             state, description = StatusState.CANCELLED, build.reason or "cancelled"
         case BuildState.ERROR:
             state, description = StatusState.ERROR, build.reason or "the build errored"
-    return CommitStatus(state, context_of(build), description, log_url(public_url, build.id))
+    ref = _short_ref(build.spec.source.ref) if build.spec else ""
+    return CommitStatus(state, context_of(build), description, log_url(public_url, build.id), ref)
+
+
+def _short_ref(ref: str) -> str:
+    for prefix in ("refs/heads/", "refs/tags/"):
+        if ref.startswith(prefix):
+            return ref[len(prefix) :]
+    return ref

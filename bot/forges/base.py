@@ -52,6 +52,7 @@ Webhook = Event | Ping | Ignored
 class StatusState(enum.StrEnum):
     # GitHub's commit status states, plus cancelled; each driver maps them to its own.
     PENDING = "pending"
+    RUNNING = "running"  # GitHub has no such state: its driver sends "pending"
     SUCCESS = "success"
     FAILURE = "failure"
     ERROR = "error"
@@ -64,6 +65,7 @@ class CommitStatus:
     context: str
     description: str
     target_url: str
+    ref: str = ""  # the branch, tag or refs/merge-requests/N/head built (GitLab wants it)
 
 
 class Forge(Protocol):

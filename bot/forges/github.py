@@ -291,8 +291,11 @@ class GitHubForge:
         return self._call(read)
 
     def set_status(self, repo: str, sha: str, status: CommitStatus) -> None:
-        # GitHub's statuses know no "cancelled": an error with the reason says it best.
-        state = StatusState.ERROR if status.state is StatusState.CANCELLED else status.state
+        # GitHub's statuses know neither "running" nor "cancelled".
+        state = {
+            StatusState.CANCELLED: StatusState.ERROR,
+            StatusState.RUNNING: StatusState.PENDING,
+        }.get(status.state, status.state)
         description = status.description
         if status.state is StatusState.CANCELLED and not description.startswith("cancel"):
             description = f"cancelled: {description}"

@@ -3,10 +3,10 @@ from typing import Any
 
 import pytest
 
-from bot.events import EventKind
+from bot.events import Event, EventKind, PullAction
 from bot.forges.base import Ignored, PayloadError, Ping, SignatureError
 from bot.forges.github import parse
-from tests.fakes.webhooks import github_headers, load_example
+from tests.fakes.webhooks import github_headers, load_example, load_examples
 
 SECRET = "It's a Secret to Everybody"
 
@@ -34,22 +34,71 @@ def test_a_wrong_or_missing_signature_is_refused() -> None:
         parse(headers, body, SECRET)
 
 
-def test_every_real_push_example_becomes_an_event_or_is_ignored() -> None:
-    payloads = [p for p in load_all("push")]
-    assert payloads, "the @octokit/webhooks-examples push examples are missing"
+@pytest.mark.parametrize("event", ["push", "create", "pull_request", "issue_comment", "ping"])
+def test_every_real_example_becomes_an_event_or_is_ignored(event: str) -> None:
+    payloads = load_examples(event)
+    assert payloads, f"no @octokit/webhooks-examples for {event}"
     for payload in payloads:
-        headers, body = signed("push", payload)
+        headers, body = signed(event, payload)
         webhook = parse(headers, body, SECRET)
-        if payload["deleted"]:
-            assert isinstance(webhook, Ignored)
-            continue
-        assert not isinstance(webhook, Ignored | Ping)
-        assert webhook.sha == payload["after"]
-        assert webhook.repo.full_name == payload["repository"]["full_name"]
-        assert webhook.repo.clone_url == payload["repository"]["clone_url"]
+        assert isinstance(webhook, Event | Ignored | Ping)
+        if isinstance(webhook, Event):
+            check_event(event, payload, webhook)
+
+
+def check_event(name: str, payload: dict[str, Any], event: Event) -> None:
+    assert event.repo.full_name == payload["repository"]["full_name"]
+    assert event.repo.clone_url == payload["repository"]["clone_url"]
+    if name == "push":
         kind = EventKind.TAG if payload["ref"].startswith("refs/tags/") else EventKind.PUSH
-        assert webhook.kind is kind
-        assert webhook.delivery_id == headers["X-GitHub-Delivery"]
+        assert (event.kind, event.sha) == (kind, payload["after"])
+    elif name == "pull_request":
+        pull = payload["pull_request"]
+        assert event.kind is EventKind.PULL_REQUEST and event.pull is not None
+        assert event.sha == event.pull.head_sha == pull["head"]["sha"]
+        assert event.pull.number == payload["number"]
+        assert event.ref == f"refs/pull/{payload['number']}/head"
+        assert event.pull.author == pull["user"]["login"]
+    elif name == "issue_comment":
+        assert event.kind is EventKind.COMMENT and event.comment is not None
+        assert payload["action"] == "created" and payload["issue"]["pull_request"]
+        assert event.comment.body == payload["comment"]["body"]
+        assert event.pr_number == payload["issue"]["number"]
+    else:
+        raise AssertionError(f"{name} should have been ignored")
+
+
+def test_pull_request_actions_map_to_one_vocabulary() -> None:
+    seen = {}
+    for payload in load_examples("pull_request"):
+        webhook = parse(*signed("pull_request", payload), SECRET)
+        if isinstance(webhook, Event):
+            seen[payload["action"]] = webhook.pull_action
+    assert seen["opened"] is PullAction.OPENED
+    assert seen["synchronize"] is PullAction.CHANGED
+    assert seen["closed"] is PullAction.CLOSED
+    assert "labeled" not in seen and "edited" not in seen
+
+
+def test_a_comment_edited_or_on_an_issue_does_nothing() -> None:
+    edited = load_example("issue_comment", "edited")
+    assert isinstance(parse(*signed("issue_comment", edited), SECRET), Ignored)
+    on_issue = load_example("issue_comment", "created")
+    on_issue["issue"].pop("pull_request", None)
+    assert parse(*signed("issue_comment", on_issue), SECRET) == Ignored(
+        "a comment on an issue, not a pull request"
+    )
+
+
+def test_a_push_lists_its_changed_paths() -> None:
+    payload = next(
+        p for p in load_examples("push") if p["ref"].startswith("refs/heads/") and p["head_commit"]
+    )
+    payload["commits"] = [
+        {**payload["head_commit"], "added": ["a.go"], "modified": ["b/c.go"], "removed": []}
+    ]
+    webhook = parse(*signed("push", payload), SECRET)
+    assert isinstance(webhook, Event) and webhook.changed_paths == ("a.go", "b/c.go")
 
 
 def test_ping_and_unhandled_events() -> None:
@@ -61,9 +110,3 @@ def test_ping_and_unhandled_events() -> None:
 def test_a_push_payload_without_its_fields_is_a_payload_error() -> None:
     with pytest.raises(PayloadError, match="push payload lacks"):
         parse(*signed("push", {"ref": "refs/heads/main"}), SECRET)
-
-
-def load_all(event: str) -> list[dict[str, Any]]:
-    from tests.fakes.webhooks import _examples
-
-    return [json.loads(json.dumps(p)) for p in _examples()[event]]

@@ -1,0 +1,127 @@
+"""Pull request handling and commands, against the store and an in-memory forge."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bot.commands import HELP
+from bot.events import Comment, Event, EventKind, PullAction, PullRequest, Repo
+from bot.intake import Intake
+from bot.logs import LogStore
+from bot.pulls import Pulls
+from bot.store import Delivery, Store
+from bot.templates import Template
+from tests.fakes.forge import RecordingForge
+
+REPO = Repo("github", "acme/app", "http://forge/acme/app.git")
+BASE, HEAD, HEAD2 = "b" * 40, "1" * 40, "2" * 40
+CONFIG = """\
+builds:
+  - name: web
+    template: go
+    image: reg/acme/{image}
+    triggers: {{branches: [main], pull_requests: true}}
+"""
+
+
+class World:
+    def __init__(self, tmp_path: Path) -> None:
+        self.store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+        self.forge = RecordingForge(writers={"maintainer"})
+        templates = {"go": Template(name="go", builder="s2i-bot/go")}
+        intake = Intake(self.store, {"github": self.forge}, templates, LogStore(tmp_path), None)
+        self.pulls = Pulls(self.store, {"github": self.forge}, intake, build_drafts=False)
+        self.deliveries = 0
+        for sha, image in ((BASE, "base"), (HEAD, "head"), (HEAD2, "head")):
+            self.forge.files[("acme/app", ".s2i.yaml", sha)] = CONFIG.format(image=image)
+
+    def delivery(self) -> Delivery:
+        self.deliveries += 1
+        delivery = Delivery(f"d{self.deliveries}", "github", "x", {}, b"{}")
+        self.store.add_delivery(delivery)
+        return delivery
+
+    def pull(self, author: str, *, fork: bool, head: str = HEAD) -> PullRequest:
+        pull = PullRequest(7, head, "fix", "main", author, fork, base_sha=BASE,
+                           fetch_ref="refs/pull/7/head")  # fmt: skip
+        self.forge.pulls[("acme/app", 7)] = pull
+        return pull
+
+    def pull_event(self, pull: PullRequest, action: PullAction = PullAction.OPENED) -> Event:
+        return Event(EventKind.PULL_REQUEST, REPO, pull.fetch_ref, pull.head_sha, pull.author,
+                     "x", pull=pull, pull_action=action)  # fmt: skip
+
+    def comment(self, body: str, author: str) -> Event:
+        return Event(EventKind.COMMENT, REPO, "", "", author, "x",
+                     comment=Comment(1, body, author), pr_number=7)  # fmt: skip
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    return World(tmp_path)
+
+
+def test_a_trusted_pull_request_builds_its_head_into_the_pr_tag(world: World) -> None:
+    pull = world.pull("maintainer", fork=False)
+    actions = world.pulls.handle(world.delivery(), world.pull_event(pull))
+    (build,) = actions.dispatch
+    assert build.spec is not None and build.spec.outputs == ["reg/acme/head:pr-7"]
+    assert (build.sha, build.pr, build.ref_key) == (HEAD, 7, "pr/7")
+
+
+def test_a_fork_waits_for_ok_to_test_from_a_writer_bound_to_the_head(world: World) -> None:
+    pull = world.pull("mallory", fork=True)
+    actions = world.pulls.handle(world.delivery(), world.pull_event(pull))
+    assert actions.dispatch == [] and actions.outcome == "waiting for /s2i ok-to-test"
+    assert "comes from a fork" in world.store.pull_comment("github", "acme/app", 7).notice
+
+    refused = world.pulls.handle(world.delivery(), world.comment("/s2i ok-to-test", "mallory"))
+    assert refused.dispatch == []
+    ((_, _, _, reply),) = refused.replies
+    assert reply.startswith("@mallory: only users with write access")
+
+    approved = world.pulls.handle(world.delivery(), world.comment("/s2i ok-to-test", "maintainer"))
+    (build,) = approved.dispatch
+    # The fork's own .s2i.yaml could aim anywhere: the base's is used.
+    assert build.spec is not None and build.spec.outputs == ["reg/acme/base:pr-7"]
+    assert world.store.pull_comment("github", "acme/app", 7).notice == ""
+
+    pushed = world.pull("mallory", fork=True, head=HEAD2)
+    again = world.pulls.handle(world.delivery(), world.pull_event(pushed, PullAction.CHANGED))
+    assert again.dispatch == [] and again.outcome == "waiting for /s2i ok-to-test"
+
+
+def test_a_new_push_to_the_pull_request_supersedes_its_running_build(world: World) -> None:
+    first = world.pulls.handle(
+        world.delivery(), world.pull_event(world.pull("maintainer", fork=False))
+    )
+    pushed = world.pull("maintainer", fork=False, head=HEAD2)
+    second = world.pulls.handle(world.delivery(), world.pull_event(pushed, PullAction.CHANGED))
+    assert second.cancel == [(first.dispatch[0], "superseded by 2222222")]
+
+
+def test_closing_cancels_and_commands_cancel_by_name(world: World) -> None:
+    pull = world.pull("maintainer", fork=False)
+    (build,) = world.pulls.handle(world.delivery(), world.pull_event(pull)).dispatch
+    cancel = world.pulls.handle(world.delivery(), world.comment("/s2i cancel web", "maintainer"))
+    assert cancel.cancel == [(build, "cancelled by @maintainer")]
+    closed = world.pulls.handle(world.delivery(), world.pull_event(pull, PullAction.CLOSED))
+    assert closed.cancel == [(build, "pull request closed")]
+
+
+def test_help_unknown_commands_and_unknown_build_names_get_replies(world: World) -> None:
+    world.pull("maintainer", fork=False)
+    actions = world.pulls.handle(
+        world.delivery(), world.comment("/s2i help\n/s2i deploy\n/s2i rebuild nope", "maintainer")
+    )
+    replies = [reply for *_, reply in actions.replies]
+    assert replies[0] == HELP
+    assert replies[1].startswith("@maintainer: unknown command `/s2i deploy`.")
+    assert replies[2] == "@maintainer: no build named `nope` runs for pull requests."
+    assert actions.dispatch == []
+
+
+def test_drafts_are_skipped_unless_configured(world: World) -> None:
+    event = world.pull_event(replace(world.pull("maintainer", fork=False), draft=True))
+    assert world.pulls.handle(world.delivery(), event).outcome == "draft pull request: not built"
