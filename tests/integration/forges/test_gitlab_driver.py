@@ -1,0 +1,102 @@
+"""The GitLab driver (python-gitlab underneath) against the fake GitLab."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from bot.forges.base import CommitStatus, RateLimited, StatusState
+from bot.forges.gitlab import GitLabForge
+from bot.pull_comment import MARKER
+from bot.retry import RetryPolicy
+from tests.fakes.gitlab import FakeGitLab
+from tests.fakes.gitlab_objects import DEVELOPER, REPORTER, FakeProject
+
+TOKEN = "glpat-driver-test-token"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGitLab]:
+    with FakeGitLab(TOKEN) as fake:
+        yield fake
+        assert fake.errors == []
+
+
+@pytest.fixture
+def project(fake: FakeGitLab) -> FakeProject:
+    return fake.create_project("group/app")
+
+
+def driver(fake: FakeGitLab, sleeps: list[float] | None = None) -> GitLabForge:
+    policy = RetryPolicy(sleep=(sleeps if sleeps is not None else []).append)
+    return GitLabForge(fake.url, TOKEN, "secret", retry=policy)
+
+
+def status(state: StatusState, ref: str = "main") -> CommitStatus:
+    return CommitStatus(state, "s2i/web", "building", "http://bot/builds/1/log", ref)
+
+
+def test_files_statuses_and_idempotent_transitions(fake: FakeGitLab, project: FakeProject) -> None:
+    sha = project.commit({".s2i.yaml": "builds: []\n"}, "config")
+    forge = driver(fake)
+    assert forge.read_file("group/app", ".s2i.yaml", sha) == "builds: []\n"
+    assert forge.read_file("group/app", "missing.yaml", sha) is None
+    forge.set_status("group/app", sha, status(StatusState.PENDING))
+    forge.set_status("group/app", sha, status(StatusState.RUNNING))
+    forge.set_status("group/app", sha, status(StatusState.RUNNING))  # GitLab refuses; a no-op
+    forge.set_status("group/app", sha, status(StatusState.CANCELLED))
+    states = [s["status"] for s in fake.statuses("group/app", sha)]
+    assert states == ["pending", "running", "canceled"]
+
+
+def test_write_access_is_developer_or_more(fake: FakeGitLab, project: FakeProject) -> None:
+    project.set_access("dev", DEVELOPER)
+    project.set_access("reporter", REPORTER)
+    forge = driver(fake)
+    assert forge.can_write("group/app", "dev")
+    assert not forge.can_write("group/app", "reporter")
+    assert not forge.can_write("group/app", "nobody")
+
+
+def test_one_note_per_merge_request_is_edited_in_place(
+    fake: FakeGitLab, project: FakeProject
+) -> None:
+    project.commit({"a": "1"}, "start")
+    project.commit({"a": "2"}, "change", branch="fix")
+    iid = project.create_merge_request("fix", author="dev")
+    forge = driver(fake)
+    first = forge.upsert_comment("group/app", iid, None, f"{MARKER}\none")
+    assert forge.upsert_comment("group/app", iid, first, f"{MARKER}\ntwo") == first
+    # A new database has no id: the marker finds the note again.
+    assert forge.upsert_comment("group/app", iid, None, f"{MARKER}\nthree") == first
+    forge.comment("group/app", iid, "a reply")
+    bodies = sorted(n["body"] for n in fake.notes("group/app", iid))
+    assert bodies == [f"{MARKER}\nthree", "a reply"]
+    pull = forge.pull_request("group/app", iid)
+    assert (pull.number, pull.head_branch, pull.author, pull.from_fork) == (
+        iid,
+        "fix",
+        "dev",
+        False,
+    )
+    assert pull.head_sha == project.head("fix")
+
+
+def test_a_rate_limited_call_waits_as_asked_then_lands(
+    fake: FakeGitLab, project: FakeProject
+) -> None:
+    sha = project.commit({"a": "1"}, "start")
+    sleeps: list[float] = []
+    fake.rate_limit("POST", r"/statuses/", retry_after=7)
+    driver(fake, sleeps).set_status("group/app", sha, status(StatusState.SUCCESS))
+    assert sleeps == [7.0]
+    assert [s["status"] for s in fake.statuses("group/app", sha)] == ["success"]
+
+
+def test_a_long_rate_limit_goes_back_to_the_outbox(fake: FakeGitLab, project: FakeProject) -> None:
+    sha = project.commit({"a": "1"}, "start")
+    fake.rate_limit("POST", r"/statuses/", retry_after=3600)
+    with pytest.raises(RateLimited) as raised:
+        driver(fake).set_status("group/app", sha, status(StatusState.SUCCESS))
+    assert raised.value.retry_after == 3600
