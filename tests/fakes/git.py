@@ -90,9 +90,19 @@ class BareRepo:
         # http-backend refuses pushes unless REMOTE_USER is set, which the fake always sets.
         git(path, "config", "http.receivepack", "true")
 
-    def commit(self, files: Mapping[str, str | bytes | None], message: str, branch: str) -> str:
-        """Commit ``files`` on top of ``branch`` (None deletes a path); the new sha."""
-        parent = self.resolve(f"refs/heads/{branch}")
+    def commit(
+        self,
+        files: Mapping[str, str | bytes | None],
+        message: str,
+        branch: str,
+        start: str | None = None,
+    ) -> str:
+        """Commit ``files`` on top of ``branch`` (None deletes a path); the new sha.
+
+        A branch that does not exist yet starts at ``start`` (a commit), else as a root.
+        """
+        old = self.resolve(f"refs/heads/{branch}")
+        parent = old or (start and self.resolve(start))
         self._commits += 1
         when = f"{_EPOCH + self._commits} +0000"
         with tempfile.TemporaryDirectory() as tmp:
@@ -119,8 +129,71 @@ class BareRepo:
         parents = ["-p", parent] if parent else []
         sha = git(self.path, "commit-tree", tree, *parents, "-m", message, env=ident)
         new = sha.decode().strip()
-        git(self.path, "update-ref", f"refs/heads/{branch}", new, parent or ZERO_SHA)
+        git(self.path, "update-ref", f"refs/heads/{branch}", new, old or ZERO_SHA)
         return new
+
+    def set_ref(self, ref: str, sha: str) -> None:
+        """Point ``ref`` (a full name like ``refs/pull/1/head``) at ``sha``."""
+        git(self.path, "update-ref", ref, sha)
+
+    def fetch(self, source: Path, src: str, dst: str | None = None) -> None:
+        """Copy ``src`` of the repository at ``source`` (objects included) to ``dst`` here;
+        without ``dst``, only the objects."""
+        refspec = f"+{src}:{dst}" if dst else src
+        git(
+            self.path,
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            str(source),
+            refspec,
+        )
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        """The best common ancestor of commits ``a`` and ``b``, or None."""
+        try:
+            return git(self.path, "merge-base", a, b).decode().strip() or None
+        except GitError:
+            return None
+
+    def tag(self, name: str, target: str, message: str | None = None) -> str:
+        """Create ``refs/tags/<name>`` at ``target``; annotated when ``message`` is given.
+
+        The new value of the ref: the commit sha, or the tag object's sha if annotated.
+        """
+        if message is None:
+            git(self.path, "update-ref", f"refs/tags/{name}", target, ZERO_SHA)
+            return target
+        self._commits += 1
+        ident = {
+            "GIT_COMMITTER_NAME": IDENTITY["name"],
+            "GIT_COMMITTER_EMAIL": IDENTITY["email"],
+            "GIT_COMMITTER_DATE": f"{_EPOCH + self._commits} +0000",
+        }
+        git(self.path, "tag", "--annotate", "--message", message, name, target, env=ident)
+        return git(self.path, "rev-parse", f"refs/tags/{name}").decode().strip()
+
+    def ref_value(self, ref: str) -> str | None:
+        """What ``ref`` holds (for an annotated tag: the tag object, not the commit)."""
+        try:
+            return git(self.path, "rev-parse", "--verify", "--quiet", ref).decode().strip()
+        except GitError:
+            return None
+
+    def diff_stats(self, base: str, head: str) -> tuple[int, int, int, int]:
+        """(commits, additions, deletions, changed files) of ``head`` against ``base``, as a
+        pull request counts them: commits in ``base..head``, diff from the merge base."""
+        commits = int(git(self.path, "rev-list", "--count", f"{base}..{head}").decode())
+        numstat = git(self.path, "diff", "--numstat", "-z", f"{base}...{head}").decode()
+        additions = deletions = files = 0
+        for entry in numstat.split("\0"):
+            if entry.count("\t") >= 2:
+                added, deleted, _ = entry.split("\t", 2)
+                files += 1
+                if added != "-":  # numstat prints "-" for binary files
+                    additions, deletions = additions + int(added), deletions + int(deleted)
+        return commits, additions, deletions, files
 
     def resolve(self, ref: str) -> str | None:
         """The commit sha ``ref`` (branch, tag, sha) names, or None."""

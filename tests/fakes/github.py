@@ -7,6 +7,10 @@ One Starlette app on 127.0.0.1, port 0, serving:
   description (:mod:`tests.fakes.openapi`) and each violation lands in :attr:`FakeGitHub.errors`;
 * git's smart HTTP protocol at ``/{owner}/{name}.git`` through ``git http-backend``.
 
+Both take the fake's ``token`` (its user: ``login``) or a GitHub App installation's token
+until it expires; the app endpoints take the app's JWT (:mod:`tests.fakes.github_app`).
+Repository state (pull requests, comments, roles) lives in :mod:`tests.fakes.github_repo`.
+
 Anything else answers 500 and is recorded in :attr:`FakeGitHub.errors`, so a gap in the fake
 (or a client that dropped the ``/api/v3`` prefix) fails the test instead of passing quietly.
 A test fixture asserts ``fake.errors == []`` at teardown.
@@ -16,13 +20,17 @@ from __future__ import annotations
 
 import base64
 import copy
+import itertools
 import json
 import re
 import tempfile
 import threading
+import time
 import urllib.parse
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -36,7 +44,15 @@ from starlette.routing import Route
 from tests.fakes import github_objects as objects
 from tests.fakes import openapi
 from tests.fakes.git import BareRepo, http_backend
-from tests.fakes.github_objects import FakeRepo
+from tests.fakes.github_app import (
+    UNDECODABLE,
+    App,
+    AppRegistry,
+    AuthRefused,
+    Installation,
+    InstallationToken,
+)
+from tests.fakes.github_repo import ROLES, FakeRepo, Pull
 from tests.fakes.server import ThreadedServer
 
 __all__ = ["API_PREFIX", "FakeGitHub", "FakeRepo", "RecordedRequest"]
@@ -44,6 +60,11 @@ __all__ = ["API_PREFIX", "FakeGitHub", "FakeRepo", "RecordedRequest"]
 JSON = Any
 API_PREFIX = "/api/v3"
 DOCS = "https://docs.github.com/rest"
+RATE_LIMIT_DOCS = "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api"
+_NOT_ACCESSIBLE = (
+    "There is at least one repository that does not exist or is not accessible to the parent "
+    "installation."
+)
 _GIT_PATH = re.compile(r"/([^/]+)/([^/]+)\.git(/.*)")
 _SHA = re.compile(r"[0-9a-f]{40}")
 # ``GET /repos/{owner}/{repo}/statuses/{ref}`` is the legacy spelling of "List commit statuses
@@ -79,6 +100,42 @@ class _Reply:
     headers: dict[str, str] | None = None
 
 
+@dataclass(frozen=True)
+class _Caller:
+    """Who a REST request authenticated as: the fake's token user, an app (JWT), or an
+    app installation (its token)."""
+
+    login: str
+    bot: bool = False
+    app: App | None = None
+    installation_token: InstallationToken | None = None
+
+    def may_write(self, repo: FakeRepo) -> bool:
+        token = self.installation_token
+        return token is None or token.covers(repo)
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One REST request to a repository's operation, as a handler sees it."""
+
+    repo: FakeRepo
+    params: dict[str, str]
+    request: Request
+    body: JSON
+    caller: _Caller
+
+
+@dataclass(frozen=True)
+class _AppCall:
+    """One REST request to an operation that takes a GitHub App's JWT."""
+
+    app: App
+    params: dict[str, str]
+    request: Request
+    body: JSON
+
+
 class _Refused(Exception):
     """A handler's early answer (404, 422) in GitHub's error shape."""
 
@@ -103,15 +160,31 @@ class FakeGitHub:
         self._failures: list[_Failure] = []
         self._status_ids = 0
         self._cond = threading.Condition()  # guards all state above; notified per request
+        self._comment_ids = itertools.count(1).__next__  # comment ids are global on GitHub
+        self._apps = AppRegistry()
         self._tmp = tempfile.TemporaryDirectory(prefix="fake-github-")
         self.root = Path(self._tmp.name)  # GIT_PROJECT_ROOT: <root>/<owner>/<name>.git
         self._api = openapi.load()
-        self._handlers: dict[str, Callable[[FakeRepo, dict[str, str], Request, JSON], _Reply]] = {
+        self._handlers: dict[str, Callable[[_Call], _Reply]] = {
             "repos/get": self._get_repo,
             "repos/get-content": self._get_content,
             "repos/get-commit": self._get_commit,
             "repos/create-commit-status": self._create_status,
             "repos/list-commit-statuses-for-ref": self._list_statuses,
+            "pulls/get": self._get_pull,
+            "issues/get": self._get_issue,
+            "issues/list-comments": self._list_comments,
+            "issues/create-comment": self._create_comment,
+            "issues/get-comment": self._get_comment,
+            "issues/update-comment": self._update_comment,
+            "repos/get-collaborator-permission-level": self._get_permission,
+        }
+        # Operations that take an app's JWT instead of a token ("Authenticating as a GitHub
+        # App": the endpoint docs say "You must use a JWT to access this endpoint").
+        self._app_handlers: dict[str, Callable[[_AppCall], _Reply]] = {
+            "apps/create-installation-access-token": self._create_installation_token,
+            "apps/get-installation": self._get_installation,
+            "apps/get-repo-installation": self._get_repo_installation,
         }
         methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
         self.app = Starlette(routes=[Route("/{path:path}", self._dispatch, methods=methods)])
@@ -158,10 +231,19 @@ class FakeGitHub:
                 bare=BareRepo(path, default_branch),
                 web_url=self.url,
                 api_url=self.api_url,
+                lock=self._cond,
+                next_id=self._comment_ids,
             )
             # GitHub matches owner and repository names case-insensitively.
             self._repos[full_name.lower()] = repo
         return repo
+
+    def fork_repo(self, source: FakeRepo, owner: str) -> FakeRepo:
+        """``owner``'s fork of ``source``: its branches as they are now, ``fork: true``."""
+        fork = self.create_repo(f"{owner}/{source.name}", source.default_branch)
+        fork.parent = source
+        fork.bare.fetch(source.path, "refs/heads/*", "refs/heads/*")
+        return fork
 
     def repo(self, full_name: str) -> FakeRepo:
         with self._cond:
@@ -171,6 +253,44 @@ class FakeGitHub:
         """Statuses posted for ``sha``, in the order they were posted."""
         with self._cond:
             return copy.deepcopy(self.repo(full_name).statuses.get(sha, []))
+
+    def comments(self, full_name: str, number: int) -> list[dict[str, JSON]]:
+        """The comments on issue or pull request ``number``, oldest first, as REST shows them
+        (``id``, ``body``, ``user.login``, ``created_at``, ``updated_at``...)."""
+        repo = self.repo(full_name)
+        with self._cond:
+            return [objects.issue_comment(repo, c) for c in repo.comments_on(number)]
+
+    # -- GitHub Apps -------------------------------------------------------------------
+    def register_app(self, app_id: int, private_key_pem: str, *, slug: str | None = None) -> None:
+        """Register a GitHub App by its private key (see ``github_app.make_app_key``); its
+        bot account is ``<slug>[bot]`` (default slug ``app-<id>``)."""
+        self._apps.register(app_id, private_key_pem, slug)
+
+    def install_app(
+        self, app_id: int, owner_or_repo: str, *, permissions: Mapping[str, str] | None = None
+    ) -> int:
+        """Install the app on an account (all its repositories) or on one ``owner/name``;
+        the installation id."""
+        return self._apps.install(app_id, owner_or_repo, dict(permissions or {}) or None).id
+
+    @property
+    def installation_token_ttl(self) -> timedelta:
+        """How long new installation tokens live (GitHub: one hour)."""
+        return self._apps.token_ttl
+
+    @installation_token_ttl.setter
+    def installation_token_ttl(self, ttl: timedelta) -> None:
+        self._apps.token_ttl = ttl
+
+    @property
+    def tokens_issued(self) -> int:
+        """How many installation tokens the fake has issued."""
+        return self._apps.tokens_issued
+
+    def expire_tokens(self) -> None:
+        """Every installation token issued so far expires now."""
+        self._apps.expire_tokens()
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -206,6 +326,59 @@ class FakeGitHub:
                     method.upper(), re.compile(path_regex), status, dict(headers or {}), body, times
                 )
             )
+
+    def rate_limit_next(
+        self,
+        method: str,
+        path_regex: str,
+        *,
+        retry_after: int | None = None,
+        reset_in: int | None = None,
+        secondary: bool = True,
+        status: int = 403,
+        times: int = 1,
+    ) -> None:
+        """Answer the next matching requests as GitHub does when a rate limit is exceeded
+        (REST docs, "Rate limits for the REST API", "Exceeding the rate limit").
+
+        Secondary: 403 or 429, the "You have exceeded a secondary rate limit" message, a
+        ``Retry-After`` header if ``retry_after`` is given, and ``X-RateLimit-Remaining: 0``
+        with ``X-RateLimit-Reset`` only if ``reset_in`` is given (otherwise the primary quota
+        is not used up). Primary: 403 or 429, ``X-RateLimit-Remaining: 0`` and
+        ``X-RateLimit-Reset`` = now + ``reset_in`` (default 60) seconds in UTC epoch seconds.
+        """
+        if status not in (403, 429):
+            raise ValueError("GitHub answers an exceeded rate limit with 403 or 429")
+        now = int(time.time())
+        limit = 5000
+        exhausted = not secondary or reset_in is not None
+        headers = {
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": "0" if exhausted else str(limit - 10),
+            "X-RateLimit-Used": str(limit) if exhausted else "10",
+            "X-RateLimit-Reset": str(now + (60 if reset_in is None else reset_in)),
+            "X-RateLimit-Resource": "core",
+        }
+        if not exhausted:
+            headers["X-RateLimit-Reset"] = str(now + 3600)
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
+        request_id = f"{uuid.uuid4().hex[:4].upper()}:{uuid.uuid4().hex[:6].upper()}"
+        support = (
+            "If you reach out to GitHub Support for help, please include the request ID "
+            f"{request_id}."
+        )
+        if secondary:
+            message = (
+                "You have exceeded a secondary rate limit. Please wait a few minutes before "
+                f"you try again. {support}"
+            )
+            docs = RATE_LIMIT_DOCS + "#about-secondary-rate-limits"
+        else:
+            message = f"API rate limit exceeded for user ID 1. {support}"
+            docs = RATE_LIMIT_DOCS + "#about-primary-rate-limits"
+        body = {"message": message, "documentation_url": docs}
+        self.fail_next(method, path_regex, status, headers, body, times)
 
     # -- dispatch ----------------------------------------------------------------------
     async def _dispatch(self, request: Request) -> Response:
@@ -246,11 +419,29 @@ class FakeGitHub:
             self.errors.append(message)
         return JSONResponse({"message": message, "documentation_url": DOCS}, status)
 
-    def _api_request(self, request: Request, path: str, raw: bytes) -> Response:
-        # GitHub accepts "token <t>" and "Bearer <t>"; anything else is "Bad credentials".
+    def _authenticate(self, request: Request) -> _Caller | Response:
+        # GitHub accepts "token <t>" and "Bearer <t>" for tokens, and a JWT as "Bearer <jwt>";
+        # anything else is "Bad credentials".
         scheme, _, credential = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() not in ("token", "bearer") or credential.strip() != self.token:
-            return JSONResponse({"message": "Bad credentials", "documentation_url": DOCS}, 401)
+        credential = credential.strip()
+        if scheme.lower() in ("token", "bearer") and credential:
+            if credential == self.token:
+                return _Caller(self.login)
+            if credential.count(".") == 2:  # header.claims.signature: a JWT
+                try:
+                    app = self._apps.verify_jwt(credential)
+                except AuthRefused as refused:
+                    return _unauthorized(str(refused))
+                return _Caller(app.slug, app=app)
+            token = self._apps.token(credential)
+            if token is not None:
+                return _Caller(token.installation.app.bot_login, True, installation_token=token)
+        return _unauthorized("Bad credentials")
+
+    def _api_request(self, request: Request, path: str, raw: bytes) -> Response:
+        caller = self._authenticate(request)
+        if isinstance(caller, Response):
+            return caller
         method = request.method
         match = self._api.find(method, path)
         for alias_method, pattern, replacement in _ALIASES:
@@ -260,7 +451,8 @@ class FakeGitHub:
             return self._gap(f"{method} {path} is not a route of GitHub's REST API")
         op = match.operation
         handler = self._handlers.get(op.operation_id)
-        if handler is None:
+        app_handler = self._app_handlers.get(op.operation_id)
+        if handler is None and app_handler is None:
             return self._gap(f"FakeGitHub does not implement {method} {op.template} ({path})")
         try:
             body = json.loads(raw) if raw else None
@@ -277,8 +469,20 @@ class FakeGitHub:
                 422,
             )
         try:
-            repo = self._find_repo(match.params["owner"], match.params["repo"])
-            reply = handler(repo, match.params, request, body)
+            if app_handler is not None:
+                if caller.app is None:  # what GitHub says to a token on a JWT endpoint
+                    raise _Refused(401, UNDECODABLE)
+                reply = app_handler(_AppCall(caller.app, match.params, request, body))
+            else:
+                assert handler is not None
+                if caller.app is not None:
+                    raise _Refused(401, UNDECODABLE)  # a JWT is for app endpoints only
+                repo = self._find_repo(match.params["owner"], match.params["repo"])
+                # An installation token reads public repositories anywhere but writes only to
+                # its installation's ("Resource not accessible by integration").
+                if method != "GET" and not caller.may_write(repo):
+                    raise _Refused(403, "Resource not accessible by integration")
+                reply = handler(_Call(repo, match.params, request, body, caller))
         except _Refused as refused:
             reply = refused.reply
         except _Gap as gap:
@@ -298,8 +502,10 @@ class FakeGitHub:
     def _git_request(self, request: Request, m: re.Match[str], body: bytes) -> Response:
         # GitHub takes the token as the password of HTTP Basic auth, any user name (its docs
         # use "x-access-token"); without it, 401 + a Basic challenge so git asks its helper.
+        # An expired installation token is refused the same way.
         user, password = _basic_credentials(request.headers.get("authorization", ""))
-        if password != self.token:
+        token = None if password == self.token else self._apps.token(password)
+        if password != self.token and token is None:
             return Response(
                 "Invalid username or token.\n",
                 401,
@@ -310,6 +516,11 @@ class FakeGitHub:
             repo = self._find_repo(m[1], m[2])
         except _Refused:
             return Response("Repository not found.\n", 404, media_type="text/plain")
+        pushing = "git-receive-pack" in m[3] or "service=git-receive-pack" in request.url.query
+        if pushing and token is not None and not token.covers(repo):
+            # An installation token pushes only to its installation's repositories.
+            message = f"Permission to {repo.full_name}.git denied to {user}.\n"
+            return Response(message, 403, media_type="text/plain")
         result = http_backend(
             self.root,
             method=request.method,
@@ -321,13 +532,13 @@ class FakeGitHub:
         )
         if result.status >= 500:
             self._gap(f"git http-backend failed: {result.body.decode(errors='replace')}")
+        elif m[3] == "/git-receive-pack":
+            repo.branch_moved()  # pull requests from the pushed branches follow them
         return Response(result.body, result.status, dict(result.headers))
 
     # -- REST handlers: each cites the GitHub behaviour it follows ----------------------
-    def _get_repo(
-        self, repo: FakeRepo, params: dict[str, str], request: Request, body: JSON
-    ) -> _Reply:
-        return _Reply(200, objects.repository(repo))
+    def _get_repo(self, call: _Call) -> _Reply:
+        return _Reply(200, objects.repository(call.repo))
 
     def _resolve(self, repo: FakeRepo, ref: str | None) -> str:
         sha = repo.bare.resolve(ref or repo.default_branch)
@@ -337,12 +548,11 @@ class FakeGitHub:
             raise _Refused(404, f"No commit found for the ref {ref}")
         return sha
 
-    def _get_content(
-        self, repo: FakeRepo, params: dict[str, str], request: Request, body: JSON
-    ) -> _Reply:
-        ref = request.query_params.get("ref")
+    def _get_content(self, call: _Call) -> _Reply:
+        repo = call.repo
+        ref = call.request.query_params.get("ref")
         sha = self._resolve(repo, ref)
-        path = params["path"].strip("/")
+        path = call.params["path"].strip("/")
         kind = repo.bare.kind(sha, path)
         if kind is None:
             raise _Refused(404, "Not Found")
@@ -351,43 +561,157 @@ class FakeGitHub:
             raise _Gap(f"FakeGitHub does not list a {kind} in contents ({path})")
         return _Reply(200, objects.content_file(repo, path, ref or repo.default_branch, blob))
 
-    def _get_commit(
-        self, repo: FakeRepo, params: dict[str, str], request: Request, body: JSON
-    ) -> _Reply:
-        sha = repo.bare.resolve(params["ref"])
+    def _get_commit(self, call: _Call) -> _Reply:
+        sha = call.repo.bare.resolve(call.params["ref"])
         if sha is None:
-            raise _Refused(422, f"No commit found for SHA: {params['ref']}")
-        return _Reply(200, objects.commit(repo, repo.bare.commit_info(sha)))
+            raise _Refused(422, f"No commit found for SHA: {call.params['ref']}")
+        return _Reply(200, objects.commit(call.repo, call.repo.bare.commit_info(sha)))
 
-    def _create_status(
-        self, repo: FakeRepo, params: dict[str, str], request: Request, body: JSON
-    ) -> _Reply:
-        sha = params["sha"]
+    def _create_status(self, call: _Call) -> _Reply:
+        repo, sha = call.repo, call.params["sha"]
         # GitHub wants the full commit sha here, and 422s for a commit it does not have.
         if not _SHA.fullmatch(sha) or repo.bare.resolve(sha) != sha:
             raise _Refused(422, f"No commit found for SHA: {sha}")
-        creator = objects.user(self.login, self.url, self.api_url)
+        creator = objects.user(call.caller.login, self.url, self.api_url, bot=call.caller.bot)
         with self._cond:
             self._status_ids += 1
-            status = objects.status(repo, sha, self._status_ids, body, creator)
+            status = objects.status(repo, sha, self._status_ids, call.body, creator)
             repo.statuses.setdefault(sha, []).append(status)
         return _Reply(201, status, {"Location": status["url"]})
 
-    def _list_statuses(
-        self, repo: FakeRepo, params: dict[str, str], request: Request, body: JSON
-    ) -> _Reply:
-        sha = self._resolve(repo, params["ref"])
+    def _list_statuses(self, call: _Call) -> _Reply:
+        sha = self._resolve(call.repo, call.params["ref"])
         with self._cond:
-            newest_first = list(reversed(repo.statuses.get(sha, [])))
+            newest_first = list(reversed(call.repo.statuses.get(sha, [])))
+        return self._page(call.request, newest_first)
+
+    def _page(self, request: Request, items: list[JSON]) -> _Reply:
         # GitHub paginates with per_page (default 30, max 100) and page, linked by Link.
         per_page = min(int(request.query_params.get("per_page", 30)), 100)
         page = int(request.query_params.get("page", 1))
-        items = newest_first[(page - 1) * per_page : page * per_page]
         headers = {}
-        if page * per_page < len(newest_first):
+        if page * per_page < len(items):
             query = urllib.parse.urlencode({"per_page": per_page, "page": page + 1})
             headers["Link"] = f'<{self.url}{request.url.path}?{query}>; rel="next"'
-        return _Reply(200, items, headers)
+        return _Reply(200, items[(page - 1) * per_page : page * per_page], headers)
+
+    def _number(self, call: _Call) -> int:
+        number = int(call.params["issue_number"])
+        if number not in call.repo.issues:
+            raise _Refused(404, "Not Found")
+        return number
+
+    def _get_pull(self, call: _Call) -> _Reply:
+        with self._cond:
+            pull = call.repo.issues.get(int(call.params["pull_number"]))
+            if not isinstance(pull, Pull):
+                raise _Refused(404, "Not Found")
+            return _Reply(200, objects.pull_request(call.repo, pull))
+
+    def _get_issue(self, call: _Call) -> _Reply:
+        with self._cond:
+            number = self._number(call)
+            return _Reply(200, objects.issue(call.repo, call.repo.issues[number]))
+
+    def _list_comments(self, call: _Call) -> _Reply:
+        with self._cond:
+            number = self._number(call)
+            comments = [objects.issue_comment(call.repo, c) for c in call.repo.comments_on(number)]
+        return self._page(call.request, comments)
+
+    def _create_comment(self, call: _Call) -> _Reply:
+        caller = call.caller
+        with self._cond:
+            number = self._number(call)
+            comment = call.repo.add_comment(number, call.body["body"], caller.login, bot=caller.bot)
+        return _Reply(201, comment, {"Location": comment["url"]})
+
+    def _comment(self, call: _Call) -> int:
+        comment_id = int(call.params["comment_id"])
+        if comment_id not in call.repo.comments:
+            raise _Refused(404, "Not Found")
+        return comment_id
+
+    def _get_comment(self, call: _Call) -> _Reply:
+        with self._cond:
+            comment = call.repo.comments[self._comment(call)]
+            return _Reply(200, objects.issue_comment(call.repo, comment))
+
+    def _update_comment(self, call: _Call) -> _Reply:
+        with self._cond:
+            comment_id = self._comment(call)
+            # A comment's author may edit it, and so may anyone with write access.
+            author = call.repo.comments[comment_id].author
+            may_edit = ROLES.index(call.repo.role(call.caller.login)) >= ROLES.index("write")
+            if author != call.caller.login and not may_edit:
+                raise _Refused(403, "Resource not accessible by integration")
+            return _Reply(200, call.repo.edit_comment(comment_id, call.body["body"]))
+
+    def _get_permission(self, call: _Call) -> _Reply:
+        login = call.params["username"]
+        return _Reply(200, objects.collaborator_permission(call.repo, login))
+
+    # -- GitHub App handlers (JWT) -----------------------------------------------------
+    def _installation_body(self, installation: Installation) -> JSON:
+        return objects.installation(
+            installation_id=installation.id,
+            app_id=installation.app.app_id,
+            app_slug=installation.app.slug,
+            client_id=installation.app.client_id,
+            account=installation.account,
+            all_repositories=installation.repo_names is None,
+            permissions=installation.permissions,
+            created_at=installation.created_at,
+            web_url=self.url,
+            api_url=self.api_url,
+        )
+
+    def _create_installation_token(self, call: _AppCall) -> _Reply:
+        installation = self._apps.installation(int(call.params["installation_id"]), call.app)
+        if installation is None:
+            raise _Refused(404, "Not Found")
+        body = call.body or {}
+        repos: list[FakeRepo] | None = None
+        if "repositories" in body or "repository_ids" in body:
+            with self._cond:
+                known = list(self._repos.values())
+            names = {f"{installation.account}/{n}".lower() for n in body.get("repositories", [])}
+            ids = set(body.get("repository_ids", []))
+            repos = [r for r in known if r.full_name.lower() in names or r.id in ids]
+            found = {r.full_name.lower() for r in repos} | {r.id for r in repos}
+            if not names | ids <= found or not all(map(installation.covers, repos)):
+                raise _Refused(422, _NOT_ACCESSIBLE)
+        try:
+            token = self._apps.issue(installation, repos, body.get("permissions"))
+        except ValueError as e:
+            raise _Refused(422, str(e)) from e
+        return _Reply(
+            201,
+            objects.installation_token(
+                token.token,
+                token.expires_at,
+                token.permissions,
+                repos,
+                all_repositories=repos is None and installation.repo_names is None,
+            ),
+        )
+
+    def _get_installation(self, call: _AppCall) -> _Reply:
+        installation = self._apps.installation(int(call.params["installation_id"]), call.app)
+        if installation is None:
+            raise _Refused(404, "Not Found")
+        return _Reply(200, self._installation_body(installation))
+
+    def _get_repo_installation(self, call: _AppCall) -> _Reply:
+        repo = self._find_repo(call.params["owner"], call.params["repo"])
+        installation = self._apps.installation_for(call.app, repo)
+        if installation is None:
+            raise _Refused(404, "Not Found")
+        return _Reply(200, self._installation_body(installation))
+
+
+def _unauthorized(message: str) -> Response:
+    return JSONResponse({"message": message, "documentation_url": DOCS}, 401)
 
 
 def _basic_credentials(header: str) -> tuple[str, str]:

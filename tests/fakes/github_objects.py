@@ -14,12 +14,13 @@ import copy
 import hashlib
 import time
 import urllib.parse
-from dataclasses import dataclass, field
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 from tests.fakes import openapi
-from tests.fakes.git import BareRepo, Blob, CommitInfo
+from tests.fakes.git import Blob, CommitInfo
+from tests.fakes.github_repo import Comment, Issue, Pull
+from tests.fakes.github_repo import FakeRepo as FakeRepo  # re-exported: it used to live here
 
 JSON = Any
 _EXAMPLE_REPO = "octocat/Hello-World"
@@ -28,55 +29,6 @@ _B64_LINE = 60
 # Files over 1 MiB come back with empty content and encoding "none" (REST docs,
 # "Get repository content": "Between 1-100 MB: Only the raw or object custom media types").
 MAX_INLINE_CONTENT = 1024 * 1024
-
-
-@dataclass
-class FakeRepo:
-    """A repository of the fake: a bare git repository plus the URLs GitHub would give it."""
-
-    owner: str
-    name: str
-    id: int
-    bare: BareRepo
-    web_url: str  # the fake's base URL, like https://github.com
-    api_url: str  # the fake's REST root, like https://api.github.com
-    statuses: dict[str, list[dict[str, JSON]]] = field(default_factory=dict)
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.owner}/{self.name}"
-
-    @property
-    def clone_url(self) -> str:
-        return f"{self.web_url}/{self.full_name}.git"
-
-    @property
-    def html_url(self) -> str:
-        return f"{self.web_url}/{self.full_name}"
-
-    @property
-    def url(self) -> str:
-        return f"{self.api_url}/repos/{self.full_name}"
-
-    @property
-    def default_branch(self) -> str:
-        return self.bare.default_branch
-
-    @property
-    def path(self) -> Path:
-        return self.bare.path
-
-    def commit(
-        self, files: dict[str, str | bytes | None], message: str, branch: str = "main"
-    ) -> str:
-        """Commit ``files`` (None deletes) on ``branch``; the new commit sha."""
-        return self.bare.commit(files, message, branch)
-
-    def head(self, branch: str = "main") -> str:
-        sha = self.bare.resolve(f"refs/heads/{branch}")
-        if sha is None:
-            raise KeyError(f"{self.full_name} has no branch {branch!r}")
-        return sha
 
 
 def _retarget(value: JSON, replacements: list[tuple[str, str]]) -> JSON:
@@ -109,43 +61,66 @@ def _node_id(kind: str, key: str | int) -> str:
     return base64.b64encode(f"{kind}{key}".encode()).decode()
 
 
-def user(login: str, web_url: str, api_url: str) -> dict[str, JSON]:
-    """A ``simple-user`` for ``login`` (from the ``status`` example's creator)."""
+def user(login: str, web_url: str, api_url: str, *, bot: bool = False) -> dict[str, JSON]:
+    """A ``simple-user`` for ``login`` (from the ``status`` example's creator); ``bot`` for a
+    GitHub App's ``<slug>[bot]`` account."""
     creator = copy.deepcopy(openapi.load().example("status")["creator"])
     replaced = _retarget(
         creator,
         [
             ("https://api.github.com/users/octocat", f"{api_url}/users/{login}"),
             ("https://github.com/octocat", f"{web_url}/{login}"),
+            ("https://github.com", web_url),  # the avatar
         ],
     )
     uid = int(hashlib.sha256(login.encode()).hexdigest()[:6], 16)
     replaced.update(login=login, id=uid, node_id=_node_id("04:User", uid))
+    if bot:
+        replaced.update(type="Bot", html_url=f"{web_url}/apps/{login.removesuffix('[bot]')}")
     return dict(replaced)
 
 
 def repository(repo: FakeRepo) -> dict[str, JSON]:
-    """``GET /repos/{owner}/{repo}``: a ``full-repository`` for a public, non-fork repo."""
+    """``GET /repos/{owner}/{repo}``: a ``full-repository`` for a public repository."""
     body = _retarget(
         copy.deepcopy(openapi.load().example("full-repository-default-response")), _urls(repo)
     )
     for key in ("parent", "source", "template_repository", "organization", "temp_clone_token"):
         body.pop(key, None)
+    body.update(_identity(repo))
     body.update(
-        id=repo.id,
-        node_id=_node_id("010:Repository", repo.id),
-        name=repo.name,
-        full_name=repo.full_name,
-        owner=user(repo.owner, repo.web_url, repo.api_url),
-        default_branch=repo.default_branch,
-        mirror_url=None,
         svn_url=repo.html_url,
-        language=None,
-        description=None,
-        homepage=None,
         # The token's user can push: the bot posts statuses with it.
         permissions={"admin": False, "maintain": False, "push": True, "triage": True, "pull": True},
     )
+    if repo.parent is not None:
+        # A fork names its parent and the root of its network (here: the same repository).
+        body["parent"] = body["source"] = repository_summary(repo.parent)
+    return dict(body)
+
+
+def _identity(repo: FakeRepo) -> dict[str, JSON]:
+    return {
+        "id": repo.id,
+        "node_id": _node_id("010:Repository", repo.id),
+        "name": repo.name,
+        "full_name": repo.full_name,
+        "owner": user(repo.owner, repo.web_url, repo.api_url),
+        "default_branch": repo.default_branch,
+        "fork": repo.parent is not None,
+        "mirror_url": None,
+        "language": None,
+        "description": None,
+        "homepage": None,
+    }
+
+
+def repository_summary(repo: FakeRepo) -> dict[str, JSON]:
+    """A ``repository`` (as in a pull request's ``head.repo``), from the pull request example."""
+    example = openapi.load().example("pull-request")["head"]["repo"]
+    body = _retarget(copy.deepcopy(example), _urls(repo))
+    body.pop("temp_clone_token", None)
+    body.update(_identity(repo), svn_url=repo.html_url, visibility="public")
     return dict(body)
 
 
@@ -251,3 +226,269 @@ def status(
         "updated_at": now,
         "creator": creator,
     }
+
+
+def _iso_or_none(stamp: float | None) -> str | None:
+    return None if stamp is None else _iso(stamp)
+
+
+def _pull_links(repo: FakeRepo, number: int) -> dict[str, str]:
+    return {
+        "url": f"{repo.url}/pulls/{number}",
+        "html_url": f"{repo.html_url}/pull/{number}",
+        "diff_url": f"{repo.html_url}/pull/{number}.diff",
+        "patch_url": f"{repo.html_url}/pull/{number}.patch",
+    }
+
+
+def _branch(repo: FakeRepo, ref: str, sha: str) -> dict[str, JSON]:
+    return {
+        "label": f"{repo.owner}:{ref}",
+        "ref": ref,
+        "sha": sha,
+        "user": user(repo.owner, repo.web_url, repo.api_url),
+        "repo": repository_summary(repo),
+    }
+
+
+def pull_request(repo: FakeRepo, pull: Pull) -> dict[str, JSON]:
+    """``GET /repos/{owner}/{repo}/pulls/{number}`` (schema ``pull-request``).
+
+    The fake does not compute mergeability, so ``mergeable`` is null and ``mergeable_state``
+    "unknown", as GitHub answers while its background job has not run yet.
+    """
+    body = _retarget(copy.deepcopy(openapi.load().example("pull-request")), _urls(repo))
+    n = pull.number
+    base_sha = repo.head(pull.base_ref)
+    ref = f"refs/pull/{n}/head"
+    commits, additions, deletions, files = repo.bare.diff_stats(base_sha, ref)
+    links = _pull_links(repo, n)
+    author = user(pull.author, repo.web_url, repo.api_url)
+    body.update(
+        links,
+        id=repo.id * 100_000 + n,
+        node_id=_node_id("011:PullRequest", repo.id * 100_000 + n),
+        issue_url=f"{repo.url}/issues/{n}",
+        commits_url=f"{links['url']}/commits",
+        review_comments_url=f"{links['url']}/comments",
+        review_comment_url=f"{repo.url}/pulls/comments{{/number}}",
+        comments_url=f"{repo.url}/issues/{n}/comments",
+        statuses_url=f"{repo.url}/statuses/{pull.head_sha}",
+        number=n,
+        state=pull.state,
+        locked=False,
+        title=pull.title,
+        user=author,
+        body=None,
+        labels=[],
+        milestone=None,
+        active_lock_reason=None,
+        created_at=_iso(pull.created_at),
+        updated_at=_iso(pull.updated_at),
+        closed_at=_iso_or_none(pull.closed_at),
+        merged_at=_iso(pull.closed_at or pull.updated_at) if pull.merged else None,
+        merge_commit_sha=None,
+        assignee=None,
+        assignees=[],
+        requested_reviewers=[],
+        requested_teams=[],
+        head=_branch(pull.head_repo, pull.head_ref, pull.head_sha),
+        base=_branch(repo, pull.base_ref, base_sha),
+        author_association=repo.author_association(pull.author),
+        auto_merge=None,
+        draft=pull.draft,
+        merged=pull.merged,
+        mergeable=None,
+        rebaseable=None,
+        mergeable_state="unknown",
+        merged_by=author if pull.merged else None,
+        comments=len(repo.comments_on(n)),
+        review_comments=0,
+        maintainer_can_modify=False,
+        commits=commits,
+        additions=additions,
+        deletions=deletions,
+        changed_files=files,
+    )
+    body["_links"] = {
+        "self": {"href": links["url"]},
+        "html": {"href": links["html_url"]},
+        "issue": {"href": body["issue_url"]},
+        "comments": {"href": body["comments_url"]},
+        "review_comments": {"href": body["review_comments_url"]},
+        "review_comment": {"href": body["review_comment_url"]},
+        "commits": {"href": body["commits_url"]},
+        "statuses": {"href": body["statuses_url"]},
+    }
+    return dict(body)
+
+
+def issue(repo: FakeRepo, item: Issue) -> dict[str, JSON]:
+    """``GET /repos/{owner}/{repo}/issues/{number}`` (schema ``issue``): a pull request is
+    an issue with a ``pull_request`` key (REST docs, "Issues")."""
+    body = _retarget(copy.deepcopy(openapi.load().example("issue")), _urls(repo))
+    n = item.number
+    uid = repo.id * 100_000 + n
+    closed_by = None
+    if item.state == "closed":
+        closed_by = user(item.author, repo.web_url, repo.api_url)
+    body.update(
+        id=uid,
+        node_id=_node_id("05:Issue", uid),
+        url=f"{repo.url}/issues/{n}",
+        labels_url=f"{repo.url}/issues/{n}/labels{{/name}}",
+        comments_url=f"{repo.url}/issues/{n}/comments",
+        events_url=f"{repo.url}/issues/{n}/events",
+        html_url=f"{repo.html_url}/{'pull' if isinstance(item, Pull) else 'issues'}/{n}",
+        number=n,
+        state=item.state,
+        state_reason="completed" if item.state == "closed" else None,
+        title=item.title,
+        body=None,
+        user=user(item.author, repo.web_url, repo.api_url),
+        pinned_comment=None,
+        labels=[],
+        assignee=None,
+        assignees=[],
+        milestone=None,
+        locked=False,
+        active_lock_reason=None,
+        comments=len(repo.comments_on(n)),
+        closed_at=_iso_or_none(item.closed_at),
+        created_at=_iso(item.created_at),
+        updated_at=_iso(item.updated_at),
+        closed_by=closed_by,
+        author_association=repo.author_association(item.author),
+        reactions=_no_reactions(f"{repo.url}/issues/{n}"),
+    )
+    if isinstance(item, Pull):
+        merged_at = _iso(item.closed_at or item.updated_at) if item.merged else None
+        body["pull_request"] = {**_pull_links(repo, n), "merged_at": merged_at}
+        body["draft"] = item.draft
+    else:
+        body.pop("pull_request", None)
+    return dict(body)
+
+
+def issue_comment(repo: FakeRepo, comment: Comment) -> dict[str, JSON]:
+    """An ``issue-comment``, as ``GET /repos/{owner}/{repo}/issues/comments/{id}`` answers."""
+    body = _retarget(copy.deepcopy(openapi.load().example("issue-comment")), _urls(repo))
+    kind = "pull" if isinstance(repo.issues.get(comment.number), Pull) else "issues"
+    body.update(
+        id=comment.id,
+        node_id=_node_id("012:IssueComment", comment.id),
+        url=f"{repo.url}/issues/comments/{comment.id}",
+        html_url=f"{repo.html_url}/{kind}/{comment.number}#issuecomment-{comment.id}",
+        issue_url=f"{repo.url}/issues/{comment.number}",
+        body=comment.body,
+        user=user(comment.author, repo.web_url, repo.api_url, bot=comment.bot),
+        created_at=_iso(comment.created_at),
+        updated_at=_iso(comment.updated_at),
+        author_association=repo.author_association(comment.author),
+        performed_via_github_app=None,
+        reactions=_no_reactions(body["url"]),
+    )
+    return dict(body)
+
+
+def _no_reactions(url: str) -> dict[str, JSON]:
+    """A ``reaction-rollup`` with nobody reacting."""
+    counts = ("+1", "-1", "laugh", "confused", "heart", "hooray", "eyes", "rocket")
+    return {"url": f"{url}/reactions", "total_count": 0, **dict.fromkeys(counts, 0)}
+
+
+def _permissions(role: str) -> dict[str, bool]:
+    rank = ("none", "read", "triage", "write", "maintain", "admin").index(role)
+    return {
+        "pull": rank >= 1,
+        "triage": rank >= 2,
+        "push": rank >= 3,
+        "maintain": rank >= 4,
+        "admin": rank >= 5,
+    }
+
+
+# "permission" holds the legacy base roles only: maintain shows as write, triage as read
+# (REST docs, "Get repository permissions for a user"); role_name has the full role.
+_LEGACY = {"admin": "admin", "maintain": "write", "write": "write", "triage": "read"}
+
+
+def collaborator_permission(repo: FakeRepo, login: str) -> dict[str, JSON]:
+    """``GET /repos/{owner}/{repo}/collaborators/{username}/permission``."""
+    role = repo.role(login)
+    body = {
+        "permission": _LEGACY.get(role, role),
+        "role_name": role,
+        "user": {
+            **user(login, repo.web_url, repo.api_url),
+            "permissions": _permissions(role),
+            "role_name": role,
+        },
+    }
+    return body
+
+
+def iso_datetime(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def installation(
+    *,
+    installation_id: int,
+    app_id: int,
+    app_slug: str,
+    client_id: str,
+    account: str,
+    all_repositories: bool,
+    permissions: dict[str, str],
+    created_at: float,
+    web_url: str,
+    api_url: str,
+) -> dict[str, JSON]:
+    """An ``installation`` of a GitHub App on a user account, from GitHub's example."""
+    body = copy.deepcopy(openapi.load().example("installation"))
+    owner = user(account, web_url, api_url)
+    body.update(
+        id=installation_id,
+        account=owner,
+        repository_selection="all" if all_repositories else "selected",
+        access_tokens_url=f"{api_url}/app/installations/{installation_id}/access_tokens",
+        repositories_url=f"{api_url}/installation/repositories",
+        html_url=f"{web_url}/settings/installations/{installation_id}",
+        app_id=app_id,
+        client_id=client_id,
+        target_id=owner["id"],
+        target_type="User",
+        permissions=dict(permissions),
+        events=["push", "pull_request", "issue_comment"],
+        created_at=_iso(created_at),
+        updated_at=_iso(created_at),
+        single_file_name=None,
+        has_multiple_single_files=False,
+        single_file_paths=[],
+        app_slug=app_slug,
+        suspended_at=None,
+        suspended_by=None,
+    )
+    return dict(body)
+
+
+def installation_token(
+    token: str,
+    expires_at: datetime,
+    permissions: dict[str, str],
+    repositories: list[FakeRepo] | None,
+    *,
+    all_repositories: bool,
+) -> dict[str, JSON]:
+    """``POST /app/installations/{id}/access_tokens``'s ``installation-token``;
+    ``repositories`` (listed) when the request narrowed the token to them."""
+    body: dict[str, JSON] = {
+        "token": token,
+        "expires_at": iso_datetime(expires_at),
+        "permissions": dict(permissions),
+        "repository_selection": "all" if all_repositories else "selected",
+    }
+    if repositories is not None:
+        body["repositories"] = [repository_summary(r) for r in repositories]
+    return body

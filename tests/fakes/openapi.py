@@ -181,6 +181,19 @@ class OpenAPI:
         schema = _json_schema_of(content)
         return [] if schema is None else self._validate(schema, body, where)
 
+    def validate_webhook(self, event: str, payload: JSON) -> list[str]:
+        """Errors of a webhook payload against GitHub's schema for its event and action
+        (the description's ``x-webhooks``, keyed like ``pull-request-opened``)."""
+        key = event.replace("_", "-")
+        action = payload.get("action") if isinstance(payload, dict) else None
+        if action:
+            key += "-" + str(action).replace("_", "-")
+        hook = self._doc.get("x-webhooks", {}).get(key)
+        if hook is None:
+            return [f"{key}: not a webhook in GitHub's description"]
+        schema = _json_schema_of(hook["post"]["requestBody"]["content"])
+        return [] if schema is None else self._validate(schema, payload, f"webhook {key}")
+
     def schema(self, name: str) -> JSON:
         """The converted ``#/components/schemas/<name>``."""
         with self._lock:

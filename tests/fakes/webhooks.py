@@ -14,11 +14,22 @@ import urllib.parse
 import uuid
 from typing import Any
 
+from tests.fakes import github_objects as objects
 from tests.fakes import openapi
 from tests.fakes.git import ZERO_SHA
-from tests.fakes.github_objects import FakeRepo
+from tests.fakes.github_repo import FakeRepo
 
-__all__ = ["ZERO_SHA", "github_headers", "load_example", "push_payload", "sign"]
+__all__ = [
+    "ZERO_SHA",
+    "github_headers",
+    "issue_comment_payload",
+    "load_example",
+    "load_examples",
+    "pull_request_payload",
+    "push_payload",
+    "sign",
+    "tag_push_payload",
+]
 
 JSON = Any
 # GitHub's hookshot agent; the suffix is a build id that changes from delivery to delivery.
@@ -30,6 +41,14 @@ def _examples() -> dict[str, list[dict[str, JSON]]]:
     path = openapi.octokit_dir() / "webhooks-examples" / "api.github.com" / "index.json"
     with path.open("rb") as f:
         return {event["name"]: event["examples"] for event in json.load(f)}
+
+
+def load_examples(event: str) -> list[dict[str, JSON]]:
+    """Deep copies of all GitHub's example payloads for ``event``, every action."""
+    examples = _examples().get(event)
+    if examples is None:
+        raise KeyError(f"no webhook examples for event {event!r}; known: {sorted(_examples())}")
+    return copy.deepcopy(examples)
 
 
 def load_example(event: str, action: str | None = None) -> dict[str, JSON]:
@@ -54,20 +73,8 @@ def _retarget(value: JSON, old: str, new: str) -> JSON:
     return value
 
 
-def push_payload(
-    repo: FakeRepo, *, ref: str, before: str, after: str, pusher: str = "octocat"
-) -> dict[str, JSON]:
-    """GitHub's ``push`` example (a branch push) adapted to ``repo`` and the given shas.
-
-    Keeps GitHub's quirks of push payloads: ``repository.url`` is the HTML URL and
-    ``created_at``/``pushed_at`` are Unix times. ``head_commit`` is None for a deletion
-    (``after`` all zeros), as GitHub sends it.
-    """
-    payload = next(
-        copy.deepcopy(e)
-        for e in _examples()["push"]
-        if e["ref"].startswith("refs/heads/") and e["head_commit"]
-    )
+def _adapt_repository(payload: dict[str, JSON], repo: FakeRepo) -> dict[str, JSON]:
+    """``payload`` with the example's repository (URLs, owner, identity) replaced by ``repo``."""
     old = payload["repository"]
     old_full, old_owner = old["full_name"], old["owner"]["login"]
     host = urllib.parse.urlsplit(repo.web_url).netloc
@@ -82,20 +89,47 @@ def push_payload(
         ("https://github.com", repo.web_url),
     ):
         payload = _retarget(payload, prefix, new)
-    repository = payload["repository"]
-    repository.update(
+    payload["repository"].update(
         id=repo.id,
         name=repo.name,
         full_name=repo.full_name,
-        url=repo.html_url,  # sic: push payloads carry the HTML URL here
         html_url=repo.html_url,
         clone_url=repo.clone_url,
         default_branch=repo.default_branch,
-        master_branch=repo.default_branch,
+        fork=repo.parent is not None,
     )
-    repository["owner"].update(login=repo.owner, name=repo.owner)
+    # Some examples predate fields GitHub's webhook schema now requires.
+    for key, value in (("has_discussions", False), ("topics", []), ("visibility", "public")):
+        payload["repository"].setdefault(key, value)
+    owner = payload["repository"]["owner"]
+    owner.update(objects.user(repo.owner, repo.web_url, repo.api_url))
+    if "name" in owner:  # push payloads' owners carry a name
+        owner["name"] = repo.owner
+    return payload
+
+
+def _finish(
+    payload: dict[str, JSON], repo: FakeRepo, sender: str, installation: int | None
+) -> dict[str, JSON]:
+    payload["sender"] = objects.user(sender, repo.web_url, repo.api_url)
+    payload.pop("organization", None)  # the fake's owners are users
+    payload.pop("installation", None)
+    if installation is not None:
+        # Deliveries to a GitHub App name the installation ("Using webhooks with GitHub Apps").
+        payload["installation"] = {
+            "id": installation,
+            "node_id": f"MDIzOkludGVncmF0aW9u{installation}",
+        }
+    return dict(payload)
+
+
+def _push(
+    example: dict[str, JSON], repo: FakeRepo, ref: str, before: str, after: str, pusher: str
+) -> dict[str, JSON]:
+    payload = _adapt_repository(example, repo)
+    # Push payloads' quirk: repository.url is the HTML URL (and times are Unix times).
+    payload["repository"].update(url=repo.html_url, master_branch=repo.default_branch)
     payload["pusher"] = {"name": pusher, "email": f"{pusher}@users.noreply.github.com"}
-    payload["sender"]["login"] = pusher
     payload.update(
         ref=ref,
         before=before,
@@ -104,6 +138,23 @@ def push_payload(
         deleted=after == ZERO_SHA,
         compare=f"{repo.html_url}/compare/{before[:12]}...{after[:12]}",
     )
+    return payload
+
+
+def push_payload(
+    repo: FakeRepo, *, ref: str, before: str, after: str, pusher: str = "octocat"
+) -> dict[str, JSON]:
+    """GitHub's ``push`` example (a branch push) adapted to ``repo`` and the given shas.
+
+    Keeps GitHub's quirks of push payloads: ``repository.url`` is the HTML URL and
+    ``created_at``/``pushed_at`` are Unix times. ``head_commit`` is None for a deletion
+    (``after`` all zeros), as GitHub sends it.
+    """
+    example = next(
+        e for e in load_examples("push") if e["ref"].startswith("refs/heads/") and e["head_commit"]
+    )
+    payload = _push(example, repo, ref, before, after, pusher)
+    payload["sender"]["login"] = pusher
     if after == ZERO_SHA:
         payload.update(head_commit=None, commits=[])
         return dict(payload)
@@ -114,6 +165,97 @@ def push_payload(
     head.update(id=after, url=f"{repo.html_url}/commit/{after}")
     payload["commits"] = [copy.deepcopy(head)]
     return dict(payload)
+
+
+def tag_push_payload(
+    repo: FakeRepo,
+    tag: str,
+    sha: str | None = None,
+    *,
+    pusher: str = "octocat",
+    installation: int | None = None,
+) -> dict[str, JSON]:
+    """GitHub's ``push`` example for a new tag (``refs/tags/<tag>``), adapted to ``repo``.
+
+    ``after`` is what the tag ref holds (for an annotated tag, the tag object); ``sha`` is
+    the tagged commit (default: what ``repo``'s tag points at). As GitHub sends a tag
+    creation: ``created`` true, ``commits`` empty, ``head_commit`` the tagged commit.
+    """
+    example = next(
+        e for e in load_examples("push") if e["ref"].startswith("refs/tags/") and e["head_commit"]
+    )
+    ref = f"refs/tags/{tag}"
+    commit = sha or repo.bare.resolve(ref)
+    if commit is None:
+        raise KeyError(f"{repo.full_name} has no tag {tag!r}: repo.create_tag() it first")
+    after = repo.bare.ref_value(ref) or commit
+    payload = _push(example, repo, ref, ZERO_SHA, after, pusher)
+    payload.update(commits=[], base_ref=None, compare=f"{repo.html_url}/compare/{tag}")
+    head = payload["head_commit"]
+    head.update(id=commit, url=f"{repo.html_url}/commit/{commit}")
+    if repo.bare.resolve(commit) == commit:
+        info = repo.bare.commit_info(commit)
+        head.update(tree_id=info.tree, message=info.message.rstrip("\n"))
+    return _finish(payload, repo, pusher, installation)
+
+
+PULL_REQUEST_ACTIONS = ("opened", "synchronize", "reopened", "closed", "ready_for_review")
+
+
+def pull_request_payload(
+    repo: FakeRepo,
+    number: int,
+    action: str,
+    *,
+    sender: str | None = None,
+    installation: int | None = None,
+) -> dict[str, JSON]:
+    """GitHub's ``pull_request`` example for ``action``, adapted to pull request ``number``
+    of ``repo`` as it is now (so close it before building a ``closed`` delivery).
+
+    ``pull_request`` carries what the REST API shows: head and base (``head.repo.fork`` for a
+    fork), ``head.sha``, ``user``, ``author_association``, ``draft``, ``merged``. A
+    ``synchronize`` delivery also has ``before``/``after``, the head before and after the push.
+    """
+    if action not in PULL_REQUEST_ACTIONS:
+        raise ValueError(f"action {action!r}: one of {', '.join(PULL_REQUEST_ACTIONS)}")
+    pull = repo.pull(number)
+    payload = _adapt_repository(load_example("pull_request", action), repo)
+    with repo.lock:
+        payload["pull_request"].update(objects.pull_request(repo, pull))
+    payload["number"] = number
+    if action == "synchronize":
+        payload.update(before=pull.previous_head_sha or pull.head_sha, after=pull.head_sha)
+    return _finish(payload, repo, sender or pull.author, installation)
+
+
+def issue_comment_payload(
+    repo: FakeRepo,
+    number: int,
+    comment: dict[str, JSON],
+    action: str = "created",
+    *,
+    previous_body: str | None = None,
+    installation: int | None = None,
+) -> dict[str, JSON]:
+    """GitHub's ``issue_comment`` example for ``action`` (created, edited, deleted), with
+    ``comment`` (as ``repo.add_comment`` returns it) on issue or pull request ``number``.
+
+    For a pull request ``issue.pull_request`` is set, as GitHub sends it; that is how a
+    receiver tells comments on pull requests from comments on issues. ``edited`` carries
+    ``changes.body.from`` = ``previous_body``.
+    """
+    if action not in ("created", "edited", "deleted"):
+        raise ValueError(f"action {action!r}: one of created, edited, deleted")
+    payload = _adapt_repository(load_example("issue_comment", action), repo)
+    with repo.lock:
+        payload["issue"] = objects.issue(repo, repo.issues[number])
+    payload["comment"] = copy.deepcopy(comment)
+    if action == "edited":
+        payload["changes"] = {"body": {"from": previous_body or ""}}
+    else:
+        payload.pop("changes", None)
+    return _finish(payload, repo, comment["user"]["login"], installation)
 
 
 def sign(body: bytes, secret: str) -> str:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from github import Auth, BadCredentialsException, Github, GithubException, UnknownObjectException
+from github import BadCredentialsException, GithubException, UnknownObjectException
 
 from tests.fakes.git import GIT_ENV
-from tests.fakes.github import FakeGitHub
-from tests.fakes.github_objects import FakeRepo
+from tests.fakes.github import FakeGitHub, FakeRepo
+from tests.support.github_client import git_env, pygithub, run_git
 
 TOKEN = "ghs_fake_installation_token"
 S2I_YAML = "builder: registry.example/python:3.12\n"
@@ -31,23 +30,10 @@ def repo(fake: FakeGitHub) -> FakeRepo:
     return fake.create_repo("octo/app")
 
 
-def client(fake: FakeGitHub, token: str = TOKEN, *, lazy: bool = True) -> Github:
-    # The bot's settings: no retries and no throttling, or tests would wait. PyGithub 2.10
-    # deprecates get_repo(..., lazy=True): laziness is a Github() argument now.
-    return Github(
-        base_url=fake.api_url,
-        auth=Auth.Token(token),
-        retry=None,
-        seconds_between_requests=None,
-        seconds_between_writes=None,
-        lazy=lazy,
-    )
-
-
 def test_pygithub_reads_file_at_sha(fake: FakeGitHub, repo: FakeRepo) -> None:
     sha = repo.commit({".s2i.yaml": S2I_YAML, "app.py": "print('hi')\n"}, "Add app")
     repo.commit({".s2i.yaml": "builder: other\n"}, "Change builder")
-    content = client(fake).get_repo(repo.full_name).get_contents(".s2i.yaml", ref=sha)
+    content = pygithub(fake).get_repo(repo.full_name).get_contents(".s2i.yaml", ref=sha)
     assert not isinstance(content, list)
     assert content.decoded_content.decode() == S2I_YAML
     assert content.sha == repo.bare.read_file(sha, ".s2i.yaml").sha  # type: ignore[union-attr]
@@ -56,18 +42,18 @@ def test_pygithub_reads_file_at_sha(fake: FakeGitHub, repo: FakeRepo) -> None:
 def test_missing_file_is_unknown_object(fake: FakeGitHub, repo: FakeRepo) -> None:
     sha = repo.commit({"app.py": "print('hi')\n"}, "No config")
     with pytest.raises(UnknownObjectException):
-        client(fake).get_repo(repo.full_name).get_contents(".s2i.yaml", ref=sha)
+        pygithub(fake).get_repo(repo.full_name).get_contents(".s2i.yaml", ref=sha)
 
 
 def test_full_repository_points_at_the_fake(fake: FakeGitHub, repo: FakeRepo) -> None:
-    gh_repo = client(fake, lazy=False).get_repo(repo.full_name)
+    gh_repo = pygithub(fake, lazy=False).get_repo(repo.full_name)
     assert gh_repo.clone_url == repo.clone_url
     assert gh_repo.default_branch == "main"
 
 
 def test_status_is_recorded_and_listed(fake: FakeGitHub, repo: FakeRepo) -> None:
     sha = repo.commit({".s2i.yaml": S2I_YAML}, "Add config")
-    commit = client(fake).get_repo(repo.full_name).get_commit(sha)
+    commit = pygithub(fake).get_repo(repo.full_name).get_commit(sha)
     commit.create_status("pending", "http://ci.example/1", "Building", "s2i-bot")
     commit.create_status("success", "http://ci.example/1", "Built", "s2i-bot")
     fake.wait_for(lambda: len(fake.statuses(repo.full_name, sha)) == 2)
@@ -82,7 +68,7 @@ def test_status_is_recorded_and_listed(fake: FakeGitHub, repo: FakeRepo) -> None
 
 def test_bogus_state_is_refused_and_recorded(fake: FakeGitHub, repo: FakeRepo) -> None:
     sha = repo.commit({"a": "1"}, "One")
-    commit = client(fake).get_repo(repo.full_name).get_commit(sha)
+    commit = pygithub(fake).get_repo(repo.full_name).get_commit(sha)
     with pytest.raises(GithubException) as raised:
         commit.create_status("bogus")
     assert raised.value.status == 422
@@ -104,7 +90,7 @@ def test_status_for_unknown_sha_is_422(fake: FakeGitHub, repo: FakeRepo) -> None
 
 def test_wrong_token_is_bad_credentials(fake: FakeGitHub, repo: FakeRepo) -> None:
     with pytest.raises(BadCredentialsException):
-        client(fake, "wrong", lazy=False).get_repo(repo.full_name)
+        pygithub(fake, "wrong", lazy=False).get_repo(repo.full_name)
 
 
 def test_unknown_routes_answer_500_and_are_recorded(fake: FakeGitHub, repo: FakeRepo) -> None:
@@ -119,31 +105,12 @@ def test_unknown_routes_answer_500_and_are_recorded(fake: FakeGitHub, repo: Fake
 def test_fail_next_answers_once(fake: FakeGitHub, repo: FakeRepo) -> None:
     sha = repo.commit({"a": "1"}, "One")
     fake.fail_next("POST", r"/statuses/", 500)
-    commit = client(fake).get_repo(repo.full_name).get_commit(sha)
+    commit = pygithub(fake).get_repo(repo.full_name).get_commit(sha)
     with pytest.raises(GithubException) as raised:
         commit.create_status("pending")
     assert raised.value.status == 500
     commit.create_status("pending")
     assert [r.status for r in fake.requests if r.method == "POST"] == [500, 201]
-
-
-def git_env(tmp_path: Path, token: str) -> dict[str, str]:
-    # GIT_ASKPASS answers git's user name and password prompts; the token is the password.
-    (tmp_path / "token").write_text(token)
-    askpass = tmp_path / "askpass.sh"
-    askpass.write_text(f'#!/bin/sh\ncase "$1" in Username*) echo x-access-token;; '
-                       f'*) cat {tmp_path / "token"};; esac\n')  # fmt: skip
-    askpass.chmod(0o700)
-    identity = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t"}
-    return {**GIT_ENV, **identity, "GIT_COMMITTER_EMAIL": "t@e", "GIT_ASKPASS": str(askpass)}
-
-
-def run_git(
-    env: dict[str, str], *args: str, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", *args], env=env, cwd=cwd, capture_output=True, text=True, check=False
-    )
 
 
 def test_git_clone_needs_the_token(fake: FakeGitHub, repo: FakeRepo, tmp_path: Path) -> None:
@@ -171,7 +138,7 @@ def test_git_push_over_http_is_visible_to_the_api(
     assert pushed.returncode == 0, pushed.stderr
     sha = run_git(env, "rev-parse", "HEAD", cwd=work).stdout.strip()
     assert repo.head("main") == sha
-    big = client(fake).get_repo(repo.full_name).get_contents("big.bin", ref=sha)
+    big = pygithub(fake).get_repo(repo.full_name).get_contents("big.bin", ref=sha)
     assert not isinstance(big, list)
     # GitHub inlines content only up to 1 MiB.
     assert (big.size, big.encoding, big.content) == (2 * 1024 * 1024, "none", "")

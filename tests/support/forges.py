@@ -1,0 +1,205 @@
+"""One test vocabulary over the fake GitHub and the fake GitLab, so end-to-end scenarios run
+on both forges: make repositories, push, tag, open pull requests, comment, and read back what
+the bot reported, each delivered as the forge's real webhook."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import httpx
+
+from tests.fakes import gitlab_webhooks as glw
+from tests.fakes import webhooks as ghw
+from tests.fakes.github import FakeGitHub
+from tests.fakes.gitlab import FakeGitLab
+from tests.fakes.gitlab_objects import DEVELOPER
+from tests.support.bot_process import BotProcess
+
+WEBHOOK_SECRET = "It's a Secret to Everybody"
+ZERO_SHA = "0" * 40
+
+
+class Harness(Protocol):
+    forge: str
+
+    def bot_settings(self) -> dict[str, Any]: ...
+    def create_repo(self, name: str) -> str: ...
+    def commit(
+        self, repo: str, files: dict[str, str | bytes | None], branch: str = "main"
+    ) -> str: ...
+    def push(self, bot: BotProcess, repo: str, branch: str, sha: str) -> None: ...
+    def tag(self, bot: BotProcess, repo: str, tag: str, sha: str) -> None: ...
+    def open_pull(
+        self,
+        bot: BotProcess,
+        repo: str,
+        files: dict[str, str | bytes | None],
+        *,
+        author: str,
+        fork: bool,
+    ) -> tuple[int, str]: ...
+    def comment(self, bot: BotProcess, repo: str, number: int, body: str, author: str) -> None: ...
+    def grant_write(self, repo: str, user: str) -> None: ...
+    def statuses(self, repo: str, sha: str) -> list[tuple[str, str, str]]: ...
+    def comments(self, repo: str, number: int) -> list[str]: ...
+    def wait_for(self, predicate: Callable[[], bool], timeout: float) -> None: ...
+    def rate_limit_next_status(self, retry_after: int) -> None: ...
+    def final_state(self, state: str) -> str: ...
+
+
+def _deliver(bot: BotProcess, forge: str, body: bytes, headers: dict[str, str]) -> None:
+    response = httpx.post(f"{bot.url}/webhooks/{forge}", content=body, headers=headers, timeout=10)
+    assert response.status_code in (200, 202), response.text
+
+
+class GitHubHarness:
+    forge = "github"
+
+    def __init__(self, fake: FakeGitHub, token: str) -> None:
+        self.fake, self.token = fake, token
+
+    def bot_settings(self) -> dict[str, Any]:
+        return {"github": {"api_url": self.fake.api_url, "token": self.token,
+                           "webhook_secret": WEBHOOK_SECRET}}  # fmt: skip
+
+    def _send(self, bot: BotProcess, event: str, payload: dict[str, Any]) -> None:
+        body = json.dumps(payload).encode()
+        _deliver(bot, "github", body, ghw.github_headers(event, body, WEBHOOK_SECRET))
+
+    def create_repo(self, name: str) -> str:
+        return self.fake.create_repo(name).full_name
+
+    def commit(self, repo: str, files: dict[str, str | bytes | None], branch: str = "main") -> str:
+        return self.fake.repo(repo).commit(files, "a change", branch=branch)
+
+    def push(self, bot: BotProcess, repo: str, branch: str, sha: str) -> None:
+        payload = ghw.push_payload(
+            self.fake.repo(repo), ref=f"refs/heads/{branch}", before=ZERO_SHA, after=sha
+        )
+        self._send(bot, "push", payload)
+
+    def tag(self, bot: BotProcess, repo: str, tag: str, sha: str) -> None:
+        fake_repo = self.fake.repo(repo)
+        fake_repo.create_tag(tag, sha)
+        self._send(bot, "push", ghw.tag_push_payload(fake_repo, tag, sha))
+
+    def open_pull(
+        self,
+        bot: BotProcess,
+        repo: str,
+        files: dict[str, str | bytes | None],
+        *,
+        author: str,
+        fork: bool,
+    ) -> tuple[int, str]:
+        base = self.fake.repo(repo)
+        head_repo = self.fake.fork_repo(base, author) if fork else base
+        sha = head_repo.commit(files, "a pull request", branch="feature")
+        number = base.create_pull("feature", author=author, fork=head_repo if fork else None)
+        self._send(bot, "pull_request", ghw.pull_request_payload(base, number, "opened"))
+        return number, sha
+
+    def comment(self, bot: BotProcess, repo: str, number: int, body: str, author: str) -> None:
+        fake_repo = self.fake.repo(repo)
+        comment = fake_repo.add_comment(number, body, author)
+        self._send(bot, "issue_comment", ghw.issue_comment_payload(fake_repo, number, comment))
+
+    def grant_write(self, repo: str, user: str) -> None:
+        self.fake.repo(repo).set_permission(user, "write")
+
+    def statuses(self, repo: str, sha: str) -> list[tuple[str, str, str]]:
+        return [(str(s["context"]), str(s["state"]), str(s["description"]))
+                for s in self.fake.statuses(repo, sha)]  # fmt: skip
+
+    def comments(self, repo: str, number: int) -> list[str]:
+        return [str(c["body"]) for c in self.fake.comments(repo, number)]
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float) -> None:
+        self.fake.wait_for(predicate, timeout=timeout)
+
+    def rate_limit_next_status(self, retry_after: int) -> None:
+        self.fake.rate_limit_next("POST", r"/statuses/", retry_after=retry_after)
+
+    def final_state(self, state: str) -> str:
+        # GitHub's statuses: success, failure, error (a cancelled build is an error)
+        return {"cancelled": "error", "failed": "failure"}.get(state, state)
+
+
+class GitLabHarness:
+    forge = "gitlab"
+
+    def __init__(self, fake: FakeGitLab, token: str) -> None:
+        self.fake, self.token = fake, token
+
+    def bot_settings(self) -> dict[str, Any]:
+        return {"gitlab": {"url": self.fake.url, "token": self.token,
+                           "webhook_secret": WEBHOOK_SECRET}}  # fmt: skip
+
+    def _send(self, bot: BotProcess, event: str, payload: dict[str, Any]) -> None:
+        _deliver(
+            bot, "gitlab", json.dumps(payload).encode(), glw.gitlab_headers(event, WEBHOOK_SECRET)
+        )
+
+    def create_repo(self, name: str) -> str:
+        return self.fake.create_project(name).path_with_namespace
+
+    def commit(self, repo: str, files: dict[str, str | bytes | None], branch: str = "main") -> str:
+        return self.fake.project(repo).commit(files, "a change", branch=branch)
+
+    def push(self, bot: BotProcess, repo: str, branch: str, sha: str) -> None:
+        self._send(
+            bot,
+            "Push Hook",
+            glw.push_payload(self.fake.project(repo), f"refs/heads/{branch}", ZERO_SHA, sha),
+        )
+
+    def tag(self, bot: BotProcess, repo: str, tag: str, sha: str) -> None:
+        self._send(bot, "Tag Push Hook", glw.tag_push_payload(self.fake.project(repo), tag, sha))
+
+    def open_pull(
+        self,
+        bot: BotProcess,
+        repo: str,
+        files: dict[str, str | bytes | None],
+        *,
+        author: str,
+        fork: bool,
+    ) -> tuple[int, str]:
+        target = self.fake.project(repo)
+        source = (
+            self.fake.create_project(f"{author}/{repo.split('/')[-1]}", forked_from=target)
+            if fork
+            else target
+        )
+        sha = source.commit(files, "a merge request", branch="feature")
+        iid = target.create_merge_request(
+            "feature", author=author, source_project=source if fork else None
+        )
+        self._send(bot, "Merge Request Hook", glw.merge_request_payload(target, iid, "open"))
+        return iid, sha
+
+    def comment(self, bot: BotProcess, repo: str, number: int, body: str, author: str) -> None:
+        project = self.fake.project(repo)
+        note = project.add_note(number, body, author)
+        self._send(bot, "Note Hook", glw.note_payload(project, number, note))
+
+    def grant_write(self, repo: str, user: str) -> None:
+        self.fake.project(repo).set_access(user, DEVELOPER)
+
+    def statuses(self, repo: str, sha: str) -> list[tuple[str, str, str]]:
+        return [(str(s["name"]), str(s["status"]), str(s.get("description") or ""))
+                for s in self.fake.statuses(repo, sha)]  # fmt: skip
+
+    def comments(self, repo: str, number: int) -> list[str]:
+        return [str(n["body"]) for n in self.fake.notes(repo, number)]
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float) -> None:
+        self.fake.wait_for(predicate, timeout=timeout)
+
+    def rate_limit_next_status(self, retry_after: int) -> None:
+        self.fake.rate_limit("POST", r"/statuses/", retry_after=retry_after)
+
+    def final_state(self, state: str) -> str:
+        return {"cancelled": "canceled"}.get(state, state)
