@@ -33,6 +33,7 @@ import httpx
 from tests.conftest import GITHUB_TOKEN, WEBHOOK_SECRET
 from tests.fakes.github import FakeGitHub, FakeRepo
 from tests.fakes.webhooks import ZERO_SHA, github_headers, push_payload
+from tests.support.apps import generated_go
 from tests.support.bot_process import REPO_ROOT, BotProcess
 from tests.support.testenv import ProvisionedEnv
 
@@ -42,28 +43,13 @@ APP = REPO_ROOT / "tests" / "apps" / "go-hello"
 GENERATED_FILES = {"small": 0, "medium": 40}
 
 
-def generated_go(index: int) -> str:
-    """150 small types with a loop-and-switch method each: code the compiler has to work on."""
-    parts = ["package main\n"]
-    for i in range(150):
-        n = index * 1000 + i
-        parts.append(
-            f"type T{n} struct {{ A, B, C int; S string; M map[string]int }}\n"
-            f"func (t *T{n}) Work(x int) int {{\n\ts := 0\n\tfor i := 0; i < x; i++ {{\n"
-            "\t\tswitch i % 4 {\n\t\tcase 0: s += t.A * i\n\t\tcase 1: s -= t.B + i\n"
-            "\t\tcase 2: s ^= t.C << 1\n\t\tdefault: t.M[t.S] = s\n\t\t}\n\t}\n\treturn s\n}\n"
-            f"var _ = (&T{n}{{M: map[string]int{{}}}}).Work\n"
-        )
-    return "".join(parts)
-
-
 def app_files(nonce: str, app: str = "small") -> dict[str, str | bytes | None]:
     files: dict[str, str | bytes | None] = {
         str(p.relative_to(APP)): p.read_bytes() for p in APP.rglob("*") if p.is_file()
     }
     files["main.go"] = (APP / "main.go").read_text() + f"\n// round {nonce}\n"
     for index in range(GENERATED_FILES[app]):
-        files[f"generated{index}.go"] = generated_go(index)
+        files[f"generated{index}.go"] = generated_go(index)  # medium: some seconds of compiling
     return files
 
 

@@ -1,21 +1,19 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import BotFactory
+from tests.fakes.github import FakeGitHub
+from tests.fakes.gitlab import FakeGitLab
 from tests.support.bot_process import BotProcess
+from tests.support.forges import GitHubHarness, GitLabHarness, Harness
 from tests.support.testenv import ProvisionedEnv
 
-APPS = Path(__file__).resolve().parents[1] / "apps"
-
-
-def app_files(name: str) -> dict[str, str | bytes | None]:
-    root = APPS / name
-    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+FORGE_TOKEN = "forge-token-" + "x" * 20
 
 
 @pytest.fixture
@@ -34,3 +32,34 @@ def start_builder_bot(
         )
 
     return start
+
+
+@pytest.fixture(params=["github", "gitlab"])
+def forge(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    """Each scenario once per forge, against that forge's fake."""
+    if request.param == "github":
+        with FakeGitHub(FORGE_TOKEN) as github:
+            yield GitHubHarness(github, FORGE_TOKEN)
+            assert github.errors == []
+    else:
+        with FakeGitLab(FORGE_TOKEN) as gitlab:
+            yield GitLabHarness(gitlab, FORGE_TOKEN)
+            assert gitlab.errors == []
+
+
+@pytest.fixture
+def forge_bot(forge: Harness, testenv: ProvisionedEnv, tmp_path: Path) -> Iterator[BotProcess]:
+    """`s2i-bot serve` wired to the forge's fake and the real engine, registry and s2i."""
+    settings: dict[str, Any] = {
+        "forge_write_interval": 0,
+        "builder_registry": testenv.builder_registry,
+        "registry_auth_file": str(testenv.auth_file(tmp_path)),
+        "s2i": testenv.s2i,
+    }
+    if forge.forge == "gitlab":  # the GitHub side must still be configured: point it nowhere
+        settings["github"] = {"api_url": "http://127.0.0.1:9/api/v3"}
+    workdir = tmp_path / "bot"
+    workdir.mkdir()
+    bot = BotProcess(workdir, settings | forge.bot_settings()).start()
+    yield bot
+    bot.stop()

@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from tests.conftest import GITHUB_TOKEN, WEBHOOK_SECRET, unique
-from tests.e2e.conftest import APPS, app_files
 from tests.fakes.github import FakeGitHub, FakeRepo
 from tests.fakes.webhooks import ZERO_SHA, github_headers, push_payload
+from tests.support.apps import APPS, app_files
 from tests.support.bot_process import BotProcess
 from tests.support.images import diff_ids, running, skopeo_inspect
 from tests.support.testenv import ProvisionedEnv

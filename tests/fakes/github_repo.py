@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,7 +116,7 @@ class FakeRepo:
 
     # -- git ---------------------------------------------------------------------------
     def commit(
-        self, files: dict[str, str | bytes | None], message: str, branch: str = "main"
+        self, files: Mapping[str, str | bytes | None], message: str, branch: str = "main"
     ) -> str:
         """Commit ``files`` (None deletes) on ``branch``; the new commit sha.
 

@@ -17,6 +17,7 @@ import hashlib
 import threading
 import time
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,7 +172,7 @@ class FakeProject:
 
     # -- test-facing writes ------------------------------------------------------------
     def commit(
-        self, files: dict[str, str | bytes | None], message: str, branch: str = "main"
+        self, files: Mapping[str, str | bytes | None], message: str, branch: str = "main"
     ) -> str:
         """Commit ``files`` (None deletes) on ``branch``; the new commit sha.
 

@@ -5,7 +5,7 @@ the bot reported, each delivered as the forge's real webhook."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import httpx
@@ -27,7 +27,7 @@ class Harness(Protocol):
     def bot_settings(self) -> dict[str, Any]: ...
     def create_repo(self, name: str) -> str: ...
     def commit(
-        self, repo: str, files: dict[str, str | bytes | None], branch: str = "main"
+        self, repo: str, files: Mapping[str, str | bytes | None], branch: str = "main"
     ) -> str: ...
     def push(self, bot: BotProcess, repo: str, branch: str, sha: str) -> None: ...
     def tag(self, bot: BotProcess, repo: str, tag: str, sha: str) -> None: ...
@@ -35,7 +35,7 @@ class Harness(Protocol):
         self,
         bot: BotProcess,
         repo: str,
-        files: dict[str, str | bytes | None],
+        files: Mapping[str, str | bytes | None],
         *,
         author: str,
         fork: bool,
@@ -47,6 +47,7 @@ class Harness(Protocol):
     def wait_for(self, predicate: Callable[[], bool], timeout: float) -> None: ...
     def rate_limit_next_status(self, retry_after: int) -> None: ...
     def final_state(self, state: str) -> str: ...
+    def status_answers(self) -> list[int]: ...
 
 
 def _deliver(bot: BotProcess, forge: str, body: bytes, headers: dict[str, str]) -> None:
@@ -71,7 +72,9 @@ class GitHubHarness:
     def create_repo(self, name: str) -> str:
         return self.fake.create_repo(name).full_name
 
-    def commit(self, repo: str, files: dict[str, str | bytes | None], branch: str = "main") -> str:
+    def commit(
+        self, repo: str, files: Mapping[str, str | bytes | None], branch: str = "main"
+    ) -> str:
         return self.fake.repo(repo).commit(files, "a change", branch=branch)
 
     def push(self, bot: BotProcess, repo: str, branch: str, sha: str) -> None:
@@ -89,7 +92,7 @@ class GitHubHarness:
         self,
         bot: BotProcess,
         repo: str,
-        files: dict[str, str | bytes | None],
+        files: Mapping[str, str | bytes | None],
         *,
         author: str,
         fork: bool,
@@ -122,6 +125,12 @@ class GitHubHarness:
     def rate_limit_next_status(self, retry_after: int) -> None:
         self.fake.rate_limit_next("POST", r"/statuses/", retry_after=retry_after)
 
+    def status_answers(self) -> list[int]:
+        """The HTTP status of every status POST, in order."""
+        return [
+            r.status for r in self.fake.requests if r.method == "POST" and "/statuses/" in r.path
+        ]
+
     def final_state(self, state: str) -> str:
         # GitHub's statuses: success, failure, error (a cancelled build is an error)
         return {"cancelled": "error", "failed": "failure"}.get(state, state)
@@ -145,7 +154,9 @@ class GitLabHarness:
     def create_repo(self, name: str) -> str:
         return self.fake.create_project(name).path_with_namespace
 
-    def commit(self, repo: str, files: dict[str, str | bytes | None], branch: str = "main") -> str:
+    def commit(
+        self, repo: str, files: Mapping[str, str | bytes | None], branch: str = "main"
+    ) -> str:
         return self.fake.project(repo).commit(files, "a change", branch=branch)
 
     def push(self, bot: BotProcess, repo: str, branch: str, sha: str) -> None:
@@ -162,7 +173,7 @@ class GitLabHarness:
         self,
         bot: BotProcess,
         repo: str,
-        files: dict[str, str | bytes | None],
+        files: Mapping[str, str | bytes | None],
         *,
         author: str,
         fork: bool,
@@ -200,6 +211,11 @@ class GitLabHarness:
 
     def rate_limit_next_status(self, retry_after: int) -> None:
         self.fake.rate_limit("POST", r"/statuses/", retry_after=retry_after)
+
+    def status_answers(self) -> list[int]:
+        return [
+            r.status for r in self.fake.requests if r.method == "POST" and "/statuses/" in r.path
+        ]
 
     def final_state(self, state: str) -> str:
         return {"cancelled": "canceled"}.get(state, state)

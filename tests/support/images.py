@@ -58,3 +58,12 @@ def _answers(url: str) -> bool:
     except httpx.TransportError:
         return False
     return True
+
+
+def image_exists(env: ProvisionedEnv, image: str) -> bool:
+    result = subprocess.run(
+        ["skopeo", "inspect", "--raw", "--tls-verify=false", "--creds", env.creds,
+         f"docker://{image}"],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    return result.returncode == 0

@@ -1,0 +1,3 @@
+module example.com/binary-hello
+
+go 1.19
