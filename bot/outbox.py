@@ -18,6 +18,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections import OrderedDict
 
 from bot.build import Build
 from bot.forges.base import PermanentForgeError, RateLimited
@@ -28,6 +29,7 @@ from bot.store import OutboxItem, Store
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 600.0
+REMEMBERED = 10_000
 
 
 class Outbox:
@@ -39,6 +41,9 @@ class Outbox:
         self._wake = asyncio.Event()
         self._empty = asyncio.Event()
         self._last_write = float("-inf")  # monotonic
+        # What each key sent last, so a state sent twice (a race between a send and a newer
+        # put) goes out once; bounded, oldest forgotten first.
+        self._last_sent: OrderedDict[str, object] = OrderedDict()
         self._worker: asyncio.Task[None] | None = None
 
     # -- putting
@@ -70,9 +75,13 @@ class Outbox:
 
     async def _run(self) -> None:
         while True:
+            # Clear before reading: a put that lands while we read sets it again, so the wait
+            # below returns at once instead of missing it.
+            self._wake.clear()
             items = await asyncio.to_thread(self._store.outbox_items)
             if not items:
-                self._empty.set()
+                if not self._wake.is_set():
+                    self._empty.set()
                 await self._wait(None)
                 continue
             now = time.time()
@@ -85,13 +94,13 @@ class Outbox:
             await self._send(due[0])
 
     async def _wait(self, timeout: float | None) -> None:
-        self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def _send(self, item: OutboxItem) -> None:
         try:
-            await asyncio.to_thread(self._reporter.send, item.kind, item.payload)
+            last = self._last_sent.get(item.key)
+            sent = await asyncio.to_thread(self._reporter.send, item.kind, item.payload, last)
         except RateLimited as exc:
             log.warning("%s: rate limited, trying again in %.0fs", item.key, exc.retry_after)
             await self._retry(item, exc.retry_after, str(exc))
@@ -103,8 +112,15 @@ class Outbox:
             log.warning("%s: not delivered (%s), trying again in %.0fs", item.key, exc, delay)
             await self._retry(item, delay, repr(exc))
         else:
+            self._remember(item.key, sent)
             await asyncio.to_thread(self._store.outbox_done, item)
         self._last_write = time.monotonic()
+
+    def _remember(self, key: str, sent: object) -> None:
+        self._last_sent[key] = sent
+        self._last_sent.move_to_end(key)
+        while len(self._last_sent) > REMEMBERED:
+            self._last_sent.popitem(last=False)
 
     async def _retry(self, item: OutboxItem, delay: float, error: str) -> None:
         await asyncio.to_thread(self._store.outbox_retry, item, time.time() + delay, error)

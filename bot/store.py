@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from bot.build import Build, BuildState
@@ -92,7 +95,7 @@ outbox = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),  # bumped by each put
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("last_error", sa.Text),
-    sa.Column("seq", sa.Integer, nullable=False),  # first put order: sending order
+    sa.Column("seq", sa.Float, nullable=False),  # when first put: the sending order
 )
 
 
@@ -133,6 +136,19 @@ def _build(row: Any) -> Build:
     )  # fmt: skip
 
 
+def _insert(dialect: str) -> Any:
+    """INSERT with ON CONFLICT, for the embedded SQLite and for PostgreSQL."""
+    if dialect == "sqlite":
+        return sqlite_insert
+    if dialect == "postgresql":
+        return postgresql_insert
+    raise ValueError(f"the store supports sqlite and postgresql, not {dialect}")
+
+
+def _sqlite_wal(connection: Any, _record: Any) -> None:
+    connection.execute("PRAGMA journal_mode=WAL")
+
+
 _UNFINISHED = [BuildState.QUEUED.value, BuildState.RUNNING.value]
 
 
@@ -140,7 +156,12 @@ class Store:
     def __init__(self, url: str) -> None:
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self._engine = sa.create_engine(url)
+            # Builds, the outbox and webhooks write from several threads: wait for the lock
+            # rather than fail, and let readers go on while one writes (WAL).
+            self._engine = sa.create_engine(url, connect_args={"timeout": 30})
+            sa.event.listen(self._engine, "connect", _sqlite_wal)
+        else:
+            self._engine = sa.create_engine(url, pool_pre_ping=True)
         metadata.create_all(self._engine)
 
     def close(self) -> None:
@@ -324,42 +345,44 @@ class Store:
         self, forge: str, repo: str, pr: int, *, comment_id: int | None = None,
         notice: str | None = None,
     ) -> None:  # fmt: skip
-        current = self.pull_comment(forge, repo, pr)
-        values = {
-            "comment_id": comment_id if comment_id is not None else current.comment_id,
-            "notice": notice if notice is not None else current.notice,
-        }
-        where = (
-            pull_comments.c.forge == forge, pull_comments.c.repo == repo,
-            pull_comments.c.pr == pr,
-        )  # fmt: skip
-        with self._engine.begin() as conn:
-            if conn.execute(pull_comments.update().where(*where).values(**values)).rowcount == 0:
-                conn.execute(pull_comments.insert().values(forge=forge, repo=repo, pr=pr, **values))
+        """Set the comment id or the notice (only what is given: the reporter and the webhook
+        handler each write their own field, at any time)."""
+        values: dict[str, Any] = {}
+        if comment_id is not None:
+            values["comment_id"] = comment_id
+        if notice is not None:
+            values["notice"] = notice
+        insert = _insert(self._engine.dialect.name)(pull_comments).values(
+            forge=forge, repo=repo, pr=pr, comment_id=comment_id, notice=notice or ""
+        )
+        self._write(
+            insert.on_conflict_do_update(
+                index_elements=[pull_comments.c.forge, pull_comments.c.repo, pull_comments.c.pr],
+                set_={name: getattr(insert.excluded, name) for name in values},
+            )
+        )
 
     # -- outbox
     def outbox_put(self, key: str, kind: str, payload: dict[str, Any], due_at: float) -> None:
         """Add an item, or replace the payload of one not sent yet (keeping its place and the
-        earlier due time, so a stream of updates cannot postpone it forever)."""
-        with self._engine.begin() as conn:
-            row = conn.execute(sa.select(outbox).where(outbox.c.key == key)).first()
-            if row is None:
-                seq = conn.execute(
-                    sa.select(sa.func.coalesce(sa.func.max(outbox.c.seq), 0))
-                ).scalar_one()
-                conn.execute(
-                    outbox.insert().values(
-                        key=key, kind=kind, payload=json.dumps(payload), due_at=due_at,
-                        version=1, attempts=0, seq=seq + 1,
-                    )
-                )  # fmt: skip
-            else:
-                conn.execute(
-                    outbox.update().where(outbox.c.key == key).values(
-                        payload=json.dumps(payload), due_at=min(due_at, row.due_at),
-                        version=row.version + 1,
-                    )
-                )  # fmt: skip
+        earlier due time, so a stream of updates cannot postpone it forever). One atomic
+        upsert: the worker may delete the row at any moment."""
+        insert = _insert(self._engine.dialect.name)(outbox).values(
+            key=key, kind=kind, payload=json.dumps(payload), due_at=due_at, version=1,
+            attempts=0, seq=time.time(),
+        )  # fmt: skip
+        self._write(
+            insert.on_conflict_do_update(
+                index_elements=[outbox.c.key],
+                set_={
+                    "payload": insert.excluded.payload,
+                    "due_at": sa.func.min(outbox.c.due_at, insert.excluded.due_at)
+                    if self._engine.dialect.name == "sqlite"
+                    else sa.func.least(outbox.c.due_at, insert.excluded.due_at),
+                    "version": outbox.c.version + 1,
+                },
+            )
+        )
 
     def outbox_items(self) -> list[OutboxItem]:
         rows = self._rows(sa.select(outbox).order_by(outbox.c.seq))

@@ -44,7 +44,7 @@ def test_a_superseded_pending_state_is_not_sent(store: Store) -> None:
     forge = RecordingForge()
 
     async def scenario() -> None:
-        box = outbox(store, forge, min_interval=0, settle=0.05)
+        box = outbox(store, forge, min_interval=0, settle=0.5)
         build = add(store)
         await box.status(build)
         await box.status(store.mark_running(build.id))
