@@ -19,6 +19,8 @@ class SourceSpec(BaseModel):
     sha: str
     ref: str
     context_dir: str = ""
+    # `s2i-bot build`: a working tree on this machine, used as it is instead of a fetch.
+    local_dir: str = ""
 
 
 class BuildSpec(BaseModel):

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from bot.repo_config import FILE_NAME, RepoConfigError, parse_repo_config, schema
+from bot.runner.__main__ import EXIT_CODES
 from bot.settings import Settings, load_settings
 from bot.templates import TemplateError, load_templates
 
@@ -53,6 +54,38 @@ def _templates(settings: Settings) -> int:
     return 0
 
 
+def _build(settings: Settings, path: Path, names: list[str] | None) -> int:
+    import tempfile
+
+    from bot.local_build import build_locally, local_specs
+    from bot.runner.build import RunnerOptions
+    from bot.runner.credentials import Credentials
+
+    templates = load_templates(settings.templates_dir)
+    try:
+        specs = local_specs(
+            path, templates, builder_registry=settings.builder_registry, names=names
+        )
+    except (OSError, RepoConfigError) as exc:
+        print(f"s2i-bot: {exc}", file=sys.stderr)
+        return 2
+    if not specs:
+        print(f"s2i-bot: no build named {', '.join(names or [])} in {path / FILE_NAME}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    auth = settings.registry_auth_file
+    credentials = Credentials(None, json.loads(auth.read_text()) if auth else {"auths": {}})
+    options = RunnerOptions(settings.engine, settings.s2i, tuple(settings.insecure_registries))
+    with tempfile.TemporaryDirectory(prefix="s2i-bot-build-") as workdir:
+        results = build_locally(specs, credentials, Path(workdir), options)
+    for spec, result in zip(specs, results, strict=True):
+        if result.state == "succeeded":
+            print(f"{spec.name}: {spec.image}@{result.digest} ({', '.join(spec.outputs)})")
+        else:
+            print(f"{spec.name}: {result.state}: {result.reason}", file=sys.stderr)
+    return max(EXIT_CODES[r.state] for r in results)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="s2i-bot")
     parser.add_argument("--config", type=Path, default=None, help="bot settings (YAML)")
@@ -60,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("serve", help="run the bot")
     validate = sub.add_parser("validate", help=f"check a {FILE_NAME}")
     validate.add_argument("file", type=Path, nargs="?", default=Path(FILE_NAME))
+    build = sub.add_parser("build", help="run the bot's build on a local working tree")
+    build.add_argument("path", type=Path, nargs="?", default=Path("."))
+    build.add_argument("--name", action="append", help="only this build (repeatable)")
     sub.add_parser("templates", help="list the builder templates")
     sub.add_parser("schema", help=f"print the JSON Schema of {FILE_NAME}")
     args = parser.parse_args(argv)
@@ -72,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings(config)
     if args.command == "serve":
         return _serve(settings)
+    if args.command == "build":
+        return _build(settings, args.path, args.name)
     if args.command == "templates":
         return _templates(settings)
     if args.command == "schema":

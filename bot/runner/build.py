@@ -59,11 +59,15 @@ def _build(
     token_file = secrets_dir / GIT_TOKEN if credentials.git_token else None
     source_dir, context = workdir / "source", workdir / "context"
 
-    with log.step(f"fetch {spec.repo} at {spec.source.sha[:12]}"):
-        fetch_source(
-            spec.source.git_url, spec.source.sha, spec.source.ref, source_dir, log,
-            token_file=token_file,
-        )  # fmt: skip
+    if spec.source.local_dir:
+        source_dir = Path(spec.source.local_dir)
+        log.line(f"building the working tree {source_dir} as it is")
+    else:
+        with log.step(f"fetch {spec.repo} at {spec.source.sha[:12]}"):
+            fetch_source(
+                spec.source.git_url, spec.source.sha, spec.source.ref, source_dir, log,
+                token_file=token_file,
+            )  # fmt: skip
 
     with log.step(f"read s2i labels of {spec.builder_image}"):
         labels = registry.labels(spec.builder_image)
