@@ -42,6 +42,14 @@ class BuildSpec(BaseModel):
         return f"{self.image}:{self.tags[0]}"
 
     @property
+    def cache_image(self) -> str:
+        """Where the previous build is for an incremental one: the output image itself, or,
+        with a runtime image, the builder stage kept beside it."""
+        if self.runtime is None:
+            return self.output
+        return f"{self.image}:{self.tags[0][:115]}-s2i-cache"
+
+    @property
     def outputs(self) -> list[str]:
         return [f"{self.image}:{tag}" for tag in self.tags]
 

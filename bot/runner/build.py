@@ -74,6 +74,17 @@ def _build(
         for key in (s2i.SCRIPTS_URL, s2i.DESTINATION, s2i.ASSEMBLE_USER):
             log.line(f"{key}={labels.get(key, '(unset)')}")
 
+    previous = None
+    if spec.incremental:
+        with log.step(f"look for the previous build {spec.cache_image}"):
+            # s2i --incremental does not check that the previous image exists (a first build
+            # would fail at FROM <previous>); OpenShift's builder checks first, and so do we.
+            if registry.exists(spec.cache_image):
+                previous = spec.cache_image
+                log.line("incremental build: save-artifacts of the previous build are restored")
+            else:
+                log.line("no previous build: a clean build (the next one will be incremental)")
+
     with log.step("s2i build --as-dockerfile"):
         # s2i also tries to read these labels itself and warns when it cannot reach a plain
         # HTTP registry; the flags below carry them either way.
@@ -81,10 +92,13 @@ def _build(
         argv = s2i.s2i_argv(
             options.s2i, source=source_dir, builder_image=spec.builder_image,
             dockerfile=generated, labels=labels, env=spec.env,
-            context_dir=spec.source.context_dir,
+            context_dir=spec.source.context_dir, previous_image=previous,
         )  # fmt: skip
         if not run_step(argv, log).ok:
             raise BuildError("s2i could not generate the build (see the log above)")
+        generated.write_text(
+            dockerfile.name_builder_stage(generated.read_text(), spec.builder_image)
+        )
 
     if spec.runtime is not None:
         with log.step(f"add runtime stage from {spec.runtime.image}"):
@@ -102,12 +116,20 @@ def _build(
                 log.line(f"  {line}")
 
     engine = make_engine(options.engine, authfile, options.insecure_registries)
+    # With a runtime image, the next incremental build needs the builder stage (its caches
+    # and save-artifacts), which the slim image lacks: keep that stage as a cache image.
+    keep_cache = spec.incremental and spec.runtime is not None
     with log.step(f"build {spec.output} with {engine.name}"):
-        engine.build(context, generated, spec.output, log)
+        engine.build(context, generated, spec.output, log, layers=keep_cache)
+        if keep_cache:
+            engine.build(context, generated, spec.cache_image, log, target=dockerfile.BUILDER_STAGE,
+                         layers=True)  # fmt: skip
     with log.step(f"push {', '.join(spec.outputs)}"):
         digest = engine.push(spec.output, log)
         for other in spec.outputs[1:]:
             engine.tag(spec.output, other, log)
             engine.push(other, log)
+        if keep_cache:
+            engine.push(spec.cache_image, log)
     size = registry.compressed_size(f"{spec.image}@{digest}")
     return digest, size

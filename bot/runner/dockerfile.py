@@ -12,6 +12,20 @@ import json
 
 from bot.templates import RuntimeStage
 
+BUILDER_STAGE = "s2i-build"
+
+
+def name_builder_stage(dockerfile: str, builder_image: str) -> str:
+    """Name s2i's builder stage, so the runtime stage and the cache image can refer to it:
+    with --incremental it is not stage 0 (`FROM <previous> as cached` comes first)."""
+    lines = dockerfile.splitlines()
+    for index, line in enumerate(lines):
+        parts = line.split()
+        if len(parts) == 2 and parts[0].upper() == "FROM" and parts[1] == builder_image:
+            lines[index] = f"{line} AS {BUILDER_STAGE}"
+            return "\n".join(lines) + "\n"
+    raise ValueError(f"no 'FROM {builder_image}' in the Dockerfile s2i generated")
+
 
 def logical_lines(dockerfile: str) -> list[str]:
     """Dockerfile instructions with backslash continuations joined by single spaces."""
@@ -42,7 +56,9 @@ def runtime_stage(
     lines = [f"FROM {runtime.image}", *label_instructions(builder_dockerfile)]
     for artifact in runtime.artifacts:
         destination = artifact.destination.rstrip("/") + "/"
-        lines.append(f"COPY --from=0 --chown={user}:0 {artifact.source} {destination}")
+        lines.append(
+            f"COPY --from={BUILDER_STAGE} --chown={user}:0 {artifact.source} {destination}"
+        )
     lines += [f"USER {user}", f"CMD {json.dumps([scripts_dir.rstrip('/') + '/run'])}"]
     return "\n".join(lines) + "\n"
 

@@ -26,7 +26,19 @@ _RUN_FAILED = re.compile(r"returned a non-zero code|error building at STEP \"RUN
 class Engine(Protocol):
     name: str
 
-    def build(self, context: Path, dockerfile: Path, image: str, log: BuildLog) -> None: ...
+    def build(
+        self,
+        context: Path,
+        dockerfile: Path,
+        image: str,
+        log: BuildLog,
+        *,
+        target: str | None = None,
+        layers: bool = False,
+    ) -> None:
+        """Build (up to the `target` stage); `layers` keeps every step cached for a second
+        build of the same Dockerfile."""
+        ...
 
     def push(self, image: str, log: BuildLog) -> str:
         """Push and return the manifest digest the registry stored."""
@@ -71,9 +83,14 @@ class DockerEngine:
         # DOCKER_BUILDKIT=0: the classic builder streams plain output and needs no buildx plugin.
         return os.environ | {"DOCKER_CONFIG": str(self._config_dir), "DOCKER_BUILDKIT": "0"}
 
-    def build(self, context: Path, dockerfile: Path, image: str, log: BuildLog) -> None:
-        argv = [self._docker, "build", "--pull", "-f", str(dockerfile), "-t", image, str(context)]
-        _check_build(run_step(argv, log, env=self._env()), image)
+    def build(
+        self, context: Path, dockerfile: Path, image: str, log: BuildLog, *,
+        target: str | None = None, layers: bool = False,
+    ) -> None:  # fmt: skip
+        # The classic builder always caches steps: `layers` needs nothing more here.
+        argv = [self._docker, "build", "--pull", "-f", str(dockerfile), "-t", image]
+        argv += ["--target", target] if target else []
+        _check_build(run_step([*argv, str(context)], log, env=self._env()), image)
 
     def tag(self, image: str, other: str, log: BuildLog) -> None:
         if not run_step([self._docker, "tag", image, other], log, env=self._env()).ok:
@@ -119,13 +136,18 @@ class BuildahEngine:
         entries = "".join(f'[[registry]]\nlocation = "{r}"\ninsecure = true\n\n' for r in insecure)
         (self._conf_dir / "registries.conf").write_text(entries)
 
-    def build(self, context: Path, dockerfile: Path, image: str, log: BuildLog) -> None:
+    def build(
+        self, context: Path, dockerfile: Path, image: str, log: BuildLog, *,
+        target: str | None = None, layers: bool = False,
+    ) -> None:  # fmt: skip
         self._allow_plain_http([*from_images(dockerfile.read_text()), image])
         argv = [
             self._buildah, "bud", "--pull", "--authfile", str(self._authfile),
-            "-f", str(dockerfile), "-t", image, str(context),
+            "-f", str(dockerfile), "-t", image,
         ]  # fmt: skip
-        _check_build(run_step(argv, log, env=self._env), image)
+        argv += ["--target", target] if target else []
+        argv += ["--layers"] if layers else []
+        _check_build(run_step([*argv, str(context)], log, env=self._env), image)
 
     def tag(self, image: str, other: str, log: BuildLog) -> None:
         if not run_step([self._buildah, "tag", image, other], log, env=self._env).ok:

@@ -44,6 +44,15 @@ class RegistryClient:
             raise BuildError(f"cannot inspect {image} on registry {registry}: {detail}")
         return json.loads(result.stdout)
 
+    def exists(self, image: str) -> bool:
+        try:
+            self._inspect(image, "--raw")
+        except RegistryAuthError:
+            raise
+        except BuildError:
+            return False
+        return True
+
     def labels(self, image: str) -> dict[str, str]:
         return dict(self._inspect(image).get("Labels") or {})
 

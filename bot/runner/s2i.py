@@ -24,12 +24,15 @@ def s2i_argv(
     labels: Mapping[str, str],
     env: Mapping[str, str],
     context_dir: str = "",
+    previous_image: str | None = None,
 ) -> list[str]:
     argv = [
         s2i,
         "build",
         str(source),
         builder_image,
+        # With --incremental, s2i takes the image "tag" as the previous image: FROM it AS cached.
+        *([previous_image, "--incremental"] if previous_image else []),
         "--as-dockerfile",
         str(dockerfile),
         "--scripts-url",

@@ -14,6 +14,7 @@ import httpx
 import pytest
 import yaml
 
+from tests.conftest import unique
 from tests.support.apps import APPS
 from tests.support.bot_process import REPO_ROOT
 from tests.support.images import diff_ids, running, skopeo_inspect
@@ -25,6 +26,14 @@ _BUILT = re.compile(r"^web: (?P<image>\S+)@(?P<digest>sha256:[0-9a-f]{64})", re.
 
 def s2i_build(env: ProvisionedEnv, tree: Path, tmp_path: Path, *extra: str) -> tuple[str, str]:
     """`s2i-bot build` on a working tree; the image and digest it reports."""
+    image, digest, _ = s2i_build_log(env, tree, tmp_path, *extra)
+    return image, digest
+
+
+def s2i_build_log(
+    env: ProvisionedEnv, tree: Path, tmp_path: Path, *extra: str
+) -> tuple[str, str, str]:
+    """`s2i-bot build` on a working tree; the image and digest it reports, and its log."""
     config = tmp_path / "bot.yaml"
     config.write_text(yaml.safe_dump({
         "templates_dir": str(REPO_ROOT / "config" / "templates"),
@@ -38,14 +47,19 @@ def s2i_build(env: ProvisionedEnv, tree: Path, tmp_path: Path, *extra: str) -> t
     )  # fmt: skip
     match = _BUILT.search(result.stdout)
     assert result.returncode == 0 and match, result.stdout[-3000:] + result.stderr[-2000:]
-    return match.group("image"), match.group("digest")
+    return match.group("image"), match.group("digest"), result.stdout
 
 
-def tree(tmp_path: Path, app: str, template: str, image: str) -> Path:
+def tree(
+    tmp_path: Path, app: str, template: str, image: str, incremental: bool | None = None
+) -> Path:
     root = tmp_path / app
     shutil.copytree(APPS / app, root)
-    config = {"builds": [{"name": "web", "template": template, "image": image,
-                          "triggers": {"branches": ["main"]}}]}  # fmt: skip
+    build: dict[str, object] = {"name": "web", "template": template, "image": image,
+                                "triggers": {"branches": ["main"]}}  # fmt: skip
+    if incremental is not None:
+        build["incremental"] = incremental
+    config = {"builds": [build]}
     (root / ".s2i.yaml").write_text(yaml.safe_dump(config))
     return root
 
@@ -98,3 +112,30 @@ def test_b2i_installs_a_prebuilt_binary(testenv: ProvisionedEnv, tmp_path: Path)
     _, digest = s2i_build(testenv, root, tmp_path)
     with running(testenv, f"{image}@{digest}") as url:
         assert "Hello from a prebuilt binary" in httpx.get(url, timeout=10).text
+
+
+@pytest.mark.parametrize(
+    ("template", "app", "restored"),
+    [
+        # With a runtime image: the builder stage is kept as a cache image for the next build.
+        ("go", "go-hello", "Restoring Go build cache from a previous build"),
+        # Without: the previous application image itself holds what save-artifacts keeps.
+        ("python", "python-hello", "Restoring pip's cache from a previous build"),
+    ],
+)
+def test_an_incremental_build_falls_back_to_clean_then_reuses_the_previous_build(
+    template: str, app: str, restored: str, testenv: ProvisionedEnv, tmp_path: Path
+) -> None:
+    image = f"{testenv.registry}/samples/{unique(app)}-incremental"
+    root = tree(tmp_path, app, template, image, incremental=True)
+    _, first, log = s2i_build_log(testenv, root, tmp_path)
+    assert "no previous build: a clean build" in log
+    main = next(p for p in root.iterdir() if p.suffix in (".go", ".py"))
+    comment = "//" if main.suffix == ".go" else "#"
+    main.write_text(main.read_text() + f"\n{comment} a one-line change\n")
+    _, second, log = s2i_build_log(testenv, root, tmp_path)
+    assert "incremental build: save-artifacts of the previous build are restored" in log
+    assert restored in log
+    assert first != second
+    with running(testenv, f"{image}@{second}") as url:
+        assert "Hello" in httpx.get(url, timeout=10).text

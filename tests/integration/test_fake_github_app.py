@@ -102,9 +102,11 @@ def test_repo_installation_is_found_by_the_app(
 @pytest.mark.parametrize(
     ("claims", "message"),
     [
-        ({"exp": int(time.time()) + 3600}, "'Expiration time' claim ('exp') is too far"),
-        ({"exp": int(time.time()) - 10}, "'Expiration time' claim ('exp') must be a numeric"),
-        ({"iat": int(time.time()) + 120}, "'Issued at' claim ('iat') must be an Integer"),
+        # Times are offsets from the moment the test runs (not from collection: a long suite
+        # would otherwise make "the future" the past).
+        ({"exp": 3600}, "'Expiration time' claim ('exp') is too far"),
+        ({"exp": -10}, "'Expiration time' claim ('exp') must be a numeric"),
+        ({"iat": 120}, "'Issued at' claim ('iat') must be an Integer"),
         ({"iss": "999"}, "A JSON web token could not be decoded"),
     ],
 )
@@ -113,6 +115,8 @@ def test_a_bad_jwt_is_refused(
 ) -> None:
     installation = github.install_app(APP_ID, "octo")
     url = f"{github.api_url}/app/installations/{installation}/access_tokens"
+    now = int(time.time())
+    claims = {k: now + v if k in ("exp", "iat") else v for k, v in claims.items()}
     response = httpx.post(url, headers=signed(app_key, **claims))
     assert response.status_code == 401
     assert response.json()["message"].startswith(message)

@@ -1,5 +1,13 @@
-from bot.runner.dockerfile import label_instructions, runtime_stage, scripts_dir_from_url
+from pathlib import Path
+
+from bot.runner.dockerfile import (
+    label_instructions,
+    name_builder_stage,
+    runtime_stage,
+    scripts_dir_from_url,
+)
 from bot.runner.engine import from_images
+from bot.runner.s2i import s2i_argv
 from bot.templates import Artifact, RuntimeStage
 
 S2I_DOCKERFILE = """\
@@ -27,7 +35,7 @@ def test_the_runtime_stage_copies_artifacts_from_stage_zero_and_runs_the_runtime
         "FROM 127.0.0.1:5000/s2i-bot/go-runtime:latest",
         'LABEL "io.openshift.s2i.build.image"="127.0.0.1:5000/s2i-bot/go:latest"'
         ' "io.openshift.s2i.build.commit.id"="abc"',
-        "COPY --from=0 --chown=1001:0 /opt/app-root/app /opt/app-root/",
+        "COPY --from=s2i-build --chown=1001:0 /opt/app-root/app /opt/app-root/",
         "USER 1001",
         'CMD ["/usr/libexec/s2i/run"]',
     ]
@@ -45,3 +53,22 @@ def test_scripts_dir_from_an_image_url() -> None:
 def test_from_images_skips_stage_references() -> None:
     text = S2I_DOCKERFILE + "FROM runtime:1\nCOPY --from=0 /a /b\nFROM 0\n"
     assert from_images(text) == ["127.0.0.1:5000/s2i-bot/go:latest", "runtime:1"]
+
+
+def test_the_builder_stage_is_named_even_after_the_incremental_cached_stage() -> None:
+    text = "FROM reg/prev:main as cached\nRUN save\nFROM reg/go:latest\nRUN assemble\n"
+    named = name_builder_stage(text, "reg/go:latest")
+    assert named.splitlines()[2] == "FROM reg/go:latest AS s2i-build"
+    assert name_builder_stage(S2I_DOCKERFILE, "127.0.0.1:5000/s2i-bot/go:latest").startswith(
+        "FROM 127.0.0.1:5000/s2i-bot/go:latest AS s2i-build\n"
+    )
+
+
+def test_an_incremental_build_names_the_previous_image_as_s2is_tag() -> None:
+    argv = s2i_argv(
+        "s2i", source=Path("/src"), builder_image="b", dockerfile=Path("/ctx/Dockerfile"),
+        labels={"io.openshift.s2i.assemble-user": "1001"}, env={"A": "1"},
+        previous_image="reg/app:main-s2i-cache",
+    )  # fmt: skip
+    assert argv[:6] == ["s2i", "build", "/src", "b", "reg/app:main-s2i-cache", "--incremental"]
+    assert argv[-4:] == ["--assemble-user", "1001", "-e", "A=1"]
