@@ -21,6 +21,11 @@ class SourceSpec(BaseModel):
     context_dir: str = ""
     # `s2i-bot build`: a working tree on this machine, used as it is instead of a fetch.
     local_dir: str = ""
+    # B2I: the source is one downloaded artifact instead of the repository.
+    binary_url: str = ""
+    binary_name: str = ""
+    binary_auth: bool = False  # send the forge token (a release asset of a private repo)
+    binary_asset: str = ""  # a release asset glob the bot still has to resolve to a URL
 
 
 class BuildSpec(BaseModel):

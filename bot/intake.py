@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from fnmatch import fnmatchcase
 
 from bot.build import Build, BuildState
 from bot.build_spec import BuildSpec
-from bot.events import Event
+from bot.events import Event, EventKind
 from bot.forges.base import Forge
 from bot.logs import LogStore
 from bot.planner import PlanError, plan
@@ -89,6 +90,10 @@ class Intake:
         """Plan and record the builds of one event. Idempotent: a delivery processed again
         (after a crash) records only what is missing."""
         actions = actions or Actions()
+        forge = self._forges[delivery.forge]
+        if event.kind is EventKind.RELEASE and not event.sha:
+            assert event.tag is not None
+            event = replace(event, sha=forge.tag_sha(event.repo.full_name, event.tag))
         config = self.read_config(delivery, event, config_sha or event.sha, actions)
         if config is None:
             return actions
@@ -104,6 +109,12 @@ class Intake:
         for spec in specs:
             if spec.name in existing:
                 continue
+            if spec.source.binary_asset:
+                resolved = self._resolve_asset(forge, event, spec)
+                if isinstance(resolved, str):
+                    actions.report.append(self._record(delivery, event, spec, failed=resolved))
+                    continue
+                spec = resolved
             for older in self._store.unfinished_builds(
                 delivery.forge, event.repo.full_name, ref_key(event), [spec.name]
             ):
@@ -112,13 +123,31 @@ class Intake:
         actions.outcome = f"{len(specs)} build(s) planned"
         return actions
 
-    def _record(self, delivery: Delivery, event: Event, spec: BuildSpec) -> Build:
+    def _resolve_asset(self, forge: Forge, event: Event, spec: BuildSpec) -> BuildSpec | str:
+        """The release asset matching the build's glob, as a download for the runner; or why
+        there is none."""
+        pattern = spec.source.binary_asset
+        if event.release_id is None:
+            return f"'release_asset: {pattern}' builds only on a release"
+        assets = forge.release_assets(event.repo.full_name, event.release_id)
+        match = next((a for a in assets if fnmatchcase(a.name, pattern)), None)
+        if match is None:
+            names = ", ".join(a.name for a in assets) or "none"
+            return f"no asset of release {event.tag} matches '{pattern}' (assets: {names})"
+        source = spec.source.model_copy(
+            update={"binary_url": match.url, "binary_name": match.name, "binary_auth": True}
+        )
+        return spec.model_copy(update={"source": source})
+
+    def _record(self, delivery: Delivery, event: Event, spec: BuildSpec, failed: str = "") -> Build:
         build = self._store.add_build(
             delivery_id=delivery.id, name=spec.name, forge=delivery.forge,
             repo=event.repo.full_name, sha=event.sha, spec=spec, ref_key=ref_key(event),
             pr=event.pull.number if event.pull else None,
+            state=BuildState.FAILED if failed else BuildState.QUEUED, reason=failed,
         )  # fmt: skip
-        self._logs.write(build.id, f"build {spec.name} of {spec.repo}@{event.sha} queued\n")
+        message = f"FAILED: {failed}" if failed else "queued"
+        self._logs.write(build.id, f"build {spec.name} of {spec.repo}@{event.sha} {message}\n")
         return build
 
     def _config_failure(

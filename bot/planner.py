@@ -117,6 +117,19 @@ def _runtime(
     )
 
 
+def _source(entry: BuildEntry, event: Event) -> SourceSpec:
+    source = SourceSpec(
+        git_url=event.repo.clone_url, sha=event.sha, ref=event.ref, context_dir=entry.context
+    )
+    binary = entry.binary
+    if binary is None:
+        return source
+    if binary.url:
+        name = binary.url.rstrip("/").rsplit("/", 1)[-1].split("?")[0] or "artifact"
+        return source.model_copy(update={"binary_url": binary.url, "binary_name": name})
+    return source.model_copy(update={"binary_asset": binary.release_asset or ""})
+
+
 def plan(
     event: Event,
     config: RepoConfig,
@@ -142,12 +155,7 @@ def plan(
                 name=entry.name,
                 repo=event.repo.full_name,
                 forge=event.repo.forge,
-                source=SourceSpec(
-                    git_url=event.repo.clone_url,
-                    sha=event.sha,
-                    ref=event.ref,
-                    context_dir=entry.context,
-                ),
+                source=_source(entry, event),
                 template=template.name,
                 builder_image=resolve_image(template.builder, builder_registry),
                 runtime=_runtime(entry, template, builder_registry),

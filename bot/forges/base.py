@@ -68,6 +68,12 @@ class CommitStatus:
     ref: str = ""  # the branch, tag or refs/merge-requests/N/head built (GitLab wants it)
 
 
+@dataclass(frozen=True, slots=True)
+class ReleaseAsset:
+    name: str
+    url: str  # where the runner downloads it (with the forge token)
+
+
 class Forge(Protocol):
     name: str
 
@@ -96,6 +102,12 @@ class Forge(Protocol):
         ...
 
     def comment(self, repo: str, number: int, body: str) -> None: ...
+
+    def tag_sha(self, repo: str, tag: str) -> str:
+        """The commit a tag points at (annotated tags peeled)."""
+        ...
+
+    def release_assets(self, repo: str, release_id: int) -> list[ReleaseAsset]: ...
 
     def clone_token(self, repo: str) -> str | None:
         """A token that may clone the repository over HTTPS (the password of Basic auth)."""

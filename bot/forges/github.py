@@ -25,6 +25,7 @@ from bot.forges.base import (
     PermanentForgeError,
     Ping,
     RateLimited,
+    ReleaseAsset,
     SignatureError,
     StatusState,
     Webhook,
@@ -148,10 +149,22 @@ def _issue_comment(payload: Mapping[str, Any], delivery_id: str) -> Webhook:
     )  # fmt: skip
 
 
+def _release(payload: Mapping[str, Any], delivery_id: str) -> Webhook:
+    # "published" is the moment a release is public (drafts are not); B2I builds then.
+    if payload["action"] != "published":
+        return Ignored(f"release action '{payload['action']}' is not handled")
+    release = payload["release"]
+    return Event(
+        EventKind.RELEASE, _repo(payload), f"refs/tags/{release['tag_name']}", "",
+        payload["sender"]["login"], delivery_id, release_id=int(release["id"]),
+    )  # fmt: skip
+
+
 _PARSERS: dict[str, Callable[[Mapping[str, Any], str], Webhook]] = {
     "push": _push,
     "pull_request": _pull_request,
     "issue_comment": _issue_comment,
+    "release": _release,
 }
 
 
@@ -340,6 +353,24 @@ class GitHubForge:
             return int(issue.create_comment(body).id)
 
         return self._call(upsert)
+
+    def tag_sha(self, repo: str, tag: str) -> str:
+        def resolve() -> str:
+            gh_repo = self._github(repo).get_repo(repo)
+            target = gh_repo.get_git_ref(f"tags/{tag}").object
+            if target.type == "tag":  # an annotated tag: its object is the commit
+                return str(gh_repo.get_git_tag(target.sha).object.sha)
+            return str(target.sha)
+
+        return self._call(resolve)
+
+    def release_assets(self, repo: str, release_id: int) -> list[ReleaseAsset]:
+        def assets() -> list[ReleaseAsset]:
+            release = self._github(repo).get_repo(repo).get_release(release_id)
+            # The API URL (with Accept: application/octet-stream) works for private repos too.
+            return [ReleaseAsset(a.name, a.url) for a in release.get_assets()]
+
+        return self._call(assets)
 
     def comment(self, repo: str, number: int, body: str) -> None:
         self._call(lambda: self._github(repo).get_repo(repo).get_issue(number).create_comment(body))

@@ -26,6 +26,7 @@ from bot.forges.base import (
     PayloadError,
     PermanentForgeError,
     RateLimited,
+    ReleaseAsset,
     SignatureError,
     StatusState,
     Webhook,
@@ -329,6 +330,14 @@ class GitLabForge:
             return int(notes.create({"body": body}, **_NO_SLEEP).id)
 
         return self._call(upsert)
+
+    def tag_sha(self, repo: str, tag: str) -> str:
+        tag_object = self._call(lambda: self._project(repo).tags.get(tag, **_NO_SLEEP))
+        return str(tag_object.commit["id"])
+
+    def release_assets(self, repo: str, release_id: int) -> list[ReleaseAsset]:
+        # GitLab's Release Hook is not handled yet (the driver ignores it), so no build asks.
+        raise PermanentForgeError("release assets are not supported on GitLab yet")
 
     def comment(self, repo: str, number: int, body: str) -> None:
         notes = self._project(repo).mergerequests.get(number, lazy=True).notes

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bot.build_spec import BuildResult, BuildSpec
 from bot.runner import dockerfile, s2i
+from bot.runner.artifact import fetch_artifact
 from bot.runner.credentials import DOCKER_CONFIG_JSON, GIT_TOKEN, Credentials
 from bot.runner.engine import make_engine
 from bot.runner.errors import BuildError, BuildFailure
@@ -59,7 +60,15 @@ def _build(
     token_file = secrets_dir / GIT_TOKEN if credentials.git_token else None
     source_dir, context = workdir / "source", workdir / "context"
 
-    if spec.source.local_dir:
+    if spec.source.binary_asset and not spec.source.binary_url:
+        raise BuildError(f"release asset '{spec.source.binary_asset}' was never resolved")
+    if spec.source.binary_url:
+        with log.step(f"fetch the artifact {spec.source.binary_name}"):
+            fetch_artifact(
+                spec.source.binary_url, spec.source.binary_name, source_dir, log,
+                token_file=token_file, auth=spec.source.binary_auth,
+            )  # fmt: skip
+    elif spec.source.local_dir:
         source_dir = Path(spec.source.local_dir)
         log.line(f"building the working tree {source_dir} as it is")
     else:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.events import PullRequest
-from bot.forges.base import CommitStatus, Ignored, Webhook
+from bot.forges.base import CommitStatus, Ignored, ReleaseAsset, Webhook
 
 
 @dataclass
@@ -21,6 +21,8 @@ class RecordingForge:
     statuses: list[tuple[float, str, str, CommitStatus]] = field(default_factory=list)
     comments: dict[int, tuple[str, int, str]] = field(default_factory=dict)  # id -> repo, pr, body
     failures: list[Exception] = field(default_factory=list)  # raised by the next writes
+    tags: dict[tuple[str, str], str] = field(default_factory=dict)  # repo, tag -> sha
+    releases: dict[tuple[str, int], list[ReleaseAsset]] = field(default_factory=dict)
 
     def parse(self, headers: Mapping[str, str], body: bytes) -> Webhook:
         return Ignored("RecordingForge parses nothing")
@@ -58,6 +60,12 @@ class RecordingForge:
     def comment(self, repo: str, number: int, body: str) -> None:
         self._write()
         self.comments[len(self.comments) + 1] = (repo, number, body)
+
+    def tag_sha(self, repo: str, tag: str) -> str:
+        return self.tags[(repo, tag)]
+
+    def release_assets(self, repo: str, release_id: int) -> list[ReleaseAsset]:
+        return self.releases[(repo, release_id)]
 
     def clone_token(self, repo: str) -> str | None:
         return None

@@ -34,7 +34,9 @@ def test_a_wrong_or_missing_signature_is_refused() -> None:
         parse(headers, body, SECRET)
 
 
-@pytest.mark.parametrize("event", ["push", "create", "pull_request", "issue_comment", "ping"])
+@pytest.mark.parametrize(
+    "event", ["push", "create", "pull_request", "issue_comment", "ping", "release"]
+)
 def test_every_real_example_becomes_an_event_or_is_ignored(event: str) -> None:
     payloads = load_examples(event)
     assert payloads, f"no @octokit/webhooks-examples for {event}"
@@ -59,6 +61,10 @@ def check_event(name: str, payload: dict[str, Any], event: Event) -> None:
         assert event.pull.number == payload["number"]
         assert event.ref == f"refs/pull/{payload['number']}/head"
         assert event.pull.author == pull["user"]["login"]
+    elif name == "release":
+        assert payload["action"] == "published" and event.kind is EventKind.RELEASE
+        assert event.tag == payload["release"]["tag_name"]
+        assert event.release_id == payload["release"]["id"]
     elif name == "issue_comment":
         assert event.kind is EventKind.COMMENT and event.comment is not None
         assert payload["action"] == "created" and payload["issue"]["pull_request"]

@@ -1,0 +1,105 @@
+"""Intake of pushes, tags and releases, against the store and an in-memory forge."""
+
+from pathlib import Path
+
+import pytest
+
+from bot.build import BuildState
+from bot.events import Event, EventKind, Repo
+from bot.forges.base import ReleaseAsset
+from bot.intake import Intake
+from bot.logs import LogStore
+from bot.store import Delivery, Store
+from bot.templates import Template
+from tests.fakes.forge import RecordingForge
+
+REPO = Repo("github", "acme/app", "http://forge/acme/app.git")
+SHA, SHA2 = "1" * 40, "2" * 40
+CONFIG = """\
+builds:
+  - name: web
+    template: go
+    image: reg/acme/web
+    triggers: {branches: [main]}
+  - name: cli
+    template: binary
+    image: reg/acme/cli
+    binary: {release_asset: "cli-*-linux.tar.gz"}
+    triggers: {releases: true}
+  - name: tool
+    template: binary
+    image: reg/acme/tool
+    binary: {url: "https://downloads.example.com/tool/v2/tool?x=1"}
+    triggers: {branches: [main]}
+"""
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> tuple[Store, RecordingForge, Intake]:
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    forge = RecordingForge()
+    for sha in (SHA, SHA2):
+        forge.files[("acme/app", ".s2i.yaml", sha)] = CONFIG
+    templates = {n: Template(name=n, builder=f"s2i-bot/{n}") for n in ("go", "binary")}
+    return store, forge, Intake(store, {"github": forge}, templates, LogStore(tmp_path), None)
+
+
+def delivery(store: Store, name: str) -> Delivery:
+    d = Delivery(name, "github", "x", {}, b"{}")
+    store.add_delivery(d)
+    return d
+
+
+def test_a_newer_push_supersedes_the_unfinished_build_of_the_same_branch(
+    world: tuple[Store, RecordingForge, Intake],
+) -> None:
+    store, _, intake = world
+    first = intake.builds_for(
+        delivery(store, "d1"), Event(EventKind.PUSH, REPO, "refs/heads/main", SHA, "a", "d1")
+    )
+    second = intake.builds_for(
+        delivery(store, "d2"), Event(EventKind.PUSH, REPO, "refs/heads/main", SHA2, "a", "d2")
+    )
+    by_name = {b.name: b for b in first.dispatch}
+    assert sorted(by_name) == ["tool", "web"]
+    assert sorted((b.name, r) for b, r in second.cancel) == [
+        ("tool", "superseded by 2222222"),
+        ("web", "superseded by 2222222"),
+    ]
+    tool = by_name["tool"].spec
+    assert tool is not None and tool.source.binary_url.startswith("https://downloads.example.com")
+    assert tool.source.binary_name == "tool" and not tool.source.binary_auth
+
+
+def test_a_release_builds_from_the_asset_matching_the_glob(
+    world: tuple[Store, RecordingForge, Intake],
+) -> None:
+    store, forge, intake = world
+    forge.tags[("acme/app", "v1.2.0")] = SHA
+    forge.releases[("acme/app", 9)] = [
+        ReleaseAsset("checksums.txt", "http://api/assets/1"),
+        ReleaseAsset("cli-1.2.0-linux.tar.gz", "http://api/assets/2"),
+    ]
+    event = Event(EventKind.RELEASE, REPO, "refs/tags/v1.2.0", "", "a", "d3", release_id=9)
+    (build,) = intake.builds_for(delivery(store, "d3"), event).dispatch
+    assert build.sha == SHA and build.spec is not None
+    assert build.spec.outputs == ["reg/acme/cli:1.2.0"]
+    assert build.spec.source.binary_url == "http://api/assets/2"
+    assert build.spec.source.binary_name == "cli-1.2.0-linux.tar.gz"
+    assert build.spec.source.binary_auth
+
+
+def test_a_release_without_a_matching_asset_fails_naming_what_it_has(
+    world: tuple[Store, RecordingForge, Intake],
+) -> None:
+    store, forge, intake = world
+    forge.tags[("acme/app", "v1.3.0")] = SHA
+    forge.releases[("acme/app", 10)] = [ReleaseAsset("cli-1.3.0-darwin.zip", "http://api/assets/3")]
+    event = Event(EventKind.RELEASE, REPO, "refs/tags/v1.3.0", "", "a", "d4", release_id=10)
+    actions = intake.builds_for(delivery(store, "d4"), event)
+    assert actions.dispatch == []
+    (failed,) = actions.report
+    assert failed.state is BuildState.FAILED
+    assert failed.reason == (
+        "no asset of release v1.3.0 matches 'cli-*-linux.tar.gz' (assets: cli-1.3.0-darwin.zip)"
+    )
