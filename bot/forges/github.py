@@ -14,7 +14,14 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from github import Auth, Github, GithubException, GithubIntegration, UnknownObjectException
+from github import (
+    Auth,
+    BadCredentialsException,
+    Github,
+    GithubException,
+    GithubIntegration,
+    UnknownObjectException,
+)
 
 from bot.events import Comment, Event, EventKind, PullAction, PullRequest, Repo
 from bot.forges.base import (
@@ -269,7 +276,17 @@ class GitHubForge:
 
     def _call(self, fn: Callable[[], T]) -> T:
         try:
-            return call_with_retry(fn, self._retry, wait_hint=wait_hint)
+            try:
+                return call_with_retry(fn, self._retry, wait_hint=wait_hint)
+            except BadCredentialsException:
+                if self._app_auth is None:
+                    raise
+                # An installation token revoked or expired early (clock skew): forget the
+                # installations' tokens and try once more with fresh ones.
+                with self._lock:
+                    self._installations.clear()
+                    self._installation_auth.clear()
+                return call_with_retry(fn, self._retry, wait_hint=wait_hint)
         except GithubException as exc:
             if isinstance(exc, UnknownObjectException):
                 raise

@@ -1,0 +1,127 @@
+"""The GitHub driver (PyGithub underneath) against the fake GitHub: as a token user and as a
+GitHub App, with permissions, pull requests, the one comment, and rate limits."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.forges.base import CommitStatus, RateLimited, StatusState
+from bot.forges.github import GitHubForge
+from bot.pull_comment import MARKER
+from bot.retry import RetryPolicy
+from bot.runner.process import BuildLog
+from bot.runner.source import fetch_source
+from tests.conftest import GITHUB_TOKEN
+from tests.fakes.github import FakeGitHub, FakeRepo
+from tests.fakes.github_app import make_app_key
+
+APP_ID = 777
+
+
+def driver(github: FakeGitHub, sleeps: list[float] | None = None) -> GitHubForge:
+    policy = RetryPolicy(sleep=(sleeps if sleeps is not None else []).append)
+    return GitHubForge(github.api_url, GITHUB_TOKEN, "secret", retry=policy)
+
+
+def status(state: StatusState) -> CommitStatus:
+    return CommitStatus(state, "s2i/web", "why", "http://bot/builds/1/log", "main")
+
+
+@pytest.fixture
+def repo(github: FakeGitHub) -> FakeRepo:
+    repo = github.create_repo("octo/app")
+    repo.commit({".s2i.yaml": "builds: []\n"}, "config")
+    return repo
+
+
+def test_statuses_map_running_and_cancelled_to_what_github_knows(
+    github: FakeGitHub, repo: FakeRepo
+) -> None:
+    forge, sha = driver(github), repo.head()
+    forge.set_status(repo.full_name, sha, status(StatusState.RUNNING))
+    forge.set_status(repo.full_name, sha, status(StatusState.CANCELLED))
+    assert [(s["state"], s["description"]) for s in github.statuses(repo.full_name, sha)] == [
+        ("pending", "why"),
+        ("error", "cancelled: why"),
+    ]
+
+
+def test_write_permission_pull_requests_and_the_one_comment(
+    github: FakeGitHub, repo: FakeRepo
+) -> None:
+    repo.set_permission("writer", "write")
+    repo.set_permission("triager", "triage")
+    forge = driver(github)
+    assert forge.can_write(repo.full_name, "writer")
+    assert not forge.can_write(repo.full_name, "triager")
+    assert not forge.can_write(repo.full_name, "stranger")
+    fork = github.fork_repo(repo, "mallory")
+    head = fork.commit({"a": "1"}, "change", branch="fix")
+    number = repo.create_pull("fix", author="mallory", fork=fork)
+    pull = forge.pull_request(repo.full_name, number)
+    assert (pull.head_sha, pull.from_fork, pull.author) == (head, True, "mallory")
+    assert pull.fetch_ref == f"refs/pull/{number}/head" and pull.base_sha == repo.head()
+    first = forge.upsert_comment(repo.full_name, number, None, f"{MARKER}\none")
+    assert forge.upsert_comment(repo.full_name, number, first, f"{MARKER}\ntwo") == first
+    assert forge.upsert_comment(repo.full_name, number, None, f"{MARKER}\nthree") == first
+    forge.comment(repo.full_name, number, "a reply")
+    assert [c["body"] for c in github.comments(repo.full_name, number)] == [
+        f"{MARKER}\nthree",
+        "a reply",
+    ]
+
+
+def test_a_secondary_rate_limit_is_waited_out_as_github_asks(
+    github: FakeGitHub, repo: FakeRepo
+) -> None:
+    sleeps: list[float] = []
+    github.rate_limit_next("POST", r"/statuses/", retry_after=3)
+    driver(github, sleeps).set_status(repo.full_name, repo.head(), status(StatusState.SUCCESS))
+    assert sleeps == [3.0]
+    assert [s["state"] for s in github.statuses(repo.full_name, repo.head())] == ["success"]
+
+
+def test_a_primary_rate_limit_until_a_reset_far_away_goes_back_to_the_outbox(
+    github: FakeGitHub, repo: FakeRepo
+) -> None:
+    github.rate_limit_next("POST", r"/statuses/", reset_in=3600, secondary=False)
+    with pytest.raises(RateLimited) as raised:
+        driver(github).set_status(repo.full_name, repo.head(), status(StatusState.SUCCESS))
+    assert 3500 < raised.value.retry_after <= 3600
+
+
+def test_as_a_github_app_installation_tokens_are_fetched_cached_and_renewed(
+    github: FakeGitHub, repo: FakeRepo, tmp_path: Path
+) -> None:
+    key = make_app_key()[0]
+    github.register_app(APP_ID, key, slug="s2i-bot")
+    github.install_app(APP_ID, "octo")
+    forge = GitHubForge(github.api_url, None, "secret", app_id=APP_ID, private_key=key,
+                        retry=RetryPolicy(sleep=lambda _: None))  # fmt: skip
+    assert forge.read_file(repo.full_name, ".s2i.yaml", repo.head()) == "builds: []\n"
+    forge.set_status(repo.full_name, repo.head(), status(StatusState.SUCCESS))
+    token = forge.clone_token(repo.full_name)
+    assert token and github.tokens_issued == 1  # one token served all three
+    # The runner clones with it over git's smart HTTP.
+    token_file = tmp_path / "token"
+    token_file.write_text(token)
+    with open(tmp_path / "log", "w") as log:
+        fetch_source(repo.clone_url, repo.head(), "refs/heads/main", tmp_path / "src",
+                     BuildLog(log), token_file=token_file)  # fmt: skip
+    assert (tmp_path / "src" / ".s2i.yaml").exists()
+    # A token revoked early (here: the fake expires it) is replaced and the call goes on.
+    github.expire_tokens()
+    forge.set_status(repo.full_name, repo.head(), status(StatusState.FAILURE))
+    assert github.tokens_issued == 2
+    assert forge.clone_token(repo.full_name) != token
+    # Tokens about to expire are renewed before they are used (PyGithub renews a token in
+    # its last 20 seconds): with 10-second tokens, every use gets a fresh one.
+    github.installation_token_ttl = timedelta(seconds=10)
+    github.expire_tokens()
+    forge.set_status(repo.full_name, repo.head(), status(StatusState.SUCCESS))
+    issued = github.tokens_issued
+    forge.set_status(repo.full_name, repo.head(), status(StatusState.SUCCESS))
+    assert github.tokens_issued == issued + 1
