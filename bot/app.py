@@ -107,6 +107,22 @@ def build_credentials(settings: Settings, forges: dict[str, Forge], build: Build
     return Credentials(forges[build.forge].clone_token(build.repo), config)
 
 
+def make_executor(settings: Settings) -> Executor:
+    """Where builds run: `local` (this host) or `kubernetes` (a Job per build)."""
+    if settings.executor == "kubernetes":
+        from bot.executors.kubernetes import KubernetesExecutor
+
+        return KubernetesExecutor(
+            settings.kubernetes, insecure_registries=tuple(settings.insecure_registries)
+        )
+    return LocalExecutor(
+        settings.data_dir / "work",
+        engine=settings.engine,
+        s2i=settings.s2i,
+        insecure_registries=tuple(settings.insecure_registries),
+    )
+
+
 def build_bot(
     settings: Settings, *, forges: dict[str, Forge] | None = None, executor: Executor | None = None
 ) -> Bot:
@@ -118,13 +134,8 @@ def build_bot(
     reporter = Reporter(store, forges, settings.public_url)
     outbox = Outbox(store, reporter, min_interval=settings.forge_write_interval)
     if executor is None:
-        executor = LocalExecutor(
-            settings.data_dir / "work",
-            engine=settings.engine,
-            s2i=settings.s2i,
-            insecure_registries=tuple(settings.insecure_registries),
-        )
-    intake = Intake(store, forges, templates, logs, settings.builder_registry)
+        executor = make_executor(settings)
+    intake = Intake(store, forges, templates, logs, settings.builder_registry, settings.autodetect)
     pulls = Pulls(store, forges, intake, build_drafts=settings.build_draft_pull_requests)
     dispatcher = Dispatcher(
         store,

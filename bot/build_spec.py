@@ -35,6 +35,7 @@ class BuildSpec(BaseModel):
     forge: str
     source: SourceSpec
     template: str
+    note: str = ""  # shown with pending statuses, e.g. which template was detected
     builder_image: str
     runtime: RuntimeStage | None = None
     env: dict[str, str] = {}

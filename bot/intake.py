@@ -15,11 +15,20 @@ from fnmatch import fnmatchcase
 
 from bot.build import Build, BuildState
 from bot.build_spec import BuildSpec
+from bot.detect import detect_template
 from bot.events import Event, EventKind
 from bot.forges.base import Forge
 from bot.logs import LogStore
 from bot.planner import PlanError, plan
-from bot.repo_config import FILE_NAME, RepoConfig, RepoConfigError, parse_repo_config
+from bot.repo_config import (
+    FILE_NAME,
+    BuildEntry,
+    RepoConfig,
+    RepoConfigError,
+    Triggers,
+    parse_repo_config,
+)
+from bot.settings import AutodetectSettings
 from bot.store import Delivery, Store
 from bot.templates import Template
 
@@ -58,25 +67,48 @@ class Intake:
         templates: Mapping[str, Template],
         logs: LogStore,
         builder_registry: str | None,
+        autodetect: AutodetectSettings | None = None,
     ) -> None:
         self._store, self._forges, self._templates = store, forges, templates
         self._logs = logs
         self._builder_registry = builder_registry
+        self._autodetect = autodetect or AutodetectSettings()
 
     def read_config(
         self, delivery: Delivery, event: Event, sha: str, actions: Actions
     ) -> RepoConfig | None:
         """The repo's config at sha; None (and the reason in actions) when there is none or it
         is broken."""
-        text = self._forges[delivery.forge].read_file(event.repo.full_name, FILE_NAME, sha)
+        forge = self._forges[delivery.forge]
+        text = forge.read_file(event.repo.full_name, FILE_NAME, sha)
         if text is None:
             actions.outcome = f"no {FILE_NAME} at {sha[:12]}"
+            if self._autodetect.enabled:
+                return self._detected_config(forge, event, sha, actions)
             return None
         try:
             return parse_repo_config(text, templates=self._templates.keys())
         except RepoConfigError as exc:
             self._config_failure(delivery, event, str(exc.errors[0]), str(exc), actions)
             return None
+
+    def _detected_config(
+        self, forge: Forge, event: Event, sha: str, actions: Actions
+    ) -> RepoConfig | None:
+        repo = event.repo.full_name
+        found = detect_template(lambda path: forge.read_file(repo, path, sha) is not None)
+        if found is None or found[0] not in self._templates:
+            actions.outcome += "; no template detected"
+            return None
+        template, marker = found
+        actions.outcome = f"no {FILE_NAME}: detected template {template} from {marker}"
+        entry = BuildEntry(
+            name=template,
+            template=template,
+            image=f"{self._autodetect.image_prefix.rstrip('/')}/{repo.lower()}",
+            triggers=Triggers(branches=tuple(self._autodetect.branches), tags=("v*",)),
+        )
+        return RepoConfig((entry,), note=f"template {template}, detected from {marker}")
 
     def builds_for(
         self,
@@ -107,6 +139,8 @@ class Intake:
             return actions
         existing = {b.name for b in self._store.builds_of_delivery(delivery.id)}
         for spec in specs:
+            if config.note:
+                spec = spec.model_copy(update={"note": config.note})
             if spec.name in existing:
                 continue
             if spec.source.binary_asset:
@@ -120,7 +154,8 @@ class Intake:
             ):
                 actions.cancel.append((older, f"superseded by {event.sha[:7]}"))
             actions.queue(self._record(delivery, event, spec))
-        actions.outcome = f"{len(specs)} build(s) planned"
+        planned = f"{len(specs)} build(s) planned"
+        actions.outcome = f"{config.note}: {planned}" if config.note else planned
         return actions
 
     def _resolve_asset(self, forge: Forge, event: Event, spec: BuildSpec) -> BuildSpec | str:

@@ -130,6 +130,7 @@ class BuildEntry:
 @dataclass(frozen=True, slots=True)
 class RepoConfig:
     builds: tuple[BuildEntry, ...]
+    note: str = ""  # how the bot came by it, when not from the file (template detection)
 
 
 def schema() -> dict[str, Any]:

@@ -60,6 +60,41 @@ class GitLabSettings(BaseModel):
         return self
 
 
+class KubernetesSettings(BaseModel):
+    """The `kubernetes` executor: each build is a Job running the runner image."""
+
+    model_config = ConfigDict(extra="forbid")
+    # A kubeconfig file; unset: the in-cluster configuration (the bot runs in a pod).
+    kubeconfig: Path | None = None
+    namespace: str = "s2i-bot"
+    runner_image: str = "s2i-bot/runner:latest"
+    runner_image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    # An existing `kubernetes.io/dockerconfigjson` Secret in the namespace: the registry
+    # credentials the runner pushes (and pulls builder images) with.
+    registry_secret: str = "s2i-bot-registry"
+    resources: dict[str, dict[str, str]] = {
+        "requests": {"cpu": "500m", "memory": "512Mi"},
+        "limits": {"memory": "2Gi"},
+    }
+    active_deadline_seconds: int = 1800
+    # Finished Jobs (and their pods and logs) stay this long; a bot restarted within it
+    # still reports their result, later it runs the build again.
+    ttl_seconds_after_finished: int = 3600
+    # Run the build pod in the node's network namespace. Only for clusters whose builds
+    # must reach services on the node's loopback (the test cluster: the registry and the
+    # fake forge listen on 127.0.0.1); never needed with real registry and forge hosts.
+    host_network: bool = False
+
+
+class AutodetectSettings(BaseModel):
+    """Build repositories without `.s2i.yaml` with the template their files point to."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = False
+    image_prefix: str = ""  # images go to <image_prefix>/<repository path>
+    branches: list[str] = ["main", "master"]
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     host: str = "127.0.0.1"
@@ -71,7 +106,7 @@ class Settings(BaseModel):
     templates_dir: Path = Path("config/templates")
     # Template images without a registry host (s2i-bot/go:latest) are pulled from here.
     builder_registry: str | None = None
-    executor: Literal["local"] = "local"
+    executor: Literal["local", "kubernetes"] = "local"
     engine: Literal["docker", "buildah"] = "docker"
     max_concurrent_builds: int = 2
     # Seconds between writes to a forge (statuses, comments): GitHub advises one second
@@ -82,8 +117,10 @@ class Settings(BaseModel):
     insecure_registries: list[str] = []
     # Registry credentials, a dockerconfigjson file (as `kubectl create secret docker-registry`).
     registry_auth_file: Path | None = None
+    autodetect: AutodetectSettings = AutodetectSettings()
     github: GitHubSettings = GitHubSettings()
     gitlab: GitLabSettings = GitLabSettings()
+    kubernetes: KubernetesSettings = KubernetesSettings()
 
     @model_validator(mode="after")
     def _defaults(self) -> Settings:

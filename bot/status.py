@@ -30,9 +30,9 @@ def status_for(build: Build, public_url: str) -> CommitStatus:
     full: it is what users copy (`docker pull image@sha256:...`)."""
     match build.state:
         case BuildState.QUEUED:
-            state, description = StatusState.PENDING, "queued"
+            state, description = StatusState.PENDING, _noted("queued", build)
         case BuildState.RUNNING:
-            state, description = StatusState.RUNNING, "building"
+            state, description = StatusState.RUNNING, _noted("building", build)
         case BuildState.SUCCEEDED:
             size = f" ({human_size(build.size)})" if build.size is not None else ""
             state, description = StatusState.SUCCESS, f"{build.digest}{size}"
@@ -44,6 +44,11 @@ def status_for(build: Build, public_url: str) -> CommitStatus:
             state, description = StatusState.ERROR, build.reason or "the build errored"
     ref = _short_ref(build.spec.source.ref) if build.spec else ""
     return CommitStatus(state, context_of(build), description, log_url(public_url, build.id), ref)
+
+
+def _noted(description: str, build: Build) -> str:
+    note = build.spec.note if build.spec else ""
+    return f"{description} ({note})" if note else description
 
 
 def _short_ref(ref: str) -> str:

@@ -1,5 +1,6 @@
 """Intake of pushes, tags and releases, against the store and an in-memory forge."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,24 @@ def test_a_release_without_a_matching_asset_fails_naming_what_it_has(
     assert failed.reason == (
         "no asset of release v1.3.0 matches 'cli-*-linux.tar.gz' (assets: cli-1.3.0-darwin.zip)"
     )
+
+
+def test_without_a_config_an_opt_in_detects_the_template_and_says_so(tmp_path: Path) -> None:
+    from bot.settings import AutodetectSettings
+
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    forge = RecordingForge(
+        files={("acme/app", "package.json", SHA): "{}", ("acme/app", "index.html", SHA): ""}
+    )
+    templates = {n: Template(name=n, builder=f"s2i-bot/{n}") for n in ("nodejs", "static")}
+    detect = AutodetectSettings(enabled=True, image_prefix="reg/auto")
+    intake = Intake(store, {"github": forge}, templates, LogStore(tmp_path), None, detect)
+    event = Event(EventKind.PUSH, REPO, "refs/heads/main", SHA, "a", "d5")
+    actions = intake.builds_for(delivery(store, "d5"), event)
+    (build,) = actions.dispatch
+    assert build.name == "nodejs" and build.spec is not None
+    assert build.spec.outputs == ["reg/auto/acme/app:main"]
+    assert build.spec.note == "template nodejs, detected from package.json"
+    assert actions.outcome == "template nodejs, detected from package.json: 1 build(s) planned"
+    off = Intake(store, {"github": forge}, templates, LogStore(tmp_path), None)
+    assert off.builds_for(delivery(store, "d6"), replace(event, delivery_id="d6")).dispatch == []

@@ -1,0 +1,203 @@
+"""A build as a Kubernetes Job: pure rendering, BuildSpec -> manifest dicts (no client here).
+
+The Job runs `python -m bot.runner` in the runner image (builders/runner/Containerfile):
+- the BuildSpec (no secrets) as JSON in the env var S2I_BOT_SPEC, written to a file first;
+- credentials mounted as files in SECRETS_DIR, laid out as bot/runner/credentials.py reads
+  them: `.dockerconfigjson` from the registry Secret named in the settings, `git-token` from
+  the build's own Secret (render_secret; it is owned by the Job, so it goes with it);
+- the BuildResult written to the container's termination message (TERMINATION_LOG), where
+  the executor reads it back; the log is the container's stdout;
+- buildah with vfs storage and chroot isolation in emptyDirs, as root in the container but
+  with only the capabilities it needs: CHOWN SETUID SETGID SETFCAP SYS_CHROOT, seccomp
+  Unconfined (buildah maps its user namespace with unshare(CLONE_NEWUSER), which the
+  runtime's default seccomp profile refuses, and writing the uid map of root needs SETFCAP),
+  no privilege escalation, no service account token.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot.build_spec import BuildSpec
+from bot.runner.credentials import DOCKER_CONFIG_JSON, GIT_TOKEN
+from bot.settings import KubernetesSettings
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+BUILD_ID = "s2i-bot/build-id"
+REPO = "s2i-bot/repo"
+SHA = "s2i-bot/sha"
+CONTAINER = "runner"
+SECRETS_DIR = "/var/run/s2i-bot/secrets"
+WORKSPACE = "/workspace"
+TERMINATION_LOG = "/dev/termination-log"
+SPEC_ENV = "S2I_BOT_SPEC"
+CAPABILITIES = ["CHOWN", "SETUID", "SETGID", "SETFCAP", "SYS_CHROOT"]
+
+_LABEL_BAD = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def job_name(build_id: int) -> str:
+    return f"s2i-bot-build-{build_id}"
+
+
+def secret_name(build_id: int) -> str:
+    return f"{job_name(build_id)}-git"
+
+
+def label_value(text: str) -> str:
+    """A label value (at most 63 of [A-Za-z0-9_.-], alphanumeric at both ends):
+    `acme/hello-world` -> `acme.hello-world`."""
+    value = _LABEL_BAD.sub("-", text.replace("/", "."))[:63]
+    return re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", value)
+
+
+def build_selector(build_id: int) -> str:
+    """The label selector of the Job (and pod) of one build."""
+    return f"{MANAGED_BY}=s2i-bot,{BUILD_ID}={build_id}"
+
+
+def labels(build_id: int, spec: BuildSpec) -> dict[str, str]:
+    return {
+        MANAGED_BY: "s2i-bot",
+        BUILD_ID: str(build_id),
+        REPO: label_value(spec.repo),
+        SHA: label_value(spec.source.sha),
+    }
+
+
+def render_secret(
+    build_id: int, spec: BuildSpec, git_token: str | None, *, settings: KubernetesSettings
+) -> dict[str, Any]:
+    """The build's own Secret: the forge token git clones with (empty without one)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": secret_name(build_id),
+            "namespace": settings.namespace,
+            "labels": labels(build_id, spec),
+        },
+        "type": "Opaque",
+        "stringData": {GIT_TOKEN: git_token} if git_token else {},
+    }
+
+
+def owner_reference(job: dict[str, Any]) -> dict[str, Any]:
+    """An ownerReference to a created Job (it has a uid): what it owns goes with it."""
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "name": job["metadata"]["name"],
+        "uid": job["metadata"]["uid"],
+        "blockOwnerDeletion": False,
+        "controller": False,
+    }
+
+
+def runner_args(settings: KubernetesSettings, insecure_registries: tuple[str, ...]) -> list[str]:
+    args = [
+        "--spec", f"{WORKSPACE}/spec.json", "--secrets", SECRETS_DIR,
+        "--workdir", f"{WORKSPACE}/build", "--result", TERMINATION_LOG,
+        "--engine", "buildah", "--s2i", "/usr/local/bin/s2i",
+    ]  # fmt: skip
+    for registry in insecure_registries:
+        args += ["--insecure-registry", registry]
+    return args
+
+
+def render_job(
+    build_id: int,
+    spec: BuildSpec,
+    *,
+    settings: KubernetesSettings,
+    insecure_registries: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """The Job that runs one build."""
+    build_labels = labels(build_id, spec)
+    # The spec goes in through the environment, into a file the runner reads: a plain
+    # `sh -c` so the image needs no entrypoint of ours. "$@" are the runner's arguments.
+    script = f'printf %s "${SPEC_ENV}" >{WORKSPACE}/spec.json && exec python3 -m bot.runner "$@"'
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "terminationGracePeriodSeconds": 10,
+        "containers": [
+            {
+                "name": CONTAINER,
+                "image": settings.runner_image,
+                "imagePullPolicy": settings.runner_image_pull_policy,
+                "command": ["sh", "-c", script, "bot.runner"],
+                "args": runner_args(settings, insecure_registries),
+                "env": [
+                    {"name": SPEC_ENV, "value": spec.model_dump_json()},
+                    {"name": "STORAGE_DRIVER", "value": "vfs"},
+                    {"name": "BUILDAH_ISOLATION", "value": "chroot"},
+                ],
+                "workingDir": WORKSPACE,
+                "resources": settings.resources,
+                "terminationMessagePath": TERMINATION_LOG,
+                "terminationMessagePolicy": "File",
+                "securityContext": {
+                    "runAsUser": 0,
+                    "allowPrivilegeEscalation": False,
+                    "privileged": False,
+                    "capabilities": {"drop": ["ALL"], "add": CAPABILITIES},
+                    "seccompProfile": {"type": "Unconfined"},
+                },
+                "volumeMounts": [
+                    {"name": "workspace", "mountPath": WORKSPACE},
+                    {"name": "containers-storage", "mountPath": "/var/lib/containers"},
+                    {"name": "secrets", "mountPath": SECRETS_DIR, "readOnly": True},
+                ],
+            }
+        ],
+        "volumes": [
+            {"name": "workspace", "emptyDir": {}},
+            {"name": "containers-storage", "emptyDir": {}},
+            {
+                "name": "secrets",
+                "projected": {
+                    "defaultMode": 0o400,
+                    "sources": [
+                        {
+                            "secret": {
+                                "name": settings.registry_secret,
+                                "items": [{"key": DOCKER_CONFIG_JSON, "path": DOCKER_CONFIG_JSON}],
+                            }
+                        },
+                        {
+                            "secret": {
+                                "name": secret_name(build_id),
+                                "items": [{"key": GIT_TOKEN, "path": GIT_TOKEN}],
+                                "optional": True,
+                            }
+                        },
+                    ],
+                },
+            },
+        ],
+    }
+    if settings.host_network:
+        pod_spec["hostNetwork"] = True
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": job_name(build_id),
+            "namespace": settings.namespace,
+            "labels": build_labels,
+            "annotations": {
+                "s2i-bot/repo": spec.repo,
+                "s2i-bot/build-name": spec.name,
+                "s2i-bot/image": spec.output,
+            },
+        },
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": settings.active_deadline_seconds,
+            "ttlSecondsAfterFinished": settings.ttl_seconds_after_finished,
+            "template": {"metadata": {"labels": dict(build_labels)}, "spec": pod_spec},
+        },
+    }

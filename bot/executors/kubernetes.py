@@ -1,0 +1,222 @@
+"""The Kubernetes executor: each build is a Job running the runner image.
+
+run() creates the build's Secret and Job (bot/executors/job.py renders them) or, when a Job
+with the build's id label already exists, adopts it: that is how a restarted bot picks up
+the builds it left running (Bot.recover dispatches them again). It follows the pod's log
+into the build log, watches the Job until it has finished, and reads the BuildResult from
+the container's termination message. Cancelling the task deletes the Job and its pod.
+Every blocking client call runs in a thread (asyncio.to_thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from bot.build_spec import BuildResult, BuildSpec
+from bot.executors import job as render
+from bot.executors.kube import ApiUnreachable, KubeClient, PodStuck, job_finished, terminated
+from bot.runner.credentials import Credentials
+from bot.settings import KubernetesSettings
+
+log = logging.getLogger(__name__)
+LOG_DRAIN_SECONDS = 30  # after the Job has finished, how long the log may take to end
+
+
+@dataclass
+class KubernetesExecutor:
+    settings: KubernetesSettings
+    insecure_registries: tuple[str, ...] = ()
+    _client: KubeClient | None = field(default=None, init=False, repr=False)
+
+    def _kube(self) -> KubeClient:
+        if self._client is None:
+            self._client = KubeClient(self.settings)
+        return self._client
+
+    async def run(
+        self, build_id: int, spec: BuildSpec, credentials: Credentials, log_path: Path
+    ) -> BuildResult:
+        try:
+            kube = await asyncio.to_thread(self._kube)
+        except Exception as exc:
+            return BuildResult(state="error", reason=f"no Kubernetes configuration: {exc}")
+        name = render.job_name(build_id)
+        stop = threading.Event()
+        try:
+            return await self._run(kube, build_id, spec, credentials, log_path, stop)
+        except asyncio.CancelledError:
+            stop.set()
+            # Shielded: the Job must go even though this task is being cancelled.
+            await asyncio.shield(self._delete(kube, name, log_path))
+            raise
+        except ApiUnreachable as exc:
+            stop.set()
+            _append(log_path, f"BUILD ERROR: {exc}\n")
+            return BuildResult(state="error", reason=str(exc))
+        finally:
+            stop.set()
+
+    async def _delete(self, kube: KubeClient, name: str, log_path: Path) -> None:
+        try:
+            await asyncio.to_thread(kube.delete_job, name)
+        except Exception as exc:
+            log.warning("could not delete Job %s: %s", name, exc)
+            _append(log_path, f"could not delete the Job {name}: {exc}\n")
+
+    async def _run(
+        self,
+        kube: KubeClient,
+        build_id: int,
+        spec: BuildSpec,
+        credentials: Credentials,
+        log_path: Path,
+        stop: threading.Event,
+    ) -> BuildResult:
+        name = render.job_name(build_id)
+        selector = render.build_selector(build_id)
+        existing = await asyncio.to_thread(kube.find_jobs, selector)
+        job = existing[0] if existing else None
+        if job is not None and not _same_build(job, build_id, spec):
+            # Another bot's (or an earlier database's) build 7: not ours to adopt.
+            _append(log_path, f"replacing the Job {name} of another build\n")
+            await asyncio.to_thread(kube.delete_job, name, foreground=False)
+            await asyncio.to_thread(kube.wait_job, name, stop)
+            job = None
+        if job is not None and (job.get("metadata") or {}).get("deletionTimestamp"):
+            await asyncio.to_thread(kube.wait_job, name, stop)  # let it go, then start anew
+            job = None
+
+        if job is None:
+            secret = render.render_secret(
+                build_id, spec, credentials.git_token, settings=self.settings
+            )
+            manifest = render.render_job(
+                build_id, spec, settings=self.settings,
+                insecure_registries=self.insecure_registries,
+            )  # fmt: skip
+            job = await asyncio.to_thread(kube.create_build, secret, manifest)
+            _append(log_path, f"Job {self.settings.namespace}/{name} created on {kube.server}\n")
+        else:
+            state = job_finished(job) or "running"
+            _append(
+                log_path, f"--- adopting the Job {self.settings.namespace}/{name} ({state}) ---\n"
+            )
+            await asyncio.to_thread(kube.own_secret, render.secret_name(build_id), job)
+
+        if job_finished(job):
+            return await self._finished_result(kube, job, selector, log_path, with_log=True)
+
+        watcher = asyncio.create_task(asyncio.to_thread(kube.wait_job, name, stop))
+        follower = asyncio.create_task(self._follow(kube, selector, log_path, stop))
+        try:
+            done, _ = await asyncio.wait({watcher, follower}, return_when=asyncio.FIRST_COMPLETED)
+            if follower in done and follower.exception() is not None:
+                exc = follower.exception()
+                if isinstance(exc, PodStuck):
+                    _append(log_path, f"BUILD ERROR: the runner pod cannot start: {exc}\n")
+                    await asyncio.to_thread(kube.delete_job, name, foreground=False)
+                    return BuildResult(
+                        state="error",
+                        reason=f"the runner image {self.settings.runner_image} could not "
+                        f"start: {exc}",
+                    )
+                # The log could not be followed: the build goes on, the Job says how it ends.
+                _append(log_path, f"(the log could not be followed: {exc})\n")
+            final = await watcher
+            if final is None:
+                return BuildResult(state="error", reason=f"the Job {name} was deleted")
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(follower), LOG_DRAIN_SECONDS)
+            return await self._finished_result(kube, final, selector, log_path, with_log=False)
+        finally:
+            stop.set()
+            for task in (watcher, follower):
+                if not task.done():
+                    task.cancel()
+
+    async def _follow(
+        self, kube: KubeClient, selector: str, log_path: Path, stop: threading.Event
+    ) -> None:
+        pod = await asyncio.to_thread(kube.wait_pod_started, selector, stop)
+        if pod is None:
+            return
+        with log_path.open("ab") as out:
+
+            def write(chunk: bytes) -> None:
+                out.write(chunk)
+                out.flush()
+
+            await asyncio.to_thread(
+                kube.follow_log, pod["metadata"]["name"], render.CONTAINER, write
+            )
+
+    async def _finished_result(
+        self,
+        kube: KubeClient,
+        job: dict[str, Any],
+        selector: str,
+        log_path: Path,
+        *,
+        with_log: bool,
+    ) -> BuildResult:
+        finished = job_finished(job) or "finished"
+        pods = await asyncio.to_thread(kube.pods, selector)
+        # The pod's status may trail the Job's by a moment.
+        for _ in range(20):
+            state = terminated(pods[0], render.CONTAINER) if pods else None
+            if state is not None or not pods:
+                break
+            await asyncio.sleep(0.5)
+            pods = await asyncio.to_thread(kube.pods, selector)
+        if not pods:
+            return BuildResult(
+                state="error", reason=f"the Job {job['metadata']['name']} {finished}; no pod left"
+            )
+        pod = pods[0]
+        if with_log:
+            with contextlib.suppress(Exception):
+                text = await asyncio.to_thread(
+                    kube.read_log, pod["metadata"]["name"], render.CONTAINER
+                )
+                _append(log_path, text)
+        return result_of(pod, finished)
+
+
+def result_of(pod: dict[str, Any], job_state: str) -> BuildResult:
+    """The runner's BuildResult from the container's termination message."""
+    state = terminated(pod, render.CONTAINER)
+    if state is None:
+        return BuildResult(state="error", reason=f"the build Job {job_state} before the runner ran")
+    message = (state.get("message") or "").strip()
+    if message:
+        try:
+            return BuildResult.model_validate_json(message)
+        except ValidationError:
+            pass
+    reason = state.get("reason") or ""
+    if "DeadlineExceeded" in job_state:
+        return BuildResult(state="error", reason="the build took longer than its deadline")
+    return BuildResult(
+        state="error",
+        reason=f"the runner exited with status {state.get('exitCode')}"
+        + (f" ({reason})" if reason else ""),
+    )
+
+
+def _same_build(job: dict[str, Any], build_id: int, spec: BuildSpec) -> bool:
+    found = (job.get("metadata") or {}).get("labels") or {}
+    expected = render.labels(build_id, spec)
+    return all(found.get(k) == expected[k] for k in (render.REPO, render.SHA))
+
+
+def _append(path: Path, text: str) -> None:
+    with path.open("a") as f:
+        f.write(text)

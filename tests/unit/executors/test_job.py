@@ -1,0 +1,133 @@
+"""Golden files for the Job and Secret a build becomes (bot/executors/job.py, pure).
+
+Regenerate after an intended change: S2I_BOT_UPDATE_GOLDEN=1 pytest tests/unit/executors
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.build_spec import BuildSpec, SourceSpec
+from bot.executors.job import (
+    CAPABILITIES,
+    SPEC_ENV,
+    build_selector,
+    label_value,
+    render_job,
+    render_secret,
+)
+from bot.settings import KubernetesSettings
+from bot.templates import Artifact, RuntimeStage
+
+GOLDEN = Path(__file__).parent / "golden"
+SHA = "0123456789abcdef0123456789abcdef01234567"
+SPEC = BuildSpec(
+    name="web",
+    repo="Acme/hello-world",
+    forge="github",
+    source=SourceSpec(
+        git_url="https://github.com/Acme/hello-world.git", sha=SHA, ref="refs/heads/main"
+    ),
+    template="go",
+    builder_image="127.0.0.1:5000/s2i-bot/go:latest",
+    runtime=RuntimeStage(
+        image="127.0.0.1:5000/s2i-bot/go-runtime:latest",
+        artifacts=(Artifact("/opt/app-root/app", "/opt/app-root"),),
+    ),
+    env={"CGO_ENABLED": "0"},
+    image="registry.example.com/acme/hello-world",
+    tags=("main", "0123456"),
+)
+DEFAULTS = KubernetesSettings()
+TEST_CLUSTER = KubernetesSettings(
+    namespace="s2i-bot-e2e",
+    runner_image="127.0.0.1:5000/s2i-bot/runner:latest",
+    runner_image_pull_policy="Always",
+    registry_secret="registry",
+    resources={"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+    active_deadline_seconds=600,
+    ttl_seconds_after_finished=300,
+    host_network=True,
+)
+
+
+def check_golden(name: str, manifest: dict[str, Any]) -> None:
+    path = GOLDEN / name
+    text = yaml.safe_dump(manifest, sort_keys=False, width=100)
+    if os.environ.get("S2I_BOT_UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert path.exists(), f"no {path}: run with S2I_BOT_UPDATE_GOLDEN=1 to write it"
+    assert yaml.safe_load(text) == yaml.safe_load(path.read_text()), f"differs from {path}"
+
+
+@pytest.mark.parametrize(
+    ("golden", "settings", "insecure"),
+    [
+        ("job-defaults.yaml", DEFAULTS, ()),
+        ("job-test-cluster.yaml", TEST_CLUSTER, ("127.0.0.1:5000",)),
+    ],
+)
+def test_the_job_matches_its_golden_file(
+    golden: str, settings: KubernetesSettings, insecure: tuple[str, ...]
+) -> None:
+    job = render_job(42, SPEC, settings=settings, insecure_registries=insecure)
+    # The spec's JSON is checked by its round trip below, not here: BuildSpec grows fields.
+    for env in job["spec"]["template"]["spec"]["containers"][0]["env"]:
+        if env["name"] == SPEC_ENV:
+            env["value"] = "<the BuildSpec as JSON>"
+    check_golden(golden, job)
+
+
+def test_the_secret_matches_its_golden_file() -> None:
+    secret = render_secret(42, SPEC, "ghs_token", settings=DEFAULTS)
+    check_golden("secret.yaml", secret)
+    assert render_secret(42, SPEC, None, settings=DEFAULTS)["stringData"] == {}
+
+
+def test_secrets_are_mounted_files_never_env_values_or_arguments() -> None:
+    job = render_job(42, SPEC, settings=TEST_CLUSTER)
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert all("valueFrom" not in e for e in container["env"])
+    (secrets,) = [v for v in pod["volumes"] if v["name"] == "secrets"]
+    names = [s["secret"]["name"] for s in secrets["projected"]["sources"]]
+    assert names == ["registry", "s2i-bot-build-42-git"]
+    # The spec travels whole and parses back; it holds no secret by construction.
+    (spec_env,) = [e for e in container["env"] if e["name"] == SPEC_ENV]
+    assert BuildSpec.model_validate(json.loads(spec_env["value"])) == SPEC
+    assert "ghs_token" not in json.dumps(job)
+
+
+def test_the_pod_is_locked_down_except_for_what_buildah_needs() -> None:
+    pod = render_job(42, SPEC, settings=DEFAULTS)["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert "hostNetwork" not in pod
+    security = pod["containers"][0]["securityContext"]
+    assert security["capabilities"] == {"drop": ["ALL"], "add": CAPABILITIES}
+    assert security["allowPrivilegeEscalation"] is False and security["privileged"] is False
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("acme/hello", "acme.hello"),
+        ("Acme/hello_world.v2", "Acme.hello_world.v2"),
+        ("group/sub group/x", "group.sub-group.x"),
+        ("-weird/", "weird"),
+        ("a/" + "b" * 80, "a." + "b" * 61),
+    ],
+)
+def test_repository_names_become_valid_label_values(text: str, value: str) -> None:
+    assert label_value(text) == value
+
+
+def test_the_build_selector_matches_the_labels() -> None:
+    labels = render_job(7, SPEC, settings=DEFAULTS)["metadata"]["labels"]
+    wanted = dict(part.split("=") for part in build_selector(7).split(","))
+    assert wanted.items() <= labels.items()
