@@ -5,7 +5,13 @@ One Starlette app on 127.0.0.1, port 0, serving:
 * the REST API under ``/api/v3`` (GitHub Enterprise's layout, so PyGithub is pointed at it
   with ``base_url``); every request body and JSON answer is checked against GitHub's OpenAPI
   description (:mod:`tests.fakes.openapi`) and each violation lands in :attr:`FakeGitHub.errors`;
-* git's smart HTTP protocol at ``/{owner}/{name}.git`` through ``git http-backend``.
+* git's smart HTTP protocol at ``/{owner}/{name}.git`` through ``git http-backend``;
+* release assets: the API answers ``Accept: application/octet-stream`` with a 302 to a signed,
+  short-lived URL under ``/_downloads/`` on :attr:`FakeGitHub.storage_url` (the same server
+  under the name ``localhost``: another host to clients, as GitHub's storage host is, so they
+  drop the token on the redirect); ``browser_download_url``
+  (``/{owner}/{name}/releases/download/{tag}/{file}``) redirects there too. Downloads land in
+  :attr:`FakeGitHub.downloads` with whether they carried a valid token.
 
 Both take the fake's ``token`` (its user: ``login``) or a GitHub App installation's token
 until it expires; the app endpoints take the app's JWT (:mod:`tests.fakes.github_app`).
@@ -20,9 +26,12 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
+import hmac
 import itertools
 import json
 import re
+import secrets
 import tempfile
 import threading
 import time
@@ -33,7 +42,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 import anyio.to_thread
 from starlette.applications import Starlette
@@ -55,7 +64,7 @@ from tests.fakes.github_app import (
 from tests.fakes.github_repo import ROLES, FakeRepo, Pull
 from tests.fakes.server import ThreadedServer
 
-__all__ = ["API_PREFIX", "FakeGitHub", "FakeRepo", "RecordedRequest"]
+__all__ = ["API_PREFIX", "STORAGE_PREFIX", "Download", "FakeGitHub", "FakeRepo", "RecordedRequest"]
 
 JSON = Any
 API_PREFIX = "/api/v3"
@@ -67,6 +76,12 @@ _NOT_ACCESSIBLE = (
 )
 _GIT_PATH = re.compile(r"/([^/]+)/([^/]+)\.git(/.*)")
 _SHA = re.compile(r"[0-9a-f]{40}")
+# The storage host's paths: /_downloads/<repo id>/<asset id>/<file name>?expires=&signature=
+STORAGE_PREFIX = "/_downloads/"
+_STORAGE_PATH = re.compile(re.escape(STORAGE_PREFIX) + r"(\d+)/(\d+)/([^/]+)")
+_BROWSER_DOWNLOAD = re.compile(r"/([^/]+)/([^/]+)/releases/download/([^/]+)/([^/]+)")
+# GitHub's signed asset URLs are short-lived ("the link expires after five minutes").
+SIGNED_URL_TTL = 300
 # ``GET /repos/{owner}/{repo}/statuses/{ref}`` is the legacy spelling of "List commit statuses
 # for a reference"; GitHub still serves it but no longer documents it, and PyGithub's
 # ``Commit.get_statuses()`` calls it. Validate it as the documented operation.
@@ -81,6 +96,13 @@ class RecordedRequest:
     path: str  # as sent, e.g. /api/v3/repos/o/r/statuses/<sha>
     query: str
     status: int
+
+
+class Download(NamedTuple):
+    """A request that fetched (or was redirected to) a release asset's bytes."""
+
+    path: str  # as requested, e.g. /api/v3/repos/o/r/releases/assets/7 or /_downloads/1/7/x
+    authorized: bool  # carried the fake's token or a live installation token
 
 
 @dataclass
@@ -156,6 +178,8 @@ class FakeGitHub:
         self.login = login  # the token's user: creator of the statuses it posts
         self.errors: list[str] = []
         self._requests: list[RecordedRequest] = []
+        self._downloads: list[Download] = []
+        self._signing_key = secrets.token_bytes(32)  # signs storage URLs, as GitHub's do
         self._repos: dict[str, FakeRepo] = {}
         self._failures: list[_Failure] = []
         self._status_ids = 0
@@ -178,6 +202,12 @@ class FakeGitHub:
             "issues/get-comment": self._get_comment,
             "issues/update-comment": self._update_comment,
             "repos/get-collaborator-permission-level": self._get_permission,
+            "repos/get-release": self._get_release,
+            "repos/get-release-by-tag": self._get_release_by_tag,
+            "repos/list-release-assets": self._list_release_assets,
+            "repos/get-release-asset": self._get_release_asset,
+            "git/get-ref": self._get_ref,
+            "git/get-tag": self._get_tag,
         }
         # Operations that take an app's JWT instead of a token ("Authenticating as a GitHub
         # App": the endpoint docs say "You must use a JWT to access this endpoint").
@@ -195,6 +225,12 @@ class FakeGitHub:
     @property
     def api_url(self) -> str:
         return self.url + API_PREFIX
+
+    @property
+    def storage_url(self) -> str:
+        """The base URL of the storage host that asset downloads redirect to: this server
+        under another host name, so clients treat it as another origin."""
+        return "http://localhost:" + str(urllib.parse.urlsplit(self.url).port)
 
     def start(self) -> FakeGitHub:
         try:
@@ -297,6 +333,13 @@ class FakeGitHub:
         with self._cond:
             return list(self._requests)
 
+    @property
+    def downloads(self) -> list[Download]:
+        """Asset downloads in order: each API request answered with the redirect, each
+        ``browser_download_url`` request, each file the storage host served."""
+        with self._cond:
+            return list(self._downloads)
+
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         """Block until ``predicate()`` holds; it is re-checked after every request served."""
         with self._cond:
@@ -392,6 +435,10 @@ class FakeGitHub:
                 )
             elif (m := _GIT_PATH.fullmatch(path)) is not None:
                 response = await anyio.to_thread.run_sync(self._git_request, request, m, body)
+            elif (m := _STORAGE_PATH.fullmatch(path)) is not None:
+                response = self._storage_request(request, m)
+            elif (m := _BROWSER_DOWNLOAD.fullmatch(path)) is not None:
+                response = self._browser_download(request, m)
             else:
                 response = self._gap(
                     f"FakeGitHub has no route for {request.method} {path} "
@@ -490,6 +537,8 @@ class FakeGitHub:
         problems = self._api.validate_response(op, reply.status, reply.body)
         if problems:
             return self._gap("; ".join(problems))
+        if reply.body is None:  # a redirect: no body at all
+            return Response(None, reply.status, reply.headers)
         return JSONResponse(reply.body, reply.status, reply.headers)
 
     def _find_repo(self, owner: str, name: str) -> FakeRepo:
@@ -650,6 +699,130 @@ class FakeGitHub:
     def _get_permission(self, call: _Call) -> _Reply:
         login = call.params["username"]
         return _Reply(200, objects.collaborator_permission(call.repo, login))
+
+    # -- releases and the git database ------------------------------------------------
+    def _get_release(self, call: _Call) -> _Reply:
+        with self._cond:
+            release = call.repo.releases.get(int(call.params["release_id"]))
+            if release is None:
+                raise _Refused(404, "Not Found")
+            return _Reply(200, objects.release(call.repo, release))
+
+    def _get_release_by_tag(self, call: _Call) -> _Reply:
+        # "Get a published release with the specified tag": drafts are not found by tag.
+        release = call.repo.release_of_tag(call.params["tag"])
+        if release is None:
+            raise _Refused(404, "Not Found")
+        with self._cond:
+            return _Reply(200, objects.release(call.repo, release))
+
+    def _list_release_assets(self, call: _Call) -> _Reply:
+        with self._cond:
+            release = call.repo.releases.get(int(call.params["release_id"]))
+            if release is None:
+                raise _Refused(404, "Not Found")
+            assets = [objects.release_asset(call.repo, release, a) for a in release.assets.values()]
+        return self._page(call.request, assets)
+
+    def _get_release_asset(self, call: _Call) -> _Reply:
+        found = call.repo.asset(int(call.params["asset_id"]))
+        if found is None:
+            raise _Refused(404, "Not Found")
+        release, asset = found
+        # "set the Accept header of the request to application/octet-stream. The API will
+        # either redirect the client to the location, or stream it directly" (REST docs, "Get
+        # a release asset"); github.com redirects to a signed URL on its storage host.
+        if "application/octet-stream" in call.request.headers.get("accept", ""):
+            self._record_download(call.request.url.path, authorized=True)
+            return _Reply(
+                302, None, {"Location": self._signed_url(call.repo, asset.id, asset.name)}
+            )
+        with self._cond:
+            return _Reply(200, objects.release_asset(call.repo, release, asset))
+
+    def _get_ref(self, call: _Call) -> _Reply:
+        # "The :ref in the URL must be formatted as heads/<branch name> for branches and
+        # tags/<tag name> for tags. If the :ref doesn't match an existing ref, a 404 is
+        # returned." (REST docs, "Get a reference")
+        ref = "refs/" + call.params["ref"]
+        found = call.repo.ref_object(ref)
+        if found is None:
+            raise _Refused(404, "Not Found")
+        kind, sha = found
+        return _Reply(200, objects.git_ref(call.repo, ref, kind, sha))
+
+    def _get_tag(self, call: _Call) -> _Reply:
+        sha = call.params["tag_sha"]
+        tag = call.repo.annotated_tag(sha) if _SHA.fullmatch(sha) else None
+        if tag is None:
+            raise _Refused(404, "Not Found")
+        return _Reply(200, objects.git_tag(call.repo, tag))
+
+    # -- asset downloads outside the API -----------------------------------------------
+    def _record_download(self, path: str, *, authorized: bool) -> None:
+        with self._cond:
+            self._downloads.append(Download(path, authorized))
+
+    def _signature(self, repo_id: int, asset_id: int, expires: int) -> str:
+        message = f"{repo_id}/{asset_id}/{expires}".encode()
+        return hmac.new(self._signing_key, message, hashlib.sha256).hexdigest()
+
+    def _signed_url(self, repo: FakeRepo, asset_id: int, name: str) -> str:
+        """Where GitHub would redirect an asset download: a URL on another host that needs
+        no token, signed and valid for :data:`SIGNED_URL_TTL` seconds."""
+        expires = int(time.time()) + SIGNED_URL_TTL
+        query = urllib.parse.urlencode(
+            {"expires": expires, "signature": self._signature(repo.id, asset_id, expires)}
+        )
+        quoted = urllib.parse.quote(name, safe="")
+        return f"{self.storage_url}{STORAGE_PREFIX}{repo.id}/{asset_id}/{quoted}?{query}"
+
+    def _has_token(self, request: Request) -> bool:
+        return isinstance(self._authenticate(request), _Caller)
+
+    def _storage_request(self, request: Request, m: re.Match[str]) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return self._gap(f"the storage host serves GET only, not {request.method}")
+        repo_id, asset_id = int(m[1]), int(m[2])
+        query = request.query_params
+        try:
+            expires = int(query.get("expires", ""))
+        except ValueError:
+            expires = 0
+        expected = self._signature(repo_id, asset_id, expires)
+        if not hmac.compare_digest(query.get("signature", ""), expected):
+            return Response("Signature mismatch.\n", 403, media_type="text/plain")
+        if expires < time.time():
+            return Response("Request has expired.\n", 403, media_type="text/plain")
+        with self._cond:
+            repo = next((r for r in self._repos.values() if r.id == repo_id), None)
+        found = None if repo is None else repo.asset(asset_id)
+        if found is None or found[1].name != m[3]:
+            return Response("The specified blob does not exist.\n", 404, media_type="text/plain")
+        asset = found[1]
+        with self._cond:
+            asset.download_count += 1
+        self._record_download(request.url.path, authorized=self._has_token(request))
+        disposition = f"attachment; filename*=UTF-8''{urllib.parse.quote(asset.name)}"
+        return Response(
+            asset.data,
+            200,
+            {"Content-Disposition": disposition},
+            media_type="application/octet-stream",
+        )
+
+    def _browser_download(self, request: Request, m: re.Match[str]) -> Response:
+        # github.com answers browser_download_url with a 302 to the same storage host.
+        try:
+            repo = self._find_repo(m[1], m[2])
+        except _Refused:
+            repo = None
+        release = None if repo is None else repo.release_of_tag(m[3])
+        asset = None if release is None else release.assets.get(m[4])
+        if repo is None or asset is None:
+            return Response("Not Found", 404, media_type="text/plain")
+        self._record_download(request.url.path, authorized=self._has_token(request))
+        return Response(None, 302, {"Location": self._signed_url(repo, asset.id, asset.name)})
 
     # -- GitHub App handlers (JWT) -----------------------------------------------------
     def _installation_body(self, installation: Installation) -> JSON:

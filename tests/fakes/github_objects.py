@@ -19,7 +19,7 @@ from typing import Any
 
 from tests.fakes import openapi
 from tests.fakes.git import Blob, CommitInfo
-from tests.fakes.github_repo import Comment, Issue, Pull
+from tests.fakes.github_repo import AnnotatedTag, Asset, Comment, Issue, Pull, Release
 from tests.fakes.github_repo import FakeRepo as FakeRepo  # re-exported: it used to live here
 
 JSON = Any
@@ -492,3 +492,104 @@ def installation_token(
     if repositories is not None:
         body["repositories"] = [repository_summary(r) for r in repositories]
     return body
+
+
+def release_asset(repo: FakeRepo, release: Release, asset: Asset) -> dict[str, JSON]:
+    """A ``release-asset``, as ``GET /repos/{owner}/{repo}/releases/assets/{id}`` answers.
+
+    ``url`` is the API URL (download with ``Accept: application/octet-stream``);
+    ``browser_download_url`` is ``{html_url}/releases/download/{tag}/{name}``.
+    """
+    quoted_tag = urllib.parse.quote(release.tag, safe="")
+    quoted_name = urllib.parse.quote(asset.name, safe="")
+    stamp = _iso(asset.created_at)
+    return {
+        "url": f"{repo.url}/releases/assets/{asset.id}",
+        "browser_download_url": f"{repo.html_url}/releases/download/{quoted_tag}/{quoted_name}",
+        "id": asset.id,
+        "node_id": _node_id("012:ReleaseAsset", asset.id),
+        "name": asset.name,
+        "label": None,
+        "state": "uploaded",
+        "content_type": asset.content_type,
+        "size": len(asset.data),
+        "digest": asset.digest,
+        "download_count": asset.download_count,
+        "created_at": stamp,
+        "updated_at": stamp,
+        "uploader": user(release.author, repo.web_url, repo.api_url),
+    }
+
+
+def release(repo: FakeRepo, rel: Release) -> dict[str, JSON]:
+    """A ``release``, as ``GET /repos/{owner}/{repo}/releases/{id}`` answers, from GitHub's
+    example; its assets in upload order."""
+    body = _retarget(copy.deepcopy(openapi.load().example("release")), _urls(repo))
+    for key in ("discussion_url", "body_html", "body_text", "mentions_count", "reactions"):
+        body.pop(key, None)
+    url = f"{repo.url}/releases/{rel.id}"
+    tag = urllib.parse.quote(rel.tag, safe="")
+    host = urllib.parse.urlsplit(repo.web_url)
+    body.update(
+        url=url,
+        html_url=f"{repo.html_url}/releases/tag/{tag}",
+        assets_url=f"{url}/assets",
+        # GitHub Enterprise's upload host: <host>/api/uploads (github.com: uploads.github.com).
+        upload_url=f"{host.scheme}://{host.netloc}/api/uploads/repos/{repo.full_name}"
+        f"/releases/{rel.id}/assets{{?name,label}}",
+        tarball_url=f"{repo.url}/tarball/{tag}",
+        zipball_url=f"{repo.url}/zipball/{tag}",
+        id=rel.id,
+        node_id=_node_id("07:Release", rel.id),
+        tag_name=rel.tag,
+        target_commitish=rel.target_commitish,
+        name=rel.name,
+        body=None,
+        draft=rel.draft,
+        prerelease=rel.prerelease,
+        immutable=False,
+        created_at=_iso(rel.created_at),
+        published_at=_iso_or_none(rel.published_at),
+        updated_at=_iso(rel.published_at or rel.created_at),
+        author=user(rel.author, repo.web_url, repo.api_url),
+        assets=[release_asset(repo, rel, a) for a in rel.assets.values()],
+    )
+    return dict(body)
+
+
+def _git_object(repo: FakeRepo, kind: str, sha: str) -> dict[str, JSON]:
+    return {"type": kind, "sha": sha, "url": f"{repo.url}/git/{kind}s/{sha}"}
+
+
+def git_ref(repo: FakeRepo, ref: str, kind: str, sha: str) -> dict[str, JSON]:
+    """``GET /repos/{owner}/{repo}/git/ref/{ref}`` (schema ``git-ref``) for ``refs/...``:
+    ``object.type`` is ``tag`` for an annotated tag (then resolve it with ``git/tags``),
+    ``commit`` otherwise."""
+    quoted = urllib.parse.quote(ref, safe="/")
+    return {
+        "ref": ref,
+        "node_id": _node_id("03:Ref", ref),
+        "url": f"{repo.url}/git/{quoted}",
+        "object": _git_object(repo, kind, sha),
+    }
+
+
+def git_tag(repo: FakeRepo, tag: AnnotatedTag) -> dict[str, JSON]:
+    """``GET /repos/{owner}/{repo}/git/tags/{tag_sha}`` (schema ``git-tag``); unsigned."""
+    name, email, stamp = tag.tagger
+    return {
+        "node_id": _node_id("03:Tag", tag.sha),
+        "tag": tag.tag,
+        "sha": tag.sha,
+        "url": f"{repo.url}/git/tags/{tag.sha}",
+        "message": tag.message,
+        "tagger": {"name": name, "email": email, "date": _iso(stamp)},
+        "object": _git_object(repo, tag.object_type, tag.object_sha),
+        "verification": {
+            "verified": False,
+            "reason": "unsigned",
+            "signature": None,
+            "payload": None,
+            "verified_at": None,
+        },
+    }

@@ -1,5 +1,5 @@
 """A repository of the fake GitHub: a bare git repository plus what GitHub keeps beside it
-(statuses, issues and pull requests, comments, collaborators' roles).
+(statuses, issues and pull requests, comments, collaborators' roles, releases and assets).
 
 Tests write this state directly (``repo.create_pull(...)``, ``repo.add_comment(...)``) and the
 fake serves it over REST; :mod:`tests.fakes.github_objects` renders it as GitHub's JSON.
@@ -8,7 +8,9 @@ One lock (the fake's) guards it, because the fake's server thread reads it while
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import mimetypes
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.fakes.git import BareRepo
+from tests.fakes.git import BareRepo, GitError, git
 
 JSON = Any
 # Repository roles, weakest first ("Repository roles for an organization"); "none" is ours
@@ -62,6 +64,60 @@ class Comment:
     bot: bool = False  # posted by a GitHub App ("<slug>[bot]", type Bot)
 
 
+@dataclass
+class Asset:
+    """A file uploaded to a release (REST: ``release-asset``)."""
+
+    id: int
+    name: str
+    data: bytes = field(repr=False)
+    content_type: str
+    created_at: float
+    download_count: int = 0  # downloads served by the fake's storage host
+
+    @property
+    def digest(self) -> str:
+        # GitHub computes a sha256 digest of each uploaded asset ("digest" in release-asset).
+        return "sha256:" + hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass(kw_only=True)
+class Release:
+    """A release of tag ``tag``; ``target_commitish`` is what it was created from (a branch
+    name or a sha), as GitHub keeps it."""
+
+    id: int
+    tag: str
+    target_commitish: str
+    name: str | None
+    draft: bool
+    prerelease: bool
+    author: str
+    created_at: float
+    published_at: float | None  # None for a draft
+    assets: dict[str, Asset] = field(default_factory=dict)  # by name: unique per release
+
+
+@dataclass(frozen=True)
+class AnnotatedTag:
+    """A git tag object, as ``git cat-file tag`` shows it."""
+
+    sha: str
+    tag: str
+    object_sha: str
+    object_type: str  # commit, usually
+    tagger: tuple[str, str, int]  # name, email, Unix time
+    message: str
+
+
+def _content_type(name: str) -> str:
+    """What an uploader would declare for ``name`` (GitHub stores the declared type)."""
+    kind, encoding = mimetypes.guess_type(name)
+    if encoding == "gzip":
+        return "application/gzip"
+    return kind or "application/octet-stream"
+
+
 def _counter() -> Callable[[], int]:
     return itertools.count(1).__next__
 
@@ -80,8 +136,10 @@ class FakeRepo:
     issues: dict[int, Issue] = field(default_factory=dict, repr=False)
     comments: dict[int, Comment] = field(default_factory=dict, repr=False)
     roles: dict[str, str] = field(default_factory=dict, repr=False)  # lower-case login -> role
+    releases: dict[int, Release] = field(default_factory=dict, repr=False)
     parent: FakeRepo | None = field(default=None, repr=False)  # set for a fork
-    # FakeGitHub shares its lock and its comment-id sequence (ids are global on GitHub).
+    # FakeGitHub shares its lock and its id sequence for comments, releases and assets (ids
+    # are global on GitHub; one sequence also keeps a release id from passing as an asset id).
     lock: threading.Condition = field(default_factory=threading.Condition, repr=False)
     next_id: Callable[[], int] = field(default_factory=_counter, repr=False)
     # Called with (this repo, branch or None for "any") when a branch of this repo moves;
@@ -145,6 +203,102 @@ class FakeRepo:
         The value of ``refs/tags/<tag>`` (what a push webhook calls ``after``).
         """
         return self.bare.tag(tag, sha or self.head(self.default_branch), message)
+
+    def ref_object(self, ref: str) -> tuple[str, str] | None:
+        """(object type, sha) that exactly ``ref`` (``refs/...``) holds: ``tag`` for an
+        annotated tag, ``commit`` otherwise; None when there is no such ref."""
+        try:
+            line = git(self.path, "show-ref", "--verify", ref).decode().split()
+        except GitError:
+            return None
+        sha = line[0]
+        return git(self.path, "cat-file", "-t", sha).decode().strip(), sha
+
+    def annotated_tag(self, sha: str) -> AnnotatedTag | None:
+        """The tag object ``sha``, or None when ``sha`` is no tag object."""
+        try:
+            if git(self.path, "cat-file", "-t", sha).decode().strip() != "tag":
+                return None
+            raw = git(self.path, "cat-file", "tag", sha).decode()
+        except GitError:
+            return None
+        header, _, message = raw.partition("\n\n")
+        fields = dict(line.partition(" ")[::2] for line in header.splitlines())
+        name, _, rest = fields["tagger"].partition(" <")
+        email, _, stamp = rest.partition("> ")
+        return AnnotatedTag(
+            sha=sha,
+            tag=fields["tag"],
+            object_sha=fields["object"],
+            object_type=fields["type"],
+            tagger=(name, email, int(stamp.split()[0])),
+            message=message,
+        )
+
+    # -- releases ----------------------------------------------------------------------
+    def create_release(
+        self,
+        tag: str,
+        *,
+        assets: Mapping[str, bytes],
+        name: str | None = None,
+        draft: bool = False,
+        prerelease: bool = False,
+        target_sha: str | None = None,
+        author: str = "octocat",
+    ) -> int:
+        """A release of ``tag`` with ``assets`` (file name -> content); its id.
+
+        As GitHub does when publishing, a missing tag is created (lightweight) at
+        ``target_sha`` or the default branch's head; an existing tag is kept as it is. A
+        draft's tag is only created when it is published, so a draft creates none.
+        """
+        if target_sha is not None and self.bare.resolve(target_sha) != target_sha:
+            raise ValueError(f"{self.full_name} has no commit {target_sha} (GitHub: 422)")
+        if not draft and self.bare.ref_value(f"refs/tags/{tag}") is None:
+            self.create_tag(tag, target_sha)
+        now = time.time()
+        with self.lock:
+            if any(r.tag == tag for r in self.releases.values()):
+                raise ValueError(f"{self.full_name} has a release of {tag!r} (GitHub: 422)")
+            release = Release(
+                id=self.next_id(),
+                tag=tag,
+                target_commitish=target_sha or self.default_branch,
+                name=name,
+                draft=draft,
+                prerelease=prerelease,
+                author=author,
+                created_at=now,
+                published_at=None if draft else now,
+            )
+            for file_name, data in assets.items():
+                release.assets[file_name] = Asset(
+                    self.next_id(), file_name, bytes(data), _content_type(file_name), now
+                )
+            self.releases[release.id] = release
+        return release.id
+
+    def release(self, release_id: int) -> Release:
+        with self.lock:
+            release = self.releases.get(release_id)
+        if release is None:
+            raise KeyError(f"{self.full_name} has no release {release_id}")
+        return release
+
+    def release_of_tag(self, tag: str) -> Release | None:
+        """The published release of ``tag`` (drafts have no tag yet), or None."""
+        with self.lock:
+            return next((r for r in self.releases.values() if r.tag == tag and not r.draft), None)
+
+    def asset(self, asset_id: int) -> tuple[Release, Asset] | None:
+        """Asset ``asset_id`` of any of this repository's releases, with its release."""
+        with self.lock:
+            for release in self.releases.values():
+                for asset in release.assets.values():
+                    if asset.id == asset_id:
+                        return release, asset
+        return None
 
     # -- collaborators -----------------------------------------------------------------
     def set_permission(self, login: str, role: str) -> None:

@@ -35,6 +35,7 @@ DEFAULT_OCTOKIT_DIR = Path("/root/.cache/s2i-bot/npm/node_modules/@octokit")
 DEFAULT_DOCUMENT = "api.github.com.json"
 
 _SCHEMA_REF = "#/components/schemas/"
+_PARAMETER_REF = "#/components/parameters/"
 _URN = "urn:github-openapi:schemas:"
 # Keywords that only document; dropped so draft 4 validation never trips on them.
 _DOC_ONLY = frozenset(
@@ -140,7 +141,8 @@ class OpenAPI:
     def _route_table(self) -> list[tuple[re.Pattern[str], list[str], str]]:
         with self._lock:
             if self._routes is None:
-                routes = [(*_compile(t, item), t) for t, item in self._doc["paths"].items()]
+                shared = self._doc["components"]["parameters"]
+                routes = [(*_compile(t, item, shared), t) for t, item in self._doc["paths"].items()]
                 # Most literal first; then fewer parameters.
                 routes.sort(key=lambda r: (-len(re.sub(r"\{[^}]*\}", "", r[2])), len(r[1])))
                 self._routes = routes
@@ -224,14 +226,17 @@ class OpenAPI:
         return Resource.from_contents(self.schema(uri[len(_URN) :]), default_specification=DRAFT4)
 
 
-def _compile(template: str, item: dict[str, JSON]) -> tuple[re.Pattern[str], list[str]]:
-    # ``x-multi-segment`` parameters (a file path, a ref with slashes) may contain "/".
-    multi = {
-        p.get("name")
+def _compile(
+    template: str, item: dict[str, JSON], shared: dict[str, JSON]
+) -> tuple[re.Pattern[str], list[str]]:
+    # ``x-multi-segment`` parameters (a file path, a ref with slashes) may contain "/"; most
+    # are shared ``#/components/parameters/...`` (``git-ref-only``: ``tags/v1.2.3``).
+    params = [
+        shared[p["$ref"].removeprefix(_PARAMETER_REF)] if "$ref" in p else p
         for method in ("get", "post", "put", "patch", "delete")
         for p in item.get(method, {}).get("parameters", [])
-        if p.get("x-multi-segment")
-    }
+    ]
+    multi = {p.get("name") for p in params if p.get("x-multi-segment")}
     names: list[str] = []
     regex = ""
     for literal, name in re.findall(r"([^{]*)(?:\{([^}]*)\})?", template):

@@ -27,6 +27,7 @@ __all__ = [
     "load_examples",
     "pull_request_payload",
     "push_payload",
+    "release_payload",
     "sign",
     "tag_push_payload",
 ]
@@ -256,6 +257,40 @@ def issue_comment_payload(
     else:
         payload.pop("changes", None)
     return _finish(payload, repo, comment["user"]["login"], installation)
+
+
+RELEASE_ACTIONS = ("published", "created", "edited", "deleted", "prereleased", "released")
+
+
+def release_payload(
+    repo: FakeRepo,
+    release_id: int,
+    action: str = "published",
+    *,
+    sender: str | None = None,
+    installation: int | None = None,
+) -> dict[str, JSON]:
+    """GitHub's ``release`` example for ``action``, adapted to release ``release_id`` of
+    ``repo`` as it is now: ``release`` is what ``GET .../releases/{id}`` shows (``id``,
+    ``tag_name``, ``target_commitish``, ``assets`` with ids, names, ``url`` and
+    ``browser_download_url``). The sender defaults to the release's author.
+    """
+    if action not in RELEASE_ACTIONS:
+        raise ValueError(f"action {action!r}: one of {', '.join(RELEASE_ACTIONS)}")
+    release = repo.release(release_id)
+    if action == "prereleased" and not release.prerelease:
+        raise ValueError(
+            "a prereleased delivery is for a prerelease: create_release(prerelease=True)"
+        )
+    if action in ("published", "released", "prereleased") and release.draft:
+        raise ValueError(f"GitHub sends no {action!r} delivery for a draft release")
+    payload = _adapt_repository(load_example("release", action), repo)
+    with repo.lock:
+        payload["release"] = objects.release(repo, release)
+    payload.pop("changes", None)  # "edited" carries what changed; nothing did here
+    if action == "edited":
+        payload["changes"] = {}
+    return _finish(payload, repo, sender or release.author, installation)
 
 
 def sign(body: bytes, secret: str) -> str:
