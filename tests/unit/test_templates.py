@@ -19,7 +19,9 @@ def test_the_shipped_templates_load() -> None:
 def test_a_broken_template_names_the_file_and_the_reason(tmp_path: Path) -> None:
     (tmp_path / "ok.yaml").write_text("name: ok\nbuilder: s2i-bot/ok\n")
     (tmp_path / "bad.yaml").write_text("name: bad\nbuilder: s2i-bot/bad\nruntime: {image: x}\n")
-    with pytest.raises(TemplateError, match=r"(?s)bad\.yaml: invalid builder template: .*runtime\.artifacts"):
+    with pytest.raises(
+        TemplateError, match=r"(?s)bad\.yaml: invalid builder template: .*runtime\.artifacts"
+    ):
         load_templates(tmp_path)
 
 
