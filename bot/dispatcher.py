@@ -25,7 +25,12 @@ class Executor(Protocol):
     async def run(
         self, build_id: int, spec: BuildSpec, credentials: Credentials, log_path: Path
     ) -> BuildResult:
-        """Run the build; cancelling the awaiting task stops it (and its processes)."""
+        """Run the build. Cancelling the awaiting task means the bot is stopping: the build
+        may go on where that makes sense (a Job, adopted by the next start)."""
+        ...
+
+    async def cancel(self, build_id: int, log_path: Path) -> None:
+        """Stop the build for good (kill its processes, delete its Job)."""
         ...
 
 
@@ -63,6 +68,7 @@ class Dispatcher:
         self._logs.append(build.id, f"CANCELLED: {reason}\n")
         task = self._tasks.get(build.id)
         if task is not None:
+            await self._executor.cancel(build.id, self._logs.path(build.id))
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         await self._outbox.status(cancelled)

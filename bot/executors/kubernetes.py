@@ -4,7 +4,8 @@ run() creates the build's Secret and Job (bot/executors/job.py renders them) or,
 with the build's id label already exists, adopts it: that is how a restarted bot picks up
 the builds it left running (Bot.recover dispatches them again). It follows the pod's log
 into the build log, watches the Job until it has finished, and reads the BuildResult from
-the container's termination message. Cancelling the task deletes the Job and its pod.
+the container's termination message. cancel() deletes the Job and its pod; cancelling the
+task only stops watching (the bot is stopping), and the next start adopts the Job.
 Every blocking client call runs in a thread (asyncio.to_thread).
 """
 
@@ -48,14 +49,13 @@ class KubernetesExecutor:
             kube = await asyncio.to_thread(self._kube)
         except Exception as exc:
             return BuildResult(state="error", reason=f"no Kubernetes configuration: {exc}")
-        name = render.job_name(build_id)
         stop = threading.Event()
         try:
             return await self._run(kube, build_id, spec, credentials, log_path, stop)
         except asyncio.CancelledError:
+            # The bot is stopping: leave the Job running; the next start adopts it. A build
+            # that is cancelled for good goes through cancel(), which deletes the Job.
             stop.set()
-            # Shielded: the Job must go even though this task is being cancelled.
-            await asyncio.shield(self._delete(kube, name, log_path))
             raise
         except ApiUnreachable as exc:
             stop.set()
@@ -63,6 +63,15 @@ class KubernetesExecutor:
             return BuildResult(state="error", reason=str(exc))
         finally:
             stop.set()
+
+    async def cancel(self, build_id: int, log_path: Path) -> None:
+        """Stop the build for good: delete its Job (and with it the pod and the Secret)."""
+        try:
+            kube = await asyncio.to_thread(self._kube)
+        except Exception as exc:
+            log.warning("cannot cancel build %s: no Kubernetes configuration: %s", build_id, exc)
+            return
+        await self._delete(kube, render.job_name(build_id), log_path)
 
     async def _delete(self, kube: KubeClient, name: str, log_path: Path) -> None:
         try:

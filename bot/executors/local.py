@@ -69,6 +69,11 @@ class LocalExecutor:
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
+    async def cancel(self, build_id: int, log_path: Path) -> None:
+        """Stop the build for good: its runner's process group goes (cancelling the task that
+        awaits run() does the same)."""
+        stop_orphan(self.work_dir / str(build_id) / "runner.pid")
+
 
 def stop_orphan(pid_file: Path) -> None:
     """Kill the runner a previous bot process started for this build, if it still runs."""

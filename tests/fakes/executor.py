@@ -15,6 +15,7 @@ class GatedExecutor:
         self.running: set[int] = set()
         self.max_running = 0
         self.started: list[int] = []
+        self.cancelled: list[int] = []
         self._gates: dict[int, asyncio.Future[BuildResult]] = {}
         self.changed = asyncio.Event()
 
@@ -32,6 +33,9 @@ class GatedExecutor:
         finally:
             self.running.discard(build_id)
             self.changed.set()
+
+    async def cancel(self, build_id: int, log_path: Path) -> None:
+        self.cancelled.append(build_id)
 
     def finish(self, build_id: int, result: BuildResult) -> None:
         self._gates[build_id].set_result(result)

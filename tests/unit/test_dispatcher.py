@@ -60,3 +60,33 @@ def test_builds_run_concurrently_up_to_the_limit_and_each_state_is_stored_and_re
     assert states == [BuildState.SUCCEEDED, BuildState.FAILED, BuildState.ERROR]
     final = {s.context: s.state.value for *_, s in forge.statuses}
     assert final == {"s2i/a": "success", "s2i/b": "failure", "s2i/c": "error"}
+
+
+def test_a_cancelled_build_is_stopped_by_the_executor_and_reported_cancelled(
+    tmp_path: Path,
+) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store.add_delivery(Delivery("d1", "github", "push", {}, b"{}"))
+    forge, executor = RecordingForge(), GatedExecutor()
+    build = store.add_build(delivery_id="d1", name="a", forge="github", repo="a/b",
+                            sha="f" * 40, spec=spec("a"))  # fmt: skip
+
+    async def scenario() -> None:
+        reporter = Reporter(store, {"github": forge}, "http://bot")
+        outbox = Outbox(store, reporter, min_interval=0, settle=0)
+        outbox.start()
+        dispatcher = Dispatcher(
+            store, executor, outbox, LogStore(tmp_path / "logs"), lambda b: Credentials(), 1
+        )
+        dispatcher.submit(build)
+        await executor.wait(lambda: build.id in executor.running)
+        await dispatcher.cancel(build, "cancelled by @maintainer")
+        await asyncio.wait_for(dispatcher.idle(), timeout=5)
+        await asyncio.wait_for(outbox.drain(), timeout=5)
+        await outbox.close()
+
+    asyncio.run(scenario())
+    assert executor.cancelled == [build.id]
+    assert store.get_build(build.id).state is BuildState.CANCELLED
+    *_, last = forge.statuses
+    assert (last[3].state.value, last[3].description) == ("cancelled", "cancelled by @maintainer")

@@ -1,0 +1,50 @@
+"""The BuildResult read back from a finished runner container (pure parts of the executor)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.app import make_executor
+from bot.build_spec import BuildResult
+from bot.executors.kube import job_finished
+from bot.executors.kubernetes import KubernetesExecutor, result_of
+from bot.executors.local import LocalExecutor
+from bot.settings import Settings
+
+
+def pod(terminated: dict[str, Any] | None) -> dict[str, Any]:
+    state = {"terminated": terminated} if terminated else {"running": {}}
+    return {"status": {"containerStatuses": [{"name": "runner", "state": state}]}}
+
+
+def test_the_termination_message_is_the_result() -> None:
+    result = BuildResult(state="failed", reason="the build failed: exit status 1")
+    message = {"exitCode": 1, "reason": "Error", "message": result.model_dump_json()}
+    assert result_of(pod(message), "Failed: BackoffLimitExceeded") == result
+
+
+def test_without_a_message_the_exit_status_is_the_reason() -> None:
+    result = result_of(pod({"exitCode": 137, "reason": "OOMKilled"}), "Failed")
+    assert result == BuildResult(
+        state="error", reason="the runner exited with status 137 (OOMKilled)"
+    )
+    deadline = result_of(pod({"exitCode": 143, "message": "{trunc"}), "Failed: DeadlineExceeded")
+    assert deadline.state == "error" and "deadline" in deadline.reason
+
+
+def test_a_runner_that_never_ran_is_an_error() -> None:
+    assert result_of(pod(None), "Failed: DeadlineExceeded").state == "error"
+
+
+def test_a_job_is_finished_by_its_conditions() -> None:
+    assert job_finished({"status": {}}) is None
+    done = {"status": {"conditions": [{"type": "Complete", "status": "True"}]}}
+    assert job_finished(done) == "Complete"
+    failed = {"status": {"conditions": [{"type": "Failed", "status": "True", "reason": "X"}]}}
+    assert job_finished(failed) == "Failed: X"
+
+
+def test_the_settings_choose_the_executor() -> None:
+    assert isinstance(make_executor(Settings()), LocalExecutor)
+    executor = make_executor(Settings.model_validate({"executor": "kubernetes"}))
+    assert isinstance(executor, KubernetesExecutor)
