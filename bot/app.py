@@ -15,7 +15,7 @@ import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -53,6 +53,7 @@ class Bot:
     pulls: Pulls
     dispatcher: Dispatcher
     outbox: Outbox
+    in_flight: set[str] = field(default_factory=set)  # deliveries being processed now
 
     def _handle(self, delivery: Delivery, event: Event) -> Actions:
         if event.kind in (EventKind.PULL_REQUEST, EventKind.COMMENT):
@@ -96,8 +97,20 @@ class Bot:
         ):
             build = await asyncio.to_thread(self.store.requeue, build.id)
             self.dispatcher.submit(build)
+        await self.retry_deliveries()
+
+    async def retry_deliveries(self) -> None:
+        """Process what was stored but not processed (the forge was down, the bot crashed)."""
         for delivery in await asyncio.to_thread(self.store.unprocessed_deliveries):
             await self.process(delivery)
+
+    async def keep_retrying(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.delivery_retry_interval)
+            try:
+                await self.retry_deliveries()
+            except Exception:  # the store itself failing: try again next round
+                log.exception("retrying unprocessed deliveries failed")
 
 
 def build_credentials(settings: Settings, forges: dict[str, Forge], build: Build) -> Credentials:
@@ -233,7 +246,9 @@ def create_app(bot: Bot) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await bot.recover()
+        retrying = asyncio.create_task(bot.keep_retrying(), name="delivery-retry")
         yield
+        retrying.cancel()
         for task in list(background):
             await task
         await bot.dispatcher.shutdown()

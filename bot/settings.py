@@ -113,6 +113,8 @@ class Settings(BaseModel):
     # against secondary rate limits; a self-hosted forge without them may lower it.
     forge_write_interval: float = 1.0
     build_draft_pull_requests: bool = False
+    # How often deliveries that could not be processed (the forge API down) are tried again.
+    delivery_retry_interval: float = 60.0
     s2i: str = "s2i"
     insecure_registries: list[str] = []
     # Registry credentials, a dockerconfigjson file (as `kubectl create secret docker-registry`).

@@ -121,3 +121,20 @@ def test_a_broken_s2i_yaml_fails_with_the_line_and_reason(
     assert status["description"] == ".s2i.yaml line 2, column 5: missing required key 'image'"
     log = httpx.get(str(status["target_url"]), timeout=5).text
     assert "line 4, column 5: unknown key 'imag'; allowed: binary, context, env, image," in log
+
+
+def test_a_delivery_the_forge_could_not_answer_for_is_processed_later(
+    github: FakeGitHub, start_bot: BotFactory
+) -> None:
+    bot = start_bot(delivery_retry_interval=0.2)
+    full_name, body = push_to(github, {".s2i.yaml": "builds: [\n"})
+    github.fail_next("GET", r"/contents/", 401, body={"message": "Bad credentials"}, times=2)
+    headers = github_headers("push", body, WEBHOOK_SECRET)
+    assert post(bot, "push", body, headers).status_code == 202
+    info = processed(bot, headers["X-GitHub-Delivery"])  # after the forge answered again
+    assert info["outcome"] == "invalid .s2i.yaml"
+    sha = json.loads(body)["after"]
+    github.wait_for(lambda: bool(github.statuses(full_name, sha)))
+    assert github.statuses(full_name, sha)[0]["state"] == "failure"
+    contents = [r for r in github.requests if "/contents/" in r.path]
+    assert [r.status for r in contents][:2] == [401, 401] and contents[-1].status == 200
