@@ -266,6 +266,49 @@ class BareRepo:
         return result
 
 
+class HostedRepo:
+    """What a forge's repository (:class:`tests.fakes.github_repo.FakeRepo`,
+    :class:`tests.fakes.gitlab_objects.FakeProject`) does with its :class:`BareRepo`."""
+
+    bare: BareRepo
+
+    @property
+    def _label(self) -> str:
+        """The repository's name in errors, e.g. ``owner/name``."""
+        raise NotImplementedError
+
+    def _pushed(self, branch: str) -> None:
+        """``branch`` moved as after a push to the forge: follow it where the forge does."""
+        raise NotImplementedError
+
+    @property
+    def default_branch(self) -> str:
+        return self.bare.default_branch
+
+    @property
+    def path(self) -> Path:
+        return self.bare.path
+
+    def commit(
+        self, files: Mapping[str, str | bytes | None], message: str, branch: str = "main"
+    ) -> str:
+        """Commit ``files`` (None deletes) on ``branch``; the new commit sha.
+
+        A new branch starts at the default branch's head, like ``git switch -c`` there, so a
+        pull or merge request from it shares history with its target. Then the forge sees the
+        branch move as after a push (:meth:`_pushed`).
+        """
+        sha = self.bare.commit(files, message, branch, f"refs/heads/{self.default_branch}")
+        self._pushed(branch)
+        return sha
+
+    def head(self, branch: str = "main") -> str:
+        sha = self.bare.resolve(f"refs/heads/{branch}")
+        if sha is None:
+            raise KeyError(f"{self._label} has no branch {branch!r}")
+        return sha
+
+
 @dataclass(frozen=True)
 class CgiResponse:
     status: int

@@ -24,7 +24,6 @@ A test fixture asserts ``fake.errors == []`` at teardown.
 
 from __future__ import annotations
 
-import base64
 import copy
 import hashlib
 import hmac
@@ -32,27 +31,26 @@ import itertools
 import json
 import re
 import secrets
-import tempfile
-import threading
 import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
-from types import TracebackType
 from typing import Any, NamedTuple
 
-import anyio.to_thread
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from tests.fakes import github_objects as objects
 from tests.fakes import openapi
-from tests.fakes.git import BareRepo, http_backend
+from tests.fakes.forge_server import (
+    ForgeServer,
+    RecordedRequest,
+    basic_challenge,
+    basic_credentials,
+)
+from tests.fakes.git import BareRepo
 from tests.fakes.github_app import (
     UNDECODABLE,
     App,
@@ -62,7 +60,6 @@ from tests.fakes.github_app import (
     InstallationToken,
 )
 from tests.fakes.github_repo import ROLES, FakeRepo, Pull
-from tests.fakes.server import ThreadedServer
 
 __all__ = ["API_PREFIX", "STORAGE_PREFIX", "Download", "FakeGitHub", "FakeRepo", "RecordedRequest"]
 
@@ -90,29 +87,11 @@ _ALIASES = [
 ]
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
-    method: str
-    path: str  # as sent, e.g. /api/v3/repos/o/r/statuses/<sha>
-    query: str
-    status: int
-
-
 class Download(NamedTuple):
     """A request that fetched (or was redirected to) a release asset's bytes."""
 
     path: str  # as requested, e.g. /api/v3/repos/o/r/releases/assets/7 or /_downloads/1/7/x
     authorized: bool  # carried the fake's token or a live installation token
-
-
-@dataclass
-class _Failure:
-    method: str
-    path: re.Pattern[str]
-    status: int
-    headers: dict[str, str]
-    body: JSON
-    times: int
 
 
 @dataclass(frozen=True)
@@ -170,24 +149,24 @@ class _Gap(Exception):
     """A request the fake cannot answer faithfully: 500 and recorded in ``errors``."""
 
 
-class FakeGitHub:
+class FakeGitHub(ForgeServer):
     """The fake; use as a context manager or call :meth:`start` / :meth:`stop`."""
 
+    _API_PREFIX = API_PREFIX
+    _GIT_PATH = _GIT_PATH
+    _TMP_PREFIX = "fake-github-"
+    _INJECTED = "injected {status}"
+
     def __init__(self, token: str, *, login: str = "s2i-bot") -> None:
-        self.token = token
+        super().__init__(token)  # self.root: <root>/<owner>/<name>.git
         self.login = login  # the token's user: creator of the statuses it posts
-        self.errors: list[str] = []
-        self._requests: list[RecordedRequest] = []
+        # all state below is guarded by self._cond
         self._downloads: list[Download] = []
         self._signing_key = secrets.token_bytes(32)  # signs storage URLs, as GitHub's do
         self._repos: dict[str, FakeRepo] = {}
-        self._failures: list[_Failure] = []
         self._status_ids = 0
-        self._cond = threading.Condition()  # guards all state above; notified per request
         self._comment_ids = itertools.count(1).__next__  # comment ids are global on GitHub
         self._apps = AppRegistry()
-        self._tmp = tempfile.TemporaryDirectory(prefix="fake-github-")
-        self.root = Path(self._tmp.name)  # GIT_PROJECT_ROOT: <root>/<owner>/<name>.git
         self._api = openapi.load()
         self._handlers: dict[str, Callable[[_Call], _Reply]] = {
             "repos/get": self._get_repo,
@@ -216,41 +195,13 @@ class FakeGitHub:
             "apps/get-installation": self._get_installation,
             "apps/get-repo-installation": self._get_repo_installation,
         }
-        methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-        self.app = Starlette(routes=[Route("/{path:path}", self._dispatch, methods=methods)])
-        self._server = ThreadedServer(self.app)
-        self.url = ""
 
     # -- lifecycle ---------------------------------------------------------------------
-    @property
-    def api_url(self) -> str:
-        return self.url + API_PREFIX
-
     @property
     def storage_url(self) -> str:
         """The base URL of the storage host that asset downloads redirect to: this server
         under another host name, so clients treat it as another origin."""
         return "http://localhost:" + str(urllib.parse.urlsplit(self.url).port)
-
-    def start(self) -> FakeGitHub:
-        try:
-            self.url = self._server.start()
-        except BaseException:
-            self._tmp.cleanup()
-            raise
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-        self._tmp.cleanup()
-
-    def __enter__(self) -> FakeGitHub:
-        return self.start()
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # -- test-facing state -------------------------------------------------------------
     def create_repo(self, full_name: str, default_branch: str = "main") -> FakeRepo:
@@ -329,46 +280,11 @@ class FakeGitHub:
         self._apps.expire_tokens()
 
     @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._cond:
-            return list(self._requests)
-
-    @property
     def downloads(self) -> list[Download]:
         """Asset downloads in order: each API request answered with the redirect, each
         ``browser_download_url`` request, each file the storage host served."""
         with self._cond:
             return list(self._downloads)
-
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-        """Block until ``predicate()`` holds; it is re-checked after every request served."""
-        with self._cond:
-            if not self._cond.wait_for(predicate, timeout):
-                raise TimeoutError(f"condition not met in {timeout}s; requests: {self._requests}")
-
-    def fail_next(
-        self,
-        method: str,
-        path_regex: str,
-        status: int,
-        headers: Mapping[str, str] | None = None,
-        body: JSON = None,
-        times: int = 1,
-    ) -> None:
-        """Answer the next ``times`` requests whose path ``re.search``-matches with ``status``.
-
-        E.g. a rate limit: ``fail_next("POST", "/statuses/", 403, {"X-RateLimit-Remaining":
-        "0", ...}, {"message": "API rate limit exceeded ..."})``. Injected answers skip auth
-        and validation (they are the test's to shape).
-        """
-        if body is None:
-            body = {"message": f"injected {status}", "documentation_url": DOCS}
-        with self._cond:
-            self._failures.append(
-                _Failure(
-                    method.upper(), re.compile(path_regex), status, dict(headers or {}), body, times
-                )
-            )
 
     def rate_limit_next(
         self,
@@ -424,47 +340,18 @@ class FakeGitHub:
         self.fail_next(method, path_regex, status, headers, body, times)
 
     # -- dispatch ----------------------------------------------------------------------
-    async def _dispatch(self, request: Request) -> Response:
-        path = request.url.path
-        body = await request.body()
-        response = self._injected(request.method, path)
-        if response is None:
-            if path.startswith(API_PREFIX + "/"):
-                response = await anyio.to_thread.run_sync(
-                    self._api_request, request, path[len(API_PREFIX) :], body
-                )
-            elif (m := _GIT_PATH.fullmatch(path)) is not None:
-                response = await anyio.to_thread.run_sync(self._git_request, request, m, body)
-            elif (m := _STORAGE_PATH.fullmatch(path)) is not None:
-                response = self._storage_request(request, m)
-            elif (m := _BROWSER_DOWNLOAD.fullmatch(path)) is not None:
-                response = self._browser_download(request, m)
-            else:
-                response = self._gap(
-                    f"FakeGitHub has no route for {request.method} {path} "
-                    f"(REST clients must use base_url={self.api_url})"
-                )
-        with self._cond:
-            self._requests.append(
-                RecordedRequest(request.method, path, request.url.query, response.status_code)
-            )
-            self._cond.notify_all()
-        return response
+    def _other_request(self, request: Request, sent: str) -> Response:
+        if (m := _STORAGE_PATH.fullmatch(sent)) is not None:
+            return self._storage_request(request, m)
+        if (m := _BROWSER_DOWNLOAD.fullmatch(sent)) is not None:
+            return self._browser_download(request, m)
+        return self._gap(
+            f"FakeGitHub has no route for {request.method} {sent} "
+            f"(REST clients must use base_url={self.api_url})"
+        )
 
-    def _injected(self, method: str, path: str) -> Response | None:
-        with self._cond:
-            for failure in self._failures:
-                if failure.method == method and failure.path.search(path):
-                    failure.times -= 1
-                    if failure.times <= 0:
-                        self._failures.remove(failure)
-                    return JSONResponse(failure.body, failure.status, failure.headers)
-        return None
-
-    def _gap(self, message: str, status: int = 500) -> Response:
-        with self._cond:
-            self.errors.append(message)
-        return JSONResponse({"message": message, "documentation_url": DOCS}, status)
+    def _error_body(self, message: str) -> JSON:
+        return {"message": message, "documentation_url": DOCS}
 
     def _authenticate(self, request: Request) -> _Caller | Response:
         # GitHub accepts "token <t>" and "Bearer <t>" for tokens, and a JWT as "Bearer <jwt>";
@@ -552,15 +439,10 @@ class FakeGitHub:
         # GitHub takes the token as the password of HTTP Basic auth, any user name (its docs
         # use "x-access-token"); without it, 401 + a Basic challenge so git asks its helper.
         # An expired installation token is refused the same way.
-        user, password = _basic_credentials(request.headers.get("authorization", ""))
+        user, password = basic_credentials(request.headers.get("authorization", ""))
         token = None if password == self.token else self._apps.token(password)
         if password != self.token and token is None:
-            return Response(
-                "Invalid username or token.\n",
-                401,
-                {"WWW-Authenticate": 'Basic realm="GitHub"'},
-                media_type="text/plain",
-            )
+            return basic_challenge("Invalid username or token.\n", "GitHub")
         try:
             repo = self._find_repo(m[1], m[2])
         except _Refused:
@@ -570,20 +452,14 @@ class FakeGitHub:
             # An installation token pushes only to its installation's repositories.
             message = f"Permission to {repo.full_name}.git denied to {user}.\n"
             return Response(message, 403, media_type="text/plain")
-        result = http_backend(
-            self.root,
-            method=request.method,
-            path_info=f"/{repo.owner}/{repo.name}.git{m[3]}",
-            query=request.url.query,
-            headers=request.headers,
-            body=body,
+        return self._serve_git(
+            request,
+            m,
+            body,
+            repo_path=f"{repo.owner}/{repo.name}",
             remote_user=user or "x-access-token",
+            pushed=repo.branch_moved,  # pull requests from the pushed branches follow them
         )
-        if result.status >= 500:
-            self._gap(f"git http-backend failed: {result.body.decode(errors='replace')}")
-        elif m[3] == "/git-receive-pack":
-            repo.branch_moved()  # pull requests from the pushed branches follow them
-        return Response(result.body, result.status, dict(result.headers))
 
     # -- REST handlers: each cites the GitHub behaviour it follows ----------------------
     def _get_repo(self, call: _Call) -> _Reply:
@@ -885,14 +761,3 @@ class FakeGitHub:
 
 def _unauthorized(message: str) -> Response:
     return JSONResponse({"message": message, "documentation_url": DOCS}, 401)
-
-
-def _basic_credentials(header: str) -> tuple[str, str]:
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic":
-        return "", ""
-    try:
-        user, _, password = base64.b64decode(encoded).decode().partition(":")
-    except ValueError:
-        return "", ""
-    return user, password

@@ -15,10 +15,9 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from tests.fakes.git import BareRepo, GitError, git
+from tests.fakes.git import BareRepo, GitError, HostedRepo, git
 
 JSON = Any
 # Repository roles, weakest first ("Repository roles for an organization"); "none" is ours
@@ -123,7 +122,7 @@ def _counter() -> Callable[[], int]:
 
 
 @dataclass
-class FakeRepo:
+class FakeRepo(HostedRepo):
     """A repository of the fake: a bare git repository plus the URLs GitHub would give it."""
 
     owner: str
@@ -165,37 +164,18 @@ class FakeRepo:
         return f"{self.api_url}/repos/{self.full_name}"
 
     @property
-    def default_branch(self) -> str:
-        return self.bare.default_branch
-
-    @property
-    def path(self) -> Path:
-        return self.bare.path
+    def _label(self) -> str:
+        return self.full_name
 
     # -- git ---------------------------------------------------------------------------
-    def commit(
-        self, files: Mapping[str, str | bytes | None], message: str, branch: str = "main"
-    ) -> str:
-        """Commit ``files`` (None deletes) on ``branch``; the new commit sha.
-
-        A new branch starts at the default branch, like ``git switch -c`` there. Open pull
-        requests whose head is this branch follow it, as after a push to GitHub.
-        """
-        start = f"refs/heads/{self.default_branch}"
-        sha = self.bare.commit(files, message, branch, start)
+    def _pushed(self, branch: str) -> None:
+        # Open pull requests whose head is this branch follow it, as after a push to GitHub.
         self.branch_moved(branch)
-        return sha
 
     def branch_moved(self, branch: str | None = None) -> None:
         """Tell pull requests that ``branch`` (None: any branch) moved, e.g. after a push."""
         for listener in list(self.branch_listeners):
             listener(self, branch)
-
-    def head(self, branch: str = "main") -> str:
-        sha = self.bare.resolve(f"refs/heads/{branch}")
-        if sha is None:
-            raise KeyError(f"{self.full_name} has no branch {branch!r}")
-        return sha
 
     def create_tag(self, tag: str, sha: str | None = None, message: str | None = None) -> str:
         """Tag ``sha`` (default: the default branch's head); annotated if ``message``.

@@ -15,31 +15,28 @@ Anything else answers 500 and is recorded in :attr:`FakeGitLab.errors`, so a gap
 
 from __future__ import annotations
 
-import base64
 import copy
 import email.utils
 import json
 import re
-import tempfile
-import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
-import anyio.to_thread
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from tests.fakes import gitlab_objects as objects
-from tests.fakes.git import BareRepo, http_backend
+from tests.fakes.forge_server import (
+    ForgeServer,
+    RecordedRequest,
+    basic_challenge,
+    basic_credentials,
+)
+from tests.fakes.git import BareRepo
 from tests.fakes.gitlab_objects import FakeProject, FakeUser, Instance
-from tests.fakes.server import ThreadedServer
 
 __all__ = ["API_PREFIX", "FakeGitLab", "FakeProject", "RecordedRequest"]
 
@@ -102,24 +99,6 @@ _FINISHED = {"success", "failed", "canceled", "skipped"}
 
 
 @dataclass(frozen=True)
-class RecordedRequest:
-    method: str
-    path: str  # as sent, still percent-encoded, e.g. /api/v4/projects/g%2Fp/statuses/<sha>
-    query: str
-    status: int
-
-
-@dataclass
-class _Failure:
-    method: str
-    path: re.Pattern[str]
-    status: int
-    headers: dict[str, str]
-    body: JSON
-    times: int
-
-
-@dataclass(frozen=True)
 class _Reply:
     status: int
     body: JSON
@@ -145,56 +124,31 @@ class _Refused(Exception):
         self.reply = _Reply(status, {key: message})
 
 
-class FakeGitLab:
+class FakeGitLab(ForgeServer):
     """The fake; use as a context manager or call :meth:`start` / :meth:`stop`."""
 
+    _API_PREFIX = API_PREFIX
+    _GIT_PATH = _GIT_PATH
+    _TMP_PREFIX = "fake-gitlab-"
+    _INJECTED = "{status} injected by the test"
+
     def __init__(self, token: str, *, username: str = "s2i-bot") -> None:
-        self.token = token
+        super().__init__(token)  # self.root: <root>/<group>/<name>.git
         self.username = username  # the token's user: author of the statuses and notes it posts
-        self.errors: list[str] = []
-        self._requests: list[RecordedRequest] = []
-        self._failures: list[_Failure] = []
-        self._cond = threading.Condition()  # guards all state, the instance's too
-        self._instance: Instance | None = None
-        self._tmp = tempfile.TemporaryDirectory(prefix="fake-gitlab-")
-        self.root = Path(self._tmp.name)  # GIT_PROJECT_ROOT: <root>/<group>/<name>.git
-        methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-        self.app = Starlette(routes=[Route("/{path:path}", self._dispatch, methods=methods)])
-        self._server = ThreadedServer(self.app)
-        self.url = ""
+        self._instance: Instance | None = None  # self._cond guards its state too
 
     # -- lifecycle ---------------------------------------------------------------------
-    @property
-    def api_url(self) -> str:
-        return self.url + API_PREFIX
-
     @property
     def instance(self) -> Instance:
         if self._instance is None:
             raise RuntimeError("start FakeGitLab first: its URLs need the port")
         return self._instance
 
-    def start(self) -> FakeGitLab:
-        try:
-            self.url = self._server.start()
-        except BaseException:
-            self._tmp.cleanup()
-            raise
+    def start(self) -> Self:
+        super().start()
         self._instance = Instance(self.url, self._cond)
         self._instance.user(self.username)
         return self
-
-    def stop(self) -> None:
-        self._server.stop()
-        self._tmp.cleanup()
-
-    def __enter__(self) -> FakeGitLab:
-        return self.start()
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # -- test-facing state -------------------------------------------------------------
     def create_project(
@@ -239,41 +193,6 @@ class FakeGitLab:
         with self._cond:
             return copy.deepcopy(self.project(path_with_namespace).merge_requests[iid].notes)
 
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._cond:
-            return list(self._requests)
-
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-        """Block until ``predicate()`` holds; it is re-checked after every request served."""
-        with self._cond:
-            if not self._cond.wait_for(predicate, timeout):
-                raise TimeoutError(f"condition not met in {timeout}s; requests: {self._requests}")
-
-    def fail_next(
-        self,
-        method: str,
-        path_regex: str,
-        status: int,
-        headers: Mapping[str, str] | None = None,
-        body: JSON = None,
-        times: int = 1,
-    ) -> None:
-        """Answer the next ``times`` requests whose path as sent (still percent-encoded, e.g.
-        ``/api/v4/projects/g%2Fp/statuses/...``) ``re.search``-matches with ``status``.
-
-        A str ``body`` is sent as text/plain, anything else as JSON. Injected answers skip
-        auth (they are the test's to shape).
-        """
-        if body is None:
-            body = {"message": f"{status} injected by the test"}
-        with self._cond:
-            self._failures.append(
-                _Failure(
-                    method.upper(), re.compile(path_regex), status, dict(headers or {}), body, times
-                )
-            )
-
     def rate_limit(
         self, method: str, path_regex: str, *, retry_after: int = 60, times: int = 1
     ) -> None:
@@ -293,48 +212,15 @@ class FakeGitLab:
         self.fail_next(method, path_regex, 429, headers, "Retry later\n", times)
 
     # -- dispatch ----------------------------------------------------------------------
-    async def _dispatch(self, request: Request) -> Response:
-        raw_path = request.scope.get("raw_path") or request.url.path.encode()
-        sent = raw_path.decode("latin-1")  # GitLab's ids and file paths arrive %-encoded
-        body = await request.body()
-        response = self._injected(request.method, sent)
-        if response is None:
-            if sent.startswith(API_PREFIX + "/"):
-                response = await anyio.to_thread.run_sync(
-                    self._api_request, request, sent[len(API_PREFIX) :], body
-                )
-            elif (m := _GIT_PATH.fullmatch(request.url.path)) is not None:
-                response = await anyio.to_thread.run_sync(self._git_request, request, m, body)
-            else:
-                response = self._gap(
-                    f"FakeGitLab has no route for {request.method} {sent} "
-                    f"(REST clients must use the base URL {self.url} and /api/v4)"
-                )
-        with self._cond:
-            self._requests.append(
-                RecordedRequest(request.method, sent, request.url.query, response.status_code)
-            )
-            self._cond.notify_all()
-        return response
+    def _sent_path(self, request: Request) -> str:
+        raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
+        return raw_path.decode("latin-1")  # GitLab's ids and file paths arrive %-encoded
 
-    def _injected(self, method: str, path: str) -> Response | None:
-        with self._cond:
-            for failure in self._failures:
-                if failure.method == method and failure.path.search(path):
-                    failure.times -= 1
-                    if failure.times <= 0:
-                        self._failures.remove(failure)
-                    if isinstance(failure.body, str):
-                        return Response(
-                            failure.body, failure.status, failure.headers, media_type="text/plain"
-                        )
-                    return JSONResponse(failure.body, failure.status, failure.headers)
-        return None
-
-    def _gap(self, message: str, status: int = 500) -> Response:
-        with self._cond:
-            self.errors.append(message)
-        return JSONResponse({"message": message}, status)
+    def _other_request(self, request: Request, sent: str) -> Response:
+        return self._gap(
+            f"FakeGitLab has no route for {request.method} {sent} "
+            f"(REST clients must use the base URL {self.url} and /api/v4)"
+        )
 
     def _authenticated(self, request: Request) -> bool:
         # doc/api/rest/authentication.md: a personal, project or group access token goes in
@@ -394,33 +280,25 @@ class FakeGitLab:
     def _git_request(self, request: Request, m: re.Match[str], body: bytes) -> Response:
         # doc/user/project/repository: a token is the password of HTTP Basic auth, any user
         # name; without it, 401 with a Basic challenge so git asks its credential helper.
-        user, password = _basic_credentials(request.headers.get("authorization", ""))
+        user, password = basic_credentials(request.headers.get("authorization", ""))
         if password != self.token:
-            return Response(
+            return basic_challenge(
                 "HTTP Basic: Access denied. If a password was provided for Git authentication, "
                 "the password was incorrect or you're required to use a token instead of a "
                 "password.\n",
-                401,
-                {"WWW-Authenticate": 'Basic realm="GitLab"'},
-                media_type="text/plain",
+                "GitLab",
             )
         project = self.instance.project(m[1])
         if project is None:
             return Response("The project you were looking for could not be found.\n", 404)
-        result = http_backend(
-            self.root,
-            method=request.method,
-            path_info=f"/{project.path_with_namespace}.git{m[2]}",
-            query=request.url.query,
-            headers=request.headers,
-            body=body,
+        return self._serve_git(
+            request,
+            m,
+            body,
+            repo_path=project.path_with_namespace,
             remote_user=user or "oauth2",
+            pushed=project.sync_merge_request_heads,  # a push moves the heads of MRs from it
         )
-        if result.status >= 500:
-            self._gap(f"git http-backend failed: {result.body.decode(errors='replace')}")
-        elif m[2] == "/git-receive-pack":
-            project.sync_merge_request_heads()  # a push moves the heads of MRs from its branches
-        return Response(result.body, result.status, dict(result.headers))
 
     # -- helpers -----------------------------------------------------------------------
     def _project(self, call: _Call) -> FakeProject:
@@ -668,14 +546,3 @@ class FakeGitLab:
         if user is None or level is None:
             raise _Refused(404, "404 Not found")
         return _Reply(200, objects.member(user, level, self.instance))
-
-
-def _basic_credentials(header: str) -> tuple[str, str]:
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic":
-        return "", ""
-    try:
-        user, _, password = base64.b64decode(encoded).decode().partition(":")
-    except ValueError:
-        return "", ""
-    return user, password

@@ -17,12 +17,10 @@ import hashlib
 import threading
 import time
 import urllib.parse
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from tests.fakes.git import BareRepo, Blob, CommitInfo, GitError, git
+from tests.fakes.git import BareRepo, Blob, CommitInfo, GitError, HostedRepo, git
 
 JSON = Any
 
@@ -122,7 +120,7 @@ class FakeMergeRequest:
 
 
 @dataclass
-class FakeProject:
+class FakeProject(HostedRepo):
     """A project of the fake: a bare repository plus the GitLab state tests set up and read."""
 
     namespace: str  # the group path, may be nested: "group/sub"
@@ -163,36 +161,14 @@ class FakeProject:
         return f"{self.instance.api_url}/projects/{encoded}"
 
     @property
-    def default_branch(self) -> str:
-        return self.bare.default_branch
-
-    @property
-    def path(self) -> Path:
-        return self.bare.path
+    def _label(self) -> str:
+        return self.path_with_namespace
 
     # -- test-facing writes ------------------------------------------------------------
-    def commit(
-        self, files: Mapping[str, str | bytes | None], message: str, branch: str = "main"
-    ) -> str:
-        """Commit ``files`` (None deletes) on ``branch``; the new commit sha.
-
-        A new branch starts from the default branch's head (as ``git switch -c`` would), so a
-        merge request from it shares history with its target. Merge requests whose source is
-        this branch get their ``refs/merge-requests/:iid/head`` moved, as GitLab does when a
-        source branch is pushed.
-        """
-        start = self.bare.resolve(f"refs/heads/{self.default_branch}")
-        if start and self.bare.resolve(f"refs/heads/{branch}") is None:
-            git(self.bare.path, "update-ref", f"refs/heads/{branch}", start)
-        sha = self.bare.commit(files, message, branch)
+    def _pushed(self, branch: str) -> None:
+        # Merge requests whose source is this branch get their refs/merge-requests/:iid/head
+        # moved, as GitLab does when a source branch is pushed.
         self.sync_merge_request_heads()
-        return sha
-
-    def head(self, branch: str = "main") -> str:
-        sha = self.bare.resolve(f"refs/heads/{branch}")
-        if sha is None:
-            raise KeyError(f"{self.path_with_namespace} has no branch {branch!r}")
-        return sha
 
     def set_access(self, username: str, level: int | None) -> FakeUser:
         """Make ``username`` a member with ``level`` (GUEST..OWNER), or remove it with None."""
