@@ -2,7 +2,7 @@
 
 Two bots on one fake GitHub, both with the buildah engine and the same registry: one with
 `executor: local`, one with `executor: kubernetes` (the cluster of scripts/cluster.sh, the
-runner image of scripts/runner-image.sh, host network). Each round commits the Go sample
+runner image of scripts/images.sh, host network). Each round commits the Go sample
 with a fresh one-line change and pushes it to each bot, alternating, and measures:
 
   - kubernetes: signed push -> the build's pod Running (polled with kubectl);
@@ -107,7 +107,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     env = ProvisionedEnv.load()
-    for script in (["cluster.sh", "up"], ["runner-image.sh"]):
+    for script in (["cluster.sh", "up"], ["images.sh", "runner"]):
         subprocess.run(
             ["bash", str(REPO_ROOT / "scripts" / script[0]), *script[1:]],
             check=True, capture_output=True,

@@ -56,10 +56,9 @@ class Cluster:
 @pytest.fixture(scope="session")
 def cluster(testenv: ProvisionedEnv) -> Cluster:
     """The cluster up (idempotent, ~10 s) and the runner image built and pushed."""
-    for script in ("cluster.sh", "runner-image.sh"):
-        argv = ["bash", str(REPO_ROOT / "scripts" / script)]
+    for script, arg in (("cluster.sh", "up"), ("images.sh", "runner")):
         result = subprocess.run(
-            [*argv, "up"] if script == "cluster.sh" else argv,
+            ["bash", str(REPO_ROOT / "scripts" / script), arg],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         assert result.returncode == 0, f"{script} failed:\n{result.stdout}\n{result.stderr}"
