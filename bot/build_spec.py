@@ -73,6 +73,10 @@ def registry_of(image: str) -> str | None:
     return None
 
 
+# How `python -m bot.runner` and `s2i-bot build` end: 0 succeeded, 1 failed, 2 error.
+EXIT_CODES = {"succeeded": 0, "failed": 1, "error": 2}
+
+
 class BuildResult(BaseModel):
     """What the runner reports back (locally a file; in a Job, the termination message)."""
 

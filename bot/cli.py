@@ -12,8 +12,8 @@ import logging
 import sys
 from pathlib import Path
 
+from bot.build_spec import EXIT_CODES
 from bot.repo_config import FILE_NAME, RepoConfigError, parse_repo_config, schema
-from bot.runner.__main__ import EXIT_CODES
 from bot.settings import Settings, load_settings
 from bot.templates import TemplateError, load_templates
 

@@ -12,11 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from bot.build_spec import BuildSpec
+from bot.build_spec import EXIT_CODES, BuildResult, BuildSpec
 from bot.runner.build import RunnerOptions, run_build
 from bot.runner.process import BuildLog
-
-EXIT_CODES = {"succeeded": 0, "failed": 1, "error": 2}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,8 +36,6 @@ def main(argv: list[str] | None = None) -> int:
         result = run_build(spec, args.secrets, args.workdir, log, options)
     except Exception as exc:  # a bug in the runner must still end the build with a reason
         log.line(f"BUILD ERROR: runner crashed: {exc!r}")
-        from bot.build_spec import BuildResult
-
         result = BuildResult(state="error", reason=f"runner crashed: {exc!r}")
     args.result.write_text(result.model_dump_json())
     return EXIT_CODES[result.state]
