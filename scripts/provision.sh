@@ -25,39 +25,9 @@ APT_PACKAGES=(docker.io docker-registry apache2-utils debootstrap git buildah sk
 mkdir -p "$CACHE" "$STATE" "$LOGS"
 export DEBIAN_FRONTEND=noninteractive
 
-# step NAME FUNCTION: run FUNCTION with its output in $LOGS/NAME.log, timed.
-# The function runs in a subshell with its own `set -e`: errexit is silently ignored
-# in functions called from an `if`/`||` context, so we take the exit status afterwards.
-step() {
-  local name=$1 fn=$2 log=$LOGS/$1.log start=$SECONDS rc=0
-  echo "==> $name"
-  set +e
-  (set -euo pipefail; "$fn") >"$log" 2>&1
-  rc=$?
-  set -e
-  if [ "$rc" -ne 0 ]; then
-    echo "!!! step '$name' failed (exit $rc); full log: $log" >&2
-    tail -n 25 "$log" | sed 's/^/    /' >&2
-    exit "$rc"
-  fi
-  echo "<== $name ($((SECONDS - start)) s)"
-}
-
-# wait_for SECONDS CMD...: poll CMD every 0.5 s until it succeeds or time runs out.
-# With WAIT_PIDFILE set, give up as soon as that daemon has died (e.g. port in use).
-wait_for() {
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$SECONDS" -lt "$deadline" ] || { echo "timed out waiting for: $*"; return 1; }
-    if [ -n "${WAIT_PIDFILE:-}" ] && ! pid_alive "$WAIT_PIDFILE"; then
-      echo "daemon from $WAIT_PIDFILE exited while waiting for: $*"; return 1
-    fi
-    sleep 0.5
-  done
-}
-
-# pid_alive PIDFILE: true when the pidfile names a running process.
-pid_alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# step, wait_for, pid_alive
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 
 # ---------------------------------------------------------------- apt
 step_apt() {
