@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.events import Event, PullRequest
 
@@ -32,6 +33,23 @@ class RateLimited(ForgeError):
 
 class PermanentForgeError(ForgeError):
     """The forge refused the call for good (e.g. 404, 422): retrying cannot help."""
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header by name, in any case (HTTP header names are case-insensitive)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    return lowered.get(name.lower())
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """A webhook body as the JSON object both forges send; PayloadError otherwise."""
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PayloadError(f"the body is not JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise PayloadError("the body is not a JSON object")
+    return payload
 
 
 @dataclass(frozen=True, slots=True)

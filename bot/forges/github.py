@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -36,6 +35,8 @@ from bot.forges.base import (
     SignatureError,
     StatusState,
     Webhook,
+    header,
+    json_object,
 )
 from bot.pull_comment import MARKER
 from bot.retry import RetryPolicy, call_with_retry
@@ -57,15 +58,10 @@ _PULL_ACTIONS = {
 T = TypeVar("T")
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    lowered = {k.lower(): v for k, v in headers.items()}
-    return lowered.get(name.lower())
-
-
 def verify_signature(headers: Mapping[str, str], body: bytes, secret: str) -> None:
     """X-Hub-Signature-256 is `sha256=` + the hex HMAC-SHA256 of the raw body, keyed with the
     webhook secret; compare in constant time (GitHub docs: "Validating webhook deliveries")."""
-    signature = _header(headers, "X-Hub-Signature-256")
+    signature = header(headers, "X-Hub-Signature-256")
     if not signature:
         raise SignatureError("missing X-Hub-Signature-256 header")
     expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
@@ -179,14 +175,9 @@ def parse(headers: Mapping[str, str], body: bytes, secret: str | None) -> Webhoo
     """Verify the signature (when a secret is configured) and normalise the payload."""
     if secret is not None:
         verify_signature(headers, body, secret)
-    event = _header(headers, "X-GitHub-Event") or ""
-    delivery_id = _header(headers, "X-GitHub-Delivery") or ""
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PayloadError(f"the body is not JSON: {exc}") from exc
-    if not isinstance(payload, dict):
-        raise PayloadError("the body is not a JSON object")
+    event = header(headers, "X-GitHub-Event") or ""
+    delivery_id = header(headers, "X-GitHub-Delivery") or ""
+    payload = json_object(body)
     if event == "ping":
         return Ping(str(payload.get("zen", "")))
     parser = _PARSERS.get(event)
@@ -296,10 +287,10 @@ class GitHubForge:
         return parse(headers, body, self._secret)
 
     def delivery_id(self, headers: Mapping[str, str]) -> str | None:
-        return _header(headers, "X-GitHub-Delivery")
+        return header(headers, "X-GitHub-Delivery")
 
     def event_name(self, headers: Mapping[str, str]) -> str:
-        return _header(headers, "X-GitHub-Event") or ""
+        return header(headers, "X-GitHub-Event") or ""
 
     def clone_token(self, repo: str) -> str | None:
         if self._app_auth is None:

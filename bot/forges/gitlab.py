@@ -8,7 +8,6 @@ webhook_events.md) and "Webhooks" (the X-Gitlab-Token secret); API facts follow 
 from __future__ import annotations
 
 import hmac
-import json
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -30,6 +29,8 @@ from bot.forges.base import (
     SignatureError,
     StatusState,
     Webhook,
+    header,
+    json_object,
 )
 from bot.pull_comment import MARKER
 from bot.retry import RetryPolicy, call_with_retry
@@ -58,15 +59,10 @@ T = TypeVar("T")
 _NO_SLEEP: dict[str, Any] = {"obey_rate_limit": False}
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    lowered = {k.lower(): v for k, v in headers.items()}
-    return lowered.get(name.lower())
-
-
 def verify_token(headers: Mapping[str, str], secret: str) -> None:
     """GitLab sends the webhook's secret token as is in X-Gitlab-Token; compare in constant
     time."""
-    token = _header(headers, "X-Gitlab-Token")
+    token = header(headers, "X-Gitlab-Token")
     if not token:
         raise SignatureError("missing X-Gitlab-Token header")
     if not hmac.compare_digest(token.encode(), secret.encode()):
@@ -150,14 +146,9 @@ def parse(headers: Mapping[str, str], body: bytes, secret: str | None) -> Webhoo
     """Verify the token (when a secret is configured) and normalise the payload."""
     if secret is not None:
         verify_token(headers, secret)
-    event = _header(headers, "X-Gitlab-Event") or ""
-    delivery_id = _header(headers, "X-Gitlab-Event-UUID") or ""
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PayloadError(f"the body is not JSON: {exc}") from exc
-    if not isinstance(payload, dict):
-        raise PayloadError("the body is not a JSON object")
+    event = header(headers, "X-Gitlab-Event") or ""
+    delivery_id = header(headers, "X-Gitlab-Event-UUID") or ""
+    payload = json_object(body)
     try:
         match event:
             case "Push Hook":
@@ -228,10 +219,10 @@ class GitLabForge:
         return parse(headers, body, self._secret)
 
     def delivery_id(self, headers: Mapping[str, str]) -> str | None:
-        return _header(headers, "X-Gitlab-Event-UUID")
+        return header(headers, "X-Gitlab-Event-UUID")
 
     def event_name(self, headers: Mapping[str, str]) -> str:
-        return _header(headers, "X-Gitlab-Event") or ""
+        return header(headers, "X-Gitlab-Event") or ""
 
     def clone_token(self, repo: str) -> str | None:
         return self._token
