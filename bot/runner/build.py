@@ -105,9 +105,10 @@ def _build(
         )  # fmt: skip
         if not run_step(argv, log).ok:
             raise BuildError("s2i could not generate the build (see the log above)")
-        generated.write_text(
-            dockerfile.name_builder_stage(generated.read_text(), spec.builder_image)
-        )
+        text = dockerfile.name_builder_stage(generated.read_text(), spec.builder_image)
+        if previous:
+            text = dockerfile.unpack_artifacts_in_cached_stage(text)
+        generated.write_text(text)
 
     if spec.runtime is not None:
         with log.step(f"add runtime stage from {spec.runtime.image}"):

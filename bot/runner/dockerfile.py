@@ -9,6 +9,7 @@ run the runtime image's `run` script.
 from __future__ import annotations
 
 import json
+import re
 
 from bot.templates import RuntimeStage
 
@@ -25,6 +26,42 @@ def name_builder_stage(dockerfile: str, builder_image: str) -> str:
             lines[index] = f"{line} AS {BUILDER_STAGE}"
             return "\n".join(lines) + "\n"
     raise ValueError(f"no 'FROM {builder_image}' in the Dockerfile s2i generated")
+
+
+_SAVE = re.compile(
+    r"^RUN if \[ -s (?P<script>\S+/save-artifacts) \]; then (?P=script) > /tmp/artifacts\.tar; "
+    r"else touch /tmp/artifacts\.tar; fi$"
+)
+_COPY_TAR = re.compile(r"^COPY (?P<flags>.*)--from=cached /tmp/artifacts\.tar /tmp/artifacts\.tar$")
+_UNPACKED = "/tmp/s2i-bot-artifacts"
+_EXTRACT = re.compile(r"^RUN if \[ -s /tmp/artifacts\.tar \]; then .*rm /tmp/artifacts\.tar$")
+
+
+def unpack_artifacts_in_cached_stage(dockerfile: str) -> str:
+    """s2i's incremental Dockerfile streams save-artifacts into a tar in the `cached` stage,
+    COPYs the tar into the build stage and unpacks it there: the artifacts land in two layers
+    (the tar, then its files), each pushed with every image. Unpacking in the cached stage
+    and copying the directory puts them in one. A Dockerfile not in that shape is returned
+    unchanged."""
+    lines = logical_lines(dockerfile)
+    save, copy, extract = (_find(lines, p) for p in (_SAVE, _COPY_TAR, _EXTRACT))
+    if save is None or copy is None or extract is None:
+        return dockerfile
+    script = save[1].group("script")
+    # A fresh directory: the previous image may hold an older /tmp/artifacts of its own.
+    lines[save[0]] = (
+        f"RUN mkdir {_UNPACKED} && if [ -s {script} ]; then {script} | tar -xf - -C {_UNPACKED}; fi"
+    )
+    lines[copy[0]] = f"COPY {copy[1].group('flags')}--from=cached {_UNPACKED} /tmp/artifacts"
+    del lines[extract[0]]
+    return "\n".join(lines) + "\n"
+
+
+def _find(lines: list[str], pattern: re.Pattern[str]) -> tuple[int, re.Match[str]] | None:
+    for index, line in enumerate(lines):
+        if match := pattern.match(line):
+            return index, match
+    return None
 
 
 def logical_lines(dockerfile: str) -> list[str]:

@@ -5,6 +5,7 @@ from bot.runner.dockerfile import (
     name_builder_stage,
     runtime_stage,
     scripts_dir_from_url,
+    unpack_artifacts_in_cached_stage,
 )
 from bot.runner.engine import from_images
 from bot.runner.s2i import s2i_argv
@@ -72,3 +73,17 @@ def test_an_incremental_build_names_the_previous_image_as_s2is_tag() -> None:
     )  # fmt: skip
     assert argv[:6] == ["s2i", "build", "/src", "b", "reg/app:main-s2i-cache", "--incremental"]
     assert argv[-4:] == ["--assemble-user", "1001", "-e", "A=1"]
+
+
+def test_incremental_artifacts_are_unpacked_in_the_cached_stage_and_copied_once() -> None:
+    # What s2i v1.6.3 generates for `--incremental --as-dockerfile` (python builder).
+    generated = (Path(__file__).parent / "data" / "s2i-incremental.Dockerfile").read_text()
+    lines = unpack_artifacts_in_cached_stage(generated).splitlines()
+    assert lines[3] == (
+        "RUN mkdir /tmp/s2i-bot-artifacts && if [ -s /usr/libexec/s2i/save-artifacts ]; then "
+        "/usr/libexec/s2i/save-artifacts | tar -xf - -C /tmp/s2i-bot-artifacts; fi"
+    )
+    assert "COPY --chown=1001:0 --from=cached /tmp/s2i-bot-artifacts /tmp/artifacts" in lines
+    assert not [line for line in lines if "artifacts.tar" in line]
+    assert "RUN /usr/libexec/s2i/assemble" in lines
+    assert unpack_artifacts_in_cached_stage(S2I_DOCKERFILE) == S2I_DOCKERFILE
