@@ -1,9 +1,10 @@
 """The HTTP face of the bot (Starlette): forge webhooks in, build logs out.
 
-POST /webhooks/github    verify, persist, answer 202; builds happen in the background
-GET  /builds/{id}/log    the build log as plain text, while it runs and after
-GET  /builds/{id}        the build as JSON
-GET  /healthz            liveness
+POST /webhooks/github, /webhooks/gitlab   verify, persist, answer 202; the rest in the background
+GET  /builds/{id}/log     the build log as plain text, while it runs and after
+GET  /builds/{id}         the build as JSON
+GET  /deliveries/{id}     whether a delivery was processed, its outcome and builds
+GET  /healthz             liveness
 """
 
 from __future__ import annotations
