@@ -10,7 +10,9 @@ with a fresh one-line change and pushes it to each bot, alternating, and measure
 
 It prints the medians and the ratio kubernetes / local.
 
-    .venv/bin/python -m bench.kubernetes_executor [--rounds 3]
+    .venv/bin/python -m bench.kubernetes_executor [--rounds 3] [--image-cache DIR]
+
+With --image-cache DIR (a node directory), Job pods keep buildah's images between builds.
 """
 
 from __future__ import annotations
@@ -105,6 +107,10 @@ def push_and_time(
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--image-cache", default="",
+        help="a node directory for buildah's images (kubernetes.image_cache_host_path)",
+    )  # fmt: skip
     args = parser.parse_args()
     env = ProvisionedEnv.load()
     for script in (["cluster.sh", "up"], ["images.sh", "runner"]):
@@ -137,7 +143,7 @@ def main() -> None:
             kube_settings = {
                 "kubeconfig": cluster["kubeconfig"], "namespace": namespace,
                 "runner_image": RUNNER_IMAGE, "registry_secret": "registry",
-                "host_network": True,
+                "host_network": True, "image_cache_host_path": args.image_cache,
             }  # fmt: skip
             (work / "local").mkdir()
             (work / "kube").mkdir()

@@ -84,6 +84,11 @@ class KubernetesSettings(BaseModel):
     # must reach services on the node's loopback (the test cluster: the registry and the
     # fake forge listen on 127.0.0.1); never needed with real registry and forge hosts.
     host_network: bool = False
+    # A directory on the node that keeps buildah's image storage between builds, so a Job
+    # does not pull its builder and runtime images again (unset: an emptyDir per build).
+    # Builds on a node then share what they pulled and built: use it where the repositories
+    # the bot builds trust each other (containers/storage locks it for concurrent pods).
+    image_cache_host_path: str = ""
 
 
 class AutodetectSettings(BaseModel):

@@ -155,7 +155,7 @@ def render_job(
         ],
         "volumes": [
             {"name": "workspace", "emptyDir": {}},
-            {"name": "containers-storage", "emptyDir": {}},
+            _containers_storage(settings),
             {
                 "name": "secrets",
                 "projected": {
@@ -201,3 +201,11 @@ def render_job(
             "template": {"metadata": {"labels": dict(build_labels)}, "spec": pod_spec},
         },
     }
+
+
+def _containers_storage(settings: KubernetesSettings) -> dict[str, Any]:
+    """buildah's storage: an emptyDir per build, or the node's image cache when configured."""
+    if settings.image_cache_host_path:
+        path = {"path": settings.image_cache_host_path, "type": "DirectoryOrCreate"}
+        return {"name": "containers-storage", "hostPath": path}
+    return {"name": "containers-storage", "emptyDir": {}}

@@ -131,3 +131,16 @@ def test_the_build_selector_matches_the_labels() -> None:
     labels = render_job(7, SPEC, settings=DEFAULTS)["metadata"]["labels"]
     wanted = dict(part.split("=") for part in build_selector(7).split(","))
     assert wanted.items() <= labels.items()
+
+
+def test_builds_keep_their_images_on_the_node_only_when_configured() -> None:
+    def storage(settings: KubernetesSettings) -> dict[str, Any]:
+        volumes = render_job(42, SPEC, settings=settings)["spec"]["template"]["spec"]["volumes"]
+        return next(v for v in volumes if v["name"] == "containers-storage")
+
+    assert storage(DEFAULTS) == {"name": "containers-storage", "emptyDir": {}}
+    cached = DEFAULTS.model_copy(update={"image_cache_host_path": "/var/cache/s2i-bot/images"})
+    assert storage(cached) == {
+        "name": "containers-storage",
+        "hostPath": {"path": "/var/cache/s2i-bot/images", "type": "DirectoryOrCreate"},
+    }
