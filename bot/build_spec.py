@@ -1,15 +1,14 @@
 """BuildSpec: everything needed to build one image, as plain JSON-able data.
 
-The same BuildSpec goes to the local executor and (later) into a Kubernetes Job, so it holds
-no secrets: credentials are mounted next to it, never written into it.
+The same BuildSpec goes to the local executor and into a Kubernetes Job, so it holds no
+secrets: credentials are mounted next to it, never written into it.
 """
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict
 
+from bot.image_ref import registry_of
 from bot.templates import RuntimeStage
 
 
@@ -62,26 +61,3 @@ class BuildSpec(BaseModel):
     @property
     def registry(self) -> str:
         return registry_of(self.image) or "docker.io"
-
-
-def registry_of(image: str) -> str | None:
-    """The registry host of an image reference, by Docker's rule: the first path component
-    is a host if it has a '.' or ':' or is 'localhost'; otherwise the image is on Docker Hub."""
-    first, sep, _ = image.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost"):
-        return first
-    return None
-
-
-# How `python -m bot.runner` and `s2i-bot build` end: 0 succeeded, 1 failed, 2 error.
-EXIT_CODES = {"succeeded": 0, "failed": 1, "error": 2}
-
-
-class BuildResult(BaseModel):
-    """What the runner reports back (locally a file; in a Job, the termination message)."""
-
-    state: Literal["succeeded", "failed", "error"]
-    reason: str = ""
-    image: str | None = None
-    digest: str | None = None
-    size: int | None = None  # bytes a pull transfers (compressed layers + config)

@@ -12,7 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
-from bot.build_spec import EXIT_CODES
+from bot.build_result import EXIT_CODES
 from bot.repo_config import FILE_NAME, RepoConfigError, parse_repo_config, schema
 from bot.settings import Settings, load_settings
 from bot.templates import TemplateError, load_templates
@@ -21,7 +21,8 @@ from bot.templates import TemplateError, load_templates
 def _serve(settings: Settings) -> int:
     import uvicorn
 
-    from bot.app import build_bot, create_app
+    from bot.web.app import create_app
+    from bot.wiring import build_bot
 
     try:
         bot = build_bot(settings)
@@ -57,9 +58,9 @@ def _templates(settings: Settings) -> int:
 def _build(settings: Settings, path: Path, names: list[str] | None) -> int:
     import tempfile
 
-    from bot.local_build import build_locally, local_specs
-    from bot.runner.build import RunnerOptions
     from bot.runner.credentials import Credentials
+    from bot.runner.pipeline import RunnerOptions
+    from bot.working_tree_build import build_locally, local_specs
 
     templates = load_templates(settings.templates_dir)
     try:

@@ -8,30 +8,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from pathlib import Path
-from typing import Protocol
 
-from bot.build import Build
-from bot.build_spec import BuildResult, BuildSpec
-from bot.logs import LogStore
+from bot.build_logs import LogStore
+from bot.build_record import Build
+from bot.build_result import BuildResult
+from bot.executors.base import Executor
 from bot.outbox import Outbox
 from bot.runner.credentials import Credentials
 from bot.store import Store
 
 log = logging.getLogger(__name__)
-
-
-class Executor(Protocol):
-    async def run(
-        self, build_id: int, spec: BuildSpec, credentials: Credentials, log_path: Path
-    ) -> BuildResult:
-        """Run the build. Cancelling the awaiting task means the bot is stopping: the build
-        may go on where that makes sense (a Job, adopted by the next start)."""
-        ...
-
-    async def cancel(self, build_id: int, log_path: Path) -> None:
-        """Stop the build for good (kill its processes, delete its Job)."""
-        ...
 
 
 class Dispatcher:

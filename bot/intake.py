@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from fnmatch import fnmatchcase
 
-from bot.build import Build, BuildState
+from bot.actions import Actions
+from bot.build_logs import LogStore
+from bot.build_record import Build, BuildState
 from bot.build_spec import BuildSpec
-from bot.detect import detect_template
 from bot.events import Event, EventKind
-from bot.forges.base import Forge
-from bot.logs import LogStore
+from bot.forges.base import ForgeApi
 from bot.planner import PlanError, plan
 from bot.repo_config import (
     FILE_NAME,
@@ -30,28 +30,12 @@ from bot.repo_config import (
 )
 from bot.settings import AutodetectSettings
 from bot.store import Delivery, Store
+from bot.template_detection import detect_template
 from bot.templates import Template
 
 log = logging.getLogger(__name__)
 
 CONFIG_BUILD_NAME = "config"
-
-
-@dataclass
-class Actions:
-    """What handling one delivery decided; the bot carries it out in this order."""
-
-    cancel: list[tuple[Build, str]] = field(default_factory=list)
-    report: list[Build] = field(default_factory=list)  # statuses to send
-    dispatch: list[Build] = field(default_factory=list)
-    replies: list[tuple[str, str, int, str]] = field(default_factory=list)  # forge, repo, pr, body
-    pull_comments: list[tuple[str, str, int]] = field(default_factory=list)
-    outcome: str = ""
-
-    def queue(self, build: Build) -> None:
-        self.report.append(build)
-        if not build.state.finished:
-            self.dispatch.append(build)
 
 
 def ref_key(event: Event) -> str:
@@ -63,7 +47,7 @@ class Intake:
     def __init__(
         self,
         store: Store,
-        forges: Mapping[str, Forge],
+        forges: Mapping[str, ForgeApi],
         templates: Mapping[str, Template],
         logs: LogStore,
         builder_registry: str | None,
@@ -93,7 +77,7 @@ class Intake:
             return None
 
     def _detected_config(
-        self, forge: Forge, event: Event, sha: str, actions: Actions
+        self, forge: ForgeApi, event: Event, sha: str, actions: Actions
     ) -> RepoConfig | None:
         repo = event.repo.full_name
         found = detect_template(lambda path: forge.read_file(repo, path, sha) is not None)
@@ -158,7 +142,7 @@ class Intake:
         actions.outcome = f"{config.note}: {planned}" if config.note else planned
         return actions
 
-    def _resolve_asset(self, forge: Forge, event: Event, spec: BuildSpec) -> BuildSpec | str:
+    def _resolve_asset(self, forge: ForgeApi, event: Event, spec: BuildSpec) -> BuildSpec | str:
         """The release asset matching the build's glob, as a download for the runner; or why
         there is none."""
         pattern = spec.source.binary_asset

@@ -20,10 +20,10 @@ import time
 import uuid
 from collections import OrderedDict
 
-from bot.build import Build
+from bot.build_record import Build
+from bot.commit_status import context_of
 from bot.forges.base import PermanentForgeError, RateLimited
 from bot.reporter import Reporter
-from bot.status import context_of
 from bot.store import OutboxItem, Store
 
 log = logging.getLogger(__name__)

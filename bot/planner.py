@@ -6,8 +6,9 @@ import re
 from collections.abc import Collection, Mapping
 from fnmatch import fnmatchcase
 
-from bot.build_spec import BuildSpec, SourceSpec, registry_of
+from bot.build_spec import BuildSpec, SourceSpec
 from bot.events import Event, EventKind
+from bot.image_ref import registry_of
 from bot.repo_config import BuildEntry, RepoConfig
 from bot.templates import RuntimeStage, Template
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.build import Build, BuildState
-from bot.status import human_size, log_url
+from bot.build_record import Build, BuildState
+from bot.commit_status import human_size, log_url
 
 MARKER = "<!-- s2i-bot:builds -->"
 

@@ -34,7 +34,7 @@ import jsonschema
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from bot.build_spec import registry_of
+from bot.image_ref import registry_of
 from bot.templates import Artifact
 
 FILE_NAME = ".s2i.yaml"

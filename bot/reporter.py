@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.forges.base import Forge
+from bot.commit_status import status_for
+from bot.forges.base import ForgeApi
 from bot.pull_comment import render
-from bot.status import status_for
 from bot.store import Store
 
 
 class Reporter:
-    def __init__(self, store: Store, forges: Mapping[str, Forge], public_url: str) -> None:
+    def __init__(self, store: Store, forges: Mapping[str, ForgeApi], public_url: str) -> None:
         self._store, self._forges, self._public_url = store, forges, public_url
 
     def send(self, kind: str, payload: Mapping[str, Any], last: object = None) -> object:

@@ -21,8 +21,9 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from bot.build import Build, BuildState
-from bot.build_spec import BuildResult, BuildSpec
+from bot.build_record import Build, BuildState
+from bot.build_result import BuildResult
+from bot.build_spec import BuildSpec
 
 metadata = sa.MetaData()
 

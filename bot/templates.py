@@ -50,7 +50,6 @@ class Template(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str
     description: str = ""
-    language: str = ""
     builder: str
     runtime: RuntimeStage | None = None
     env: dict[str, str] = Field(default_factory=dict)

@@ -1,0 +1,28 @@
+"""Executors: where the runner runs. `make_executor` builds the one the settings name."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.executors.base import Executor
+    from bot.settings import Settings
+
+
+def make_executor(settings: Settings) -> Executor:
+    """`local` (a child process on this host) or `kubernetes` (a Job per build)."""
+    if settings.executor == "kubernetes":
+        # Imported only when chosen: the kubernetes client is slow to import.
+        from bot.executors.kubernetes_executor import KubernetesExecutor
+
+        return KubernetesExecutor(
+            settings.kubernetes, insecure_registries=tuple(settings.insecure_registries)
+        )
+    from bot.executors.local_executor import LocalExecutor
+
+    return LocalExecutor(
+        settings.data_dir / "work",
+        engine=settings.engine,
+        s2i=settings.s2i,
+        insecure_registries=tuple(settings.insecure_registries),
+    )

@@ -16,21 +16,28 @@ def _secret(value: SecretStr | None) -> str | None:
 
 
 def make_forges(settings: Settings) -> dict[str, Forge]:
-    from bot.forges.github import GitHubForge
-    from bot.forges.gitlab import GitLabForge
+    # Imported here: each client library is imported only by its driver, and only when used.
+    from bot.forges.base import Forge
+    from bot.forges.github_api import GitHubApi
+    from bot.forges.github_webhooks import GitHubWebhooks
+    from bot.forges.gitlab_api import GitLabApi
+    from bot.forges.gitlab_webhooks import GitLabWebhooks
 
     github, gitlab = settings.github, settings.gitlab
     forges: dict[str, Forge] = {
-        "github": GitHubForge(
-            github.api_url,
-            _secret(github.token),
-            _secret(github.webhook_secret),
-            app_id=github.app_id,
-            private_key=_secret(github.private_key),
+        "github": Forge(
+            GitHubWebhooks(_secret(github.webhook_secret)),
+            GitHubApi(
+                github.api_url,
+                _secret(github.token),
+                app_id=github.app_id,
+                private_key=_secret(github.private_key),
+            ),
         )
     }
     if gitlab.url:
-        forges["gitlab"] = GitLabForge(
-            gitlab.url, _secret(gitlab.token), _secret(gitlab.webhook_secret)
+        forges["gitlab"] = Forge(
+            GitLabWebhooks(_secret(gitlab.webhook_secret)),
+            GitLabApi(gitlab.url, _secret(gitlab.token)),
         )
     return forges

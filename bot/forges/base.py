@@ -1,4 +1,8 @@
-"""What every forge driver offers, and the plain data that crosses that boundary."""
+"""What every forge driver offers, and the plain data that crosses that boundary.
+
+A driver has two halves: a WebhookParser (pure: bytes in, Event out) and a ForgeApi (the
+forge's REST API through its client library). bot.forges.make_forges pairs them per forge.
+"""
 
 from __future__ import annotations
 
@@ -92,8 +96,11 @@ class ReleaseAsset:
     url: str  # where the runner downloads it (with the forge token)
 
 
-class Forge(Protocol):
-    name: str
+class WebhookParser(Protocol):
+    """The pure half of a forge driver: a webhook's bytes in, a Webhook out (no I/O)."""
+
+    @property
+    def name(self) -> str: ...
 
     def parse(self, headers: Mapping[str, str], body: bytes) -> Webhook:
         """Verify and normalise one webhook; raises SignatureError or PayloadError."""
@@ -102,6 +109,13 @@ class Forge(Protocol):
     def delivery_id(self, headers: Mapping[str, str]) -> str | None: ...
 
     def event_name(self, headers: Mapping[str, str]) -> str: ...
+
+
+class ForgeApi(Protocol):
+    """The API half of a forge driver: the calls s2i-bot makes to the forge."""
+
+    @property
+    def name(self) -> str: ...
 
     def read_file(self, repo: str, path: str, sha: str) -> str | None:
         """The file's text at sha, or None when the repository has no such file."""
@@ -130,3 +144,11 @@ class Forge(Protocol):
     def clone_token(self, repo: str) -> str | None:
         """A token that may clone the repository over HTTPS (the password of Basic auth)."""
         ...
+
+
+@dataclass(frozen=True)
+class Forge:
+    """One configured forge: its webhook parser and its API client."""
+
+    webhooks: WebhookParser
+    api: ForgeApi

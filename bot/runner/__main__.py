@@ -12,8 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from bot.build_spec import EXIT_CODES, BuildResult, BuildSpec
-from bot.runner.build import RunnerOptions, run_build
+from bot.build_result import EXIT_CODES, BuildResult
+from bot.build_spec import BuildSpec
+from bot.runner.pipeline import RunnerOptions, run_build
 from bot.runner.process import BuildLog
 
 

@@ -12,7 +12,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Protocol
 
-from bot.build_spec import registry_of
+from bot.image_ref import registry_of
 from bot.runner.errors import BuildError, BuildFailure, RegistryAuthError, looks_like_auth_failure
 from bot.runner.process import BuildLog, StepResult, run_step
 from bot.runner.registry import is_insecure

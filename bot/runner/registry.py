@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.build_spec import registry_of
+from bot.image_ref import registry_of
 from bot.runner.errors import BuildError, RegistryAuthError, looks_like_auth_failure
 from bot.runner.process import capture
 

@@ -154,7 +154,7 @@ def test_the_deployed_bot_is_available_and_answers_its_health_check(
     # The bot's in-cluster config and ServiceAccount reach the API: its namespace's Jobs.
     script = (
         "import os\n"
-        "from bot.executors.kube import KubeClient\n"
+        "from bot.executors.kube_client import KubeClient\n"
         "from bot.settings import KubernetesSettings\n"
         "ns = os.environ['S2I_BOT_KUBERNETES__NAMESPACE']\n"
         "kube = KubeClient(KubernetesSettings(namespace=ns))\n"

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from bot.build_spec import BuildResult, BuildSpec
+from bot.build_result import BuildResult
+from bot.build_spec import BuildSpec
 from bot.runner.credentials import Credentials
 
 

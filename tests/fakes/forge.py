@@ -1,15 +1,14 @@
-"""An in-memory Forge for unit tests of what sits behind the forge boundary (outbox, reporter,
+"""An in-memory ForgeApi for unit tests of what sits behind the forge boundary (outbox, reporter,
 intake, pulls). Anything that talks HTTP to a forge is tested against tests/fakes/github.py
 and tests/fakes/gitlab.py."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.events import PullRequest
-from bot.forges.base import CommitStatus, Ignored, ReleaseAsset, Webhook
+from bot.forges.base import CommitStatus, ReleaseAsset
 
 
 @dataclass
@@ -23,15 +22,6 @@ class RecordingForge:
     failures: list[Exception] = field(default_factory=list)  # raised by the next writes
     tags: dict[tuple[str, str], str] = field(default_factory=dict)  # repo, tag -> sha
     releases: dict[tuple[str, int], list[ReleaseAsset]] = field(default_factory=dict)
-
-    def parse(self, headers: Mapping[str, str], body: bytes) -> Webhook:
-        return Ignored("RecordingForge parses nothing")
-
-    def delivery_id(self, headers: Mapping[str, str]) -> str | None:
-        return None
-
-    def event_name(self, headers: Mapping[str, str]) -> str:
-        return ""
 
     def read_file(self, repo: str, path: str, sha: str) -> str | None:
         return self.files.get((repo, path, sha))

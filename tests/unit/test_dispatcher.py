@@ -1,10 +1,11 @@
 import asyncio
 from pathlib import Path
 
-from bot.build import BuildState
-from bot.build_spec import BuildResult, BuildSpec, SourceSpec
+from bot.build_logs import LogStore
+from bot.build_record import BuildState
+from bot.build_result import BuildResult
+from bot.build_spec import BuildSpec, SourceSpec
 from bot.dispatcher import Dispatcher
-from bot.logs import LogStore
 from bot.outbox import Outbox
 from bot.reporter import Reporter
 from bot.runner.credentials import Credentials

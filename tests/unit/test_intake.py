@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.build import BuildState
+from bot.build_logs import LogStore
+from bot.build_record import BuildState
 from bot.events import Event, EventKind, Repo
 from bot.forges.base import ReleaseAsset
 from bot.intake import Intake
-from bot.logs import LogStore
 from bot.store import Delivery, Store
 from bot.templates import Template
 from tests.fakes.forge import RecordingForge

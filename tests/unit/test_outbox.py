@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.build import Build
-from bot.build_spec import BuildResult
+from bot.build_record import Build
+from bot.build_result import BuildResult
 from bot.forges.base import PermanentForgeError, RateLimited
 from bot.outbox import Outbox
 from bot.reporter import Reporter

@@ -1,4 +1,4 @@
-from bot.build import Build, BuildState
+from bot.build_record import Build, BuildState
 from bot.build_spec import BuildSpec, SourceSpec
 from bot.pull_comment import MARKER, render
 

@@ -1,4 +1,4 @@
-"""Golden files for the Job and Secret a build becomes (bot/executors/job.py, pure).
+"""Golden files for the Job and Secret a build becomes (bot/executors/job_manifest.py, pure).
 
 Regenerate after an intended change: S2I_BOT_UPDATE_GOLDEN=1 pytest tests/unit/executors
 """
@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from bot.build_spec import BuildSpec, SourceSpec
-from bot.executors.job import (
+from bot.executors.job_manifest import (
     CAPABILITIES,
     SPEC_ENV,
     build_selector,

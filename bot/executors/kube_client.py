@@ -125,13 +125,6 @@ class KubeClient:
             if exc.status != 404:
                 raise
 
-    def delete_secret(self, name: str) -> None:
-        try:
-            self._call(self._core.delete_namespaced_secret, name, self.namespace)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-
     # ------------------------------------------------------------------ watch
     def _watch(
         self,

@@ -4,7 +4,7 @@ import pytest
 
 from bot.events import Event, EventKind, PullAction
 from bot.forges.base import Ignored, PayloadError, SignatureError
-from bot.forges.gitlab import parse
+from bot.forges.gitlab_webhooks import parse
 from tests.fakes.gitlab_webhooks import gitlab_headers, load_example
 
 SECRET = "gitlab-secret"

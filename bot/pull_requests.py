@@ -13,16 +13,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
+from bot.actions import Actions
 from bot.commands import HELP, Command, parse_commands
 from bot.events import Event, EventKind, PullAction, PullRequest
-from bot.forges.base import Forge
-from bot.intake import Actions, Intake
+from bot.forges.base import ForgeApi
+from bot.intake import Intake
 from bot.store import Delivery, Store
 
 
-class Pulls:
+class PullRequests:
     def __init__(
-        self, store: Store, forges: Mapping[str, Forge], intake: Intake, *, build_drafts: bool
+        self, store: Store, forges: Mapping[str, ForgeApi], intake: Intake, *, build_drafts: bool
     ) -> None:
         self._store, self._forges, self._intake = store, forges, intake
         self._build_drafts = build_drafts

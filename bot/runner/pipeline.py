@@ -13,7 +13,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.build_spec import BuildResult, BuildSpec
+from bot.build_result import BuildResult
+from bot.build_spec import BuildSpec
 from bot.runner import dockerfile, s2i
 from bot.runner.artifact import fetch_artifact
 from bot.runner.credentials import DOCKER_CONFIG_JSON, GIT_TOKEN, Credentials

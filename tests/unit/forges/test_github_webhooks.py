@@ -5,7 +5,7 @@ import pytest
 
 from bot.events import Event, EventKind, PullAction
 from bot.forges.base import Ignored, PayloadError, Ping, SignatureError
-from bot.forges.github import parse
+from bot.forges.github_webhooks import parse
 from tests.fakes.webhooks import github_headers, load_example, load_examples
 
 SECRET = "It's a Secret to Everybody"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.forges.base import CommitStatus, RateLimited, StatusState
-from bot.forges.github import GitHubForge
+from bot.forges.github_api import GitHubApi
 from bot.pull_comment import MARKER
 from bot.retry import RetryPolicy
 from bot.runner.process import BuildLog
@@ -21,9 +21,9 @@ from tests.fakes.github_app import make_app_key
 APP_ID = 777
 
 
-def driver(github: FakeGitHub, sleeps: list[float] | None = None) -> GitHubForge:
+def driver(github: FakeGitHub, sleeps: list[float] | None = None) -> GitHubApi:
     policy = RetryPolicy(sleep=(sleeps if sleeps is not None else []).append)
-    return GitHubForge(github.api_url, GITHUB_TOKEN, "secret", retry=policy)
+    return GitHubApi(github.api_url, GITHUB_TOKEN, retry=policy)
 
 
 def status(state: StatusState) -> CommitStatus:
@@ -99,7 +99,7 @@ def test_as_a_github_app_installation_tokens_are_fetched_cached_and_renewed(
     key = make_app_key()[0]
     github.register_app(APP_ID, key, slug="s2i-bot")
     github.install_app(APP_ID, "octo")
-    forge = GitHubForge(github.api_url, None, "secret", app_id=APP_ID, private_key=key,
+    forge = GitHubApi(github.api_url, None, app_id=APP_ID, private_key=key,
                         retry=RetryPolicy(sleep=lambda _: None))  # fmt: skip
     assert forge.read_file(repo.full_name, ".s2i.yaml", repo.head()) == "builds: []\n"
     forge.set_status(repo.full_name, repo.head(), status(StatusState.SUCCESS))

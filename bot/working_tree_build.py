@@ -14,12 +14,13 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from bot.build_spec import BuildResult, BuildSpec
+from bot.build_result import BuildResult
+from bot.build_spec import BuildSpec
 from bot.events import Event, EventKind, Repo
 from bot.planner import plan
-from bot.repo_config import FILE_NAME, BuildEntry, RepoConfig, parse_repo_config
-from bot.runner.build import RunnerOptions, run_build
+from bot.repo_config import FILE_NAME, RepoConfig, parse_repo_config
 from bot.runner.credentials import Credentials
+from bot.runner.pipeline import RunnerOptions, run_build
 from bot.runner.process import BuildLog
 from bot.templates import Template
 
@@ -65,11 +66,6 @@ def local_specs(
         s.model_copy(update={"source": s.source.model_copy(update={"local_dir": local})})
         for s in specs
     ]
-
-
-def _on_branch(entry: BuildEntry, branch: str) -> BuildEntry:
-    triggers = replace(entry.triggers, branches=(branch,), paths=(), paths_ignore=())
-    return replace(entry, triggers=triggers)
 
 
 def build_locally(

@@ -15,7 +15,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.build_spec import BuildResult, BuildSpec
+from bot.build_result import BuildResult
+from bot.build_spec import BuildSpec
 from bot.runner.credentials import Credentials
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.app import make_executor
-from bot.build_spec import BuildResult
-from bot.executors.kube import job_finished
-from bot.executors.kubernetes import KubernetesExecutor, result_of
-from bot.executors.local import LocalExecutor
+from bot.build_result import BuildResult
+from bot.executors import make_executor
+from bot.executors.kube_client import job_finished
+from bot.executors.kubernetes_executor import KubernetesExecutor, result_of
+from bot.executors.local_executor import LocalExecutor
 from bot.settings import Settings
 
 

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.build_logs import LogStore
 from bot.commands import HELP
 from bot.events import Comment, Event, EventKind, PullAction, PullRequest, Repo
 from bot.intake import Intake
-from bot.logs import LogStore
-from bot.pulls import Pulls
+from bot.pull_requests import PullRequests
 from bot.store import Delivery, Store
 from bot.templates import Template
 from tests.fakes.forge import RecordingForge
@@ -31,7 +31,7 @@ class World:
         self.forge = RecordingForge(writers={"maintainer"})
         templates = {"go": Template(name="go", builder="s2i-bot/go")}
         intake = Intake(self.store, {"github": self.forge}, templates, LogStore(tmp_path), None)
-        self.pulls = Pulls(self.store, {"github": self.forge}, intake, build_drafts=False)
+        self.pulls = PullRequests(self.store, {"github": self.forge}, intake, build_drafts=False)
         self.deliveries = 0
         for sha, image in ((BASE, "base"), (HEAD, "head"), (HEAD2, "head")):
             self.forge.files[("acme/app", ".s2i.yaml", sha)] = CONFIG.format(image=image)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.build import Build, BuildState
+from bot.build_record import Build, BuildState
 from bot.forges.base import CommitStatus, StatusState
 
 CONTEXT_PREFIX = "s2i/"

@@ -83,18 +83,6 @@ def render_secret(
     }
 
 
-def owner_reference(job: dict[str, Any]) -> dict[str, Any]:
-    """An ownerReference to a created Job (it has a uid): what it owns goes with it."""
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "name": job["metadata"]["name"],
-        "uid": job["metadata"]["uid"],
-        "blockOwnerDeletion": False,
-        "controller": False,
-    }
-
-
 def runner_args(settings: KubernetesSettings, insecure_registries: tuple[str, ...]) -> list[str]:
     args = [
         "--spec", f"{WORKSPACE}/spec.json", "--secrets", SECRETS_DIR,

@@ -1,6 +1,6 @@
 """The Kubernetes executor: each build is a Job running the runner image.
 
-run() creates the build's Secret and Job (bot/executors/job.py renders them) or, when a Job
+run() creates the build's Secret and Job (bot/executors/job_manifest.py renders them) or, when a Job
 with the build's id label already exists, adopts it: that is how a restarted bot picks up
 the builds it left running (Bot.recover dispatches them again). It follows the pod's log
 into the build log, watches the Job until it has finished, and reads the BuildResult from
@@ -21,9 +21,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.build_spec import BuildResult, BuildSpec
-from bot.executors import job as render
-from bot.executors.kube import ApiUnreachable, KubeClient, PodStuck, job_finished, terminated
+from bot.build_result import BuildResult
+from bot.build_spec import BuildSpec
+from bot.executors import job_manifest as render
+from bot.executors.kube_client import ApiUnreachable, KubeClient, PodStuck, job_finished, terminated
 from bot.runner.credentials import Credentials
 from bot.settings import KubernetesSettings
 

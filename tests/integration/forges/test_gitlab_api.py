@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.forges.base import CommitStatus, RateLimited, StatusState
-from bot.forges.gitlab import GitLabForge
+from bot.forges.gitlab_api import GitLabApi
 from bot.pull_comment import MARKER
 from bot.retry import RetryPolicy
 from tests.fakes.gitlab import FakeGitLab
@@ -28,9 +28,9 @@ def project(fake: FakeGitLab) -> FakeProject:
     return fake.create_project("group/app")
 
 
-def driver(fake: FakeGitLab, sleeps: list[float] | None = None) -> GitLabForge:
+def driver(fake: FakeGitLab, sleeps: list[float] | None = None) -> GitLabApi:
     policy = RetryPolicy(sleep=(sleeps if sleeps is not None else []).append)
-    return GitLabForge(fake.url, TOKEN, "secret", retry=policy)
+    return GitLabApi(fake.url, TOKEN, retry=policy)
 
 
 def status(state: StatusState, ref: str = "main") -> CommitStatus:

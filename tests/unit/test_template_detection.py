@@ -1,4 +1,4 @@
-from bot.detect import detect_template
+from bot.template_detection import detect_template
 
 
 def test_the_first_marker_found_chooses_the_template() -> None:

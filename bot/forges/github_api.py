@@ -1,0 +1,204 @@
+"""GitHub's REST API, through PyGithub: the calls s2i-bot makes. Only this module imports
+`github` (import-linter). Rate limits follow "Rate limits for the REST API"
+(bot/forges/rate_limits.py decides how long to wait).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from github import (
+    Auth,
+    BadCredentialsException,
+    Github,
+    GithubException,
+    GithubIntegration,
+    UnknownObjectException,
+)
+
+from bot.events import PullRequest
+from bot.forges.base import (
+    CommitStatus,
+    ForgeError,
+    PayloadError,
+    ReleaseAsset,
+    StatusState,
+)
+from bot.forges.github_webhooks import NAME, pull_from_json
+from bot.forges.rate_limits import forge_error, wait_hint_for_status
+from bot.pull_comment import MARKER
+from bot.retry import RetryPolicy, call_with_retry
+
+# GitHub truncates nothing for us: a status description longer than 140 characters is a 422.
+_DESCRIPTION_MAX = 140
+_WRITERS = ("admin", "maintain", "write")
+T = TypeVar("T")
+
+
+def wait_hint(exc: BaseException) -> float | None:
+    """How long GitHub asked us to wait before trying again (None: do not retry)."""
+    if isinstance(exc, GithubException):
+        return wait_hint_for_status(exc.status, exc.headers or {}, str(exc.data))
+    return 0.0 if isinstance(exc, ConnectionError | OSError) else None
+
+
+def _forge_error(exc: GithubException) -> ForgeError:
+    return forge_error(f"GitHub answered {exc.status}: {exc.data}", wait_hint(exc))
+
+
+class GitHubApi:
+    """GitHub through PyGithub, authenticated with a token or as a GitHub App."""
+
+    name = NAME
+
+    def __init__(
+        self,
+        api_url: str,
+        token: str | None,
+        *,
+        app_id: int | None = None,
+        private_key: str | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._api_url = api_url.rstrip("/")
+        self._token = token
+        self._retry = retry or RetryPolicy()
+        self._lock = threading.Lock()
+        self._app_auth = Auth.AppAuth(app_id, private_key) if app_id and private_key else None
+        self._installations: dict[str, Github] = {}  # owner -> client with an installation token
+        self._installation_auth: dict[str, Auth.AppInstallationAuth] = {}
+        self._gh = self._client(Auth.Token(token) if token else None)
+
+    def _client(self, auth: Auth.Auth | None) -> Github:
+        # PyGithub's own retry and throttle are off: retries live in bot.retry, and the outbox
+        # spaces writes (bot/outbox.py), where it can also drop superseded ones.
+        return Github(
+            base_url=self._api_url, auth=auth, retry=None, lazy=True,
+            seconds_between_requests=None, seconds_between_writes=None,
+        )  # fmt: skip
+
+    def _github(self, repo: str) -> Github:
+        """The client for a repository: with a GitHub App, one per installation, whose token
+        PyGithub refreshes shortly before it expires."""
+        if self._app_auth is None:
+            return self._gh
+        owner, name = repo.split("/", 1)
+        with self._lock:
+            if owner not in self._installations:
+                integration = GithubIntegration(auth=self._app_auth, base_url=self._api_url)
+                installation = self._call(lambda: integration.get_repo_installation(owner, name))
+                auth = self._app_auth.get_installation_auth(installation.id)
+                self._installations[owner] = self._client(auth)
+                self._installation_auth[owner] = auth
+            return self._installations[owner]
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        try:
+            try:
+                return call_with_retry(fn, self._retry, wait_hint=wait_hint)
+            except BadCredentialsException:
+                if self._app_auth is None:
+                    raise
+                # An installation token revoked or expired early (clock skew): forget the
+                # installations' tokens and try once more with fresh ones.
+                with self._lock:
+                    self._installations.clear()
+                    self._installation_auth.clear()
+                return call_with_retry(fn, self._retry, wait_hint=wait_hint)
+        except GithubException as exc:
+            if isinstance(exc, UnknownObjectException):
+                raise
+            raise _forge_error(exc) from exc
+
+    def clone_token(self, repo: str) -> str | None:
+        if self._app_auth is None:
+            return self._token
+        self._github(repo)
+        owner = repo.split("/", 1)[0]
+        return self._call(lambda: self._installation_auth[owner].token)
+
+    def read_file(self, repo: str, path: str, sha: str) -> str | None:
+        def read() -> str | None:
+            try:
+                content = self._github(repo).get_repo(repo).get_contents(path, ref=sha)
+            except UnknownObjectException:
+                return None
+            if isinstance(content, list):
+                raise PayloadError(f"{path} is a directory in {repo}")
+            return content.decoded_content.decode()
+
+        return self._call(read)
+
+    def set_status(self, repo: str, sha: str, status: CommitStatus) -> None:
+        # GitHub's statuses know neither "running" nor "cancelled".
+        state = {
+            StatusState.CANCELLED: StatusState.ERROR,
+            StatusState.RUNNING: StatusState.PENDING,
+        }.get(status.state, status.state)
+        description = status.description
+        if status.state is StatusState.CANCELLED and not description.startswith("cancel"):
+            description = f"cancelled: {description}"
+
+        def post() -> None:
+            self._github(repo).get_repo(repo).get_commit(sha).create_status(
+                state=state.value,
+                target_url=status.target_url,
+                description=description[:_DESCRIPTION_MAX],
+                context=status.context,
+            )
+
+        self._call(post)
+
+    def pull_request(self, repo: str, number: int) -> PullRequest:
+        pull = self._call(lambda: self._github(repo).get_repo(repo).get_pull(number))
+        return pull_from_json(pull.raw_data)
+
+    def can_write(self, repo: str, user: str) -> bool:
+        def permission() -> str:
+            try:
+                return self._github(repo).get_repo(repo).get_collaborator_permission(user)
+            except UnknownObjectException:
+                return "none"
+
+        return self._call(permission) in _WRITERS
+
+    def upsert_comment(self, repo: str, number: int, comment_id: int | None, body: str) -> int:
+        def upsert() -> int:
+            issue = self._github(repo).get_repo(repo).get_issue(number)
+            if comment_id is not None:
+                try:
+                    issue.get_comment(comment_id).edit(body)
+                    return comment_id
+                except UnknownObjectException:
+                    pass  # someone deleted it: make a new one
+            else:  # the store lost track (a new database): find ours by its marker
+                for comment in issue.get_comments():
+                    if MARKER in (comment.body or ""):
+                        comment.edit(body)
+                        return int(comment.id)
+            return int(issue.create_comment(body).id)
+
+        return self._call(upsert)
+
+    def tag_sha(self, repo: str, tag: str) -> str:
+        def resolve() -> str:
+            gh_repo = self._github(repo).get_repo(repo)
+            target = gh_repo.get_git_ref(f"tags/{tag}").object
+            if target.type == "tag":  # an annotated tag: its object is the commit
+                return str(gh_repo.get_git_tag(target.sha).object.sha)
+            return str(target.sha)
+
+        return self._call(resolve)
+
+    def release_assets(self, repo: str, release_id: int) -> list[ReleaseAsset]:
+        def assets() -> list[ReleaseAsset]:
+            release = self._github(repo).get_repo(repo).get_release(release_id)
+            # The API URL (with Accept: application/octet-stream) works for private repos too.
+            return [ReleaseAsset(a.name, a.url) for a in release.get_assets()]
+
+        return self._call(assets)
+
+    def comment(self, repo: str, number: int, body: str) -> None:
+        self._call(lambda: self._github(repo).get_repo(repo).get_issue(number).create_comment(body))

@@ -1,0 +1,186 @@
+"""GitLab's REST API (gitlab.com or self-managed), through python-gitlab: the calls s2i-bot
+makes. Only this module imports `gitlab` (import-linter). API facts follow doc/api/.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import gitlab
+import requests
+from gitlab.exceptions import GitlabError, GitlabGetError
+
+from bot.events import PullRequest
+from bot.forges.base import CommitStatus, PermanentForgeError, ReleaseAsset, StatusState
+from bot.forges.gitlab_webhooks import NAME
+from bot.forges.rate_limits import forge_error, wait_hint_for_status
+from bot.pull_comment import MARKER
+from bot.retry import RetryPolicy, call_with_retry
+
+DEVELOPER = 30  # GitLab access levels: 30 Developer may push; 40 Maintainer, 50 Owner
+_STATES = {  # GitLab commit status states (doc/api/commits.md, "Set the pipeline status")
+    StatusState.PENDING: "pending",
+    StatusState.RUNNING: "running",
+    StatusState.SUCCESS: "success",
+    StatusState.FAILURE: "failed",
+    StatusState.ERROR: "failed",
+    StatusState.CANCELLED: "canceled",
+}
+T = TypeVar("T")
+# python-gitlab sleeps through 429s by itself (time.sleep, up to 10 times); we retry in
+# bot.retry instead, where the wait is bounded and injectable.
+_NO_SLEEP: dict[str, Any] = {"obey_rate_limit": False}
+
+
+class GitLabApi:
+    """GitLab through python-gitlab, with a project, group or personal access token."""
+
+    name = NAME
+
+    def __init__(
+        self, url: str, token: str | None, *,
+        retry: RetryPolicy | None = None,
+    ) -> None:  # fmt: skip
+        self._token = token
+        self._retry = retry or RetryPolicy()
+        self._local = threading.local()  # the headers of this thread's last failed answer
+        session = requests.Session()
+        session.hooks["response"].append(self._remember)
+        self._gl = gitlab.Gitlab(
+            url.rstrip("/"), private_token=token, retry_transient_errors=False, session=session
+        )
+        self._user_ids: dict[str, int | None] = {}
+
+    def _remember(self, response: requests.Response, *args: object, **kwargs: object) -> None:
+        if response.status_code >= 400:
+            self._local.headers = dict(response.headers)
+
+    def wait_hint(self, exc: BaseException) -> float | None:
+        """How long GitLab asked us to wait (429: Retry-After or RateLimit-Reset)."""
+        if isinstance(exc, GitlabError) and exc.response_code is not None:
+            headers = getattr(self._local, "headers", {})
+            return wait_hint_for_status(exc.response_code, headers, str(exc.error_message))
+        network = ConnectionError | OSError | requests.ConnectionError
+        return 0.0 if isinstance(exc, network) else None
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        try:
+            return call_with_retry(fn, self._retry, wait_hint=self.wait_hint)
+        except GitlabError as exc:
+            message = f"GitLab answered {exc.response_code}: {exc.error_message}"
+            raise forge_error(message, self.wait_hint(exc)) from exc
+
+    def _project(self, repo: str) -> Any:
+        return self._gl.projects.get(repo, lazy=True)
+
+    def clone_token(self, repo: str) -> str | None:
+        return self._token
+
+    def read_file(self, repo: str, path: str, sha: str) -> str | None:
+        def read() -> str | None:
+            try:
+                raw = self._project(repo).files.raw(file_path=path, ref=sha, **_NO_SLEEP)
+            except GitlabGetError as exc:
+                if exc.response_code == 404:
+                    return None
+                raise
+            return bytes(raw).decode()
+
+        return self._call(read)
+
+    def set_status(self, repo: str, sha: str, status: CommitStatus) -> None:
+        data = {
+            "state": _STATES[status.state],
+            "name": status.context,
+            "target_url": status.target_url,
+            "description": status.description[:255],
+        }
+        if status.ref:
+            data["ref"] = status.ref  # a fork MR's head is on no branch of this project
+
+        def post() -> None:
+            try:
+                commit = self._project(repo).commits.get(sha, lazy=True)
+                commit.statuses.create(data, **_NO_SLEEP)
+            except GitlabError as exc:
+                # GitLab refuses a status that is already in that state ("Cannot transition
+                # status via :run from :running"): what we wanted to say is said already.
+                if exc.response_code == 400 and "Cannot transition status" in str(
+                    exc.error_message
+                ):
+                    return
+                raise
+
+        self._call(post)
+
+    def pull_request(self, repo: str, number: int) -> PullRequest:
+        mr = self._call(lambda: self._project(repo).mergerequests.get(number, **_NO_SLEEP))
+        diff_refs = mr.attributes.get("diff_refs") or {}
+        return PullRequest(
+            number=int(mr.iid),
+            head_sha=mr.sha,
+            head_branch=mr.source_branch,
+            base_branch=mr.target_branch,
+            author=mr.author["username"],
+            from_fork=mr.source_project_id != mr.target_project_id,
+            draft=bool(mr.attributes.get("draft") or mr.attributes.get("work_in_progress")),
+            base_sha=diff_refs.get("base_sha") or mr.target_branch,
+            fetch_ref=f"refs/merge-requests/{int(mr.iid)}/head",
+        )
+
+    def _user_id(self, username: str) -> int | None:
+        if username not in self._user_ids:
+            users = self._call(lambda: self._gl.users.list(username=username, get_all=False))
+            self._user_ids[username] = int(users[0].id) if users else None
+        return self._user_ids[username]
+
+    def can_write(self, repo: str, user: str) -> bool:
+        """Developer (30) or higher may push; inherited group membership counts
+        (`members/all`)."""
+        user_id = self._user_id(user)
+        if user_id is None:
+            return False
+
+        def level() -> int:
+            try:
+                member = self._project(repo).members_all.get(user_id, **_NO_SLEEP)
+            except GitlabGetError as exc:
+                if exc.response_code == 404:
+                    return 0
+                raise
+            return int(member.access_level)
+
+        return self._call(level) >= DEVELOPER
+
+    def upsert_comment(self, repo: str, number: int, comment_id: int | None, body: str) -> int:
+        def upsert() -> int:
+            notes = self._project(repo).mergerequests.get(number, lazy=True).notes
+            if comment_id is not None:
+                try:
+                    notes.update(comment_id, {"body": body}, **_NO_SLEEP)
+                    return comment_id
+                except GitlabError as exc:
+                    if exc.response_code != 404:
+                        raise
+            else:  # the store lost track (a new database): find ours by its marker
+                for note in notes.list(iterator=True):
+                    if MARKER in (note.body or ""):
+                        notes.update(note.id, {"body": body}, **_NO_SLEEP)
+                        return int(note.id)
+            return int(notes.create({"body": body}, **_NO_SLEEP).id)
+
+        return self._call(upsert)
+
+    def tag_sha(self, repo: str, tag: str) -> str:
+        tag_object = self._call(lambda: self._project(repo).tags.get(tag, **_NO_SLEEP))
+        return str(tag_object.commit["id"])
+
+    def release_assets(self, repo: str, release_id: int) -> list[ReleaseAsset]:
+        # GitLab's Release Hook is not handled yet (the driver ignores it), so no build asks.
+        raise PermanentForgeError("release assets are not supported on GitLab yet")
+
+    def comment(self, repo: str, number: int, body: str) -> None:
+        notes = self._project(repo).mergerequests.get(number, lazy=True).notes
+        self._call(lambda: notes.create({"body": body}, **_NO_SLEEP))

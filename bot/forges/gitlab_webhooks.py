@@ -1,0 +1,148 @@
+"""GitLab webhooks, sans I/O: check the secret token and turn a payload into an Event.
+
+Facts follow GitLab's docs, "Webhook events" (doc/user/project/integrations/
+webhook_events.md) and "Webhooks" (the X-Gitlab-Token secret). Nothing here talks to the
+network.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.events import Comment, Event, EventKind, PullAction, PullRequest, Repo
+from bot.forges.base import Ignored, PayloadError, SignatureError, Webhook, header, json_object
+
+NAME = "gitlab"
+_ZERO_SHA = "0" * 40
+_MR_ACTIONS = {
+    "open": PullAction.OPENED,
+    "reopen": PullAction.REOPENED,
+    "update": PullAction.CHANGED,
+    "close": PullAction.CLOSED,
+    "merge": PullAction.CLOSED,
+}
+
+
+def verify_token(headers: Mapping[str, str], secret: str) -> None:
+    """GitLab sends the webhook's secret token as is in X-Gitlab-Token; compare in constant
+    time."""
+    token = header(headers, "X-Gitlab-Token")
+    if not token:
+        raise SignatureError("missing X-Gitlab-Token header")
+    if not hmac.compare_digest(token.encode(), secret.encode()):
+        raise SignatureError("X-Gitlab-Token does not match the webhook secret")
+
+
+def _repo(payload: Mapping[str, Any]) -> Repo:
+    project = payload["project"]
+    return Repo(NAME, project["path_with_namespace"], project["git_http_url"], project["web_url"])
+
+
+def _changed_paths(payload: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """GitLab lists at most 20 commits (total_commits_count says how many there were)."""
+    commits = payload.get("commits") or []
+    if not commits or payload.get("total_commits_count", len(commits)) > len(commits):
+        return None
+    paths: set[str] = set()
+    for commit in commits:
+        for key in ("added", "modified", "removed"):
+            paths.update(commit.get(key) or [])
+    return tuple(sorted(paths))
+
+
+def _push(payload: Mapping[str, Any], delivery_id: str, kind: EventKind) -> Webhook:
+    ref, after = payload["ref"], payload["after"]
+    if after == _ZERO_SHA:
+        return Ignored(f"{ref} was deleted")
+    sha = payload.get("checkout_sha") or after
+    changed = _changed_paths(payload) if kind is EventKind.PUSH else None
+    return Event(
+        kind,
+        _repo(payload),
+        ref,
+        sha,
+        payload.get("user_username") or payload.get("user_name", ""),
+        delivery_id,
+        changed_paths=changed,
+    )
+
+
+def _merge_request(payload: Mapping[str, Any], delivery_id: str) -> Webhook:
+    attrs = payload["object_attributes"]
+    action = _MR_ACTIONS.get(attrs.get("action", ""))
+    # "update" fires for title and label edits too; only new commits (oldrev) change the code.
+    if action is None or (action is PullAction.CHANGED and not attrs.get("oldrev")):
+        return Ignored(f"merge request action '{attrs.get('action')}' changes no code")
+    iid = int(attrs["iid"])
+    pull = PullRequest(
+        number=iid,
+        head_sha=attrs["last_commit"]["id"],
+        head_branch=attrs["source_branch"],
+        base_branch=attrs["target_branch"],
+        author="",  # the hook names only author_id: the driver looks the author up
+        from_fork=attrs["source_project_id"] != attrs["target_project_id"],
+        draft=bool(attrs.get("draft") or attrs.get("work_in_progress")),
+        base_sha=attrs["target_branch"],  # the hook has no target sha; a branch works as ref
+        fetch_ref=f"refs/merge-requests/{iid}/head",  # GitLab keeps every MR's head here
+    )
+    return Event(
+        EventKind.PULL_REQUEST, _repo(payload), pull.fetch_ref, pull.head_sha,
+        payload["user"]["username"], delivery_id, pull=pull, pull_action=action,
+    )  # fmt: skip
+
+
+def _note(payload: Mapping[str, Any], delivery_id: str) -> Webhook:
+    attrs = payload["object_attributes"]
+    if attrs.get("noteable_type") != "MergeRequest":
+        return Ignored(f"a comment on a {attrs.get('noteable_type')}, not a merge request")
+    # Commands in edited comments do nothing (newer GitLabs send action "update" for edits).
+    if attrs.get("action", "create") != "create" or attrs.get("system"):
+        return Ignored("an edited or system note")
+    author = payload["user"]["username"]
+    return Event(
+        EventKind.COMMENT, _repo(payload), "", "", author, delivery_id,
+        comment=Comment(int(attrs["id"]), attrs.get("note") or "", author),
+        pr_number=int(payload["merge_request"]["iid"]),
+    )  # fmt: skip
+
+
+def parse(headers: Mapping[str, str], body: bytes, secret: str | None) -> Webhook:
+    """Verify the token (when a secret is configured) and normalise the payload."""
+    if secret is not None:
+        verify_token(headers, secret)
+    event = header(headers, "X-Gitlab-Event") or ""
+    delivery_id = header(headers, "X-Gitlab-Event-UUID") or ""
+    payload = json_object(body)
+    try:
+        match event:
+            case "Push Hook":
+                return _push(payload, delivery_id, EventKind.PUSH)
+            case "Tag Push Hook":
+                return _push(payload, delivery_id, EventKind.TAG)
+            case "Merge Request Hook":
+                return _merge_request(payload, delivery_id)
+            case "Note Hook":
+                return _note(payload, delivery_id)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PayloadError(f"{event} payload lacks {exc}") from exc
+    return Ignored(f"event '{event}' is not handled")
+
+
+@dataclass(frozen=True)
+class GitLabWebhooks:
+    """The GitLab webhook endpoint's parser, with the configured secret token."""
+
+    secret: str | None
+    name: str = field(default=NAME, init=False)
+
+    def parse(self, headers: Mapping[str, str], body: bytes) -> Webhook:
+        return parse(headers, body, self.secret)
+
+    def delivery_id(self, headers: Mapping[str, str]) -> str | None:
+        return header(headers, "X-Gitlab-Event-UUID")
+
+    def event_name(self, headers: Mapping[str, str]) -> str:
+        return header(headers, "X-Gitlab-Event") or ""

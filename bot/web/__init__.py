@@ -1,0 +1,1 @@
+"""The bot's HTTP routes (bot/web/app.py)."""

@@ -1,0 +1,64 @@
+"""Settings -> a wired Bot: the one place that decides which store, forges, executor and
+templates a running bot uses. Nothing is started here; bot.web.app starts and stops it."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping
+
+from bot.build_logs import LogStore
+from bot.build_record import Build
+from bot.dispatcher import Dispatcher
+from bot.executors import make_executor
+from bot.executors.base import Executor
+from bot.forges import make_forges
+from bot.forges.base import Forge, ForgeApi
+from bot.intake import Intake
+from bot.orchestrator import Bot
+from bot.outbox import Outbox
+from bot.pull_requests import PullRequests
+from bot.reporter import Reporter
+from bot.runner.credentials import Credentials
+from bot.settings import Settings
+from bot.store import Store
+from bot.templates import load_templates
+
+
+def build_credentials(
+    settings: Settings, forges: Mapping[str, ForgeApi], build: Build
+) -> Credentials:
+    """What one build's runner may use: the forge's clone token and the registry auth."""
+    config_file = settings.registry_auth_file
+    config = json.loads(config_file.read_text()) if config_file else {"auths": {}}
+    return Credentials(forges[build.forge].clone_token(build.repo), config)
+
+
+def build_bot(
+    settings: Settings,
+    *,
+    forges: Mapping[str, Forge] | None = None,
+    executor: Executor | None = None,
+) -> Bot:
+    templates = load_templates(settings.templates_dir)
+    store = Store(settings.database_url)
+    logs = LogStore(settings.data_dir / "logs")
+    if forges is None:
+        forges = make_forges(settings)
+    apis = {name: forge.api for name, forge in forges.items()}
+    reporter = Reporter(store, apis, settings.public_url)
+    outbox = Outbox(store, reporter, min_interval=settings.forge_write_interval)
+    if executor is None:
+        executor = make_executor(settings)
+    intake = Intake(store, apis, templates, logs, settings.builder_registry, settings.autodetect)
+    pulls = PullRequests(store, apis, intake, build_drafts=settings.build_draft_pull_requests)
+    dispatcher = Dispatcher(
+        store,
+        executor,
+        outbox,
+        logs,
+        functools.partial(build_credentials, settings, apis),
+        settings.max_concurrent_builds,
+    )
+    webhooks = {name: forge.webhooks for name, forge in forges.items()}
+    return Bot(settings, store, webhooks, apis, logs, intake, pulls, dispatcher, outbox)
