@@ -1,1 +1,0 @@
-"""The bot's HTTP routes (bot/web/app.py)."""
