@@ -19,14 +19,14 @@ def make_forges(settings: Settings) -> dict[str, Forge]:
     # Imported here: each client library is imported only by its driver, and only when used.
     from bot.forges.base import Forge
     from bot.forges.github_api import GitHubApi
-    from bot.forges.github_webhooks import GitHubWebhooks
+    from bot.forges.github_webhooks import github_webhooks
     from bot.forges.gitlab_api import GitLabApi
-    from bot.forges.gitlab_webhooks import GitLabWebhooks
+    from bot.forges.gitlab_webhooks import gitlab_webhooks
 
     github, gitlab = settings.github, settings.gitlab
     forges: dict[str, Forge] = {
         "github": Forge(
-            GitHubWebhooks(_secret(github.webhook_secret)),
+            github_webhooks(_secret(github.webhook_secret)),
             GitHubApi(
                 github.api_url,
                 _secret(github.token),
@@ -37,7 +37,7 @@ def make_forges(settings: Settings) -> dict[str, Forge]:
     }
     if gitlab.url:
         forges["gitlab"] = Forge(
-            GitLabWebhooks(_secret(gitlab.webhook_secret)),
+            gitlab_webhooks(_secret(gitlab.webhook_secret)),
             GitLabApi(gitlab.url, _secret(gitlab.token)),
         )
     return forges

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -54,6 +54,19 @@ def json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise PayloadError("the body is not a JSON object")
     return payload
+
+
+# Both forges name a deleted branch or tag by the all-zero sha in `after`.
+ZERO_SHA = "0" * 40
+
+
+def paths_of(commits: list[dict[str, Any]]) -> tuple[str, ...]:
+    """Every path the listed commits added, modified or removed (both forges list them so)."""
+    paths: set[str] = set()
+    for commit in commits:
+        for key in ("added", "modified", "removed"):
+            paths.update(commit.get(key) or [])
+    return tuple(sorted(paths))
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +157,27 @@ class ForgeApi(Protocol):
     def clone_token(self, repo: str) -> str | None:
         """A token that may clone the repository over HTTPS (the password of Basic auth)."""
         ...
+
+
+@dataclass(frozen=True)
+class Webhooks:
+    """A forge's webhook endpoint: its pure `parse` bound to the configured secret, and the
+    headers that carry the delivery id and the event name."""
+
+    name: str
+    secret: str | None
+    parser: Callable[[Mapping[str, str], bytes, str | None], Webhook]
+    delivery_header: str
+    event_header: str
+
+    def parse(self, headers: Mapping[str, str], body: bytes) -> Webhook:
+        return self.parser(headers, body, self.secret)
+
+    def delivery_id(self, headers: Mapping[str, str]) -> str | None:
+        return header(headers, self.delivery_header)
+
+    def event_name(self, headers: Mapping[str, str]) -> str:
+        return header(headers, self.event_header) or ""
 
 
 @dataclass(frozen=True)

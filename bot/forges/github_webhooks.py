@@ -9,22 +9,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from bot.events import Comment, Event, EventKind, PullAction, PullRequest, Repo
 from bot.forges.base import (
+    ZERO_SHA,
     Ignored,
     PayloadError,
     Ping,
     SignatureError,
     Webhook,
+    Webhooks,
     header,
     json_object,
+    paths_of,
 )
 
 NAME = "github"
-_ZERO_SHA = "0" * 40
 _PULL_ACTIONS = {
     "opened": PullAction.OPENED,
     "synchronize": PullAction.CHANGED,
@@ -61,16 +62,12 @@ def _changed_paths(payload: Mapping[str, Any]) -> tuple[str, ...] | None:
     commits = payload.get("commits") or []
     if not commits or len(commits) >= 20:
         return None
-    paths: set[str] = set()
-    for commit in commits:
-        for key in ("added", "modified", "removed"):
-            paths.update(commit.get(key) or [])
-    return tuple(sorted(paths))
+    return paths_of(commits)
 
 
 def _push(payload: Mapping[str, Any], delivery_id: str) -> Webhook:
     ref, after = payload["ref"], payload["after"]
-    if payload.get("deleted") or after == _ZERO_SHA:
+    if payload.get("deleted") or after == ZERO_SHA:
         return Ignored(f"{ref} was deleted")
     if ref.startswith("refs/tags/"):
         kind = EventKind.TAG
@@ -165,18 +162,8 @@ def parse(headers: Mapping[str, str], body: bytes, secret: str | None) -> Webhoo
         raise PayloadError(f"{event} payload lacks {exc}") from exc
 
 
-@dataclass(frozen=True)
-class GitHubWebhooks:
-    """The GitHub webhook endpoint's parser, with the configured secret."""
-
-    secret: str | None
-    name: str = field(default=NAME, init=False)
-
-    def parse(self, headers: Mapping[str, str], body: bytes) -> Webhook:
-        return parse(headers, body, self.secret)
-
-    def delivery_id(self, headers: Mapping[str, str]) -> str | None:
-        return header(headers, "X-GitHub-Delivery")
-
-    def event_name(self, headers: Mapping[str, str]) -> str:
-        return header(headers, "X-GitHub-Event") or ""
+def github_webhooks(secret: str | None) -> Webhooks:
+    """The GitHub webhook endpoint: `parse` bound to the configured secret."""
+    return Webhooks(
+        NAME, secret, parse, delivery_header="X-GitHub-Delivery", event_header="X-GitHub-Event"
+    )

@@ -8,15 +8,24 @@ network.
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from bot.events import Comment, Event, EventKind, PullAction, PullRequest, Repo
-from bot.forges.base import Ignored, PayloadError, SignatureError, Webhook, header, json_object
+from bot.forges.base import (
+    ZERO_SHA,
+    Ignored,
+    PayloadError,
+    SignatureError,
+    Webhook,
+    Webhooks,
+    header,
+    json_object,
+    paths_of,
+)
 
 NAME = "gitlab"
-_ZERO_SHA = "0" * 40
 _MR_ACTIONS = {
     "open": PullAction.OPENED,
     "reopen": PullAction.REOPENED,
@@ -24,6 +33,11 @@ _MR_ACTIONS = {
     "close": PullAction.CLOSED,
     "merge": PullAction.CLOSED,
 }
+# A draft's title prefix (GitLab's Gitlab::Regex.merge_request_draft; GitLabs before 14.0 also
+# took "WIP:" and "[WIP]", before 15.x "Draft - " and a bare "Draft"): the draft state is the title.
+_DRAFT_TITLE = re.compile(
+    r"\A(\[(draft|wip)\]|\(draft\)|(draft|wip):|draft\s-\s|(draft|wip)\Z)", re.I
+)
 
 
 def verify_token(headers: Mapping[str, str], secret: str) -> None:
@@ -46,16 +60,12 @@ def _changed_paths(payload: Mapping[str, Any]) -> tuple[str, ...] | None:
     commits = payload.get("commits") or []
     if not commits or payload.get("total_commits_count", len(commits)) > len(commits):
         return None
-    paths: set[str] = set()
-    for commit in commits:
-        for key in ("added", "modified", "removed"):
-            paths.update(commit.get(key) or [])
-    return tuple(sorted(paths))
+    return paths_of(commits)
 
 
 def _push(payload: Mapping[str, Any], delivery_id: str, kind: EventKind) -> Webhook:
     ref, after = payload["ref"], payload["after"]
-    if after == _ZERO_SHA:
+    if after == ZERO_SHA:
         return Ignored(f"{ref} was deleted")
     sha = payload.get("checkout_sha") or after
     changed = _changed_paths(payload) if kind is EventKind.PUSH else None
@@ -70,11 +80,38 @@ def _push(payload: Mapping[str, Any], delivery_id: str, kind: EventKind) -> Webh
     )
 
 
+def _is_draft(attrs: Mapping[str, Any]) -> bool:
+    # `draft` since GitLab 13.2; older GitLabs send only `work_in_progress` (draft: null).
+    return bool(attrs.get("draft") or attrs.get("work_in_progress"))
+
+
+def _marked_ready(payload: Mapping[str, Any]) -> bool:
+    """Whether an `update` without new commits took the MR out of draft. GitLab lists what the
+    update changed in `changes` as {"previous", "current"} (webhook_events.md, "Merge request
+    events"): `draft` itself since GitLab 16.3; before that only the title that lost its
+    "Draft:" prefix."""
+    if _is_draft(payload["object_attributes"]):
+        return False
+    changes = payload.get("changes") or {}
+    for key in ("draft", "work_in_progress"):
+        change = changes.get(key)
+        if isinstance(change, Mapping):
+            return bool(change.get("previous")) and not change.get("current")
+    title = changes.get("title")
+    if isinstance(title, Mapping):
+        before, after = str(title.get("previous") or ""), str(title.get("current") or "")
+        return bool(_DRAFT_TITLE.match(before)) and not _DRAFT_TITLE.match(after)
+    return False
+
+
 def _merge_request(payload: Mapping[str, Any], delivery_id: str) -> Webhook:
     attrs = payload["object_attributes"]
     action = _MR_ACTIONS.get(attrs.get("action", ""))
-    # "update" fires for title and label edits too; only new commits (oldrev) change the code.
-    if action is None or (action is PullAction.CHANGED and not attrs.get("oldrev")):
+    # "update" fires for title and label edits too: only new commits (oldrev, "only available
+    # when there are actual code changes") or leaving draft call for a build.
+    if action is PullAction.CHANGED and not attrs.get("oldrev"):
+        action = PullAction.READY if _marked_ready(payload) else None
+    if action is None:
         return Ignored(f"merge request action '{attrs.get('action')}' changes no code")
     iid = int(attrs["iid"])
     pull = PullRequest(
@@ -84,7 +121,7 @@ def _merge_request(payload: Mapping[str, Any], delivery_id: str) -> Webhook:
         base_branch=attrs["target_branch"],
         author="",  # the hook names only author_id: the driver looks the author up
         from_fork=attrs["source_project_id"] != attrs["target_project_id"],
-        draft=bool(attrs.get("draft") or attrs.get("work_in_progress")),
+        draft=_is_draft(attrs),
         base_sha=attrs["target_branch"],  # the hook has no target sha; a branch works as ref
         fetch_ref=f"refs/merge-requests/{iid}/head",  # GitLab keeps every MR's head here
     )
@@ -131,18 +168,8 @@ def parse(headers: Mapping[str, str], body: bytes, secret: str | None) -> Webhoo
     return Ignored(f"event '{event}' is not handled")
 
 
-@dataclass(frozen=True)
-class GitLabWebhooks:
-    """The GitLab webhook endpoint's parser, with the configured secret token."""
-
-    secret: str | None
-    name: str = field(default=NAME, init=False)
-
-    def parse(self, headers: Mapping[str, str], body: bytes) -> Webhook:
-        return parse(headers, body, self.secret)
-
-    def delivery_id(self, headers: Mapping[str, str]) -> str | None:
-        return header(headers, "X-Gitlab-Event-UUID")
-
-    def event_name(self, headers: Mapping[str, str]) -> str:
-        return header(headers, "X-Gitlab-Event") or ""
+def gitlab_webhooks(secret: str | None) -> Webhooks:
+    """The GitLab webhook endpoint: `parse` bound to the configured secret token."""
+    return Webhooks(
+        NAME, secret, parse, delivery_header="X-Gitlab-Event-UUID", event_header="X-Gitlab-Event"
+    )
