@@ -2,7 +2,7 @@
 
 `s2i build --as-dockerfile` refuses `--runtime-image` ("use multi-stage builds instead"), so,
 as OpenShift's builder does, we add the second stage ourselves: FROM the runtime image, copy
-each runtime artifact out of the builder stage (stage 0), keep s2i's provenance labels, and
+each runtime artifact out of s2i's builder stage (which we name `s2i-build`), keep s2i's provenance labels, and
 run the runtime image's `run` script.
 """
 
@@ -89,7 +89,8 @@ def label_instructions(dockerfile: str) -> list[str]:
 def runtime_stage(
     builder_dockerfile: str, runtime: RuntimeStage, *, scripts_dir: str, user: str
 ) -> str:
-    """The text of the stage that turns stage 0's artifacts into the slim runtime image."""
+    """The text of the stage that copies the builder stage's artifacts into the slim runtime
+    image."""
     lines = [f"FROM {runtime.image}", *label_instructions(builder_dockerfile)]
     for artifact in runtime.artifacts:
         destination = artifact.destination.rstrip("/") + "/"

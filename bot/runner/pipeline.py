@@ -1,5 +1,5 @@
 """The runner: one BuildSpec -> one pushed image. The same code runs under the local executor
-and (later) inside a Kubernetes Job pod.
+and inside a Kubernetes Job pod.
 
 Steps: fetch the source at the sha; read the builder image's s2i labels; `s2i build
 --as-dockerfile`; append the runtime stage when the template has a runtime image; build with
