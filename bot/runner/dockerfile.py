@@ -2,8 +2,8 @@
 
 `s2i build --as-dockerfile` refuses `--runtime-image` ("use multi-stage builds instead"), so,
 as OpenShift's builder does, we add the second stage ourselves: FROM the runtime image, copy
-each runtime artifact out of s2i's builder stage (which we name `s2i-build`), keep s2i's provenance labels, and
-run the runtime image's `run` script.
+each runtime artifact out of s2i's builder stage (which we name `s2i-build`), keep s2i's
+provenance labels, and run the runtime image's `run` script.
 """
 
 from __future__ import annotations
