@@ -33,8 +33,8 @@ _MR_ACTIONS = {
     "close": PullAction.CLOSED,
     "merge": PullAction.CLOSED,
 }
-# A draft's title prefix (GitLab's Gitlab::Regex.merge_request_draft; GitLabs before 14.0 also
-# took "WIP:" and "[WIP]", before 15.x "Draft - " and a bare "Draft"): the draft state is the title.
+# A draft's title prefix: GitLab keeps the draft state in the title (MergeRequest.draft?, with
+# Gitlab::Regex.merge_request_draft); older GitLabs also took "WIP:", "[WIP]", "Draft - ".
 _DRAFT_TITLE = re.compile(
     r"\A(\[(draft|wip)\]|\(draft\)|(draft|wip):|draft\s-\s|(draft|wip)\Z)", re.I
 )
@@ -88,8 +88,8 @@ def _is_draft(attrs: Mapping[str, Any]) -> bool:
 def _marked_ready(payload: Mapping[str, Any]) -> bool:
     """Whether an `update` without new commits took the MR out of draft. GitLab lists what the
     update changed in `changes` as {"previous", "current"} (webhook_events.md, "Merge request
-    events"): `draft` itself since GitLab 16.3; before that only the title that lost its
-    "Draft:" prefix."""
+    events"): newer GitLabs list `draft` itself (gitlab-org/gitlab!126899, in the documented
+    example); older ones only the title that lost its "Draft:" prefix."""
     if _is_draft(payload["object_attributes"]):
         return False
     changes = payload.get("changes") or {}

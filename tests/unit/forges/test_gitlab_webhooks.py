@@ -1,4 +1,5 @@
 import json
+from typing import Any
 
 import pytest
 
@@ -46,10 +47,8 @@ def test_the_documented_merge_request_example() -> None:
     payload = load_example("merge_request")
     event = deliver("Merge Request Hook", payload)
     attrs = payload["object_attributes"]
-    if attrs["action"] == "update" and not attrs.get("oldrev"):
-        assert isinstance(event, Ignored)
-        return
     assert isinstance(event, Event) and event.pull is not None
+    assert event.pull_action is PullAction.OPENED and attrs["action"] == "open"
     assert event.pull.number == attrs["iid"]
     assert event.pull.head_sha == attrs["last_commit"]["id"] == event.sha
     assert event.ref == f"refs/merge-requests/{attrs['iid']}/head"
@@ -72,6 +71,7 @@ def test_merge_request_actions_map_to_one_vocabulary() -> None:
     event = deliver("Merge Request Hook", payload)
     assert isinstance(event, Event) and event.pull_action is PullAction.CHANGED
     attrs.pop("oldrev")
+    payload["changes"] = {"title": {"previous": "MS-Viewport", "current": "MS viewport"}}
     assert isinstance(deliver("Merge Request Hook", payload), Ignored)  # a title edit
 
 
@@ -89,3 +89,53 @@ def test_unknown_events_and_broken_bodies() -> None:
     assert deliver("Pipeline Hook", {}) == Ignored("event 'Pipeline Hook' is not handled")
     with pytest.raises(PayloadError):
         parse(gitlab_headers("Push Hook", SECRET), b"{", SECRET)
+
+
+def ready_update() -> dict[str, Any]:
+    """The documented example as the update GitLab sends for "Mark as ready": no oldrev, and
+    `changes` saying draft went from true to false (as the example's `changes` does)."""
+    payload = load_example("merge_request")
+    payload["object_attributes"].update(action="update", draft=False, work_in_progress=False)
+    assert payload["changes"]["draft"] == {"previous": True, "current": False}
+    return payload
+
+
+def test_a_draft_marked_ready_is_a_ready_event_that_builds_the_head() -> None:
+    payload = ready_update()
+    event = deliver("Merge Request Hook", payload)
+    assert isinstance(event, Event) and event.pull is not None
+    assert event.pull_action is PullAction.READY and not event.pull.draft
+    assert event.sha == event.pull.head_sha == payload["object_attributes"]["last_commit"]["id"]
+
+
+def test_older_gitlabs_say_ready_only_by_the_title_losing_its_draft_prefix() -> None:
+    payload = ready_update()
+    del payload["changes"]["draft"]
+    for before in ("Draft: MS-Viewport", "[Draft] MS-Viewport", "(draft) x", "WIP: x", "[WIP] x"):
+        payload["changes"]["title"] = {"previous": before, "current": "MS-Viewport"}
+        event = deliver("Merge Request Hook", payload)
+        assert isinstance(event, Event) and event.pull_action is PullAction.READY, before
+    # GitLab 13.x: `draft` is null and `work_in_progress` carries the state.
+    payload["object_attributes"].update(draft=None, work_in_progress=True)
+    payload["changes"]["title"] = {"previous": "Draft: x", "current": "WIP: x"}
+    assert isinstance(deliver("Merge Request Hook", payload), Ignored)
+
+
+def test_updates_that_leave_or_enter_no_ready_state_build_nothing() -> None:
+    payload = ready_update()
+    payload["changes"]["draft"] = {"previous": False, "current": True}  # marked as draft
+    payload["object_attributes"].update(draft=True)
+    assert isinstance(deliver("Merge Request Hook", payload), Ignored)
+    payload = ready_update()
+    del payload["changes"]["draft"]  # labels, timestamps and a title edit only
+    payload["changes"]["title"] = {"previous": "Fix the viewport", "current": "Fix viewports"}
+    assert isinstance(deliver("Merge Request Hook", payload), Ignored)
+    payload["changes"] = {}  # "can be triggered even if the changes field is empty"
+    assert isinstance(deliver("Merge Request Hook", payload), Ignored)
+
+
+def test_new_commits_on_a_draft_that_is_marked_ready_at_once_are_changed() -> None:
+    payload = ready_update()
+    payload["object_attributes"]["oldrev"] = "a" * 40
+    event = deliver("Merge Request Hook", payload)
+    assert isinstance(event, Event) and event.pull_action is PullAction.CHANGED
