@@ -35,6 +35,8 @@ class BuildSpec(BaseModel):
     source: SourceSpec
     template: str
     note: str = ""  # shown with pending statuses, e.g. which template was detected
+    # The ref commit statuses name when it is not source.ref: a pull request's head branch.
+    status_ref: str = ""
     builder_image: str
     runtime: RuntimeStage | None = None
     env: dict[str, str] = {}

@@ -42,7 +42,7 @@ def status_for(build: Build, public_url: str) -> CommitStatus:
             state, description = StatusState.CANCELLED, build.reason or "cancelled"
         case BuildState.ERROR:
             state, description = StatusState.ERROR, build.reason or "the build errored"
-    ref = _short_ref(build.spec.source.ref) if build.spec else ""
+    ref = (build.spec.status_ref or _short_ref(build.spec.source.ref)) if build.spec else ""
     return CommitStatus(state, context_of(build), description, log_url(public_url, build.id), ref)
 
 

@@ -118,6 +118,18 @@ def _runtime(
     )
 
 
+def status_ref(event: Event) -> str:
+    """The ref a pull request's commit statuses name: its head branch. GitLab files a status
+    in a pipeline of its `ref`, "the ref (branch or tag) to which the status refers"
+    (doc/api/commits.md, "Set the pipeline status of a commit"), and a merge request shows
+    the pipelines of its source branch (Ci::PipelinesForMergeRequestFinder): a status under
+    refs/merge-requests/N/head shows on the commit only. A fork's branch is a branch of the
+    fork, not of this repository, so a fork's statuses keep the ref built. "" for pushes and
+    tags (their ref is the one built)."""
+    pull = event.pull
+    return pull.head_branch if pull is not None and not pull.from_fork else ""
+
+
 def _source(entry: BuildEntry, event: Event) -> SourceSpec:
     source = SourceSpec(
         git_url=event.repo.clone_url, sha=event.sha, ref=event.ref, context_dir=entry.context
@@ -157,6 +169,7 @@ def plan(
                 repo=event.repo.full_name,
                 forge=event.repo.forge,
                 source=_source(entry, event),
+                status_ref=status_ref(event),
                 template=template.name,
                 builder_image=resolve_image(template.builder, builder_registry),
                 runtime=_runtime(entry, template, builder_registry),

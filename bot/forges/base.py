@@ -100,7 +100,9 @@ class CommitStatus:
     context: str
     description: str
     target_url: str
-    ref: str = ""  # the branch, tag or refs/merge-requests/N/head built (GitLab wants it)
+    # The branch or tag built, a PR's head branch, a fork PR's refs/merge-requests/N/head:
+    # GitLab files the status under it (GitHub has no such field).
+    ref: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,8 +97,10 @@ class GitLabApi:
             "target_url": status.target_url,
             "description": status.description[:255],
         }
+        # Without `ref` GitLab picks the first branch holding the commit, and answers 404
+        # when none does (a fork MR's head is only in refs/merge-requests/N/head).
         if status.ref:
-            data["ref"] = status.ref  # a fork MR's head is on no branch of this project
+            data["ref"] = status.ref
 
         def post() -> None:
             try:

@@ -111,3 +111,20 @@ def test_image_helpers() -> None:
     assert image_tag("feature/Login#2") == "feature-Login-2"
     assert resolve_image("quay.io/x/y", "reg:5000") == "quay.io/x/y"
     assert resolve_image("x/y", None) == "x/y"
+
+
+def test_a_pull_requests_statuses_name_its_head_branch_unless_it_comes_from_a_fork() -> None:
+    def pull_event(from_fork: bool) -> Event:
+        ref = "refs/merge-requests/7/head"
+        pull = PullRequest(7, SHA, "fix/login", "main", "alice", from_fork, fetch_ref=ref)
+        return Event(EventKind.PULL_REQUEST, REPO, ref, SHA, "alice", "d5", pull=pull)
+
+    (same_repo,) = plan(pull_event(from_fork=False), CONFIG, TEMPLATES)
+    assert (same_repo.status_ref, same_repo.source.ref) == (
+        "fix/login",
+        "refs/merge-requests/7/head",
+    )
+    (fork,) = plan(pull_event(from_fork=True), CONFIG, TEMPLATES)
+    assert fork.status_ref == ""  # the fork's branch is not one of this repository's
+    (branch,) = plan(push("refs/heads/main"), CONFIG, TEMPLATES)
+    assert branch.status_ref == ""
