@@ -57,6 +57,11 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         ("GET", rf"/projects/{_ID}/repository/commits/(?P<sha>[^/]+)/statuses", "_list_statuses"),
         ("POST", rf"/projects/{_ID}/statuses/(?P<sha>[^/]+)", "_create_status"),
         ("GET", rf"/projects/{_ID}/merge_requests/(?P<iid>\d+)", "_get_merge_request"),
+        (
+            "GET",
+            rf"/projects/{_ID}/merge_requests/(?P<iid>\d+)/pipelines",
+            "_list_merge_request_pipelines",
+        ),
         ("GET", rf"/projects/{_ID}/merge_requests/(?P<iid>\d+)/notes", "_list_notes"),
         ("POST", rf"/projects/{_ID}/merge_requests/(?P<iid>\d+)/notes", "_create_note"),
         (
@@ -187,6 +192,17 @@ class FakeGitLab(ForgeServer):
         """Every status the API accepted for ``sha``, in the order they were posted."""
         with self._cond:
             return copy.deepcopy(self.project(path_with_namespace).statuses.get(sha, []))
+
+    def merge_request_statuses(self, path_with_namespace: str, iid: int) -> list[dict[str, JSON]]:
+        """The statuses merge request ``iid`` shows: the jobs of its head pipeline, as they are
+        now. Only statuses posted to the MR's source project with its source branch as ``ref``
+        get there (see :meth:`FakeProject.merge_request_pipelines`)."""
+        with self._cond:
+            project = self.project(path_with_namespace)
+            mr = project.merge_requests[iid]
+            head = project.head_pipeline(mr)
+            jobs = mr.source_project.pipeline_jobs(head) if head else []
+            return copy.deepcopy(jobs)
 
     def notes(self, path_with_namespace: str, iid: int) -> list[dict[str, JSON]]:
         """The notes on merge request ``iid``, oldest first (the API lists newest first)."""
@@ -432,17 +448,27 @@ class FakeGitLab(ForgeServer):
                 None,
             )
             new = job is None
-            if job is None:
-                pipeline = project.pipelines.setdefault(
-                    (sha, ref), self.instance.next_id("pipeline")
+            now_stamp = time.time()
+            pipeline = project.pipelines.get((sha, ref))
+            if pipeline is None:
+                pipeline = objects.FakePipeline(
+                    id=self.instance.next_id("pipeline"),
+                    iid=len(project.pipelines) + 1,
+                    sha=sha,
+                    ref=ref,
+                    user=call.user,
+                    created_at=now_stamp,
+                    updated_at=now_stamp,
                 )
+                project.pipelines[(sha, ref)] = pipeline
+            if job is None:
                 job = objects.commit_status(
                     project,
                     status_id=self.instance.next_id("job"),
                     sha=sha,
                     ref=ref,
                     name=name,
-                    pipeline_id=pipeline,
+                    pipeline_id=pipeline.id,
                     author=call.user,
                 )
             current = job["status"]
@@ -456,7 +482,8 @@ class FakeGitLab(ForgeServer):
                         f"Cannot transition status via :{event} from :{current} "
                         f'(Reason(s): Status cannot transition via "{event}")',
                     )
-            now = objects.iso(time.time())
+            now = objects.iso(now_stamp)
+            pipeline.updated_at = now_stamp
             for key in ("target_url", "description", "coverage"):
                 if key in call.args:
                     job[key] = call.args[key]
@@ -494,6 +521,14 @@ class FakeGitLab(ForgeServer):
         project, mr = self._merge_request(call)
         with self._cond:
             return _Reply(200, objects.merge_request(project, mr, call.user))
+
+    def _list_merge_request_pipelines(self, call: _Call) -> _Reply:
+        # merge_requests.md, "List merge request pipelines": PipelineBasic, newest first.
+        project, mr = self._merge_request(call)
+        with self._cond:
+            shown = [objects.pipeline_basic(mr.source_project, found)
+                     for found in project.merge_request_pipelines(mr)]  # fmt: skip
+        return self._paginate(call, shown)
 
     def _list_notes(self, call: _Call) -> _Reply:
         # notes.md, "List all merge request notes": sorted by created_at, newest first unless

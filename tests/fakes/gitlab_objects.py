@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import threading
 import time
 import urllib.parse
@@ -30,6 +31,8 @@ ACCESS_LEVELS = {GUEST: "Guest", REPORTER: "Reporter", DEVELOPER: "Developer"}
 ACCESS_LEVELS |= {MAINTAINER: "Maintainer", OWNER: "Owner"}
 # doc/api/merge_requests.md: merge request states.
 MR_STATES = ("opened", "closed", "locked", "merged")
+# A draft's title prefix (Gitlab::Regex.merge_request_draft): GitLab's draft state is the title.
+DRAFT_TITLE = re.compile(r"\A(\[draft\]|\(draft\)|draft:)\s*", re.I)
 
 
 def iso(stamp: float) -> str:
@@ -120,6 +123,21 @@ class FakeMergeRequest:
 
 
 @dataclass
+class FakePipeline:
+    """A pipeline of external jobs: GitLab files each posted status in the pipeline of its
+    project, sha and ref, creating one (source "external") when there is none
+    (app/services/ci/create_commit_status_service.rb)."""
+
+    id: int  # global
+    iid: int  # per project
+    sha: str
+    ref: str
+    user: FakeUser
+    created_at: float
+    updated_at: float
+
+
+@dataclass
 class FakeProject(HostedRepo):
     """A project of the fake: a bare repository plus the GitLab state tests set up and read."""
 
@@ -133,7 +151,7 @@ class FakeProject(HostedRepo):
     statuses: dict[str, list[dict[str, JSON]]] = field(default_factory=dict)
     # sha -> GitLab's jobs for it (a posted status updates its running or pending job)
     jobs: dict[str, list[dict[str, JSON]]] = field(default_factory=dict)
-    pipelines: dict[tuple[str, str], int] = field(default_factory=dict)  # (sha, ref) -> id
+    pipelines: dict[tuple[str, str], FakePipeline] = field(default_factory=dict)  # (sha, ref)
     merge_requests: dict[int, FakeMergeRequest] = field(default_factory=dict)
     members: dict[int, int] = field(default_factory=dict)  # user id -> access level
 
@@ -218,6 +236,26 @@ class FakeProject(HostedRepo):
         with self.instance.cond:
             return self.merge_requests[iid]
 
+    def mark_ready(self, iid: int, *, by: str | None = None) -> dict[str, JSON]:
+        """Draft merge request ``iid`` marked ready ("Mark as ready", ``/ready``): its title
+        loses the draft prefix. Returns the ``changes`` of the Merge Request Hook GitLab sends
+        for it (webhook_events.md, "Merge request events"), for
+        :func:`tests.fakes.gitlab_webhooks.merge_request_payload`."""
+        with self.instance.cond:
+            mr = self.merge_requests[iid]
+            if not mr.draft:
+                raise ValueError(f"merge request !{iid} is not a draft")
+            title = DRAFT_TITLE.sub("", mr.title, count=1)
+            editor = self.instance.user(by) if by else mr.author
+            changes: dict[str, JSON] = {
+                "title": {"previous": mr.title, "current": title},
+                "updated_by_id": {"previous": None, "current": editor.id},
+                "draft": {"previous": True, "current": False},
+            }
+            mr.title, mr.draft = title, False
+            self.instance.cond.notify_all()
+            return changes
+
     def add_note(self, iid: int, body: str, author: str) -> dict[str, JSON]:
         """A comment by ``author`` on merge request ``iid``; the note as the API shows it."""
         with self.instance.cond:
@@ -252,6 +290,46 @@ class FakeProject(HostedRepo):
                     if mr.source_project is self and mr.state == "opened":
                         target._update_head(mr)
 
+    # -- pipelines -------------------------------------------------------------------
+    def pipeline_jobs(self, pipeline: FakePipeline) -> list[dict[str, JSON]]:
+        """The pipeline's jobs as its page shows them: the latest of each name (a status
+        posted again after one finished is a retry, which replaces it)."""
+        latest: dict[str, dict[str, JSON]] = {}
+        for job in self.jobs.get(pipeline.sha, []):
+            if job["pipeline_id"] == pipeline.id:
+                latest[job["name"]] = job
+        return sorted(latest.values(), key=lambda j: int(j["id"]))
+
+    def pipeline_status(self, pipeline: FakePipeline) -> str:
+        return composite_status([str(j["status"]) for j in self.pipeline_jobs(pipeline)])
+
+    def merge_request_shas(self, mr: FakeMergeRequest) -> set[str]:
+        """The commits of merge request ``mr`` (into this project): its head's, not the
+        target branch's."""
+        head = self.merge_request_head(mr)
+        if head is None:
+            return set()
+        target = self.bare.resolve(f"refs/heads/{mr.target_branch}")
+        spec = [head, f"^{target}"] if target else [head]
+        return set(git(self.bare.path, "rev-list", *spec).decode().split())
+
+    def merge_request_pipelines(self, mr: FakeMergeRequest) -> list[FakePipeline]:
+        """The pipelines merge request ``mr`` (into this project) shows, newest first: those of
+        its *source* project on its source branch for one of its commits
+        (Ci::PipelinesForMergeRequestFinder: ``source_project.all_pipelines.for_branch(
+        source_branch)`` of the MR's shas). A status posted to the target project, or under
+        another ref such as refs/merge-requests/:iid/head, is on none of them."""
+        shas = self.merge_request_shas(mr)
+        source = mr.source_project
+        shown = [p for p in source.pipelines.values()
+                 if p.ref == mr.source_branch and p.sha in shas]  # fmt: skip
+        return sorted(shown, key=lambda p: p.id, reverse=True)
+
+    def head_pipeline(self, mr: FakeMergeRequest) -> FakePipeline | None:
+        """The MR's head pipeline: its newest pipeline for the head commit."""
+        head = self.merge_request_head(mr)
+        return next((p for p in self.merge_request_pipelines(mr) if p.sha == head), None)
+
     def branches_containing(self, sha: str) -> list[str]:
         out = git(self.bare.path, "for-each-ref", "--contains", sha, "--format=%(refname:short)",
                   "refs/heads/")  # fmt: skip
@@ -272,6 +350,31 @@ def fork(project: FakeProject, bare: BareRepo, namespace: str, name: str, pid: i
         "+refs/heads/*:refs/heads/*",
     )
     return FakeProject(namespace, name, pid, bare, project.instance, forked_from=project)
+
+
+def composite_status(statuses: list[str]) -> str:
+    """A pipeline's status from its jobs' (Gitlab::Ci::Status::Composite#status, for the
+    states external jobs take; no jobs: "created")."""
+    found = set(statuses)
+
+    def only(*names: str) -> bool:
+        return found <= set(names)
+
+    if not found:
+        return "created"
+    if only("skipped"):
+        return "skipped"
+    if only("success", "skipped"):
+        return "success"
+    if only("created"):
+        return "created"
+    if only("canceled", "success", "skipped"):
+        return "canceled"
+    if only("pending", "created", "skipped"):
+        return "pending"
+    if found & {"running", "pending", "created"}:
+        return "running"
+    return "failed"
 
 
 # -- REST objects ---------------------------------------------------------------------
@@ -449,6 +552,7 @@ def member(user: FakeUser, level: int, instance: Instance) -> dict[str, JSON]:
 def merge_request(p: FakeProject, mr: FakeMergeRequest, viewer: FakeUser) -> dict[str, JSON]:
     """``GET /projects/:id/merge_requests/:iid`` (merge_requests.md, "Get single MR")."""
     head = p.merge_request_head(mr)
+    source, head_pipeline = mr.source_project, p.head_pipeline(mr)
     start = p.bare.resolve(f"refs/heads/{mr.target_branch}")
     base = None
     if head and start:
@@ -523,8 +627,10 @@ def merge_request(p: FakeProject, mr: FakeMergeRequest, viewer: FakeUser) -> dic
         "latest_build_started_at": None,
         "latest_build_finished_at": None,
         "first_deployed_to_production_at": None,
-        "pipeline": None,
-        "head_pipeline": None,
+        # "pipeline" (PipelineBasic, deprecated) and "head_pipeline" (Pipeline): the head
+        # pipeline, the one the merge request page shows.
+        "pipeline": pipeline_basic(source, head_pipeline) if head_pipeline else None,
+        "head_pipeline": pipeline(source, head_pipeline) if head_pipeline else None,
         "diff_refs": {"base_sha": base, "head_sha": head, "start_sha": start},
         "merge_error": None,
         "first_contribution": False,
@@ -558,4 +664,55 @@ def commit_status(
         "coverage": None,
         "pipeline_id": pipeline_id,
         "author": user_basic(author, p.instance),
+    }
+
+
+def pipeline_basic(owner: FakeProject, found: FakePipeline) -> dict[str, JSON]:
+    """``PipelineBasic`` (pipelines.md; merge_requests.md, "List merge request pipelines") of
+    a pipeline of ``owner``: the project the status was posted to."""
+    return {
+        "id": found.id,
+        "iid": found.iid,
+        "project_id": owner.id,
+        "sha": found.sha,
+        "ref": found.ref,
+        "status": owner.pipeline_status(found),
+        "source": "external",
+        "created_at": iso(found.created_at),
+        "updated_at": iso(found.updated_at),
+        "web_url": f"{owner.web_url}/-/pipelines/{found.id}",
+    }
+
+
+def pipeline(owner: FakeProject, found: FakePipeline) -> dict[str, JSON]:
+    """``Pipeline`` (pipelines.md, "Get a single pipeline"), as a merge request's
+    ``head_pipeline``."""
+    basic = pipeline_basic(owner, found)
+    jobs = owner.pipeline_jobs(found)
+    started = [j["started_at"] for j in jobs if j["started_at"]]
+    finished = [j["finished_at"] for j in jobs if j["finished_at"]]
+    status = str(basic["status"])
+    return {
+        **basic,
+        "before_sha": "0" * 40,
+        "tag": False,
+        "yaml_errors": None,
+        "user": user_basic(found.user, owner.instance),
+        "started_at": min(started) if started else None,
+        "finished_at": max(finished) if finished and len(finished) == len(jobs) else None,
+        "committed_at": None,
+        "duration": None,
+        "queued_duration": None,
+        "coverage": None,
+        "detailed_status": {
+            "icon": f"status_{status}",
+            "text": status,
+            "label": status,
+            "group": status,
+            "tooltip": status,
+            "has_details": True,
+            "details_path": f"/{owner.path_with_namespace}/-/pipelines/{found.id}",
+            "illustration": None,
+            "favicon": f"/assets/ci_favicons/favicon_status_{status}.png",
+        },
     }

@@ -241,18 +241,21 @@ def merge_request_payload(
     action: str,
     *,
     oldrev: str | None = None,
+    changes: dict[str, JSON] | None = None,
     user: str | None = None,
 ) -> dict[str, JSON]:
     """GitLab's Merge Request Hook example for ``action`` on merge request ``iid``.
 
     ``action`` is open, update, reopen, close or merge; ``state`` follows it. ``oldrev`` (the
     previous head) is only sent with an update that pushed new commits, as GitLab documents.
-    ``user`` (who acted) defaults to the merge request's author.
+    ``changes`` is what an update changed, {key: {"previous", "current"}}: e.g. what
+    :meth:`FakeProject.mark_ready` returns, for the update GitLab sends when a draft is marked
+    ready. ``user`` (who acted) defaults to the merge request's author.
     """
     if action not in MR_ACTIONS:
         raise ValueError(f"merge request action {action!r} is not one of {sorted(MR_ACTIONS)}")
-    if oldrev is not None and action != "update":
-        raise ValueError("oldrev comes only with action 'update' (new commits pushed)")
+    if (oldrev is not None or changes) and action != "update":
+        raise ValueError("oldrev and changes come only with action 'update'")
     mr = project.merge_request(iid)
     payload = load_example("merge_request")
     example = payload["object_attributes"]
@@ -290,7 +293,7 @@ def merge_request_payload(
         },
         object_attributes=attributes,
         labels=[],
-        changes={},
+        changes=copy.deepcopy(changes or {}),
         assignees=[],
         reviewers=[],
     )

@@ -157,6 +157,78 @@ def test_merge_request_from_a_fork(fake: FakeGitLab, project: FakeProject, tmp_p
     assert rev.stdout.decode().strip() == newer
 
 
+def test_a_merge_request_shows_the_statuses_posted_under_its_source_branch_only(
+    fake: FakeGitLab, project: FakeProject
+) -> None:
+    project.commit({"README": "hi\n"}, "Initial")
+    head = project.commit({"app.py": "print(1)\n"}, "Feature", branch="feature")
+    iid = project.create_merge_request("feature", author="alice")
+    statuses = remote(project).commits.get(head, lazy=True).statuses
+    # Under the MR's own ref GitLab files the status on the commit, in a pipeline no MR shows.
+    mr_ref = f"refs/merge-requests/{iid}/head"
+    statuses.create({"state": "success", "name": "s2i/web", "ref": mr_ref})
+    mr = remote(project).mergerequests.get(iid)
+    assert mr.head_pipeline is None and mr.pipelines.list(get_all=True) == []
+    assert fake.merge_request_statuses("group/app", iid) == []
+    assert [s.ref for s in statuses.list(get_all=True)] == [mr_ref]  # stored with its ref
+    # Under the source branch it is the MR's head pipeline; the pipeline sums up its jobs.
+    statuses.create({"state": "success", "name": "s2i/web", "ref": "feature"})
+    statuses.create({"state": "running", "name": "s2i/api", "ref": "feature"})
+    mr = remote(project).mergerequests.get(iid)
+    (listed,) = mr.pipelines.list(get_all=True)
+    assert (listed.ref, listed.sha, listed.status, listed.source) == (
+        "feature", head, "running", "external",
+    )  # fmt: skip
+    assert mr.head_pipeline["id"] == listed.id and mr.head_pipeline["status"] == "running"
+    shown = fake.merge_request_statuses("group/app", iid)
+    assert [(s["name"], s["status"], s["ref"]) for s in shown] == [
+        ("s2i/web", "success", "feature"), ("s2i/api", "running", "feature"),
+    ]  # fmt: skip
+    statuses.create({"state": "failed", "name": "s2i/api", "ref": "feature"})
+    assert remote(project).mergerequests.get(iid).head_pipeline["status"] == "failed"
+    # A new head commit has no pipeline yet: the MR lists the old one, shows no head pipeline.
+    project.commit({"app.py": "print(2)\n"}, "More", branch="feature")
+    mr = remote(project).mergerequests.get(iid)
+    assert mr.head_pipeline is None and len(mr.pipelines.list(get_all=True)) == 1
+    assert fake.merge_request_statuses("group/app", iid) == []
+
+
+def test_a_fork_merge_request_shows_only_statuses_posted_to_the_fork(
+    fake: FakeGitLab, project: FakeProject
+) -> None:
+    project.commit({"README": "hi\n"}, "Initial")
+    fork = fake.create_project("alice/app", forked_from=project)
+    head = fork.commit({"app.py": "print(1)\n"}, "Feature", branch="feature")
+    iid = project.create_merge_request("feature", author="alice", source_project=fork)
+    target = remote(project).commits.get(head, lazy=True).statuses
+    target.create({"state": "success", "name": "s2i/web", "ref": "feature"})
+    target.create({"state": "success", "name": "s2i/web", "ref": f"refs/merge-requests/{iid}/head"})
+    assert fake.merge_request_statuses("group/app", iid) == []
+    remote(fork).commits.get(head, lazy=True).statuses.create(
+        {"state": "success", "name": "s2i/web", "ref": "feature"}
+    )
+    mr = remote(project).mergerequests.get(iid)
+    assert mr.head_pipeline["project_id"] == fork.id
+    assert [s["ref"] for s in fake.merge_request_statuses("group/app", iid)] == ["feature"]
+
+
+def test_marking_a_draft_ready_drops_the_title_prefix_and_says_what_changed(
+    fake: FakeGitLab, project: FakeProject
+) -> None:
+    project.commit({"README": "hi\n"}, "Initial")
+    project.commit({"app.py": "print(1)\n"}, "Feature", branch="feature")
+    iid = project.create_merge_request("feature", author="alice", draft=True)
+    assert remote(project).mergerequests.get(iid).title == "Draft: feature"
+    changes = project.mark_ready(iid, by="maria")
+    assert changes["draft"] == {"previous": True, "current": False}
+    assert changes["title"] == {"previous": "Draft: feature", "current": "feature"}
+    assert changes["updated_by_id"]["current"] == fake.user("maria").id
+    mr = remote(project).mergerequests.get(iid)
+    assert (mr.title, mr.draft, mr.work_in_progress) == ("feature", False, False)
+    with pytest.raises(ValueError, match="not a draft"):
+        project.mark_ready(iid)
+
+
 def test_unknown_merge_request_is_404(project: FakeProject) -> None:
     with pytest.raises(gitlab.GitlabGetError) as raised:
         remote(project).mergerequests.get(7)

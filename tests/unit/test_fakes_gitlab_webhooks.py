@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.events import Event, PullAction
+from bot.forges.gitlab_webhooks import parse
 from tests.fakes import gitlab_webhooks as hooks
 from tests.fakes.git import ZERO_SHA, BareRepo
 from tests.fakes.gitlab_objects import FakeProject, Instance
@@ -138,6 +140,28 @@ def test_merge_request_payload_from_a_fork(
     assert merged["user"]["username"] == "maria"
     with pytest.raises(ValueError, match="oldrev"):
         hooks.merge_request_payload(project, iid, "open", oldrev=head)
+
+
+def test_a_draft_marked_ready_sends_an_update_saying_draft_went_false(
+    project: FakeProject,
+) -> None:
+    project.commit({"README": "hi\n"}, "Initial commit")
+    head = project.commit({"a": "1"}, "Feature", branch="feature")
+    iid = project.create_merge_request("feature", author="alice", draft=True)
+    payload = hooks.merge_request_payload(project, iid, "update", changes=project.mark_ready(iid))
+    assert set(payload) == DOCUMENTED_KEYS["merge_request"]
+    attributes = payload["object_attributes"]
+    assert (attributes["action"], attributes["draft"], attributes["title"]) == (
+        "update", False, "feature",
+    )  # fmt: skip
+    assert "oldrev" not in attributes and attributes["last_commit"]["id"] == head
+    assert payload["changes"]["draft"] == {"previous": True, "current": False}
+    assert payload["changes"]["title"] == {"previous": "Draft: feature", "current": "feature"}
+    # The bot's parser reads it as GitLab's "marked as ready".
+    webhook = parse(hooks.gitlab_headers("merge_request", None), json.dumps(payload).encode(), None)
+    assert isinstance(webhook, Event) and webhook.pull_action is PullAction.READY
+    with pytest.raises(ValueError, match="changes"):
+        hooks.merge_request_payload(project, iid, "open", changes={"title": {}})
 
 
 def test_note_payload_on_a_merge_request(project: FakeProject) -> None:

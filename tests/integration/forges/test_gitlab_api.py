@@ -6,10 +6,16 @@ from collections.abc import Iterator
 
 import pytest
 
+from bot.build_record import Build, BuildState
+from bot.commit_status import status_for
+from bot.events import Event, EventKind, Repo
 from bot.forges.base import CommitStatus, RateLimited, StatusState
 from bot.forges.gitlab_api import GitLabApi
+from bot.planner import plan
 from bot.pull_comment import MARKER
+from bot.repo_config import parse_repo_config
 from bot.retry import RetryPolicy
+from bot.templates import Template
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.gitlab_objects import DEVELOPER, REPORTER, FakeProject
 
@@ -100,3 +106,63 @@ def test_a_long_rate_limit_goes_back_to_the_outbox(fake: FakeGitLab, project: Fa
     with pytest.raises(RateLimited) as raised:
         driver(fake).set_status("group/app", sha, status(StatusState.SUCCESS))
     assert raised.value.retry_after == 3600
+
+
+def reported_status(forge: GitLabApi, project: FakeProject, iid: int) -> CommitStatus:
+    """The status the bot reports for a running build of merge request ``iid``, from the merge
+    request as the driver reads it, through the planner and commit_status."""
+    pull = forge.pull_request(project.path_with_namespace, iid)
+    repo = Repo("gitlab", project.path_with_namespace, project.http_url_to_repo)
+    event = Event(EventKind.PULL_REQUEST, repo, pull.fetch_ref, pull.head_sha, "alice", "d1",
+                  pull=pull)  # fmt: skip
+    config = parse_repo_config(
+        "builds:\n  - {name: web, template: go, image: reg/app, triggers: {pull_requests: true}}\n",
+        templates={"go"},
+    )
+    (spec,) = plan(event, config, {"go": Template(name="go", builder="s2i-bot/go")})
+    build = Build(1, "d1", "web", "gitlab", repo.full_name, pull.head_sha, spec,
+                  BuildState.RUNNING, "", None, None)  # fmt: skip
+    return status_for(build, "http://bot")
+
+
+def test_a_merge_requests_status_shows_on_the_merge_request(
+    fake: FakeGitLab, project: FakeProject
+) -> None:
+    project.commit({"a": "1"}, "start")
+    head = project.commit({"a": "2"}, "change", branch="fix/login")
+    iid = project.create_merge_request("fix/login", author="alice")
+    forge = driver(fake)
+    status = reported_status(forge, project, iid)
+    assert status.ref == "fix/login"
+    forge.set_status("group/app", head, status)
+    shown = fake.merge_request_statuses("group/app", iid)
+    assert [(s["name"], s["status"], s["ref"]) for s in shown] == [
+        ("s2i/web", "running", "fix/login")
+    ]
+
+
+def test_a_fork_merge_requests_status_stays_on_the_commit(
+    fake: FakeGitLab, project: FakeProject
+) -> None:
+    project.commit({"a": "1"}, "start")
+    fork = fake.create_project("alice/app", forked_from=project)
+    head = fork.commit({"a": "2"}, "change", branch="fix/login")
+    iid = project.create_merge_request("fix/login", author="alice", source_project=fork)
+    forge = driver(fake)
+    status = reported_status(forge, project, iid)
+    # The fork's branch is not a branch of group/app: the status names the ref GitLab keeps
+    # for the MR there. GitLab shows it on the commit, not on the MR (it would need the fork).
+    assert status.ref == f"refs/merge-requests/{iid}/head"
+    forge.set_status("group/app", head, status)
+    assert [s["ref"] for s in fake.statuses("group/app", head)] == [status.ref]
+    assert fake.merge_request_statuses("group/app", iid) == []
+
+
+def test_a_draft_marked_ready_reads_as_ready(fake: FakeGitLab, project: FakeProject) -> None:
+    project.commit({"a": "1"}, "start")
+    project.commit({"a": "2"}, "change", branch="fix")
+    iid = project.create_merge_request("fix", author="alice", draft=True)
+    forge = driver(fake)
+    assert forge.pull_request("group/app", iid).draft
+    project.mark_ready(iid)
+    assert not forge.pull_request("group/app", iid).draft
