@@ -1,12 +1,12 @@
 """Golden files for the Job and Secret a build becomes (bot/executors/job_manifest.py, pure).
 
-Regenerate after an intended change: S2I_BOT_UPDATE_GOLDEN=1 pytest tests/unit/executors
+After an intended change: UPDATE_GOLDEN=1 pytest tests/unit/executors rewrites them and fails;
+review the diff and run again (tests/support/golden.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from bot.executors.job_manifest import (
 )
 from bot.settings import KubernetesSettings
 from bot.templates import Artifact, RuntimeStage
+from tests.support.golden import check_golden
 
 GOLDEN = Path(__file__).parent / "golden"
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -57,13 +58,9 @@ TEST_CLUSTER = KubernetesSettings(
 )
 
 
-def check_golden(name: str, manifest: dict[str, Any]) -> None:
-    path = GOLDEN / name
+def check_manifest(name: str, manifest: dict[str, Any]) -> None:
     text = yaml.safe_dump(manifest, sort_keys=False, width=100)
-    if os.environ.get("S2I_BOT_UPDATE_GOLDEN"):
-        path.write_text(text)
-    assert path.exists(), f"no {path}: run with S2I_BOT_UPDATE_GOLDEN=1 to write it"
-    assert yaml.safe_load(text) == yaml.safe_load(path.read_text()), f"differs from {path}"
+    check_golden(GOLDEN / name, text, parse=yaml.safe_load)
 
 
 @pytest.mark.parametrize(
@@ -81,12 +78,12 @@ def test_the_job_matches_its_golden_file(
     for env in job["spec"]["template"]["spec"]["containers"][0]["env"]:
         if env["name"] == SPEC_ENV:
             env["value"] = "<the BuildSpec as JSON>"
-    check_golden(golden, job)
+    check_manifest(golden, job)
 
 
 def test_the_secret_matches_its_golden_file() -> None:
     secret = render_secret(42, SPEC, "ghs_token", settings=DEFAULTS)
-    check_golden("secret.yaml", secret)
+    check_manifest("secret.yaml", secret)
     assert render_secret(42, SPEC, None, settings=DEFAULTS)["stringData"] == {}
 
 
