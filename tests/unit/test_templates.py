@@ -1,5 +1,3 @@
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,15 +21,3 @@ def test_a_broken_template_names_the_file_and_the_reason(tmp_path: Path) -> None
         TemplateError, match=r"(?s)bad\.yaml: invalid builder template: .*runtime\.artifacts"
     ):
         load_templates(tmp_path)
-
-
-def test_the_bot_does_not_start_with_a_broken_template(tmp_path: Path) -> None:
-    (tmp_path / "bad.yaml").write_text("name: bad\nbuildr: typo\n")
-    config = tmp_path / "bot.yaml"
-    config.write_text(f"templates_dir: {tmp_path}\ndata_dir: {tmp_path / 'var'}\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "--config", str(config), "serve"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert result.returncode == 2
-    assert f"{tmp_path / 'bad.yaml'}: invalid builder template" in result.stderr
