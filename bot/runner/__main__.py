@@ -1,19 +1,26 @@
 """`python -m bot.runner`: run one build from files, as the local executor and a Job pod do.
 
     python -m bot.runner --spec spec.json --secrets DIR --workdir DIR --result result.json
+        [--private-dir DIR] [--artifact-allowed-host HOST]... [--allow-private-artifact-hosts]
+        [--max-artifact-bytes N]
 
 The log goes to stdout; the BuildResult is written as JSON to --result (in a Job pod, the
 container's termination message path). Exit status: 0 succeeded, 1 failed, 2 error.
+The runner first narrows its own environment to bot/runner/environment.py's allow-list, with
+HOME in the workdir, so neither it nor a tool it starts holds anything else of its parent's.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from bot.build_result import EXIT_CODES, BuildResult
 from bot.build_spec import BuildSpec
+from bot.runner.artifact import DEFAULT_MAX_BYTES, ArtifactPolicy
+from bot.runner.environment import minimal_env
 from bot.runner.pipeline import RunnerOptions, run_build
 from bot.runner.process import BuildLog
 
@@ -27,12 +34,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine", choices=["docker", "buildah"], default="docker")
     parser.add_argument("--s2i", default="s2i")
     parser.add_argument("--insecure-registry", action="append", default=[])
+    parser.add_argument("--private-dir", type=Path, default=None)
+    parser.add_argument("--artifact-allowed-host", action="append", default=[])
+    parser.add_argument("--allow-private-artifact-hosts", action="store_true")
+    parser.add_argument("--max-artifact-bytes", type=int, default=DEFAULT_MAX_BYTES)
     args = parser.parse_args(argv)
 
     spec = BuildSpec.model_validate_json(args.spec.read_text())
-    options = RunnerOptions(args.engine, args.s2i, tuple(args.insecure_registry))
+    policy = ArtifactPolicy(
+        tuple(args.artifact_allowed_host), args.allow_private_artifact_hosts,
+        args.max_artifact_bytes,
+    )  # fmt: skip
+    options = RunnerOptions(
+        args.engine, args.s2i, tuple(args.insecure_registry), policy, args.private_dir
+    )
     log = BuildLog(sys.stdout)
     args.workdir.mkdir(parents=True, exist_ok=True)
+    home = args.workdir / "home"
+    home.mkdir(mode=0o700, exist_ok=True)
+    narrowed = minimal_env(os.environ, home=home)
+    os.environ.clear()
+    os.environ.update(narrowed)
     try:
         result = run_build(spec, args.secrets, args.workdir, log, options)
     except Exception as exc:  # a bug in the runner must still end the build with a reason

@@ -3,14 +3,23 @@
     <dir>/git-token          the forge token used to clone (optional)
     <dir>/.dockerconfigjson  registry auth, the `kubernetes.io/dockerconfigjson` format
 
-They never travel in a BuildSpec, an argument list or an environment value.
+They never travel in a BuildSpec, an argument list or an environment value. The runner reads
+them once, removes what it was given when it may (a copy the executor made; a Job's mounted
+Secret is read-only), and hands each step only what that step needs, as a file in a private
+directory outside the build's workdir that goes as soon as the step is over (PrivateFiles):
+the token to the fetch, the registry auth to the registry steps.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import contextlib
 import json
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +41,14 @@ class Credentials:
         config = json.loads(auth_file.read_text()) if auth_file.exists() else {"auths": {}}
         return cls(token or None, config)
 
+    @staticmethod
+    def remove_dir_files(directory: Path) -> None:
+        """Remove the credential files from directory when it is a copy the runner may
+        delete; a read-only mount (a Job's Secret) stays as it is."""
+        for name in (GIT_TOKEN, DOCKER_CONFIG_JSON):
+            with contextlib.suppress(OSError):
+                (directory / name).unlink()
+
     def write_dir(self, directory: Path) -> None:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         if self.git_token:
@@ -42,11 +59,20 @@ class Credentials:
         """Every secret value, so the build log can mask them."""
         values = [self.git_token] if self.git_token else []
         for entry in self.docker_config.get("auths", {}).values():
-            if "auth" in entry:
-                values.append(entry["auth"])
-                values.append(base64.b64decode(entry["auth"]).decode().partition(":")[2])
+            if not isinstance(entry, dict):
+                continue
+            if entry.get("auth"):
+                values.append(str(entry["auth"]))
+                with contextlib.suppress(binascii.Error, UnicodeDecodeError):
+                    user_password = base64.b64decode(str(entry["auth"])).decode()
+                    # user:password itself (its base64 is the auth above), and the password.
+                    values += [user_password, user_password.partition(":")[2]]
             if entry.get("password"):
-                values.append(entry["password"])
+                values.append(str(entry["password"]))
+                if entry.get("username"):
+                    values.append(f"{entry['username']}:{entry['password']}")
+            if entry.get("identitytoken"):
+                values.append(str(entry["identitytoken"]))
         return [v for v in values if v]
 
 
@@ -57,6 +83,58 @@ def docker_config(registries: dict[str, tuple[str, str]]) -> dict[str, Any]:
         for host, (user, password) in registries.items()
     }
     return {"auths": auths}
+
+
+class PrivateFiles:
+    """Per-step copies of the credentials, in a private directory (0700, files 0600) outside
+    the build's workdir: nothing s2i copies and no path of the repository leads there.
+    Each copy exists only while its step runs."""
+
+    def __init__(self, credentials: Credentials, root: Path | None = None) -> None:
+        self._credentials = credentials
+        self._own_root = root is None
+        self.root = Path(tempfile.mkdtemp(prefix="s2i-bot-private-")) if root is None else root
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.root.chmod(0o700)
+
+    @contextlib.contextmanager
+    def git_token(self) -> Iterator[Path | None]:
+        """The forge token as a file, for the fetch (None without a token)."""
+        if not self._credentials.git_token:
+            yield None
+            return
+        with self._step_dir("fetch") as directory:
+            path = directory / GIT_TOKEN
+            _write_private(path, self._credentials.git_token)
+            yield path
+
+    @contextlib.contextmanager
+    def registry_auth(self) -> Iterator[Path]:
+        """The registry auth as a dockerconfigjson file, for the steps that pull or push; an
+        engine may keep its own configuration beside it (it goes with it)."""
+        with self._step_dir("registry") as directory:
+            path = directory / "auth.json"
+            _write_private(path, json.dumps(self._credentials.docker_config))
+            yield path
+
+    @contextlib.contextmanager
+    def _step_dir(self, step: str) -> Iterator[Path]:
+        directory = Path(tempfile.mkdtemp(prefix=f"{step}-", dir=self.root))
+        try:
+            yield directory
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+
+    def close(self) -> None:
+        """Remove every copy still there (and the directory, when this made it)."""
+        if self._own_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+            return
+        for child in self.root.iterdir() if self.root.is_dir() else ():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -4,6 +4,11 @@
 as OpenShift's builder does, we add the second stage ourselves: FROM the runtime image, copy
 each runtime artifact out of s2i's builder stage (which we name `s2i-build`), keep s2i's
 provenance labels, and run the runtime image's `run` script.
+
+Every value written here is checked again (bot/safe_values.py; the config was checked when it
+was read) and refused with UnsafeValue, and every instruction that has a JSON (exec) form is
+written in it (`COPY [...]`, `RUN [...]`, `CMD [...]`), so no value can end an instruction
+and start another.
 """
 
 from __future__ import annotations
@@ -11,14 +16,31 @@ from __future__ import annotations
 import json
 import re
 
+from bot.safe_values import (
+    absolute_path_problem,
+    artifact_problem,
+    control_character,
+    image_problem,
+    user_problem,
+)
 from bot.templates import RuntimeStage
 
 BUILDER_STAGE = "s2i-build"
 
 
+class UnsafeValue(ValueError):
+    """A value the runner will not write into a Dockerfile."""
+
+
+def _checked(problem: str | None) -> None:
+    if problem:
+        raise UnsafeValue(problem)
+
+
 def name_builder_stage(dockerfile: str, builder_image: str) -> str:
     """Name s2i's builder stage, so the runtime stage and the cache image can refer to it:
     with --incremental it is not stage 0 (`FROM <previous> as cached` comes first)."""
+    _checked(image_problem(builder_image))
     lines = dockerfile.splitlines()
     for index, line in enumerate(lines):
         parts = line.split()
@@ -34,6 +56,7 @@ _SAVE = re.compile(
 )
 _COPY_TAR = re.compile(r"^COPY (?P<flags>.*)--from=cached /tmp/artifacts\.tar /tmp/artifacts\.tar$")
 _UNPACKED = "/tmp/s2i-bot-artifacts"
+_COPY_FLAGS = re.compile(r"(?:--chown=[A-Za-z0-9_.-]+(?::[A-Za-z0-9_.-]+)? )?")
 _EXTRACT = re.compile(r"^RUN if \[ -s /tmp/artifacts\.tar \]; then .*rm /tmp/artifacts\.tar$")
 
 
@@ -48,11 +71,14 @@ def unpack_artifacts_in_cached_stage(dockerfile: str) -> str:
     if save is None or copy is None or extract is None:
         return dockerfile
     script = save[1].group("script")
+    flags = copy[1].group("flags")
+    _checked(absolute_path_problem(script))
+    if not _COPY_FLAGS.fullmatch(flags):
+        raise UnsafeValue(f"unexpected COPY flags '{flags}' in the Dockerfile s2i generated")
     # A fresh directory: the previous image may hold an older /tmp/artifacts of its own.
-    lines[save[0]] = (
-        f"RUN mkdir {_UNPACKED} && if [ -s {script} ]; then {script} | tar -xf - -C {_UNPACKED}; fi"
-    )
-    lines[copy[0]] = f"COPY {copy[1].group('flags')}--from=cached {_UNPACKED} /tmp/artifacts"
+    shell = f"mkdir {_UNPACKED} && if [ -s {script} ]; then {script} | tar -xf - -C {_UNPACKED}; fi"
+    lines[save[0]] = f"RUN {json.dumps(['/bin/sh', '-c', shell])}"
+    lines[copy[0]] = f"COPY {flags}--from=cached {json.dumps([_UNPACKED, '/tmp/artifacts'])}"
     del lines[extract[0]]
     return "\n".join(lines) + "\n"
 
@@ -67,7 +93,9 @@ def _find(lines: list[str], pattern: re.Pattern[str]) -> tuple[int, re.Match[str
 def logical_lines(dockerfile: str) -> list[str]:
     """Dockerfile instructions with backslash continuations joined by single spaces."""
     lines, parts = [], []
-    for raw in dockerfile.splitlines():
+    # Lines end at "\n" only, as Docker's parser reads them (bufio.ScanLines), not at every
+    # character Python's splitlines() takes for a line break.
+    for raw in dockerfile.split("\n"):
         stripped = raw.strip()
         if stripped.endswith("\\"):
             parts.append(stripped[:-1].strip())
@@ -82,21 +110,38 @@ def logical_lines(dockerfile: str) -> list[str]:
     return lines
 
 
+# One LABEL of s2i's: "key"="value" pairs, Go-quoted (strconv.Quote escapes every
+# non-printable character), no raw control character anywhere.
+_PLAIN = r"[^\x00-\x1f\x7f-\x9f\u2028\u2029]"
+_QUOTED = rf'"(?:(?!["\\]){_PLAIN}|\\{_PLAIN})*"'
+_LABEL = re.compile(rf"LABEL(?: {_QUOTED}={_QUOTED})+")
+
+
 def label_instructions(dockerfile: str) -> list[str]:
-    return [line for line in logical_lines(dockerfile) if line.upper().startswith("LABEL ")]
+    """s2i's LABEL instructions, each checked to be only quoted pairs on one line."""
+    labels = [line for line in logical_lines(dockerfile) if line.upper().startswith("LABEL ")]
+    for label in labels:
+        if not _LABEL.fullmatch(label):
+            found = control_character(label)
+            detail = f" (it holds {found})" if found else ""
+            raise UnsafeValue(f"a LABEL of s2i's Dockerfile is not quoted pairs{detail}")
+    return labels
 
 
 def runtime_stage(
     builder_dockerfile: str, runtime: RuntimeStage, *, scripts_dir: str, user: str
 ) -> str:
     """The text of the stage that copies the builder stage's artifacts into the slim runtime
-    image."""
+    image. UnsafeValue when a value is not one the runner writes."""
+    _checked(image_problem(runtime.image))
+    _checked(user_problem(user))
+    _checked(absolute_path_problem(scripts_dir))
     lines = [f"FROM {runtime.image}", *label_instructions(builder_dockerfile)]
     for artifact in runtime.artifacts:
+        _checked(artifact_problem(f"{artifact.source}:{artifact.destination}"))
         destination = artifact.destination.rstrip("/") + "/"
-        lines.append(
-            f"COPY --from={BUILDER_STAGE} --chown={user}:0 {artifact.source} {destination}"
-        )
+        paths = json.dumps([artifact.source, destination])
+        lines.append(f"COPY --from={BUILDER_STAGE} --chown={user}:0 {paths}")
     lines += [f"USER {user}", f"CMD {json.dumps([scripts_dir.rstrip('/') + '/run'])}"]
     return "\n".join(lines) + "\n"
 

@@ -1,6 +1,8 @@
 """Engines turn the generated Dockerfile into an image and push it: `docker` (a local daemon)
 or `buildah` (daemonless; what a Kubernetes Job pod uses). Both read registry credentials from
-the same dockerconfigjson file."""
+the same dockerconfigjson file, and keep whatever configuration they write beside it, in the
+registry step's private directory (bot/runner/credentials.py PrivateFiles), which goes with
+the step."""
 
 from __future__ import annotations
 
@@ -74,8 +76,10 @@ class DockerEngine:
     name = "docker"
 
     def __init__(self, authfile: Path, docker: str = "docker") -> None:
-        # A private DOCKER_CONFIG per build: credentials never land in root's ~/.docker.
-        self._config_dir = Path(tempfile.mkdtemp(prefix="s2i-bot-docker-"))
+        # A private DOCKER_CONFIG per build step, beside the auth file and removed with it:
+        # credentials never land in root's ~/.docker or a temporary directory left behind.
+        self._config_dir = authfile.parent / "docker-config"
+        self._config_dir.mkdir(mode=0o700, exist_ok=True)
         shutil.copy(authfile, self._config_dir / "config.json")
         self._docker = docker
 
@@ -118,7 +122,8 @@ class BuildahEngine:
         self._authfile = authfile
         self._insecure = insecure_registries
         self._buildah = buildah
-        self._conf_dir = Path(tempfile.mkdtemp(prefix="s2i-bot-buildah-"))
+        self._conf_dir = authfile.parent / "containers"
+        self._conf_dir.mkdir(mode=0o700, exist_ok=True)
         # Daemonless and container friendly: vfs storage and chroot isolation need no overlay
         # mounts or user namespaces inside a pod (see docs/architecture.md).
         self._env = os.environ | {
@@ -156,6 +161,7 @@ class BuildahEngine:
     def push(self, image: str, log: BuildLog) -> str:
         with tempfile.TemporaryDirectory() as tmp:
             digest_file = Path(tmp) / "digest"
+            self._allow_plain_http([image])
             argv = [
                 self._buildah, "push", "--authfile", str(self._authfile),
                 "--digestfile", str(digest_file), image, f"docker://{image}",

@@ -1,28 +1,36 @@
 """The runner: one BuildSpec -> one pushed image. The same code runs under the local executor
 and inside a Kubernetes Job pod.
 
-Steps: fetch the source at the sha; read the builder image's s2i labels; `s2i build
---as-dockerfile`; append the runtime stage when the template has a runtime image; build with
-the engine; push; read the pushed image's size from the registry.
+Steps: fetch the source at the sha; check that the tree names nothing outside itself (its
+context and symlinks); read the builder image's s2i labels; `s2i build --as-dockerfile`;
+append the runtime stage when the template has a runtime image; build with the engine; push;
+read the pushed image's size from the registry.
+
+Credentials are read once and removed from where the executor put them (when it may); each
+step that needs one gets its own short-lived copy outside the workdir (PrivateFiles): the
+token for the fetch, the registry auth for the steps that pull or push. s2i, which copies
+the repository's tree, runs with neither.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.build_result import BuildResult
 from bot.build_spec import BuildSpec
 from bot.runner import dockerfile, s2i
-from bot.runner.artifact import fetch_artifact
-from bot.runner.credentials import DOCKER_CONFIG_JSON, GIT_TOKEN, Credentials
+from bot.runner.artifact import ArtifactPolicy, fetch_artifact
+from bot.runner.credentials import Credentials, PrivateFiles
+from bot.runner.dockerfile import UnsafeValue
 from bot.runner.engine import make_engine
 from bot.runner.errors import BuildError, BuildFailure
 from bot.runner.process import BuildLog, run_step
 from bot.runner.registry import RegistryClient
 from bot.runner.source import fetch_source
+from bot.runner.source_tree import context_dir, refuse_escaping_symlinks
 
 
 @dataclass(frozen=True)
@@ -30,70 +38,104 @@ class RunnerOptions:
     engine: str = "docker"
     s2i: str = "s2i"
     insecure_registries: Collection[str] = ()
+    artifact_policy: ArtifactPolicy = field(default_factory=ArtifactPolicy)
+    # Where the per-step credential copies go (outside the workdir); None: a new temporary
+    # directory, removed at the end.
+    private_dir: Path | None = None
 
 
 def run_build(
     spec: BuildSpec, secrets_dir: Path, workdir: Path, log: BuildLog, options: RunnerOptions
 ) -> BuildResult:
     started = time.monotonic()
+    credentials = Credentials.from_dir(secrets_dir)
+    for secret in credentials.secrets():
+        log.add_secret(secret)
+    Credentials.remove_dir_files(secrets_dir)
+    private = PrivateFiles(credentials, options.private_dir)
     try:
-        digest, size = _build(spec, secrets_dir, workdir, log, options)
-    except BuildFailure as exc:
-        log.line(f"BUILD FAILED: {exc}")
-        return BuildResult(state="failed", reason=log.mask(str(exc)))
+        digest, size = _build(spec, credentials, private, workdir, log, options)
+    except (BuildFailure, UnsafeValue) as exc:
+        reason = str(exc)
+        if isinstance(exc, UnsafeValue):
+            reason = f"refused to write a value into the Dockerfile: {exc}"
+        log.line(f"BUILD FAILED: {reason}")
+        return BuildResult(state="failed", reason=log.mask(reason))
     except BuildError as exc:
         log.line(f"BUILD ERROR: {exc}")
         return BuildResult(state="error", reason=log.mask(str(exc)))
+    finally:
+        private.close()
     log.line(f"pushed {spec.output}@{digest} ({size} bytes) in {time.monotonic() - started:.1f}s")
     return BuildResult(state="succeeded", image=spec.image, digest=digest, size=size)
 
 
-def _build(
-    spec: BuildSpec, secrets_dir: Path, workdir: Path, log: BuildLog, options: RunnerOptions
-) -> tuple[str, int]:
-    credentials = Credentials.from_dir(secrets_dir)
-    for secret in credentials.secrets():
-        log.add_secret(secret)
-    authfile = secrets_dir / DOCKER_CONFIG_JSON
-    if not authfile.exists():
-        credentials.write_dir(secrets_dir)
-    registry = RegistryClient(authfile, options.insecure_registries)
-    token_file = secrets_dir / GIT_TOKEN if credentials.git_token else None
-    source_dir, context = workdir / "source", workdir / "context"
-
+def _fetch(
+    spec: BuildSpec, credentials: Credentials, private: PrivateFiles, source_dir: Path,
+    log: BuildLog, options: RunnerOptions,
+) -> Path:  # fmt: skip
+    """The source tree, fetched with the token (if any) only for as long as the fetch runs."""
     if spec.source.binary_asset and not spec.source.binary_url:
         raise BuildError(f"release asset '{spec.source.binary_asset}' was never resolved")
     if spec.source.binary_url:
         with log.step(f"fetch the artifact {spec.source.binary_name}"):
             fetch_artifact(
                 spec.source.binary_url, spec.source.binary_name, source_dir, log,
-                token_file=token_file, auth=spec.source.binary_auth,
+                token=credentials.git_token if spec.source.binary_auth else None,
+                policy=options.artifact_policy,
             )  # fmt: skip
-    elif spec.source.local_dir:
-        source_dir = Path(spec.source.local_dir)
-        log.line(f"building the working tree {source_dir} as it is")
-    else:
-        with log.step(f"fetch {spec.repo} at {spec.source.sha[:12]}"):
-            fetch_source(
-                spec.source.git_url, spec.source.sha, spec.source.ref, source_dir, log,
-                token_file=token_file,
-            )  # fmt: skip
+        return source_dir
+    if spec.source.local_dir:
+        log.line(f"building the working tree {spec.source.local_dir} as it is")
+        return Path(spec.source.local_dir)
+    with (
+        log.step(f"fetch {spec.repo} at {spec.source.sha[:12]}"),
+        private.git_token() as token_file,
+    ):
+        fetch_source(
+            spec.source.git_url, spec.source.sha, spec.source.ref, source_dir, log,
+            token_file=token_file,
+        )  # fmt: skip
+    return source_dir
 
-    with log.step(f"read s2i labels of {spec.builder_image}"):
-        labels = registry.labels(spec.builder_image)
-        for key in (s2i.SCRIPTS_URL, s2i.DESTINATION, s2i.ASSEMBLE_USER):
-            log.line(f"{key}={labels.get(key, '(unset)')}")
+
+def _build(
+    spec: BuildSpec,
+    credentials: Credentials,
+    private: PrivateFiles,
+    workdir: Path,
+    log: BuildLog,
+    options: RunnerOptions,
+) -> tuple[str, int]:
+    source_dir = _fetch(spec, credentials, private, workdir / "source", log, options)
+    context = workdir / "context"
+
+    with log.step("check the source tree"):
+        # Before s2i copies it: a context or symlink that leads outside is refused, naming it.
+        context_dir(source_dir, spec.source.context_dir)
+        refuse_escaping_symlinks(source_dir)
+        log.line("the context and every symlink stay inside the repository")
 
     previous = None
-    if spec.incremental:
-        with log.step(f"look for the previous build {spec.cache_image}"):
-            # s2i --incremental does not check that the previous image exists (a first build
-            # would fail at FROM <previous>); OpenShift's builder checks first, and so do we.
-            if registry.exists(spec.cache_image):
-                previous = spec.cache_image
-                log.line("incremental build: save-artifacts of the previous build are restored")
-            else:
-                log.line("no previous build: a clean build (the next one will be incremental)")
+    runtime_labels: dict[str, str] = {}
+    with private.registry_auth() as authfile:
+        registry = RegistryClient(authfile, options.insecure_registries)
+        with log.step(f"read s2i labels of {spec.builder_image}"):
+            labels = registry.labels(spec.builder_image)
+            for key in (s2i.SCRIPTS_URL, s2i.DESTINATION, s2i.ASSEMBLE_USER):
+                log.line(f"{key}={labels.get(key, '(unset)')}")
+            if spec.runtime is not None:
+                runtime_labels = registry.labels(spec.runtime.image)
+        if spec.incremental:
+            with log.step(f"look for the previous build {spec.cache_image}"):
+                # s2i --incremental does not check that the previous image exists (a first
+                # build would fail at FROM <previous>); OpenShift's builder checks first, and
+                # so do we.
+                if registry.exists(spec.cache_image):
+                    previous = spec.cache_image
+                    log.line("incremental build: save-artifacts of the previous build are restored")
+                else:
+                    log.line("no previous build: a clean build (the next one will be incremental)")
 
     with log.step("s2i build --as-dockerfile"):
         # s2i also tries to read these labels itself and warns when it cannot reach a plain
@@ -113,7 +155,6 @@ def _build(
 
     if spec.runtime is not None:
         with log.step(f"add runtime stage from {spec.runtime.image}"):
-            runtime_labels = registry.labels(spec.runtime.image)
             scripts_dir = dockerfile.scripts_dir_from_url(
                 runtime_labels.get(s2i.SCRIPTS_URL, s2i.DEFAULT_SCRIPTS_URL)
             )
@@ -126,21 +167,24 @@ def _build(
             for line in stage.splitlines():
                 log.line(f"  {line}")
 
-    engine = make_engine(options.engine, authfile, options.insecure_registries)
     # With a runtime image, the next incremental build needs the builder stage (its caches
     # and save-artifacts), which the slim image lacks: keep that stage as a cache image.
     keep_cache = spec.incremental and spec.runtime is not None
-    with log.step(f"build {spec.output} with {engine.name}"):
-        engine.build(context, generated, spec.output, log, layers=keep_cache)
-        if keep_cache:
-            engine.build(context, generated, spec.cache_image, log, target=dockerfile.BUILDER_STAGE,
-                         layers=True)  # fmt: skip
-    with log.step(f"push {', '.join(spec.outputs)}"):
-        digest = engine.push(spec.output, log)
-        for other in spec.outputs[1:]:
-            engine.tag(spec.output, other, log)
-            engine.push(other, log)
-        if keep_cache:
-            engine.push(spec.cache_image, log)
-    size = registry.compressed_size(f"{spec.image}@{digest}")
+    with private.registry_auth() as authfile:
+        engine = make_engine(options.engine, authfile, options.insecure_registries)
+        with log.step(f"build {spec.output} with {engine.name}"):
+            engine.build(context, generated, spec.output, log, layers=keep_cache)
+            if keep_cache:
+                engine.build(context, generated, spec.cache_image, log,
+                             target=dockerfile.BUILDER_STAGE, layers=True)  # fmt: skip
+        with log.step(f"push {', '.join(spec.outputs)}"):
+            digest = engine.push(spec.output, log)
+            for other in spec.outputs[1:]:
+                engine.tag(spec.output, other, log)
+                engine.push(other, log)
+            if keep_cache:
+                engine.push(spec.cache_image, log)
+        size = RegistryClient(authfile, options.insecure_registries).compressed_size(
+            f"{spec.image}@{digest}"
+        )
     return digest, size

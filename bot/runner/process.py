@@ -1,7 +1,7 @@
 """Run one build step as a child process, streaming its output into the build log.
 
 Every line passes through the log's secret mask, so a token echoed by a tool never reaches
-the log store.
+the log store, literally or encoded (bot/runner/secret_masks.py).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from bot.runner.secret_masks import secret_forms
+
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -23,18 +25,22 @@ class BuildLog:
 
     def __init__(self, stream: TextIO, secrets: Sequence[str] = ()) -> None:
         self._stream = stream
-        self._secrets = [s for s in secrets if s]
+        self._masks: list[str] = []
+        for secret in secrets:
+            self.add_secret(secret)
 
     def add_secret(self, secret: str) -> None:
-        if secret:
-            self._secrets.append(secret)
+        """Mask secret from now on, in every form secret_forms knows."""
+        forms = secret_forms(secret) | set(self._masks)
+        # Longest first: a form inside a longer one must not leave the rest of it behind.
+        self._masks = sorted(forms, key=lambda f: (-len(f), f))
 
     def mask(self, text: str) -> str:
         # Docker's classic builder colours a step's stderr (e.g. the compiler's message) with
         # ANSI escapes; a plain-text log should show the words, not the escapes.
         text = _ANSI_ESCAPE.sub("", text)
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
+        for form in self._masks:
+            text = text.replace(form, "***")
         return text
 
     def line(self, text: str) -> None:

@@ -1,6 +1,9 @@
 from pathlib import Path
 
+import pytest
+
 from bot.runner.dockerfile import (
+    UnsafeValue,
     label_instructions,
     name_builder_stage,
     runtime_stage,
@@ -36,7 +39,7 @@ def test_the_runtime_stage_copies_artifacts_from_stage_zero_and_runs_the_runtime
         "FROM 127.0.0.1:5000/s2i-bot/go-runtime:latest",
         'LABEL "io.openshift.s2i.build.image"="127.0.0.1:5000/s2i-bot/go:latest"'
         ' "io.openshift.s2i.build.commit.id"="abc"',
-        "COPY --from=s2i-build --chown=1001:0 /opt/app-root/app /opt/app-root/",
+        'COPY --from=s2i-build --chown=1001:0 ["/opt/app-root/app", "/opt/app-root/"]',
         "USER 1001",
         'CMD ["/usr/libexec/s2i/run"]',
     ]
@@ -80,10 +83,50 @@ def test_incremental_artifacts_are_unpacked_in_the_cached_stage_and_copied_once(
     generated = (Path(__file__).parent / "data" / "s2i-incremental.Dockerfile").read_text()
     lines = unpack_artifacts_in_cached_stage(generated).splitlines()
     assert lines[3] == (
-        "RUN mkdir /tmp/s2i-bot-artifacts && if [ -s /usr/libexec/s2i/save-artifacts ]; then "
-        "/usr/libexec/s2i/save-artifacts | tar -xf - -C /tmp/s2i-bot-artifacts; fi"
+        'RUN ["/bin/sh", "-c", "mkdir /tmp/s2i-bot-artifacts && if [ -s '
+        "/usr/libexec/s2i/save-artifacts ]; then /usr/libexec/s2i/save-artifacts | tar -xf - "
+        '-C /tmp/s2i-bot-artifacts; fi"]'
     )
-    assert "COPY --chown=1001:0 --from=cached /tmp/s2i-bot-artifacts /tmp/artifacts" in lines
+    assert 'COPY --chown=1001:0 --from=cached ["/tmp/s2i-bot-artifacts", "/tmp/artifacts"]' in lines
     assert not [line for line in lines if "artifacts.tar" in line]
     assert "RUN /usr/libexec/s2i/assemble" in lines
     assert unpack_artifacts_in_cached_stage(S2I_DOCKERFILE) == S2I_DOCKERFILE
+
+
+@pytest.mark.parametrize(
+    ("runtime", "user", "scripts_dir"),
+    [
+        (RuntimeStage(image="reg/run:1\nUSER root", artifacts=RUNTIME.artifacts), "1001",
+         "/usr/libexec/s2i"),
+        (RuntimeStage(image=RUNTIME.image, artifacts=(Artifact("/app\nRUN id", "/opt"),)),
+         "1001", "/usr/libexec/s2i"),
+        (RuntimeStage(image=RUNTIME.image, artifacts=(Artifact("/app", '/opt" "/etc'),)),
+         "1001", "/usr/libexec/s2i"),
+        (RUNTIME, "root\nRUN id", "/usr/libexec/s2i"),
+        (RUNTIME, "1001", "/usr/libexec/s2i\nRUN id"),
+    ],
+)  # fmt: skip
+def test_the_runtime_stage_refuses_a_value_that_could_add_an_instruction(
+    runtime: RuntimeStage, user: str, scripts_dir: str
+) -> None:
+    with pytest.raises(UnsafeValue):
+        runtime_stage(S2I_DOCKERFILE, runtime, scripts_dir=scripts_dir, user=user)
+
+
+def test_a_label_of_s2is_that_is_not_quoted_pairs_is_refused() -> None:
+    broken = S2I_DOCKERFILE.replace('"abc"', '"abc"\nUSER root\nLABEL x=y')
+    with pytest.raises(UnsafeValue, match="LABEL of s2i's Dockerfile is not quoted pairs"):
+        runtime_stage(broken, RUNTIME, scripts_dir="/usr/libexec/s2i", user="1001")
+
+
+def test_go_quoted_label_values_are_copied_as_they_are() -> None:
+    # s2i writes labels with Go's %q: a commit message's newline is the two characters \n.
+    text = 'FROM b\nLABEL "io.openshift.build.commit.message"="fix\\nUSER root \\"x\\""\n'
+    assert label_instructions(text) == [
+        'LABEL "io.openshift.build.commit.message"="fix\\nUSER root \\"x\\""'
+    ]
+
+
+def test_a_builder_image_that_is_no_image_reference_is_refused() -> None:
+    with pytest.raises(UnsafeValue):
+        name_builder_stage("FROM reg/go:1\n", "reg/go:1 AS x\nUSER root")
