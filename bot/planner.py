@@ -10,9 +10,9 @@ from bot.build_spec import BuildSpec, SourceSpec
 from bot.events import Event, EventKind
 from bot.image_ref import registry_of
 from bot.repo_config import BuildEntry, RepoConfig
+from bot.tag_templates import MAX_LENGTH, TagTemplateError, render, sanitize
 from bot.templates import RuntimeStage, Template
 
-_TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _VERSION = re.compile(r"^[vV](?=\d)")
 
 
@@ -22,7 +22,7 @@ class PlanError(Exception):
 
 def image_tag(text: str) -> str:
     """A Docker tag from any text: `feature/x` -> `feature-x` (tags allow [\\w.-], 128 max)."""
-    tag = _TAG_UNSAFE.sub("-", text).lstrip(".-")[:128]
+    tag = sanitize(text).lstrip(".-")[:MAX_LENGTH]
     return tag or "latest"
 
 
@@ -89,9 +89,14 @@ def tag_values(event: Event) -> dict[str, str]:
 
 
 def render_tags(templates: Collection[str], values: Mapping[str, str]) -> tuple[str, ...]:
+    """The image tags, each a valid registry tag (bot/tag_templates.py: plain `{name}`
+    placeholders only, never `str.format`); PlanError when a template yields none."""
     tags: list[str] = []
     for template in templates:
-        tag = image_tag(template.format_map(values))
+        try:
+            tag = render(template, values)
+        except TagTemplateError as exc:
+            raise PlanError(f"tag '{template[:60]}': {exc}") from None
         if tag not in tags:
             tags.append(tag)
     return tuple(tags)

@@ -5,6 +5,12 @@ it come the checks a schema cannot make (known templates, unique names, tag plac
 Every error carries the line and column of the node it is about, because a broken file becomes
 a failed commit status that quotes the file, line and reason.
 
+The file comes from whoever can push, so it is bounded before any other work: at most
+MAX_FILE_BYTES, no YAML aliases (a 600-byte "billion laughs" expands to gigabytes), at most
+MAX_DEPTH levels of nesting (PyYAML's composer recurses) and MAX_NODES nodes. Tag templates are
+plain `{name}` placeholders (bot/tag_templates.py). Anything wrong is a RepoConfigError, never
+another exception.
+
     builds:
       - name: web                         # the status context is s2i/<name>
         template: go                      # a builder template from config/templates
@@ -24,7 +30,6 @@ from __future__ import annotations
 
 import json
 import re
-import string
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -35,6 +40,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bot.image_ref import registry_of
+from bot.tag_templates import TagTemplateError, placeholders
 from bot.templates import Artifact
 
 FILE_NAME = ".s2i.yaml"
@@ -54,6 +60,11 @@ DEFAULT_TAGS: Mapping[str, tuple[str, ...]] = {
     "release": ("{version}",),
 }
 _IMAGE_PATH = re.compile(r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*$")
+# Bounds checked on the YAML event stream, before anything is built from it.
+MAX_FILE_BYTES = 64 * 1024
+MAX_DEPTH = 16  # mappings and sequences inside each other; a real file needs 5
+MAX_NODES = 5000  # scalars, mappings and sequences; a file of 50 builds needs about 1500
+_SHOWN = 60  # how much of a value from the file an error message quotes
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +197,9 @@ def _field(path: Sequence[str | int]) -> str:
 
 def _schema_errors(root: Node, data: Any) -> list[ConfigError]:
     errors = []
-    for error in _VALIDATOR.iter_errors(data):
+    pending = list(_VALIDATOR.iter_errors(data))
+    while pending:
+        error = pending.pop(0)
         path = list(error.absolute_path)
         node = _node_at(root, path)
         name, kind = _field(path), error.validator
@@ -194,7 +207,7 @@ def _schema_errors(root: Node, data: Any) -> list[ConfigError]:
             allowed = sorted(error.schema.get("properties", {}))
             for key, key_node in _keys(node):
                 if key not in allowed:
-                    message = f"unknown key '{key}'; allowed: {', '.join(allowed)}"
+                    message = f"unknown key '{_shown(key)}'; allowed: {', '.join(allowed)}"
                     errors.append(_error(key_node, message))
         elif kind == "required":
             missing = error.message.split("'")[1]
@@ -205,28 +218,43 @@ def _schema_errors(root: Node, data: Any) -> list[ConfigError]:
             errors.append(_error(node, f"'{name}' must be {_article(wanted)}"))
         elif kind in ("minItems", "minProperties", "minLength"):
             errors.append(_error(node, f"'{name}' must not be empty"))
+        elif kind in ("maxItems", "maxProperties", "maxLength"):
+            limit = error.validator_value
+            errors.append(_error(node, f"'{name}' has {len(error.instance)}; at most {limit}"))
         elif kind == "pattern" and name == "name":
-            message = f"name '{error.instance}' must be lower-case letters, digits and '-'"
+            message = f"name '{_shown(error.instance)}' must be lower-case letters, digits and '-'"
             errors.append(_error(node, message))
+        elif kind == "oneOf" and (branch := _matching_branch(error)) is not None:
+            pending.insert(0, branch)
         elif "description" in error.schema:
             errors.append(_error(node, f"'{name}': {error.schema['description']}"))
         else:
-            errors.append(_error(node, f"'{name}': {error.message}"))
+            errors.append(_error(node, f"'{name}': {error.message[:200]}"))
     return errors
+
+
+def _matching_branch(error: jsonschema.ValidationError) -> jsonschema.ValidationError | None:
+    """Of a failed `oneOf`, the first error of the one branch whose type the value has (a tag
+    list that is too long, rather than "must be one of"), when exactly one has it."""
+    context = error.context or []
+    wrong_type = {
+        e.relative_schema_path[0] for e in context if e.validator == "type" and not e.path
+    }
+    rest = [e for e in context if e.relative_schema_path[0] not in wrong_type]
+    return rest[0] if len({e.relative_schema_path[0] for e in rest}) == 1 else None
 
 
 def _article(word: str) -> str:
     return f"an {word}" if word[0] in "aeiou" else f"a {word}"
 
 
+def _shown(text: str) -> str:
+    """A value from the file as an error message quotes it: bounded, one line."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+
+
 # -- meaning ------------------------------------------------------------------------------
-
-
-def _placeholders(template: str) -> set[str]:
-    try:
-        return {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
-    except ValueError:
-        return {"{"}
 
 
 def _tag_errors(
@@ -239,15 +267,21 @@ def _tag_errors(
             where = tags_node if tags_node is not None else item
             if isinstance(where, MappingNode):
                 where = _child(where, kind)[1] or where
-            names = _placeholders(template)
+            try:
+                names = set(placeholders(template))
+            except TagTemplateError as exc:
+                errors.append(_error(where, f"tag '{_shown(template)}': {exc}"))
+                continue
             unknown = names - PLACEHOLDERS[kind]
             if unknown:
                 allowed = ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS[kind]))
-                bad = ", ".join("{" + p + "}" for p in sorted(unknown))
-                message = f"tag '{template}' uses {bad}, which has no value for {kind} builds"
+                bad = ", ".join("{" + _shown(p) + "}" for p in sorted(unknown))
+                message = (
+                    f"tag '{_shown(template)}' uses {bad}, which has no value for {kind} builds"
+                )
                 errors.append(_error(where, f"{message}; allowed: {allowed}"))
             if kind == "pull_request" and "pr" not in names:
-                message = f"pull request tag '{template}' must contain {{pr}}"
+                message = f"pull request tag '{_shown(template)}' must contain {{pr}}"
                 reason = "so a pull request can never overwrite another image tag"
                 errors.append(_error(where, f"{message}, {reason}"))
     return errors
@@ -257,7 +291,7 @@ def _template_errors(node: Node, template: str, templates: Collection[str]) -> l
     if template in templates:
         return []
     known = ", ".join(sorted(templates)) or "(none)"
-    return [_error(node, f"unknown template '{template}'; known: {known}")]
+    return [_error(node, f"unknown template '{_shown(template)}'; known: {known}")]
 
 
 def _entry(
@@ -268,7 +302,7 @@ def _entry(
     host = registry_of(image)
     if not _IMAGE_PATH.match(image[len(host) + 1 :] if host else image):
         node = _child(item, "image")[1] or item
-        message = f"'{image}' is not an image repository like registry.example.com/team/app"
+        message = f"'{_shown(image)}' is not an image repository like registry.example.com/team/app"
         errors.append(_error(node, f"{message} (lower case, no tag: tags go in 'tags')"))
     raw = data["triggers"]
     pull_requests = raw.get("pull_requests", False)
@@ -319,19 +353,99 @@ def _env_value(value: object) -> str:
     return str(value)
 
 
+def _event_error(event: yaml.Event, message: str) -> ConfigError:
+    mark = event.start_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    return ConfigError(line, column, message)
+
+
+def _bounds_error(text: str) -> ConfigError | None:
+    """The first bound the file breaks, read from the YAML event stream (which expands no
+    alias and builds nothing), or None."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_FILE_BYTES:
+        return ConfigError(
+            1, 1, f"the file is {size} bytes; at most {MAX_FILE_BYTES} (64 KiB) are read"
+        )
+    depth = nodes = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            return _event_error(
+                event,
+                f"YAML aliases (*{_shown(event.anchor or '')}) are not supported: "
+                "write the value out where it is used",
+            )
+        if isinstance(event, yaml.ScalarEvent | yaml.CollectionStartEvent):
+            nodes += 1
+            if nodes > MAX_NODES:
+                return _event_error(event, f"the file has more than {MAX_NODES} values")
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return _event_error(event, f"nested more than {MAX_DEPTH} levels deep")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return None
+
+
+def _key_errors(root: Node) -> list[ConfigError]:
+    """Keys given twice (YAML keeps the last one silently) and merge keys (`<<`, which only
+    make sense with aliases)."""
+    errors = []
+    stack = [root]
+    while stack:  # iterative: the depth is bounded, but recursion needs no second thought
+        node = stack.pop()
+        if isinstance(node, MappingNode):
+            seen: set[str] = set()
+            for key, value in node.value:
+                if isinstance(key, ScalarNode):
+                    if key.tag == "tag:yaml.org,2002:merge":
+                        errors.append(_error(key, "merge keys (<<) are not supported"))
+                    elif key.value in seen:
+                        errors.append(_error(key, f"key '{_shown(key.value)}' is given twice"))
+                    seen.add(key.value)
+                stack += [key, value]
+        elif isinstance(node, SequenceNode):
+            stack += node.value
+    return errors
+
+
+def _load(text: str, path: str) -> tuple[Node | None, Any]:
+    """The file's node tree (for positions) and its data, within the bounds."""
+    try:
+        bounds = _bounds_error(text)
+        if bounds is not None:
+            raise RepoConfigError(path, [bounds])
+        loader = yaml.SafeLoader(text)
+        try:
+            root = loader.get_single_node()
+            errors = _key_errors(root) if root is not None else []
+            if errors:
+                raise RepoConfigError(path, errors)
+            data = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = f"invalid YAML: {exc.problem or exc.context}"
+        raise RepoConfigError(path, [ConfigError(line, column, message)]) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        before = text[: exc.position]
+        line, column = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        code = exc.character if isinstance(exc.character, int) else 0
+        message = f"invalid YAML: character #x{code:04x} is not allowed"
+        raise RepoConfigError(path, [ConfigError(line, column, message)]) from None
+    except ValueError as exc:  # a scalar that cannot be built, e.g. an integer too long
+        raise RepoConfigError(path, [ConfigError(1, 1, f"invalid YAML: {exc}")]) from None
+    return root, data
+
+
 def parse_repo_config(
     text: str, *, templates: Collection[str], path: str = FILE_NAME
 ) -> RepoConfig:
     """Parse and validate; raise RepoConfigError listing every problem with its position."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise RepoConfigError(
-            path, [ConfigError(line, column, f"invalid YAML: {exc.problem}")]
-        ) from None
+    root, data = _load(text, path)
     if root is None:
         raise RepoConfigError(path, [ConfigError(1, 1, "the file is empty; expected 'builds:'")])
     if not isinstance(data, dict):

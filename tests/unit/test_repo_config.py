@@ -136,3 +136,73 @@ def test_the_error_message_names_the_file() -> None:
         ".s2i.yaml line 1, column 1: missing required key 'builds'",
         ".s2i.yaml line 1, column 1: unknown key 'x'; allowed: builds",
     ]
+
+
+# -- bounds: the file comes from whoever can push ---------------------------------------------
+PR_BUILD = """\
+builds:
+  - name: web
+    template: go
+    image: r/acme/web
+    tags: {tags}
+    triggers: {{branches: [main], pull_requests: true}}
+"""
+
+
+def test_an_alias_bomb_is_refused_at_its_first_alias_before_anything_expands() -> None:
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"{x}: &{x} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]" for p, x in
+              zip("abcdefgh", "bcdefghi", strict=True)]  # fmt: skip
+    text = "\n".join(lines) + "\n"
+    assert len(text) < 600  # expanded: 9**9 strings, gigabytes
+    assert errors_of(text) == [
+        "line 2, column 8: YAML aliases (*a) are not supported: write the value out where it "
+        "is used"
+    ]
+
+
+def test_size_depth_and_node_count_are_bounded() -> None:
+    assert errors_of("#" * (64 * 1024 + 1)) == [
+        "line 1, column 1: the file is 65537 bytes; at most 65536 (64 KiB) are read"
+    ]
+    (deep,) = errors_of("builds: " + "[" * 40 + "]" * 40 + "\n")
+    assert deep.endswith("nested more than 16 levels deep")
+    (many,) = errors_of("builds: [" + "1," * 6000 + "]\n")
+    assert many.endswith("the file has more than 5000 values")
+
+
+def test_keys_given_twice_and_merge_keys_are_refused() -> None:
+    assert errors_of(GOOD + "builds: []\n") == ["line 7, column 1: key 'builds' is given twice"]
+    assert errors_of("<<: {builds: []}\n") == [
+        "line 1, column 1: merge keys (<<) are not supported"
+    ]
+
+
+def test_a_scalar_yaml_cannot_build_is_an_error_not_a_crash() -> None:
+    (error,) = errors_of("builds: " + "9" * 5000 + "\n")
+    assert error.startswith("line 1, column 1: invalid YAML: Exceeds the limit")
+    (error,) = errors_of("builds: [\x00]\n")
+    assert error == "line 1, column 10: invalid YAML: character #x0000 is not allowed"
+
+
+@pytest.mark.parametrize(
+    ("tags", "problem"),
+    [
+        ('["{sha:>2000000000}"]', "'{sha:>2000000000}' is not a placeholder"),
+        ('["{short_sha!r}-{pr}"]', "'{short_sha!r}' is not a placeholder"),
+        ('["{branch.upper}-{pr}"]', "'{branch.upper}' is not a placeholder"),
+        ('{pull_request: ["latest{pr:.0}"]}', "'{pr:.0}' is not a placeholder"),
+        ('["pr {pr}"]', "' ' cannot be in an image tag"),
+    ],
+)
+def test_tag_templates_are_plain_placeholders_and_tag_characters(tags: str, problem: str) -> None:
+    (error,) = errors_of(PR_BUILD.format(tags=tags))
+    assert error.startswith("line 5, column ") and problem in error
+
+
+def test_unknown_placeholders_and_long_tag_lists_are_config_errors() -> None:
+    no_pr, unknown = errors_of(PR_BUILD.format(tags='{pull_request: ["{prr}"]}'))
+    assert "tag '{prr}' uses {prr}, which has no value for pull_request builds" in unknown
+    assert "pull request tag '{prr}' must contain {pr}" in no_pr
+    many = "[" + ", ".join(f'"t{i}-{{pr}}"' for i in range(17)) + "]"
+    assert errors_of(PR_BUILD.format(tags=many)) == ["line 5, column 11: 'tags' has 17; at most 16"]
