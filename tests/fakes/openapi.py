@@ -1,10 +1,9 @@
 """GitHub's published OpenAPI description, used to check what the fakes accept and return.
 
-The description comes from the npm package ``@octokit/openapi`` (GitHub's own description,
-republished by Octokit), installed under ``$S2I_BOT_OCTOKIT_DIR`` (default
-``/root/.cache/s2i-bot/npm/node_modules/@octokit``). The document is 13 MB, so it is parsed
-once per process (:func:`load` is cached) and each component schema is converted to JSON
-Schema only when a validation first needs it.
+The description is GitHub's own, from the npm package ``@octokit/openapi``, stored in
+``tests/fakes/data/github/`` (see the README there: which version, how to refresh it). The
+document is 13 MB, so it is parsed once per process (:func:`load` is cached) and each component
+schema is converted to JSON Schema only when a validation first needs it.
 
 OpenAPI 3.0 schemas are JSON Schema draft 4 plus a few keywords; the conversion
 (:func:`to_json_schema`) turns ``nullable: true`` into a ``null`` type, drops keywords that
@@ -17,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
-import os
+import lzma
 import re
 import threading
 from dataclasses import dataclass, field
@@ -29,10 +28,9 @@ import jsonschema.exceptions
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-OCTOKIT_DIR_ENV = "S2I_BOT_OCTOKIT_DIR"
-DEFAULT_OCTOKIT_DIR = Path("/root/.cache/s2i-bot/npm/node_modules/@octokit")
-# github.com's description; GHES variants sit beside it (``ghes-3.19.json``...).
-DEFAULT_DOCUMENT = "api.github.com.json"
+DATA = Path(__file__).parent / "data" / "github"
+# github.com's description (``generated/api.github.com.json`` of @octokit/openapi), xz-compressed.
+DESCRIPTION = DATA / "api.github.com.json.xz"
 
 _SCHEMA_REF = "#/components/schemas/"
 _PARAMETER_REF = "#/components/parameters/"
@@ -47,11 +45,6 @@ _SCHEMA_LISTS = frozenset({"allOf", "anyOf", "oneOf"})
 _SCHEMA_ONE = frozenset({"items", "additionalProperties", "not"})
 
 JSON = Any  # a decoded JSON value
-
-
-def octokit_dir() -> Path:
-    """Where the ``@octokit`` npm packages are installed (overridable for CI)."""
-    return Path(os.environ.get(OCTOKIT_DIR_ENV) or DEFAULT_OCTOKIT_DIR)
 
 
 def to_json_schema(schema: JSON) -> JSON:
@@ -265,13 +258,7 @@ def _describe(error: jsonschema.exceptions.ValidationError) -> str:
 
 
 @functools.cache
-def load(document: str = DEFAULT_DOCUMENT, directory: Path | None = None) -> OpenAPI:
+def load(path: Path = DESCRIPTION) -> OpenAPI:
     """GitHub's OpenAPI description, parsed once per process."""
-    path = (directory or octokit_dir()) / "openapi" / "generated" / document
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} is missing: run `npm install --prefix /root/.cache/s2i-bot/npm "
-            f"@octokit/openapi@23 @octokit/webhooks-examples@7` or set ${OCTOKIT_DIR_ENV}"
-        )
-    with path.open("rb") as f:
+    with lzma.open(path) as f:
         return OpenAPI(json.load(f))

@@ -1,6 +1,7 @@
 """Webhook deliveries as GitHub sends them, from the real payloads in
 ``@octokit/webhooks-examples`` (``api.github.com/index.json``: a list of
-``{"name": event, "actions": [...], "examples": [payload, ...]}``).
+``{"name": event, "actions": [...], "examples": [payload, ...]}``), stored in
+``tests/fakes/data/github/`` (see the README there).
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ import functools
 import hashlib
 import hmac
 import json
+import lzma
 import urllib.parse
 import uuid
+from pathlib import Path
 from typing import Any
 
 from tests.fakes import github_objects as objects
-from tests.fakes import openapi
 from tests.fakes.git import ZERO_SHA
 from tests.fakes.github_repo import FakeRepo
 
@@ -33,14 +35,14 @@ __all__ = [
 ]
 
 JSON = Any
+EXAMPLES = Path(__file__).parent / "data" / "github" / "webhooks-examples.json.xz"
 # GitHub's hookshot agent; the suffix is a build id that changes from delivery to delivery.
 USER_AGENT = "GitHub-Hookshot/044aadd"
 
 
 @functools.cache
 def _examples() -> dict[str, list[dict[str, JSON]]]:
-    path = openapi.octokit_dir() / "webhooks-examples" / "api.github.com" / "index.json"
-    with path.open("rb") as f:
+    with lzma.open(EXAMPLES) as f:
         return {event["name"]: event["examples"] for event in json.load(f)}
 
 
