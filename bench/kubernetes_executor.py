@@ -141,7 +141,7 @@ def main() -> None:
                 "s2i": env.s2i, "engine": "buildah", "forge_write_interval": 0,
             }  # fmt: skip
             kube_settings = {
-                "kubeconfig": cluster["kubeconfig"], "namespace": namespace,
+                "kubeconfig": cluster["kubeconfig"], "build_namespace": namespace,
                 "runner_image": RUNNER_IMAGE, "registry_secret": "registry",
                 "host_network": True, "image_cache_host_path": args.image_cache,
             }  # fmt: skip

@@ -161,7 +161,7 @@ def run_case(
     env: ProvisionedEnv, github: FakeGitHub, bot: BotProcess, work: Path, app: str, rounds: int
 ) -> None:
     repo = github.create_repo(f"bench/{app}")
-    bot_image = f"{env.registry}/bench/{app}-bot"
+    bot_image = f"{env.registry}/bench/{app}/bot"  # under the repository's own name (image_policy)
     hand_image = f"{env.registry}/bench/{app}-hand"
     bot_times, hand_times = [], []
     for round_ in range(rounds):

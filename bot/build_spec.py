@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.image_policy import ImageGrants
 from bot.image_ref import registry_of
 from bot.templates import RuntimeStage
 
@@ -43,6 +44,12 @@ class BuildSpec(BaseModel):
     incremental: bool = False
     image: str  # output repository, without tag
     tags: tuple[str, ...]  # the first is the one built; the others point at the same digest
+    # Seconds the build may take (.s2i.yaml `timeout`); the executor caps it with
+    # max_build_seconds, which is also the limit when this is unset.
+    timeout: int | None = None
+    # Where this build may push and pull (bot/image_policy.py), for the runner's own check;
+    # None only for a build by hand (`s2i-bot build`).
+    images: ImageGrants | None = None
 
     @property
     def output(self) -> str:

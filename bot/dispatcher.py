@@ -1,7 +1,8 @@
-"""The dispatcher: runs queued builds on the executor, at most N at a time, cancels the ones
-that are superseded or stopped, and reports each state change through the outbox. Every
-transition is written to the store before it is reported, so a restart can pick up exactly
-where the bot stopped."""
+"""The dispatcher: runs queued builds on the executor, at most N at a time and at most M of
+one repository (so one busy repository cannot take every slot), cancels the ones that are
+superseded or stopped, and reports each state change through the outbox. Every transition is
+written to the store before it is reported, so a restart can pick up exactly where the bot
+stopped."""
 
 from __future__ import annotations
 
@@ -29,10 +30,15 @@ class Dispatcher:
         logs: LogStore,
         credentials_for: Callable[[Build], Credentials],
         max_concurrent: int,
+        *,
+        max_per_repo: int | None = None,
     ) -> None:
         self._store, self._executor, self._outbox, self._logs = store, executor, outbox, logs
         self._credentials_for = credentials_for
         self._slots = asyncio.Semaphore(max_concurrent)
+        # One semaphore per repository (as many as repositories built since the start).
+        self._max_per_repo = max_per_repo or max_concurrent
+        self._repo_slots: dict[tuple[str, str], asyncio.Semaphore] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
 
     def submit(self, build: Build) -> None:
@@ -62,7 +68,11 @@ class Dispatcher:
     async def _run(self, build: Build) -> None:
         spec = build.spec
         assert spec is not None, "only builds with a spec are dispatched"
-        async with self._slots:
+        repo_slots = self._repo_slots.setdefault(
+            (build.forge, build.repo), asyncio.Semaphore(self._max_per_repo)
+        )
+        # The repository's slot first: a build waiting for it holds none of the shared ones.
+        async with repo_slots, self._slots:
             running = await asyncio.to_thread(self._store.mark_running, build.id)
             if running.state.finished:  # cancelled while it waited for a slot
                 return

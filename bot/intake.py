@@ -19,6 +19,7 @@ from bot.build_record import Build, BuildState
 from bot.build_spec import BuildSpec
 from bot.events import Event, EventKind
 from bot.forges.base import ForgeApi
+from bot.image_policy import ImagePolicy
 from bot.planner import PlanError, plan
 from bot.repo_config import (
     FILE_NAME,
@@ -52,11 +53,15 @@ class Intake:
         logs: LogStore,
         builder_registry: str | None,
         autodetect: AutodetectSettings | None = None,
+        image_policy: ImagePolicy | None = None,
     ) -> None:
         self._store, self._forges, self._templates = store, forges, templates
         self._logs = logs
         self._builder_registry = builder_registry
         self._autodetect = autodetect or AutodetectSettings()
+        # Where builds may push and pull; a build outside it fails s2i/config (the planner
+        # raises PlanError naming the rule). None only in tests of other concerns.
+        self._image_policy = image_policy
 
     def read_config(
         self, delivery: Delivery, event: Event, sha: str, actions: Actions
@@ -116,7 +121,7 @@ class Intake:
         try:
             specs = plan(
                 event, config, self._templates, builder_registry=self._builder_registry,
-                names=names,
+                names=names, image_policy=self._image_policy,
             )  # fmt: skip
         except PlanError as exc:
             self._config_failure(delivery, event, str(exc), str(exc), actions)

@@ -8,6 +8,7 @@ from fnmatch import fnmatchcase
 
 from bot.build_spec import BuildSpec, SourceSpec
 from bot.events import Event, EventKind
+from bot.image_policy import ImagePolicy, ImagePolicyError
 from bot.image_ref import registry_of
 from bot.repo_config import BuildEntry, RepoConfig
 from bot.tag_templates import MAX_LENGTH, TagTemplateError, render, sanitize
@@ -155,8 +156,10 @@ def plan(
     *,
     builder_registry: str | None = None,
     names: Collection[str] | None = None,
+    image_policy: ImagePolicy | None = None,
 ) -> list[BuildSpec]:
-    """The builds this event triggers (only those in `names`, when given)."""
+    """The builds this event triggers (only those in `names`, when given). With an image
+    policy, each carries its grants, and one outside them is a PlanError naming the rule."""
     kind = trigger_kind(event)
     assert kind is not None
     values = tag_values(event)
@@ -182,6 +185,14 @@ def plan(
                 incremental=incremental,
                 image=entry.image,
                 tags=render_tags(entry.tags[kind], values),
+                timeout=entry.timeout,
             )
         )
-    return specs
+    return [_checked(spec, image_policy) for spec in specs] if image_policy else specs
+
+
+def _checked(spec: BuildSpec, image_policy: ImagePolicy) -> BuildSpec:
+    try:
+        return image_policy.check(spec)
+    except ImagePolicyError as exc:
+        raise PlanError(f"build '{spec.name}': {exc}") from None

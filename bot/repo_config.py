@@ -19,6 +19,7 @@ another exception.
         context: services/web             # optional sub-directory
         env: {GO_MAIN_PACKAGE: ./cmd/web}
         incremental: true
+        timeout: 600                      # seconds (capped by the bot's max_build_seconds)
         triggers:
           branches: [main, "release/*"]
           tags: ["v*"]
@@ -133,6 +134,7 @@ class BuildEntry:
     context: str = ""
     env: Mapping[str, str] = field(default_factory=dict)
     incremental: bool | None = None  # None: the template's default
+    timeout: int | None = None  # seconds; None: the bot's max_build_seconds
     runtime: RuntimeOverride | None = None
     binary: BinarySource | None = None
     line: int = 0
@@ -339,6 +341,7 @@ def _entry(
         context=data.get("context", "").strip("/"),
         env={k: _env_value(v) for k, v in data.get("env", {}).items()},
         incremental=data.get("incremental"),
+        timeout=int(data["timeout"]) if "timeout" in data else None,
         runtime=RuntimeOverride(
             runtime["image"], tuple(Artifact.parse(a) for a in runtime.get("artifacts", ()))
         ) if runtime else None,

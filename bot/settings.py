@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
+from annotated_types import Ge
 from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
 ENV_PREFIX = "S2I_BOT_"
@@ -66,17 +67,20 @@ class KubernetesSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     # A kubeconfig file; unset: the in-cluster configuration (the bot runs in a pod).
     kubeconfig: Path | None = None
+    # The bot's own namespace, where its Secrets are; builds never run in it.
     namespace: str = "s2i-bot"
+    # Where build Jobs, their pods and per-build Secrets live, and the registry Secret must
+    # be; empty: <namespace>-builds. Never the bot's namespace.
+    build_namespace: str = ""
     runner_image: str = "s2i-bot/runner:latest"
     runner_image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
-    # An existing `kubernetes.io/dockerconfigjson` Secret in the namespace: the registry
+    # An existing `kubernetes.io/dockerconfigjson` Secret in the build namespace: the registry
     # credentials the runner pushes (and pulls builder images) with.
     registry_secret: str = "s2i-bot-registry"
     resources: dict[str, dict[str, str]] = {
         "requests": {"cpu": "500m", "memory": "512Mi"},
         "limits": {"memory": "2Gi"},
     }
-    active_deadline_seconds: int = 1800
     # Finished Jobs (and their pods and logs) stay this long; a bot restarted within it
     # still reports their result, later it runs the build again.
     ttl_seconds_after_finished: int = 3600
@@ -89,6 +93,32 @@ class KubernetesSettings(BaseModel):
     # Builds on a node then share what they pulled and built: use it where the repositories
     # the bot builds trust each other (containers/storage locks it for concurrent pods).
     image_cache_host_path: str = ""
+
+    @model_validator(mode="after")
+    def _build_namespace(self) -> KubernetesSettings:
+        if not self.build_namespace:
+            self.build_namespace = f"{self.namespace}-builds"
+        if self.build_namespace == self.namespace:
+            raise ValueError(
+                f"build_namespace must not be the bot's namespace ({self.namespace}): build "
+                "pods must not run beside the bot's Secrets (docs/kubernetes.md)"
+            )
+        return self
+
+
+class ImagePolicySettings(BaseModel):
+    """Where builds may push and pull (bot/image_policy.py, docs/security.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    # The registries of the default grant <registry>/<owner>/<repo>; empty: the registries
+    # that have credentials in registry_auth_file.
+    registries: list[str] = []
+    default_push: bool = True
+    # More grants: a forge repository glob (acme/*) -> the image repositories its builds may
+    # push to (each with everything below it).
+    push: dict[str, list[str]] = {}
+    # Where builder and runtime images may come from; empty: <builder_registry>/s2i-bot.
+    pull: list[str] = []
 
 
 class AutodetectSettings(BaseModel):
@@ -114,6 +144,15 @@ class Settings(BaseModel):
     executor: Literal["local", "kubernetes"] = "local"
     engine: Literal["docker", "buildah"] = "docker"
     max_concurrent_builds: int = 2
+    # At most this many builds of one repository at once: its further builds wait without
+    # holding a slot, so one busy repository cannot take every slot.
+    max_builds_per_repo: Annotated[int, Ge(1)] = 2
+    # A build's time limit: `.s2i.yaml` `timeout` is capped by it, and it is the default.
+    max_build_seconds: Annotated[int, Ge(1)] = 1800
+    # A build log stops growing here: a line says so, and the output's last lines are kept.
+    max_log_bytes: Annotated[int, Ge(4096)] = 10 * 1024 * 1024
+    # Deliveries, finished builds and their logs older than this are deleted; 0 keeps all.
+    retention_days: Annotated[int, Ge(0)] = 30
     # Seconds between writes to a forge (statuses, comments): GitHub advises one second
     # against secondary rate limits; a self-hosted forge without them may lower it.
     forge_write_interval: float = 1.0
@@ -124,6 +163,7 @@ class Settings(BaseModel):
     insecure_registries: list[str] = []
     # Registry credentials, a dockerconfigjson file (as `kubectl create secret docker-registry`).
     registry_auth_file: Path | None = None
+    image_policy: ImagePolicySettings = ImagePolicySettings()
     autodetect: AutodetectSettings = AutodetectSettings()
     github: GitHubSettings = GitHubSettings()
     gitlab: GitLabSettings = GitLabSettings()

@@ -14,15 +14,17 @@ from bot.executors import make_executor
 from bot.executors.base import Executor
 from bot.forges import make_forges
 from bot.forges.base import Forge, ForgeApi
+from bot.image_policy import ImagePolicy
 from bot.intake import Intake
 from bot.orchestrator import Bot
 from bot.outbox import Outbox
+from bot.planner import resolve_image
 from bot.pull_requests import PullRequests
 from bot.reporter import Reporter
 from bot.runner.credentials import Credentials
 from bot.settings import Settings
 from bot.store import Store
-from bot.templates import load_templates
+from bot.templates import Template, load_templates
 
 
 def build_credentials(
@@ -34,6 +36,28 @@ def build_credentials(
     return Credentials(forges[build.forge].clone_token(build.repo), config)
 
 
+def build_image_policy(settings: Settings, templates: Mapping[str, Template]) -> ImagePolicy:
+    """Where builds may push and pull (bot/image_policy.py): the default grant on the
+    configured registries, else on those with credentials; the templates' builder and runtime
+    images and the runner image protected."""
+    registries = settings.image_policy.registries
+    if not registries and settings.registry_auth_file:
+        registries = list(json.loads(settings.registry_auth_file.read_text()).get("auths", {}))
+    protected = {settings.kubernetes.runner_image: "the runner image, kubernetes.runner_image"}
+    for template in templates.values():
+        images = {"builder": template.builder}
+        if template.runtime is not None:
+            images["runtime"] = template.runtime.image
+        for role, image in images.items():
+            why = f"{role} image of template '{template.name}'"
+            protected[resolve_image(image, settings.builder_registry)] = why
+    policy = settings.image_policy
+    return ImagePolicy.build(
+        registries=registries, default_push=policy.default_push, push=policy.push,
+        pull=policy.pull, builder_registry=settings.builder_registry, protected=protected,
+    )  # fmt: skip
+
+
 def build_bot(
     settings: Settings,
     *,
@@ -42,7 +66,7 @@ def build_bot(
 ) -> Bot:
     templates = load_templates(settings.templates_dir)
     store = Store(settings.database_url)
-    logs = LogStore(settings.data_dir / "logs")
+    logs = LogStore(settings.data_dir / "logs", max_bytes=settings.max_log_bytes)
     if forges is None:
         forges = make_forges(settings)
     apis = {name: forge.api for name, forge in forges.items()}
@@ -50,7 +74,10 @@ def build_bot(
     outbox = Outbox(store, reporter, min_interval=settings.forge_write_interval)
     if executor is None:
         executor = make_executor(settings)
-    intake = Intake(store, apis, templates, logs, settings.builder_registry, settings.autodetect)
+    intake = Intake(
+        store, apis, templates, logs, settings.builder_registry, settings.autodetect,
+        build_image_policy(settings, templates),
+    )  # fmt: skip
     pulls = PullRequests(store, apis, intake, build_drafts=settings.build_draft_pull_requests)
     dispatcher = Dispatcher(
         store,
@@ -59,6 +86,7 @@ def build_bot(
         logs,
         functools.partial(build_credentials, settings, apis),
         settings.max_concurrent_builds,
+        max_per_repo=settings.max_builds_per_repo,
     )
     webhooks = {name: forge.webhooks for name, forge in forges.items()}
     return Bot(settings, store, webhooks, apis, logs, intake, pulls, dispatcher, outbox)

@@ -16,8 +16,9 @@ def make_executor(settings: Settings) -> Executor:
         from bot.executors.kubernetes_executor import KubernetesExecutor
 
         return KubernetesExecutor(
-            settings.kubernetes, insecure_registries=tuple(settings.insecure_registries)
-        )
+            settings.kubernetes, insecure_registries=tuple(settings.insecure_registries),
+            max_build_seconds=settings.max_build_seconds, max_log_bytes=settings.max_log_bytes,
+        )  # fmt: skip
     from bot.executors.local_executor import LocalExecutor
 
     return LocalExecutor(

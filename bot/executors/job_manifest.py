@@ -7,6 +7,10 @@ The Job runs `python -m bot.runner` in the runner image (builders/runner/Contain
   the build's own Secret (render_secret; it is owned by the Job, so it goes with it);
 - the BuildResult written to the container's termination message (TERMINATION_LOG), where
   the executor reads it back; the log is the container's stdout;
+- in the build namespace (`kubernetes.build_namespace`), never the bot's own: the bot's
+  Secrets are not where a build pod could mount them (docs/security.md);
+- `activeDeadlineSeconds` is the build's time limit (its `.s2i.yaml` timeout, capped by
+  max_build_seconds): past it the Job controller stops the pod and the build has timed out;
 - buildah with vfs storage and chroot isolation in emptyDirs, as root in the container but
   with only the capabilities it needs: CHOWN SETUID SETGID SETFCAP SYS_CHROOT, seccomp
   Unconfined (buildah maps its user namespace with unshare(CLONE_NEWUSER), which the
@@ -20,6 +24,7 @@ import re
 from typing import Any
 
 from bot.build_spec import BuildSpec
+from bot.executors.time_limit import DEFAULT_MAX_BUILD_SECONDS, time_limit
 from bot.runner.credentials import DOCKER_CONFIG_JSON, GIT_TOKEN
 from bot.settings import KubernetesSettings
 
@@ -75,7 +80,7 @@ def render_secret(
         "kind": "Secret",
         "metadata": {
             "name": secret_name(build_id),
-            "namespace": settings.namespace,
+            "namespace": settings.build_namespace,
             "labels": labels(build_id, spec),
         },
         "type": "Opaque",
@@ -100,8 +105,9 @@ def render_job(
     *,
     settings: KubernetesSettings,
     insecure_registries: tuple[str, ...] = (),
+    max_build_seconds: int = DEFAULT_MAX_BUILD_SECONDS,
 ) -> dict[str, Any]:
-    """The Job that runs one build."""
+    """The Job that runs one build, stopped after its time limit."""
     build_labels = labels(build_id, spec)
     # The spec goes in through the environment, into a file the runner reads: a plain
     # `sh -c` so the image needs no entrypoint of ours. "$@" are the runner's arguments.
@@ -174,7 +180,7 @@ def render_job(
         "kind": "Job",
         "metadata": {
             "name": job_name(build_id),
-            "namespace": settings.namespace,
+            "namespace": settings.build_namespace,
             "labels": build_labels,
             "annotations": {
                 "s2i-bot/repo": spec.repo,
@@ -184,7 +190,7 @@ def render_job(
         },
         "spec": {
             "backoffLimit": 0,
-            "activeDeadlineSeconds": settings.active_deadline_seconds,
+            "activeDeadlineSeconds": time_limit(spec, max_build_seconds),
             "ttlSecondsAfterFinished": settings.ttl_seconds_after_finished,
             "template": {"metadata": {"labels": dict(build_labels)}, "spec": pod_spec},
         },

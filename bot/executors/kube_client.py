@@ -46,7 +46,7 @@ def job_finished(job: dict[str, Any]) -> str | None:
 
 class KubeClient:
     def __init__(self, settings: KubernetesSettings) -> None:
-        self.namespace = settings.namespace
+        self.namespace = settings.build_namespace  # where the build Jobs are
         configuration = client.Configuration()
         if settings.kubeconfig is not None:
             config.load_kube_config(  # type: ignore[no-untyped-call]

@@ -7,6 +7,10 @@ into the build log, watches the Job until it has finished, and reads the BuildRe
 the container's termination message. cancel() deletes the Job and its pod; cancelling the
 task only stops watching (the bot is stopping), and the next start adopts the Job.
 Every blocking client call runs in a thread (asyncio.to_thread).
+
+Jobs live in `kubernetes.build_namespace`, apart from the bot's Secrets. A Job past its
+activeDeadlineSeconds (the build's time limit) is stopped by the Job controller and the build
+ends `failed` "timed out after N s"; the log it follows is capped at max_log_bytes.
 """
 
 from __future__ import annotations
@@ -21,10 +25,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bot.build_logs import DEFAULT_MAX_BYTES, CappedLog, append_capped
 from bot.build_result import BuildResult
 from bot.build_spec import BuildSpec
 from bot.executors import job_manifest as render
 from bot.executors.kube_client import ApiUnreachable, KubeClient, PodStuck, job_finished, terminated
+from bot.executors.time_limit import DEFAULT_MAX_BUILD_SECONDS, timed_out
 from bot.runner.credentials import Credentials
 from bot.settings import KubernetesSettings
 
@@ -36,6 +42,8 @@ LOG_DRAIN_SECONDS = 30  # after the Job has finished, how long the log may take 
 class KubernetesExecutor:
     settings: KubernetesSettings
     insecure_registries: tuple[str, ...] = ()
+    max_build_seconds: int = DEFAULT_MAX_BUILD_SECONDS
+    max_log_bytes: int = DEFAULT_MAX_BYTES
     _client: KubeClient | None = field(default=None, init=False, repr=False)
 
     def _kube(self) -> KubeClient:
@@ -60,7 +68,7 @@ class KubernetesExecutor:
             raise
         except ApiUnreachable as exc:
             stop.set()
-            _append(log_path, f"BUILD ERROR: {exc}\n")
+            self._append(log_path, f"BUILD ERROR: {exc}\n")
             return BuildResult(state="error", reason=str(exc))
         finally:
             stop.set()
@@ -79,7 +87,7 @@ class KubernetesExecutor:
             await asyncio.to_thread(kube.delete_job, name)
         except Exception as exc:
             log.warning("could not delete Job %s: %s", name, exc)
-            _append(log_path, f"could not delete the Job {name}: {exc}\n")
+            self._append(log_path, f"could not delete the Job {name}: {exc}\n")
 
     async def _run(
         self,
@@ -96,7 +104,7 @@ class KubernetesExecutor:
         job = existing[0] if existing else None
         if job is not None and not _same_build(job, build_id, spec):
             # Another bot's (or an earlier database's) build 7: not ours to adopt.
-            _append(log_path, f"replacing the Job {name} of another build\n")
+            self._append(log_path, f"replacing the Job {name} of another build\n")
             await asyncio.to_thread(kube.delete_job, name, foreground=False)
             await asyncio.to_thread(kube.wait_job, name, stop)
             job = None
@@ -111,14 +119,15 @@ class KubernetesExecutor:
             manifest = render.render_job(
                 build_id, spec, settings=self.settings,
                 insecure_registries=self.insecure_registries,
+                max_build_seconds=self.max_build_seconds,
             )  # fmt: skip
             job = await asyncio.to_thread(kube.create_build, secret, manifest)
-            _append(log_path, f"Job {self.settings.namespace}/{name} created on {kube.server}\n")
+            where = f"{self.settings.build_namespace}/{name}"
+            self._append(log_path, f"Job {where} created on {kube.server}\n")
         else:
             state = job_finished(job) or "running"
-            _append(
-                log_path, f"--- adopting the Job {self.settings.namespace}/{name} ({state}) ---\n"
-            )
+            where = f"{self.settings.build_namespace}/{name}"
+            self._append(log_path, f"--- adopting the Job {where} ({state}) ---\n")
             await asyncio.to_thread(kube.own_secret, render.secret_name(build_id), job)
 
         if job_finished(job):
@@ -131,7 +140,7 @@ class KubernetesExecutor:
             if follower in done and follower.exception() is not None:
                 exc = follower.exception()
                 if isinstance(exc, PodStuck):
-                    _append(log_path, f"BUILD ERROR: the runner pod cannot start: {exc}\n")
+                    self._append(log_path, f"BUILD ERROR: the runner pod cannot start: {exc}\n")
                     await asyncio.to_thread(kube.delete_job, name, foreground=False)
                     return BuildResult(
                         state="error",
@@ -139,7 +148,7 @@ class KubernetesExecutor:
                         f"start: {exc}",
                     )
                 # The log could not be followed: the build goes on, the Job says how it ends.
-                _append(log_path, f"(the log could not be followed: {exc})\n")
+                self._append(log_path, f"(the log could not be followed: {exc})\n")
             final = await watcher
             if final is None:
                 return BuildResult(state="error", reason=f"the Job {name} was deleted")
@@ -158,14 +167,9 @@ class KubernetesExecutor:
         pod = await asyncio.to_thread(kube.wait_pod_started, selector, stop)
         if pod is None:
             return
-        with log_path.open("ab") as out:
-
-            def write(chunk: bytes) -> None:
-                out.write(chunk)
-                out.flush()
-
+        with CappedLog(log_path, self.max_log_bytes) as out:
             await asyncio.to_thread(
-                kube.follow_log, pod["metadata"]["name"], render.CONTAINER, write
+                kube.follow_log, pod["metadata"]["name"], render.CONTAINER, out.write
             )
 
     async def _finished_result(
@@ -178,6 +182,11 @@ class KubernetesExecutor:
         with_log: bool,
     ) -> BuildResult:
         finished = job_finished(job) or "finished"
+        if "DeadlineExceeded" in finished:
+            # The Job controller stops (and removes) the pod: nothing more to read from it.
+            result = timed_out((job.get("spec") or {}).get("activeDeadlineSeconds"))
+            self._append(log_path, f"BUILD FAILED: {result.reason}\n")
+            return result
         pods = await asyncio.to_thread(kube.pods, selector)
         # The pod's status may trail the Job's by a moment.
         for _ in range(20):
@@ -196,8 +205,12 @@ class KubernetesExecutor:
                 text = await asyncio.to_thread(
                     kube.read_log, pod["metadata"]["name"], render.CONTAINER
                 )
-                _append(log_path, text)
+                with CappedLog(log_path, self.max_log_bytes) as out:
+                    out.write(text.encode())
         return result_of(pod, finished)
+
+    def _append(self, path: Path, text: str) -> None:
+        append_capped(path, text, self.max_log_bytes)
 
 
 def result_of(pod: dict[str, Any], job_state: str) -> BuildResult:
@@ -213,7 +226,7 @@ def result_of(pod: dict[str, Any], job_state: str) -> BuildResult:
             pass
     reason = state.get("reason") or ""
     if "DeadlineExceeded" in job_state:
-        return BuildResult(state="error", reason="the build took longer than its deadline")
+        return timed_out(None)
     return BuildResult(
         state="error",
         reason=f"the runner exited with status {state.get('exitCode')}"
@@ -225,8 +238,3 @@ def _same_build(job: dict[str, Any], build_id: int, spec: BuildSpec) -> bool:
     found = (job.get("metadata") or {}).get("labels") or {}
     expected = render.labels(build_id, spec)
     return all(found.get(k) == expected[k] for k in (render.REPO, render.SHA))
-
-
-def _append(path: Path, text: str) -> None:
-    with path.open("a") as f:
-        f.write(text)

@@ -102,12 +102,11 @@ def start_kube_bot(
             executor="kubernetes",
             kubernetes={
                 "kubeconfig": kubeconfig or cluster.kubeconfig,
-                "namespace": namespace,
+                "build_namespace": namespace,
                 "runner_image": RUNNER_IMAGE,
                 "runner_image_pull_policy": "Always",
                 "registry_secret": REGISTRY_SECRET,
                 "host_network": True,
-                "active_deadline_seconds": 600,
                 "ttl_seconds_after_finished": 600,
                 "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}},
             },

@@ -1,9 +1,14 @@
-"""manifests/ (the kustomize base that deploys the bot) on the real single-node cluster of
-scripts/cluster.sh: the server accepts every object (server-side dry run), and the bot
-deployed from them (manifests/overlays/test: the local image, dummy forge Secrets) becomes
-available through its /healthz readiness probe, answers through the API server's proxy (pod
-and Service), and lists Jobs with its in-cluster config and ServiceAccount, which may do no
-more than the Role says.
+"""manifests/ (the kustomize base that deploys the bot and its build namespace) on the real
+single-node cluster of scripts/cluster.sh: the server accepts every object (server-side dry
+run), and the bot deployed from them (manifests/overlays/test: the local image, dummy forge
+Secrets) becomes available through its /healthz readiness probe, answers through the API
+server's proxy (pod and Service), and lists Jobs in the build namespace with its in-cluster
+config and ServiceAccount, which may do no more than the build namespace's Role says and
+nothing in its own namespace.
+
+The build namespace's NetworkPolicy is checked by its content: the test cluster's CNI is the
+plain `bridge` plugin (scripts/cluster.sh), which enforces no NetworkPolicy, and the test
+builds use the node's network (host_network), to which no NetworkPolicy applies.
 
 The bot's pod stays on the pod network. The cluster has no kube-proxy, so the `kubernetes`
 Service's address leads nowhere; the test's overlay points the in-cluster config at the
@@ -13,14 +18,17 @@ names).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from tests.conftest import unique
 from tests.support.bot_process import REPO_ROOT
@@ -28,6 +36,7 @@ from tests.support.testenv import STATE, ProvisionedEnv
 
 MANIFESTS = REPO_ROOT / "manifests"
 BASE_NAMESPACE = "s2i-bot"  # manifests/base/kustomization.yaml
+BUILD_NAMESPACE = "s2i-bot-builds"  # manifests/builds/kustomization.yaml
 PORT = 8080
 
 
@@ -72,33 +81,115 @@ def test_every_builder_template_is_in_the_deployed_config_map() -> None:
     assert [name for name in ours if f"templates/{name}" not in listed] == []
 
 
+def egress_allowed(policy: dict[str, Any], address: str, port: int, protocol: str = "TCP") -> bool:
+    """Whether a NetworkPolicy lets its pods connect to an address outside the cluster's pod
+    selectors (an ipBlock peer), by the rules' meaning in the NetworkPolicy API: some egress
+    rule whose peers include a block holding the address (and none of its exceptions), and
+    whose ports (if any) include the port."""
+    ip = ipaddress.ip_address(address)
+    for rule in policy["spec"].get("egress", []):
+        ports = rule.get("ports")
+        if ports and not any(p.get("port") == port and p.get("protocol", "TCP") == protocol
+                             for p in ports):  # fmt: skip
+            continue
+        for peer in rule.get("to", []):
+            block = peer.get("ipBlock")
+            if block is None or ip.version != ipaddress.ip_network(block["cidr"]).version:
+                continue
+            inside = ip in ipaddress.ip_network(block["cidr"])
+            if inside and not any(ip in ipaddress.ip_network(e) for e in block.get("except", [])
+                                  if ipaddress.ip_network(e).version == ip.version):  # fmt: skip
+                return True
+    return False
+
+
+def test_build_pods_take_no_connection_and_reach_neither_the_api_server_nor_the_bot() -> None:
+    """The NetworkPolicy's content (the test cluster enforces none: see the module doc)."""
+    policy = yaml.safe_load((MANIFESTS / "builds" / "network-policy.yaml").read_text())
+    spec = policy["spec"]
+    assert spec["podSelector"] == {}  # every pod of the build namespace
+    assert set(spec["policyTypes"]) == {"Ingress", "Egress"} and not spec.get("ingress")
+    blocked = [
+        "10.96.0.1",  # the `kubernetes` Service (a usual service CIDR)
+        "10.0.0.10", "172.20.0.5", "192.168.49.2",  # API servers and nodes on private networks
+        "10.244.0.17", "100.64.3.4",  # pods: the bot's among them
+        "169.254.169.254",  # cloud metadata (credentials of the node)
+        "127.0.0.1", "::1", "fd00::1", "fe80::1",
+    ]  # fmt: skip
+    for address in blocked:
+        for port in (443, 6443, 8080, 80):
+            assert not egress_allowed(policy, address, port), (address, port)
+    for address in ("140.82.112.3", "2606:50c0:8000::153"):  # a forge, a registry, ...
+        assert egress_allowed(policy, address, 443)
+    # Name resolution only through the cluster's DNS pods, on port 53.
+    (dns,) = [r for r in spec["egress"] if not any("ipBlock" in p for p in r["to"])]
+    assert {(p["protocol"], p["port"]) for p in dns["ports"]} == {("UDP", 53), ("TCP", 53)}
+    (peer,) = dns["to"]
+    assert peer["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": "kube-system"
+    }
+
+
 @pytest.mark.e2e
 def test_the_server_accepts_the_base(kube: Kube) -> None:
     # A namespaced object's server-side dry run needs its namespace to exist (a real apply
     # creates the Namespace first); made here only if missing, and removed again then.
-    created = kube.run("create", "namespace", BASE_NAMESPACE, check=False).returncode == 0
+    created = [
+        ns for ns in (BASE_NAMESPACE, BUILD_NAMESPACE)
+        if kube.run("create", "namespace", ns, check=False).returncode == 0
+    ]  # fmt: skip
     try:
         out = kube.out("apply", "--dry-run=server", "-k", str(MANIFESTS))
     finally:
-        if created:
-            kube.run("delete", "namespace", BASE_NAMESPACE, "--wait=false", check=False)
+        for ns in created:
+            kube.run("delete", "namespace", ns, "--wait=false", check=False)
     for kind in (
         "namespace", "serviceaccount", "role.rbac.authorization.k8s.io",
         "rolebinding.rbac.authorization.k8s.io", "configmap", "service", "deployment.apps",
+        "networkpolicy.networking.k8s.io",
     ):  # fmt: skip
         assert f"{kind}/" in out, out
 
 
+def rendered(kube: Kube) -> list[dict[str, Any]]:
+    return list(yaml.safe_load_all(kube.out("kustomize", str(MANIFESTS))))
+
+
+@pytest.mark.e2e
+def test_the_bots_role_is_in_the_build_namespace_and_no_secret_may_be_read(kube: Kube) -> None:
+    objects = {(o["kind"], o["metadata"].get("namespace")): o for o in rendered(kube)}
+    assert ("Role", BASE_NAMESPACE) not in objects  # nothing in the bot's own namespace
+    role = objects[("Role", BUILD_NAMESPACE)]
+    binding = objects[("RoleBinding", BUILD_NAMESPACE)]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "s2i-bot", "namespace": BASE_NAMESPACE}
+    ]
+    verbs = {(r["resources"][0], v) for r in role["rules"] for v in r["verbs"]}
+    assert not {v for r, v in verbs if r == "secrets"} & {"get", "list", "watch"}
+    assert ("pods", "create") not in verbs and ("pods/exec", "create") not in verbs
+    assert ("NetworkPolicy", BUILD_NAMESPACE) in objects
+
+
 @pytest.fixture
 def deployed(kube: Kube, tmp_path: Path) -> Iterator[str]:
-    """manifests/overlays/test in a namespace of its own; the namespace goes afterwards."""
+    """manifests/overlays/test in namespaces of its own (<ns> and <ns>-builds, each half of
+    the overlay renamed on its own); both go afterwards."""
     namespace = unique("s2i-bot-manifests")
-    overlay = {
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
+    kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
+    builds = kustomization | {
+        "namespace": f"{namespace}-builds",
+        "resources": [os.path.relpath(MANIFESTS / "overlays/test/builds", tmp_path / "builds")],
+        "patches": [{
+            "target": {"kind": "RoleBinding", "name": "s2i-bot-builds"},
+            "patch": json.dumps(
+                [{"op": "replace", "path": "/subjects/0/namespace", "value": namespace}]
+            ),
+        }],
+    }  # fmt: skip
+    overlay = kustomization | {
         "namespace": namespace,
         # kustomize takes no absolute path, and a relative one from anywhere
-        "resources": [os.path.relpath(MANIFESTS / "overlays" / "test", tmp_path)],
+        "resources": [os.path.relpath(MANIFESTS / "overlays/test/bot", tmp_path / "bot")],
         "patches": [{
             "target": {"kind": "Deployment", "name": "s2i-bot"},
             "patch": json.dumps([
@@ -111,12 +202,18 @@ def deployed(kube: Kube, tmp_path: Path) -> Iterator[str]:
             ]),
         }],
     }  # fmt: skip
-    (tmp_path / "kustomization.yaml").write_text(json.dumps(overlay))
+    for name, content in (("bot", overlay), ("builds", builds)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "kustomization.yaml").write_text(json.dumps(content))
+    (tmp_path / "kustomization.yaml").write_text(
+        json.dumps(kustomization | {"resources": ["bot", "builds"]})
+    )
     try:
         kube.out("apply", "-k", str(tmp_path))
         yield namespace
     finally:
-        kube.run("delete", "namespace", namespace, "--wait=false", check=False)
+        for ns in (namespace, f"{namespace}-builds"):
+            kube.run("delete", "namespace", ns, "--wait=false", check=False)
 
 
 @pytest.mark.e2e
@@ -151,18 +248,22 @@ def test_the_deployed_bot_is_available_and_answers_its_health_check(
     assert not any("secretKeyRef" in e.get("valueFrom", {}) for e in container["env"])
     assert container["image"] == "127.0.0.1:5000/s2i-bot/bot:latest"
 
-    # The bot's in-cluster config and ServiceAccount reach the API: its namespace's Jobs.
+    # The bot's in-cluster config and ServiceAccount reach the API: the build namespace's
+    # Jobs (kubernetes.build_namespace defaults to <the pod's namespace>-builds).
+    builds = f"{ns}-builds"
     script = (
         "import os\n"
         "from bot.executors.kube_client import KubeClient\n"
         "from bot.settings import KubernetesSettings\n"
         "ns = os.environ['S2I_BOT_KUBERNETES__NAMESPACE']\n"
         "kube = KubeClient(KubernetesSettings(namespace=ns))\n"
-        "print(ns, len(kube.find_jobs('app.kubernetes.io/managed-by=s2i-bot')))\n"
+        "print(kube.namespace, len(kube.find_jobs('app.kubernetes.io/managed-by=s2i-bot')))\n"
     )
-    assert kube.out("-n", ns, "exec", name, "--", "python3", "-c", script).split() == [ns, "0"]
+    out = kube.out("-n", ns, "exec", name, "--", "python3", "-c", script)
+    assert out.split() == [builds, "0"]
 
-    # ... and may do what the executor does, in its namespace only, and no more.
+    # ... and may do what the executor does, in the build namespace only, and no more: not
+    # in its own namespace (where its Secrets are), not anywhere else.
     account = f"system:serviceaccount:{ns}:s2i-bot"
 
     def can(*args: str) -> bool:
@@ -173,9 +274,13 @@ def test_the_deployed_bot_is_available_and_answers_its_health_check(
                ("list", "pods"), ("get", "pods", "--subresource=log"), ("create", "secrets"),
                ("patch", "secrets")]  # fmt: skip
     for args in allowed:
-        assert can(*args, "-n", ns), args
-    denied = [("get", "secrets", "-n", ns), ("list", "secrets", "-n", ns),
-              ("create", "pods", "-n", ns), ("create", "jobs.batch", "-n", "default"),
-              ("list", "namespaces"), ("get", "nodes")]  # fmt: skip
+        assert can(*args, "-n", builds), args
+        assert not can(*args, "-n", ns), args
+    denied = [("get", "secrets", "-n", builds), ("list", "secrets", "-n", builds),
+              ("get", "secrets", "-n", ns), ("list", "secrets", "-n", ns),
+              ("delete", "secrets", "-n", builds), ("create", "pods", "-n", builds),
+              ("create", "pods", "--subresource=exec", "-n", builds),
+              ("create", "jobs.batch", "-n", "default"), ("list", "namespaces"),
+              ("get", "nodes")]  # fmt: skip
     for args in denied:
         assert not can(*args), args

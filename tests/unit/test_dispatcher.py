@@ -2,7 +2,7 @@ import asyncio
 from pathlib import Path
 
 from bot.build_logs import LogStore
-from bot.build_record import BuildState
+from bot.build_record import Build, BuildState
 from bot.build_result import BuildResult
 from bot.build_spec import BuildSpec, SourceSpec
 from bot.dispatcher import Dispatcher
@@ -91,3 +91,46 @@ def test_a_cancelled_build_is_stopped_by_the_executor_and_reported_cancelled(
     assert store.get_build(build.id).state is BuildState.CANCELLED
     *_, last = forge.statuses
     assert (last[3].state.value, last[3].description) == ("cancelled", "cancelled by @maintainer")
+
+
+def test_a_repository_runs_at_most_its_limit_and_its_next_build_waits_without_a_slot(
+    tmp_path: Path,
+) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store.add_delivery(Delivery("d1", "github", "push", {}, b"{}"))
+    forge, executor = RecordingForge(), GatedExecutor()
+
+    def add(name: str, repo: str) -> Build:
+        return store.add_build(delivery_id="d1", name=name, forge="github", repo=repo,
+                               sha="f" * 40, spec=spec(name))  # fmt: skip
+
+    busy = [add(f"busy{i}", "acme/busy") for i in range(3)]
+    other = add("other", "acme/other")
+
+    async def scenario() -> None:
+        outbox = Outbox(
+            store, Reporter(store, {"github": forge}, "http://bot"), min_interval=0, settle=0
+        )
+        outbox.start()
+        dispatcher = Dispatcher(
+            store, executor, outbox, LogStore(tmp_path / "logs"), lambda b: Credentials(), 3,
+            max_per_repo=2,
+        )  # fmt: skip
+        for build in [*busy, other]:
+            dispatcher.submit(build)
+        # Three shared slots, but acme/busy may hold only two: its third waits, while the
+        # other repository's build takes the slot that is left.
+        await executor.wait(lambda: executor.running == {busy[0].id, busy[1].id, other.id})
+        assert store.get_build(busy[2].id).state is BuildState.QUEUED
+        assert busy[2].id not in executor.started
+        executor.finish(busy[0].id, BuildResult(state="succeeded", digest="sha256:" + "1" * 64))
+        await executor.wait(lambda: busy[2].id in executor.running)
+        for build in (busy[1], busy[2], other):
+            executor.finish(build.id, BuildResult(state="succeeded", digest="sha256:" + "2" * 64))
+        await asyncio.wait_for(dispatcher.idle(), timeout=5)
+        await asyncio.wait_for(outbox.drain(), timeout=5)
+        await outbox.close()
+
+    asyncio.run(scenario())
+    assert executor.started[3] == busy[2].id and len(executor.started) == 4
+    assert all(store.get_build(b.id).state is BuildState.SUCCEEDED for b in [*busy, other])

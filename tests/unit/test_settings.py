@@ -1,6 +1,9 @@
 from pathlib import Path
 
-from bot.settings import load_settings
+import pytest
+from pydantic import ValidationError
+
+from bot.settings import Settings, load_settings
 
 
 def test_the_environment_overrides_the_file_and_secrets_can_come_from_files(tmp_path: Path) -> None:
@@ -27,3 +30,15 @@ def test_the_environment_overrides_the_file_and_secrets_can_come_from_files(tmp_
     assert settings.public_url == "http://127.0.0.1:9100"
     assert settings.database_url == "sqlite:///var/s2i-bot.db"
     assert "ghp_x" not in repr(settings)
+
+
+def test_build_limits_have_safe_defaults_and_refuse_what_would_disable_them() -> None:
+    settings = Settings()
+    assert (settings.max_builds_per_repo, settings.max_build_seconds) == (2, 1800)
+    assert (settings.max_log_bytes, settings.retention_days) == (10 * 1024 * 1024, 30)
+    for key, value in [
+        ("max_builds_per_repo", 0), ("max_build_seconds", 0), ("max_log_bytes", 100),
+        ("retention_days", -1),
+    ]:  # fmt: skip
+        with pytest.raises(ValidationError, match=key):
+            Settings.model_validate({key: value})

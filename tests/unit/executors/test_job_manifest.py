@@ -47,12 +47,11 @@ SPEC = BuildSpec(
 )
 DEFAULTS = KubernetesSettings()
 TEST_CLUSTER = KubernetesSettings(
-    namespace="s2i-bot-e2e",
+    build_namespace="s2i-bot-e2e",
     runner_image="127.0.0.1:5000/s2i-bot/runner:latest",
     runner_image_pull_policy="Always",
     registry_secret="registry",
     resources={"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
-    active_deadline_seconds=600,
     ttl_seconds_after_finished=300,
     host_network=True,
 )
@@ -141,3 +140,23 @@ def test_builds_keep_their_images_on_the_node_only_when_configured() -> None:
         "name": "containers-storage",
         "hostPath": {"path": "/var/cache/s2i-bot/images", "type": "DirectoryOrCreate"},
     }
+
+
+@pytest.mark.parametrize(
+    ("timeout", "deadline"), [(None, 1800), (5, 5), (1800, 1800), (7200, 1800)]
+)
+def test_the_jobs_deadline_is_the_builds_timeout_capped_by_max_build_seconds(
+    timeout: int | None, deadline: int
+) -> None:
+    spec = SPEC.model_copy(update={"timeout": timeout})
+    job = render_job(42, spec, settings=DEFAULTS, max_build_seconds=1800)
+    assert job["spec"]["activeDeadlineSeconds"] == deadline
+
+
+def test_builds_run_in_the_build_namespace_never_the_bots() -> None:
+    settings = KubernetesSettings(namespace="ci")
+    assert settings.build_namespace == "ci-builds"
+    assert render_job(42, SPEC, settings=settings)["metadata"]["namespace"] == "ci-builds"
+    assert render_secret(42, SPEC, "t", settings=settings)["metadata"]["namespace"] == "ci-builds"
+    with pytest.raises(ValueError, match="must not be the bot's namespace"):
+        KubernetesSettings(namespace="ci", build_namespace="ci")

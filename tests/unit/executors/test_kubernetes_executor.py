@@ -28,8 +28,11 @@ def test_without_a_message_the_exit_status_is_the_reason() -> None:
     assert result == BuildResult(
         state="error", reason="the runner exited with status 137 (OOMKilled)"
     )
+
+
+def test_a_runner_stopped_at_the_jobs_deadline_has_timed_out_and_failed() -> None:
     deadline = result_of(pod({"exitCode": 143, "message": "{trunc"}), "Failed: DeadlineExceeded")
-    assert deadline.state == "error" and "deadline" in deadline.reason
+    assert deadline == BuildResult(state="failed", reason="timed out after its time limit")
 
 
 def test_a_runner_that_never_ran_is_an_error() -> None:
