@@ -41,6 +41,15 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bot.image_ref import registry_of
+from bot.safe_values import (
+    artifact_problem,
+    artifact_url_problem,
+    context_problem,
+    control_character,
+    env_name_problem,
+    env_value_problem,
+    image_problem,
+)
 from bot.tag_templates import TagTemplateError, placeholders
 from bot.templates import Artifact
 
@@ -302,7 +311,7 @@ def _entry(
     errors = _template_errors(_child(item, "template")[1] or item, data["template"], templates)
     image = data["image"]
     host = registry_of(image)
-    if not _IMAGE_PATH.match(image[len(host) + 1 :] if host else image):
+    if not _IMAGE_PATH.fullmatch(image[len(host) + 1 :] if host else image):
         node = _child(item, "image")[1] or item
         message = f"'{_shown(image)}' is not an image repository like registry.example.com/team/app"
         errors.append(_error(node, f"{message} (lower case, no tag: tags go in 'tags')"))
@@ -330,6 +339,7 @@ def _entry(
         node = _child(item, "binary")[1] or item
         errors.append(_error(node, "'release_asset' needs 'releases: true' in triggers"))
     runtime = data.get("runtime")
+    errors += _value_errors(item, data)
     if errors:
         return None, errors
     return BuildEntry(
@@ -338,7 +348,7 @@ def _entry(
         image=image,
         triggers=triggers,
         tags=tags,
-        context=data.get("context", "").strip("/"),
+        context=data.get("context", "").rstrip("/"),
         env={k: _env_value(v) for k, v in data.get("env", {}).items()},
         incremental=data.get("incremental"),
         timeout=int(data["timeout"]) if "timeout" in data else None,
@@ -348,6 +358,55 @@ def _entry(
         binary=BinarySource(binary.get("url"), binary.get("release_asset")) if binary else None,
         line=_position(item)[0],
     ), []  # fmt: skip
+
+
+def _value_errors(item: Node, data: Mapping[str, Any]) -> list[ConfigError]:
+    """The values the runner writes into a Dockerfile, an argv or a path, checked as it
+    checks them again (bot/safe_values.py). A value with a control character is already
+    refused by _control_errors."""
+    checks: list[tuple[Node | None, str | None]] = []
+    if "context" in data:
+        checks.append((_node_at(item, ["context"]), context_problem(data["context"])))
+    env_node = _child(item, "env")[1]
+    for name, value in data.get("env", {}).items():
+        key_node, value_node = _child(env_node, name) if env_node is not None else (None, None)
+        checks.append((key_node, env_name_problem(name)))
+        checks.append((value_node, env_value_problem(name, _env_value(value))))
+    runtime = data.get("runtime") or {}
+    if "image" in runtime:
+        checks.append((_node_at(item, ["runtime", "image"]), image_problem(runtime["image"])))
+    for index, artifact in enumerate(runtime.get("artifacts", ())):
+        node = _node_at(item, ["runtime", "artifacts", index])
+        checks.append((node, artifact_problem(artifact)))
+    binary = data.get("binary") or {}
+    if "url" in binary:
+        checks.append((_node_at(item, ["binary", "url"]), artifact_url_problem(binary["url"])))
+    return [
+        _error(node or item, problem)
+        for node, problem in checks
+        if problem and not (isinstance(node, ScalarNode) and control_character(node.value))
+    ]
+
+
+def _control_errors(root: Node) -> list[ConfigError]:
+    """Every key and string of the file: no control characters. A newline in a value that
+    reaches the generated Dockerfile would start an instruction of the file's choosing; no
+    value of `.s2i.yaml` has a use for one."""
+    errors = []
+    stack: list[tuple[Node, str]] = [(root, "the file")]
+    while stack:
+        node, name = stack.pop()
+        if isinstance(node, MappingNode):
+            for key, value in node.value:
+                key_name = str(key.value) if isinstance(key, ScalarNode) else name
+                stack += [(key, key_name), (value, key_name)]
+        elif isinstance(node, SequenceNode):
+            stack += [(child, name) for child in node.value]
+        elif isinstance(node, ScalarNode) and (found := control_character(str(node.value))):
+            shown = _shown(name.encode("unicode_escape").decode())
+            message = f"'{shown}' must not contain control characters (found {found})"
+            errors.append(_error(node, message))
+    return errors
 
 
 def _env_value(value: object) -> str:
@@ -453,7 +512,10 @@ def parse_repo_config(
         raise RepoConfigError(path, [ConfigError(1, 1, "the file is empty; expected 'builds:'")])
     if not isinstance(data, dict):
         raise RepoConfigError(path, [_error(root, "expected a mapping with the key 'builds'")])
-    errors = _schema_errors(root, data)
+    control = _control_errors(root)
+    shown_at = {(e.line, e.column) for e in control}
+    errors = [e for e in _schema_errors(root, data) if (e.line, e.column) not in shown_at]
+    errors += control
     if errors:
         # Still name unknown templates, so one run of `validate` shows every mistake.
         raw_builds = data.get("builds")

@@ -13,6 +13,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot.safe_values import artifact_problem, image_problem
+
 
 class TemplateError(Exception):
     pass
@@ -27,9 +29,10 @@ class Artifact:
 
     @classmethod
     def parse(cls, text: str) -> Artifact:
-        source, sep, destination = text.partition(":")
-        if not sep or not source.startswith("/") or not destination:
-            raise ValueError(f"artifact '{text}' must be '/absolute/source:destination-dir'")
+        # The runner writes both paths into a COPY instruction (bot/runner/dockerfile.py).
+        if problem := artifact_problem(text):
+            raise ValueError(problem)
+        source, _, destination = text.partition(":")
         return cls(source, destination)
 
 
@@ -54,6 +57,20 @@ class Template(BaseModel):
     runtime: RuntimeStage | None = None
     env: dict[str, str] = Field(default_factory=dict)
     incremental: bool = False
+
+    @field_validator("builder")
+    @classmethod
+    def _image_reference(cls, value: str) -> str:
+        if problem := image_problem(value):
+            raise ValueError(problem)
+        return value
+
+    @field_validator("runtime")
+    @classmethod
+    def _runtime_image_reference(cls, value: RuntimeStage | None) -> RuntimeStage | None:
+        if value is not None and (problem := image_problem(value.image)):
+            raise ValueError(problem)
+        return value
 
 
 def load_templates(directory: Path) -> dict[str, Template]:

@@ -35,7 +35,7 @@ def test_a_full_file() -> None:
 builds:
   - name: api
     template: go
-    context: /services/api/
+    context: services/api/
     image: registry.example.com/acme/api
     tags:
       branch: ["{branch}-{short_sha}"]

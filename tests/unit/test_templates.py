@@ -21,3 +21,16 @@ def test_a_broken_template_names_the_file_and_the_reason(tmp_path: Path) -> None
         TemplateError, match=r"(?s)bad\.yaml: invalid builder template: .*runtime\.artifacts"
     ):
         load_templates(tmp_path)
+
+
+def test_a_template_whose_images_or_artifacts_could_change_the_dockerfile_stops_the_start(
+    tmp_path: Path,
+) -> None:
+    for bad in (
+        'builder: "s2i-bot/go:latest\\nUSER root"\n',  # a YAML escape: a real newline
+        "builder: s2i-bot/go:latest\nruntime: {image: 'a b', artifacts: ['/a:/b']}\n",
+        "builder: s2i-bot/go:latest\nruntime: {image: x, artifacts: ['/a/$HOME:/b']}\n",
+    ):
+        (tmp_path / "go.yaml").write_text("name: go\n" + bad)
+        with pytest.raises(TemplateError, match=r"go\.yaml: invalid builder template"):
+            load_templates(tmp_path)
