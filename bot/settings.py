@@ -163,6 +163,12 @@ class Settings(BaseModel):
     insecure_registries: list[str] = []
     # Registry credentials, a dockerconfigjson file (as `kubectl create secret docker-registry`).
     registry_auth_file: Path | None = None
+    # B2I downloads (bot/runner/artifact.py) reach only public addresses, every redirect
+    # checked again; these hosts (as URLs name them) may be loopback or private too, or any
+    # host with allow_private_artifact_hosts. A larger artifact fails the build.
+    artifact_allowed_hosts: list[str] = []
+    allow_private_artifact_hosts: bool = False
+    max_artifact_bytes: Annotated[int, Ge(1)] = 1 << 30  # 1 GiB
     image_policy: ImagePolicySettings = ImagePolicySettings()
     autodetect: AutodetectSettings = AutodetectSettings()
     github: GitHubSettings = GitHubSettings()
@@ -187,7 +193,8 @@ def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, An
         target = data
         for key in keys[:-1]:
             target = target.setdefault(key, {})
-        target[keys[-1]] = value.split(",") if keys[-1] == "insecure_registries" else value
+        lists = ("insecure_registries", "artifact_allowed_hosts")
+        target[keys[-1]] = value.split(",") if keys[-1] in lists else value
     return data
 
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bot.executors.base import Executor
+    from bot.runner.artifact import ArtifactPolicy
     from bot.settings import Settings
 
 
@@ -18,12 +19,26 @@ def make_executor(settings: Settings) -> Executor:
         return KubernetesExecutor(
             settings.kubernetes, insecure_registries=tuple(settings.insecure_registries),
             max_build_seconds=settings.max_build_seconds, max_log_bytes=settings.max_log_bytes,
+            artifact_policy=artifact_policy(settings),
         )  # fmt: skip
     from bot.executors.local_executor import LocalExecutor
 
-    return LocalExecutor(
+    executor = LocalExecutor(
         settings.data_dir / "work",
         engine=settings.engine,
         s2i=settings.s2i,
         insecure_registries=tuple(settings.insecure_registries),
+        artifact_policy=artifact_policy(settings),
+    )
+    executor.sweep()  # what a crashed run left: its runners, work and credential copies
+    return executor
+
+
+def artifact_policy(settings: Settings) -> ArtifactPolicy:
+    from bot.runner.artifact import ArtifactPolicy
+
+    return ArtifactPolicy(
+        tuple(settings.artifact_allowed_hosts),
+        settings.allow_private_artifact_hosts,
+        settings.max_artifact_bytes,
     )

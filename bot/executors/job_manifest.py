@@ -15,18 +15,26 @@ The Job runs `python -m bot.runner` in the runner image (builders/runner/Contain
   with only the capabilities it needs: CHOWN SETUID SETGID SETFCAP SYS_CHROOT, seccomp
   Unconfined (buildah maps its user namespace with unshare(CLONE_NEWUSER), which the
   runtime's default seccomp profile refuses, and writing the uid map of root needs SETFCAP),
-  no privilege escalation, no service account token.
+  no privilege escalation, no service account token;
+- the credentials stay out of the build's reach as on the local executor (docs/security.md):
+  the Secrets are mounted read-only, 0400, outside the workspace that holds the source; the
+  runner copies each one into PRIVATE_DIR (a memory-backed emptyDir, also outside the
+  workspace) only for the step that needs it; the runner's environment is the allow-list of
+  bot/runner/environment.py; the B2I download policy comes as the runner's flags.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.build_spec import BuildSpec
 from bot.executors.time_limit import DEFAULT_MAX_BUILD_SECONDS, time_limit
 from bot.runner.credentials import DOCKER_CONFIG_JSON, GIT_TOKEN
 from bot.settings import KubernetesSettings
+
+if TYPE_CHECKING:
+    from bot.runner.artifact import ArtifactPolicy
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 BUILD_ID = "s2i-bot/build-id"
@@ -34,6 +42,7 @@ REPO = "s2i-bot/repo"
 SHA = "s2i-bot/sha"
 CONTAINER = "runner"
 SECRETS_DIR = "/var/run/s2i-bot/secrets"
+PRIVATE_DIR = "/var/run/s2i-bot/private"
 WORKSPACE = "/workspace"
 TERMINATION_LOG = "/dev/termination-log"
 SPEC_ENV = "S2I_BOT_SPEC"
@@ -88,12 +97,19 @@ def render_secret(
     }
 
 
-def runner_args(settings: KubernetesSettings, insecure_registries: tuple[str, ...]) -> list[str]:
+def runner_args(
+    settings: KubernetesSettings,
+    insecure_registries: tuple[str, ...],
+    artifact_policy: ArtifactPolicy | None = None,
+) -> list[str]:
     args = [
         "--spec", f"{WORKSPACE}/spec.json", "--secrets", SECRETS_DIR,
+        "--private-dir", PRIVATE_DIR,
         "--workdir", f"{WORKSPACE}/build", "--result", TERMINATION_LOG,
         "--engine", "buildah", "--s2i", "/usr/local/bin/s2i",
     ]  # fmt: skip
+    if artifact_policy is not None:
+        args += artifact_policy.argv()
     for registry in insecure_registries:
         args += ["--insecure-registry", registry]
     return args
@@ -106,6 +122,7 @@ def render_job(
     settings: KubernetesSettings,
     insecure_registries: tuple[str, ...] = (),
     max_build_seconds: int = DEFAULT_MAX_BUILD_SECONDS,
+    artifact_policy: ArtifactPolicy | None = None,
 ) -> dict[str, Any]:
     """The Job that runs one build, stopped after its time limit."""
     build_labels = labels(build_id, spec)
@@ -123,7 +140,7 @@ def render_job(
                 "image": settings.runner_image,
                 "imagePullPolicy": settings.runner_image_pull_policy,
                 "command": ["sh", "-c", script, "bot.runner"],
-                "args": runner_args(settings, insecure_registries),
+                "args": runner_args(settings, insecure_registries, artifact_policy),
                 "env": [
                     {"name": SPEC_ENV, "value": spec.model_dump_json()},
                     {"name": "STORAGE_DRIVER", "value": "vfs"},
@@ -144,12 +161,15 @@ def render_job(
                     {"name": "workspace", "mountPath": WORKSPACE},
                     {"name": "containers-storage", "mountPath": "/var/lib/containers"},
                     {"name": "secrets", "mountPath": SECRETS_DIR, "readOnly": True},
+                    {"name": "private", "mountPath": PRIVATE_DIR},
                 ],
             }
         ],
         "volumes": [
             {"name": "workspace", "emptyDir": {}},
             _containers_storage(settings),
+            # The runner's per-step credential copies: in memory, never on the node's disk.
+            {"name": "private", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
             {
                 "name": "secrets",
                 "projected": {

@@ -31,6 +31,7 @@ from bot.build_spec import BuildSpec
 from bot.executors import job_manifest as render
 from bot.executors.kube_client import ApiUnreachable, KubeClient, PodStuck, job_finished, terminated
 from bot.executors.time_limit import DEFAULT_MAX_BUILD_SECONDS, timed_out
+from bot.runner.artifact import ArtifactPolicy
 from bot.runner.credentials import Credentials
 from bot.settings import KubernetesSettings
 
@@ -44,6 +45,7 @@ class KubernetesExecutor:
     insecure_registries: tuple[str, ...] = ()
     max_build_seconds: int = DEFAULT_MAX_BUILD_SECONDS
     max_log_bytes: int = DEFAULT_MAX_BYTES
+    artifact_policy: ArtifactPolicy = field(default_factory=ArtifactPolicy)
     _client: KubeClient | None = field(default=None, init=False, repr=False)
 
     def _kube(self) -> KubeClient:
@@ -119,7 +121,7 @@ class KubernetesExecutor:
             manifest = render.render_job(
                 build_id, spec, settings=self.settings,
                 insecure_registries=self.insecure_registries,
-                max_build_seconds=self.max_build_seconds,
+                max_build_seconds=self.max_build_seconds, artifact_policy=self.artifact_policy,
             )  # fmt: skip
             job = await asyncio.to_thread(kube.create_build, secret, manifest)
             where = f"{self.settings.build_namespace}/{name}"
