@@ -33,8 +33,11 @@ class Repo:
 
     forge: str  # "github" | "gitlab"
     full_name: str  # "owner/name" (GitLab: the project's full path)
-    clone_url: str
+    # Built from the forge's configured git URL once the forge's API confirmed the repository
+    # (ForgeApi.repository); empty in what a webhook parser returns: payloads never say it.
+    clone_url: str = ""
     html_url: str = ""
+    id: int | None = None  # the forge's repository (GitLab: project) id
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,7 @@ class PullRequest:
     from_fork: bool
     draft: bool = False
     base_sha: str = ""
+    author_id: int | None = None  # the forge's user id: it decides who the author is
     # The ref of the base repository that holds the head commit, so a fork's code is fetched
     # from the base repository: GitHub refs/pull/N/head, GitLab refs/merge-requests/N/head.
     fetch_ref: str = ""
@@ -57,6 +61,7 @@ class Comment:
     id: int
     body: str
     author: str
+    author_id: int | None = None  # the forge's user id: it decides who the author is
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.actions import Actions
 from bot.build_logs import LogStore
 from bot.build_record import BuildState
 from bot.dispatcher import Dispatcher
 from bot.events import Event, EventKind
-from bot.forges.base import ForgeApi, WebhookParser
+from bot.forges.base import ForgeApi, UnknownRepository, WebhookParser
 from bot.intake import Intake
 from bot.outbox import Outbox
 from bot.pull_requests import PullRequests
@@ -43,6 +43,15 @@ class Bot:
     outbox: Outbox
 
     def _handle(self, delivery: Delivery, event: Event) -> Actions:
+        # The payload names the repository; the forge's API confirms it, and the configuration
+        # says where to clone it from (ForgeApi.repository): nothing is fetched from where a
+        # payload points.
+        try:
+            repo = self.forges[delivery.forge].repository(event.repo.full_name, event.repo.id)
+        except UnknownRepository as exc:
+            log.warning("delivery %s: %s; nothing done", delivery.id, exc)
+            return Actions(outcome=str(exc))
+        event = replace(event, repo=repo)
         if event.kind in (EventKind.PULL_REQUEST, EventKind.COMMENT):
             return self.pulls.handle(delivery, event)
         return self.intake.builds_for(delivery, event)

@@ -57,7 +57,9 @@ class PullRequests:
         return actions
 
     def _trusted(self, forge: str, repo: str, pull: PullRequest) -> bool:
-        return not pull.from_fork and self._forges[forge].can_write(repo, pull.author)
+        return not pull.from_fork and self._forges[forge].can_write(
+            repo, pull.author, pull.author_id
+        )
 
     def _build(
         self, delivery: Delivery, event: Event, pull: PullRequest, actions: Actions,
@@ -97,7 +99,7 @@ class PullRequests:
             return actions
         forge, repo, number = delivery.forge, event.repo.full_name, event.pr_number
         author = event.comment.author
-        if not self._forges[forge].can_write(repo, author):
+        if not self._forges[forge].can_write(repo, author, event.comment.author_id):
             reply = (
                 f"@{author}: only users with write access to {repo} may run `/s2i` commands, "
                 "so nothing was run."

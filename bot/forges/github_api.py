@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import threading
+import urllib.parse
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -18,13 +19,15 @@ from github import (
     UnknownObjectException,
 )
 
-from bot.events import PullRequest
+from bot.events import PullRequest, Repo
 from bot.forges.base import (
     CommitStatus,
     ForgeError,
     PayloadError,
     ReleaseAsset,
     StatusState,
+    UnknownRepository,
+    repo_path,
 )
 from bot.forges.github_webhooks import NAME, pull_from_json
 from bot.forges.rate_limits import forge_error, wait_hint_for_status
@@ -48,6 +51,24 @@ def _forge_error(exc: GithubException) -> ForgeError:
     return forge_error(f"GitHub answered {exc.status}: {exc.data}", wait_hint(exc))
 
 
+def web_url(api_url: str) -> str:
+    """The web (and git) URL that goes with a REST API URL: https://api.github.com ->
+    https://github.com; GitHub Enterprise Server https://HOST/api/v3 -> https://HOST;
+    GitHub Enterprise Cloud with data residency https://api.SUB.ghe.com -> https://SUB.ghe.com.
+    ValueError for any other shape: then github.git_url must say it."""
+    parts = urllib.parse.urlsplit(api_url.rstrip("/"))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{api_url} is not an http(s) URL")
+    if parts.path == "" and parts.netloc.startswith("api."):
+        return f"{parts.scheme}://{parts.netloc.removeprefix('api.')}"
+    if parts.path.endswith("/api/v3"):
+        return f"{parts.scheme}://{parts.netloc}{parts.path.removesuffix('/api/v3')}"
+    raise ValueError(
+        f"cannot tell GitHub's web URL from api_url {api_url} (neither https://api.HOST nor "
+        "https://HOST/api/v3)"
+    )
+
+
 class GitHubApi:
     """GitHub through PyGithub, authenticated with a token or as a GitHub App."""
 
@@ -61,8 +82,12 @@ class GitHubApi:
         app_id: int | None = None,
         private_key: str | None = None,
         retry: RetryPolicy | None = None,
+        git_url: str | None = None,
     ) -> None:
         self._api_url = api_url.rstrip("/")
+        # Where repositories are cloned from: https://github.com/<owner>/<name>.git (GitHub's
+        # docs, "About remote repositories"); the token is only ever sent there.
+        self._git_url = (git_url or web_url(api_url)).rstrip("/")
         self._token = token
         self._retry = retry or RetryPolicy()
         self._lock = threading.Lock()
@@ -155,10 +180,42 @@ class GitHubApi:
         pull = self._call(lambda: self._github(repo).get_repo(repo).get_pull(number))
         return pull_from_json(pull.raw_data)
 
-    def can_write(self, repo: str, user: str) -> bool:
-        def permission() -> str:
+    def repository(self, full_name: str, repo_id: int | None) -> Repo:
+        def get() -> tuple[int, str, str] | None:
             try:
-                return self._github(repo).get_repo(repo).get_collaborator_permission(user)
+                found = self._github(full_name).get_repo(full_name)
+                return int(found.id), str(found.full_name), str(found.html_url or "")
+            except UnknownObjectException:  # no such repository, or the bot may not see it
+                return None
+
+        found = self._call(get)
+        if found is None:
+            raise UnknownRepository(
+                f"GitHub has no repository {full_name} that the bot can see ({self._api_url})"
+            )
+        found_id, name, html_url = found
+        if repo_id is not None and found_id != repo_id:
+            raise UnknownRepository(
+                f"the webhook names {full_name} with id {repo_id}, but GitHub's {name} has "
+                f"id {found_id}"
+            )
+        try:
+            name = repo_path(name, "full_name")
+        except PayloadError as exc:
+            raise UnknownRepository(f"GitHub's answer for {full_name} {exc}") from None
+        return Repo(NAME, name, f"{self._git_url}/{name}.git", html_url, found_id)
+
+    def can_write(self, repo: str, user: str, user_id: int | None) -> bool:
+        """A writer is a collaborator with admin, maintain or write permission. The
+        permission endpoint takes a login ("Get repository permissions for a user"), and a
+        login can change hands: with an id, the login is the one that id has now (GitHub's
+        "Get a user using their ID", GET /user/{account_id})."""
+
+        def permission() -> str:
+            gh = self._github(repo)
+            try:
+                login = gh.get_user_by_id(user_id).login if user_id is not None else user
+                return gh.get_repo(repo).get_collaborator_permission(login)
             except UnknownObjectException:
                 return "none"
 

@@ -12,8 +12,16 @@ import gitlab
 import requests
 from gitlab.exceptions import GitlabError, GitlabGetError
 
-from bot.events import PullRequest
-from bot.forges.base import CommitStatus, PermanentForgeError, ReleaseAsset, StatusState
+from bot.events import PullRequest, Repo
+from bot.forges.base import (
+    CommitStatus,
+    PayloadError,
+    PermanentForgeError,
+    ReleaseAsset,
+    StatusState,
+    UnknownRepository,
+    repo_path,
+)
 from bot.forges.gitlab_webhooks import NAME
 from bot.forges.rate_limits import forge_error, wait_hint_for_status
 from bot.pull_comment import MARKER
@@ -41,9 +49,12 @@ class GitLabApi:
 
     def __init__(
         self, url: str, token: str | None, *,
-        retry: RetryPolicy | None = None,
+        retry: RetryPolicy | None = None, git_url: str | None = None,
     ) -> None:  # fmt: skip
         self._token = token
+        # Where projects are cloned from: <url>/<path_with_namespace>.git, the project's
+        # http_url_to_repo (doc/api/projects.md); the token is only ever sent there.
+        self._git_url = (git_url or url).rstrip("/")
         self._retry = retry or RetryPolicy()
         self._local = threading.local()  # the headers of this thread's last failed answer
         session = requests.Session()
@@ -51,7 +62,6 @@ class GitLabApi:
         self._gl = gitlab.Gitlab(
             url.rstrip("/"), private_token=token, retry_transient_errors=False, session=session
         )
-        self._user_ids: dict[str, int | None] = {}
 
     def _remember(self, response: requests.Response, *args: object, **kwargs: object) -> None:
         if response.status_code >= 400:
@@ -129,19 +139,42 @@ class GitLabApi:
             from_fork=mr.source_project_id != mr.target_project_id,
             draft=bool(mr.attributes.get("draft") or mr.attributes.get("work_in_progress")),
             base_sha=diff_refs.get("base_sha") or mr.target_branch,
+            author_id=int(mr.author["id"]),
             fetch_ref=f"refs/merge-requests/{int(mr.iid)}/head",
         )
 
-    def _user_id(self, username: str) -> int | None:
-        if username not in self._user_ids:
-            users = self._call(lambda: self._gl.users.list(username=username, get_all=False))
-            self._user_ids[username] = int(users[0].id) if users else None
-        return self._user_ids[username]
+    def repository(self, full_name: str, repo_id: int | None) -> Repo:
+        def get() -> tuple[int, str, str] | None:
+            try:
+                found = self._gl.projects.get(full_name, **_NO_SLEEP)
+            except GitlabGetError as exc:
+                if exc.response_code == 404:  # no such project, or the token may not see it
+                    return None
+                raise
+            return int(found.id), str(found.path_with_namespace), str(found.web_url or "")
 
-    def can_write(self, repo: str, user: str) -> bool:
+        found = self._call(get)
+        if found is None:
+            raise UnknownRepository(
+                f"GitLab has no project {full_name} that the bot can see ({self._gl.url})"
+            )
+        found_id, name, web_url = found
+        if repo_id is not None and found_id != repo_id:
+            raise UnknownRepository(
+                f"the webhook names {full_name} with id {repo_id}, but GitLab's {name} has "
+                f"id {found_id}"
+            )
+        try:
+            name = repo_path(name, "path_with_namespace")
+        except PayloadError as exc:
+            raise UnknownRepository(f"GitLab's answer for {full_name} {exc}") from None
+        return Repo(NAME, name, f"{self._git_url}/{name}.git", web_url, found_id)
+
+    def can_write(self, repo: str, user: str, user_id: int | None) -> bool:
         """Developer (30) or higher may push; inherited group membership counts
-        (`members/all`)."""
-        user_id = self._user_id(user)
+        (`members/all`). GitLab's hooks and API name every user by id, and only the id is
+        trusted: a username is free again once its owner renames the account, so a name
+        looked up later may be someone else's. Without an id nobody is a writer."""
         if user_id is None:
             return False
 

@@ -20,9 +20,14 @@ from bot.forges.base import (
     SignatureError,
     Webhook,
     Webhooks,
+    commit_sha,
+    git_ref,
     header,
     json_object,
+    member,
+    optional_member,
     paths_of,
+    repo_path,
 )
 
 NAME = "gitlab"
@@ -51,33 +56,40 @@ def verify_token(headers: Mapping[str, str], secret: str) -> None:
 
 
 def _repo(payload: Mapping[str, Any]) -> Repo:
-    project = payload["project"]
-    return Repo(NAME, project["path_with_namespace"], project["git_http_url"], project["web_url"])
+    # Only the path and id: where to clone from comes from the configuration, once the API
+    # confirmed the project (ForgeApi.repository), never from the payload's git_http_url.
+    path = member(payload, "project.path_with_namespace", str)
+    return Repo(
+        NAME,
+        repo_path(path, "project.path_with_namespace"),
+        html_url=optional_member(payload, "project.web_url", str) or "",
+        id=member(payload, "project.id", int),
+    )
 
 
 def _changed_paths(payload: Mapping[str, Any]) -> tuple[str, ...] | None:
     """GitLab lists at most 20 commits (total_commits_count says how many there were)."""
-    commits = payload.get("commits") or []
-    if not commits or payload.get("total_commits_count", len(commits)) > len(commits):
+    commits = optional_member(payload, "commits", list) or []
+    total = optional_member(payload, "total_commits_count", int)
+    if not commits or (total if total is not None else len(commits)) > len(commits):
         return None
     return paths_of(commits)
 
 
 def _push(payload: Mapping[str, Any], delivery_id: str, kind: EventKind) -> Webhook:
-    ref, after = payload["ref"], payload["after"]
+    ref, after = member(payload, "ref", str), member(payload, "after", str)
     if after == ZERO_SHA:
         return Ignored(f"{ref} was deleted")
-    sha = payload.get("checkout_sha") or after
+    prefix = "refs/tags/" if kind is EventKind.TAG else "refs/heads/"
+    if not ref.startswith(prefix):
+        raise PayloadError(f"has ref {ref!r}, which is not under {prefix}")
+    git_ref(ref, "ref")
+    sha = commit_sha(optional_member(payload, "checkout_sha", str) or after, "checkout_sha")
     changed = _changed_paths(payload) if kind is EventKind.PUSH else None
-    return Event(
-        kind,
-        _repo(payload),
-        ref,
-        sha,
-        payload.get("user_username") or payload.get("user_name", ""),
-        delivery_id,
-        changed_paths=changed,
+    actor = optional_member(payload, "user_username", str) or (
+        optional_member(payload, "user_name", str) or ""
     )
+    return Event(kind, _repo(payload), ref, sha, actor, delivery_id, changed_paths=changed)
 
 
 def _is_draft(attrs: Mapping[str, Any]) -> bool:
@@ -92,7 +104,7 @@ def _marked_ready(payload: Mapping[str, Any]) -> bool:
     example); older ones only the title that lost its "Draft:" prefix."""
     if _is_draft(payload["object_attributes"]):
         return False
-    changes = payload.get("changes") or {}
+    changes = optional_member(payload, "changes", dict) or {}
     for key in ("draft", "work_in_progress"):
         change = changes.get(key)
         if isinstance(change, Mapping):
@@ -105,44 +117,57 @@ def _marked_ready(payload: Mapping[str, Any]) -> bool:
 
 
 def _merge_request(payload: Mapping[str, Any], delivery_id: str) -> Webhook:
-    attrs = payload["object_attributes"]
-    action = _MR_ACTIONS.get(attrs.get("action", ""))
+    attrs = member(payload, "object_attributes", dict)
+    name = optional_member(attrs, "action", str) or ""
+    action = _MR_ACTIONS.get(name)
     # "update" fires for title and label edits too: only new commits (oldrev, "only available
     # when there are actual code changes") or leaving draft call for a build.
     if action is PullAction.CHANGED and not attrs.get("oldrev"):
         action = PullAction.READY if _marked_ready(payload) else None
     if action is None:
-        return Ignored(f"merge request action '{attrs.get('action')}' changes no code")
-    iid = int(attrs["iid"])
+        return Ignored(f"merge request action '{name}' changes no code")
+    iid = member(attrs, "iid", int)
+    head_branch = member(attrs, "source_branch", str)
+    base_branch = member(attrs, "target_branch", str)
+    git_ref(f"refs/heads/{head_branch}", "object_attributes.source_branch")
+    git_ref(f"refs/heads/{base_branch}", "object_attributes.target_branch")
+    source_project = member(attrs, "source_project_id", int)
     pull = PullRequest(
         number=iid,
-        head_sha=attrs["last_commit"]["id"],
-        head_branch=attrs["source_branch"],
-        base_branch=attrs["target_branch"],
+        head_sha=commit_sha(member(attrs, "last_commit.id", str), "last_commit.id"),
+        head_branch=head_branch,
+        base_branch=base_branch,
         author="",  # the hook names only author_id: the driver looks the author up
-        from_fork=attrs["source_project_id"] != attrs["target_project_id"],
+        from_fork=source_project != member(attrs, "target_project_id", int),
         draft=_is_draft(attrs),
-        base_sha=attrs["target_branch"],  # the hook has no target sha; a branch works as ref
+        base_sha=base_branch,  # the hook has no target sha; a branch works as ref
+        author_id=member(attrs, "author_id", int),
         fetch_ref=f"refs/merge-requests/{iid}/head",  # GitLab keeps every MR's head here
     )
     return Event(
         EventKind.PULL_REQUEST, _repo(payload), pull.fetch_ref, pull.head_sha,
-        payload["user"]["username"], delivery_id, pull=pull, pull_action=action,
+        member(payload, "user.username", str), delivery_id, pull=pull, pull_action=action,
     )  # fmt: skip
 
 
 def _note(payload: Mapping[str, Any], delivery_id: str) -> Webhook:
-    attrs = payload["object_attributes"]
-    if attrs.get("noteable_type") != "MergeRequest":
-        return Ignored(f"a comment on a {attrs.get('noteable_type')}, not a merge request")
+    attrs = member(payload, "object_attributes", dict)
+    noteable = optional_member(attrs, "noteable_type", str)
+    if noteable != "MergeRequest":
+        return Ignored(f"a comment on a {noteable}, not a merge request")
     # Commands in edited comments do nothing (newer GitLabs send action "update" for edits).
-    if attrs.get("action", "create") != "create" or attrs.get("system"):
+    if (optional_member(attrs, "action", str) or "create") != "create" or attrs.get("system"):
         return Ignored("an edited or system note")
-    author = payload["user"]["username"]
+    author = member(payload, "user.username", str)
+    comment = Comment(
+        member(attrs, "id", int),
+        optional_member(attrs, "note", str) or "",
+        author,
+        author_id=member(payload, "user.id", int),
+    )
     return Event(
         EventKind.COMMENT, _repo(payload), "", "", author, delivery_id,
-        comment=Comment(int(attrs["id"]), attrs.get("note") or "", author),
-        pr_number=int(payload["merge_request"]["iid"]),
+        comment=comment, pr_number=member(payload, "merge_request.iid", int),
     )  # fmt: skip
 
 
@@ -163,8 +188,8 @@ def parse(headers: Mapping[str, str], body: bytes, secret: str | None) -> Webhoo
                 return _merge_request(payload, delivery_id)
             case "Note Hook":
                 return _note(payload, delivery_id)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise PayloadError(f"{event} payload lacks {exc}") from exc
+    except PayloadError as exc:
+        raise PayloadError(f"{event} payload {exc}") from None
     return Ignored(f"event '{event}' is not handled")
 
 

@@ -4,6 +4,8 @@ POST /webhooks/github, /webhooks/gitlab   verify, persist, answer 202; the rest 
 GET  /builds/{id}/log     the build log as plain text, while it runs and after
 GET  /builds/{id}         the build as JSON
 GET  /deliveries/{id}     whether a delivery was processed, its outcome and builds
+                          (404 for a forge that is not configured, 413 over 25 MiB, 400 for
+                          any body that is not the forge's JSON, 401 unsigned)
 GET  /healthz             liveness
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -22,6 +25,9 @@ from starlette.routing import Route
 from bot.forges.base import Ignored, PayloadError, Ping, SignatureError
 from bot.orchestrator import Bot
 from bot.store import Delivery
+from bot.web.request_body import MAX_WEBHOOK_BODY, BadContentLength, BodyTooLarge, read_capped
+
+log = logging.getLogger(__name__)
 
 
 def create_app(bot: Bot) -> Starlette:
@@ -32,14 +38,22 @@ def create_app(bot: Bot) -> Starlette:
         forge = bot.webhooks.get(forge_name)
         if forge is None:
             return JSONResponse({"error": f"no forge '{forge_name}' configured"}, 404)
-        body = await request.body()
+        try:
+            body = await read_capped(request, MAX_WEBHOOK_BODY)
+        except BodyTooLarge as exc:
+            return JSONResponse({"error": str(exc)}, 413)
+        except BadContentLength as exc:
+            return JSONResponse({"error": str(exc)}, 400)
         headers = dict(request.headers)
         try:
-            webhook = forge.parse(headers, body)
+            webhook = forge.parse(headers, body)  # the signature first, over the raw bytes
         except SignatureError as exc:
             return JSONResponse({"error": str(exc)}, 401)
         except PayloadError as exc:
             return JSONResponse({"error": str(exc)}, 400)
+        except Exception:  # a body the parser did not foresee: still the sender's fault
+            log.exception("a %s webhook's body could not be parsed", forge_name)
+            return JSONResponse({"error": "the body could not be parsed"}, 400)
         if isinstance(webhook, Ping):
             return JSONResponse({"pong": True, "zen": webhook.zen})
         if isinstance(webhook, Ignored):

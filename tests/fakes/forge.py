@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from bot.events import PullRequest
+from bot.events import PullRequest, Repo
 from bot.forges.base import CommitStatus, ReleaseAsset
 
 
@@ -37,7 +37,11 @@ class RecordingForge:
     def pull_request(self, repo: str, number: int) -> PullRequest:
         return self.pulls[(repo, number)]
 
-    def can_write(self, repo: str, user: str) -> bool:
+    def repository(self, full_name: str, repo_id: int | None) -> Repo:
+        clone_url = f"https://{self.name}.example/{full_name}.git"
+        return Repo(self.name, full_name, clone_url, id=repo_id)
+
+    def can_write(self, repo: str, user: str, user_id: int | None) -> bool:
         return user in self.writers
 
     def upsert_comment(self, repo: str, number: int, comment_id: int | None, body: str) -> int:

@@ -188,6 +188,10 @@ class FakeGitHub(ForgeServer):
             "git/get-ref": self._get_ref,
             "git/get-tag": self._get_tag,
         }
+        # Operations on any account, by its id.
+        self._account_handlers: dict[str, Callable[[dict[str, str]], _Reply]] = {
+            "users/get-by-id": self._get_user_by_id,
+        }
         # Operations that take an app's JWT instead of a token ("Authenticating as a GitHub
         # App": the endpoint docs say "You must use a JWT to access this endpoint").
         self._app_handlers: dict[str, Callable[[_AppCall], _Reply]] = {
@@ -386,7 +390,8 @@ class FakeGitHub(ForgeServer):
         op = match.operation
         handler = self._handlers.get(op.operation_id)
         app_handler = self._app_handlers.get(op.operation_id)
-        if handler is None and app_handler is None:
+        account_handler = self._account_handlers.get(op.operation_id)
+        if not (handler or app_handler or account_handler):
             return self._gap(f"FakeGitHub does not implement {method} {op.template} ({path})")
         try:
             body = json.loads(raw) if raw else None
@@ -407,6 +412,10 @@ class FakeGitHub(ForgeServer):
                 if caller.app is None:  # what GitHub says to a token on a JWT endpoint
                     raise _Refused(401, UNDECODABLE)
                 reply = app_handler(_AppCall(caller.app, match.params, request, body))
+            elif account_handler is not None:
+                if caller.app is not None:
+                    raise _Refused(401, UNDECODABLE)
+                reply = account_handler(match.params)
             else:
                 assert handler is not None
                 if caller.app is not None:
@@ -575,6 +584,13 @@ class FakeGitHub(ForgeServer):
     def _get_permission(self, call: _Call) -> _Reply:
         login = call.params["username"]
         return _Reply(200, objects.collaborator_permission(call.repo, login))
+
+    def _get_user_by_id(self, params: dict[str, str]) -> _Reply:
+        # "Get a user using their ID" (GET /user/{account_id}): 404 for an id nobody has.
+        login = objects.login_of(int(params["account_id"]))
+        if login is None:
+            raise _Refused(404, "Not Found")
+        return _Reply(200, objects.public_user(login, self.url, self.api_url))
 
     # -- releases and the git database ------------------------------------------------
     def _get_release(self, call: _Call) -> _Reply:

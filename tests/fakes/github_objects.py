@@ -61,6 +61,40 @@ def _node_id(kind: str, key: str | int) -> str:
     return base64.b64encode(f"{kind}{key}".encode()).decode()
 
 
+# Every login the fake has named, by its id, so ``GET /user/{account_id}`` finds it again.
+# An id is a function of the login, so one table serves every fake in the process.
+_LOGINS: dict[int, str] = {}
+
+
+def user_id(login: str) -> int:
+    """The id of ``login``'s account (stable: derived from the login)."""
+    uid = int(hashlib.sha256(login.encode()).hexdigest()[:6], 16)
+    _LOGINS[uid] = login
+    return uid
+
+
+def login_of(uid: int) -> str | None:
+    """The login of the account with id ``uid``, if the fake ever named it."""
+    return _LOGINS.get(uid)
+
+
+def public_user(login: str, web_url: str, api_url: str) -> dict[str, JSON]:
+    """``GET /user/{account_id}``: a ``public-user`` for ``login`` (from its documented
+    example)."""
+    example = copy.deepcopy(openapi.load().example("public-user-default-response"))
+    replaced = _retarget(
+        example,
+        [
+            ("https://api.github.com/users/octocat", f"{api_url}/users/{login}"),
+            ("https://github.com/octocat", f"{web_url}/{login}"),
+            ("https://github.com", web_url),
+        ],
+    )
+    uid = user_id(login)
+    replaced.update(login=login, id=uid, node_id=_node_id("04:User", uid), name=login)
+    return dict(replaced)
+
+
 def user(login: str, web_url: str, api_url: str, *, bot: bool = False) -> dict[str, JSON]:
     """A ``simple-user`` for ``login`` (from the ``status`` example's creator); ``bot`` for a
     GitHub App's ``<slug>[bot]`` account."""
@@ -73,7 +107,7 @@ def user(login: str, web_url: str, api_url: str, *, bot: bool = False) -> dict[s
             ("https://github.com", web_url),  # the avatar
         ],
     )
-    uid = int(hashlib.sha256(login.encode()).hexdigest()[:6], 16)
+    uid = user_id(login)
     replaced.update(login=login, id=uid, node_id=_node_id("04:User", uid))
     if bot:
         replaced.update(type="Bot", html_url=f"{web_url}/apps/{login.removesuffix('[bot]')}")

@@ -188,6 +188,10 @@ class FakeGitLab(ForgeServer):
         """The user ``username`` (created on first use), e.g. for its id."""
         return self.instance.user(username)
 
+    def rename_user(self, username: str, new_username: str) -> FakeUser:
+        """``username`` renames the account to ``new_username`` (same id and memberships)."""
+        return self.instance.rename_user(username, new_username)
+
     def statuses(self, path_with_namespace: str, sha: str) -> list[dict[str, JSON]]:
         """Every status the API accepted for ``sha``, in the order they were posted."""
         with self._cond:

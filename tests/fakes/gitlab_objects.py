@@ -81,6 +81,15 @@ class Instance:
                 self._users[username.lower()] = found
             return found
 
+    def rename_user(self, username: str, new_username: str) -> FakeUser:
+        """Rename an account, as its owner may (doc/user/profile: "Change your username"): the
+        id and memberships stay, and the old name is free for anyone to take."""
+        with self.cond:
+            old = self._users.pop(username.lower())
+            renamed = FakeUser(old.id, new_username, old.name)
+            self._users[new_username.lower()] = renamed
+            return renamed
+
     def find_user(self, username: str) -> FakeUser | None:
         with self.cond:
             return self._users.get(username.lower())

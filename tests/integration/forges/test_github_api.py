@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.forges.base import CommitStatus, RateLimited, StatusState
-from bot.forges.github_api import GitHubApi
+from bot.forges.base import CommitStatus, RateLimited, StatusState, UnknownRepository
+from bot.forges.github_api import GitHubApi, web_url
 from bot.pull_comment import MARKER
 from bot.retry import RetryPolicy
 from bot.runner.process import BuildLog
@@ -17,6 +17,7 @@ from bot.runner.source import fetch_source
 from tests.conftest import GITHUB_TOKEN
 from tests.fakes.github import FakeGitHub, FakeRepo
 from tests.fakes.github_app import make_app_key
+from tests.fakes.github_objects import user_id
 
 APP_ID = 777
 
@@ -55,9 +56,10 @@ def test_write_permission_pull_requests_and_the_one_comment(
     repo.set_permission("writer", "write")
     repo.set_permission("triager", "triage")
     forge = driver(github)
-    assert forge.can_write(repo.full_name, "writer")
-    assert not forge.can_write(repo.full_name, "triager")
-    assert not forge.can_write(repo.full_name, "stranger")
+    assert forge.can_write(repo.full_name, "writer", user_id("writer"))
+    assert not forge.can_write(repo.full_name, "triager", user_id("triager"))
+    assert not forge.can_write(repo.full_name, "stranger", user_id("stranger"))
+    assert forge.can_write(repo.full_name, "writer", None)  # no id: the login decides
     fork = github.fork_repo(repo, "mallory")
     head = fork.commit({"a": "1"}, "change", branch="fix")
     number = repo.create_pull("fix", author="mallory", fork=fork)
@@ -125,3 +127,40 @@ def test_as_a_github_app_installation_tokens_are_fetched_cached_and_renewed(
     issued = github.tokens_issued
     forge.set_status(repo.full_name, repo.head(), status(StatusState.SUCCESS))
     assert github.tokens_issued == issued + 1
+
+
+def test_a_repository_is_confirmed_by_the_api_and_cloned_from_the_configured_url(
+    github: FakeGitHub, repo: FakeRepo
+) -> None:
+    forge = driver(github)
+    confirmed = forge.repository("OCTO/App", repo.id)  # GitHub matches names in any case
+    assert confirmed.full_name == "octo/app" and confirmed.id == repo.id
+    # api_url http://HOST/api/v3 (as GHES): git lives at http://HOST/<owner>/<name>.git.
+    assert confirmed.clone_url == f"{github.url}/octo/app.git" == repo.clone_url
+    with pytest.raises(UnknownRepository, match="has id"):
+        forge.repository("octo/app", repo.id + 1)
+    with pytest.raises(UnknownRepository, match="no repository octo/ghost"):
+        forge.repository("octo/ghost", 1)
+    elsewhere = GitHubApi(github.api_url, GITHUB_TOKEN, git_url="https://git.example/")
+    assert elsewhere.repository("octo/app", None).clone_url == "https://git.example/octo/app.git"
+
+
+def test_the_web_url_goes_with_the_api_url() -> None:
+    assert web_url("https://api.github.com") == "https://github.com"
+    assert web_url("https://ghe.example.com/api/v3/") == "https://ghe.example.com"
+    assert web_url("https://api.acme.ghe.com") == "https://acme.ghe.com"
+    with pytest.raises(ValueError, match="cannot tell"):
+        web_url("https://github.example.com/rest")
+
+
+def test_the_commenters_id_decides_whose_permission_counts(
+    github: FakeGitHub, repo: FakeRepo
+) -> None:
+    # A login names whoever holds it now; the id in the webhook names who acted.
+    repo.set_permission("writer", "write")
+    forge = driver(github)
+    assert not forge.can_write(repo.full_name, "writer", user_id("stranger"))
+    assert forge.can_write(repo.full_name, "stranger", user_id("writer"))
+    assert not forge.can_write(repo.full_name, "writer", 987_654_321)  # no such account
+    by_id = [r for r in github.requests if r.path.startswith("/api/v3/user/")]
+    assert len(by_id) == 3

@@ -9,7 +9,7 @@ import pytest
 from bot.build_record import Build, BuildState
 from bot.commit_status import status_for
 from bot.events import Event, EventKind, Repo
-from bot.forges.base import CommitStatus, RateLimited, StatusState
+from bot.forges.base import CommitStatus, RateLimited, StatusState, UnknownRepository
 from bot.forges.gitlab_api import GitLabApi
 from bot.planner import plan
 from bot.pull_comment import MARKER
@@ -60,9 +60,9 @@ def test_write_access_is_developer_or_more(fake: FakeGitLab, project: FakeProjec
     project.set_access("dev", DEVELOPER)
     project.set_access("reporter", REPORTER)
     forge = driver(fake)
-    assert forge.can_write("group/app", "dev")
-    assert not forge.can_write("group/app", "reporter")
-    assert not forge.can_write("group/app", "nobody")
+    assert forge.can_write("group/app", "dev", fake.user("dev").id)
+    assert not forge.can_write("group/app", "reporter", fake.user("reporter").id)
+    assert not forge.can_write("group/app", "nobody", fake.user("nobody").id)
 
 
 def test_one_note_per_merge_request_is_edited_in_place(
@@ -166,3 +166,32 @@ def test_a_draft_marked_ready_reads_as_ready(fake: FakeGitLab, project: FakeProj
     assert forge.pull_request("group/app", iid).draft
     project.mark_ready(iid)
     assert not forge.pull_request("group/app", iid).draft
+
+
+def test_a_project_is_confirmed_by_the_api_and_cloned_from_the_configured_url(
+    fake: FakeGitLab, project: FakeProject
+) -> None:
+    forge = driver(fake)
+    confirmed = forge.repository("group/app", project.id)
+    assert (confirmed.full_name, confirmed.id) == ("group/app", project.id)
+    assert confirmed.clone_url == f"{fake.url}/group/app.git" == project.http_url_to_repo
+    with pytest.raises(UnknownRepository, match="has id"):
+        forge.repository("group/app", project.id + 1)
+    with pytest.raises(UnknownRepository, match="no project group/ghost"):
+        forge.repository("group/ghost", 1)
+    elsewhere = GitLabApi(fake.url, TOKEN, git_url="https://git.example")
+    assert elsewhere.repository("group/app", None).clone_url == "https://git.example/group/app.git"
+
+
+def test_a_renamed_accounts_old_name_taken_by_someone_else_gives_no_write_access(
+    fake: FakeGitLab, project: FakeProject
+) -> None:
+    dev = project.set_access("dev", DEVELOPER)
+    forge = driver(fake)
+    assert forge.can_write("group/app", "dev", dev.id)
+    fake.rename_user("dev", "dev-renamed")
+    squatter = fake.user("dev")  # the freed name, now someone else's account
+    assert squatter.id != dev.id
+    assert not forge.can_write("group/app", "dev", squatter.id)
+    assert forge.can_write("group/app", "dev-renamed", dev.id)
+    assert not forge.can_write("group/app", "dev", None)  # without an id, nobody

@@ -50,7 +50,9 @@ def test_every_real_example_becomes_an_event_or_is_ignored(event: str) -> None:
 
 def check_event(name: str, payload: dict[str, Any], event: Event) -> None:
     assert event.repo.full_name == payload["repository"]["full_name"]
-    assert event.repo.clone_url == payload["repository"]["clone_url"]
+    assert event.repo.id == payload["repository"]["id"]
+    # Where to clone from is the configuration's to say (ForgeApi.repository), not the payload's.
+    assert event.repo.clone_url == ""
     if name == "push":
         kind = EventKind.TAG if payload["ref"].startswith("refs/tags/") else EventKind.PUSH
         assert (event.kind, event.sha) == (kind, payload["after"])
@@ -61,6 +63,7 @@ def check_event(name: str, payload: dict[str, Any], event: Event) -> None:
         assert event.pull.number == payload["number"]
         assert event.ref == f"refs/pull/{payload['number']}/head"
         assert event.pull.author == pull["user"]["login"]
+        assert event.pull.author_id == pull["user"]["id"]
     elif name == "release":
         assert payload["action"] == "published" and event.kind is EventKind.RELEASE
         assert event.tag == payload["release"]["tag_name"]
@@ -69,6 +72,7 @@ def check_event(name: str, payload: dict[str, Any], event: Event) -> None:
         assert event.kind is EventKind.COMMENT and event.comment is not None
         assert payload["action"] == "created" and payload["issue"]["pull_request"]
         assert event.comment.body == payload["comment"]["body"]
+        assert event.comment.author_id == payload["comment"]["user"]["id"]
         assert event.pr_number == payload["issue"]["number"]
     else:
         raise AssertionError(f"{name} should have been ignored")

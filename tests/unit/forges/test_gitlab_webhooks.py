@@ -31,7 +31,9 @@ def test_the_documented_push_example() -> None:
     assert isinstance(event, Event) and event.kind is EventKind.PUSH
     assert event.sha == payload["checkout_sha"]
     assert event.repo.full_name == payload["project"]["path_with_namespace"]
-    assert event.repo.clone_url == payload["project"]["git_http_url"]
+    assert event.repo.id == payload["project"]["id"]
+    # Where to clone from is the configuration's to say (ForgeApi.repository), not the payload's.
+    assert event.repo.clone_url == ""
     assert event.branch == payload["ref"].removeprefix("refs/heads/")
     assert event.actor == payload["user_username"]
 
@@ -52,6 +54,7 @@ def test_the_documented_merge_request_example() -> None:
     assert event.pull.number == attrs["iid"]
     assert event.pull.head_sha == attrs["last_commit"]["id"] == event.sha
     assert event.ref == f"refs/merge-requests/{attrs['iid']}/head"
+    assert event.pull.author_id == attrs["author_id"]
 
 
 def test_merge_request_actions_map_to_one_vocabulary() -> None:
@@ -81,6 +84,7 @@ def test_the_documented_note_example() -> None:
     assert isinstance(event, Event) and event.kind is EventKind.COMMENT
     assert event.comment is not None and event.comment.body == payload["object_attributes"]["note"]
     assert event.pr_number == payload["merge_request"]["iid"]
+    assert event.comment.author_id == payload["user"]["id"]
     payload["object_attributes"]["action"] = "update"
     assert isinstance(deliver("Note Hook", payload), Ignored)
 
