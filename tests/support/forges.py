@@ -29,7 +29,9 @@ class Harness(Protocol):
     def commit(
         self, repo: str, files: Mapping[str, str | bytes | None], branch: str = "main"
     ) -> str: ...
-    def push(self, bot: BotProcess, repo: str, branch: str, sha: str) -> None: ...
+    def push(
+        self, bot: BotProcess, repo: str, branch: str, sha: str, *, clone_url: str | None = None
+    ) -> None: ...  # clone_url: what the payload claims to clone from (the bot must ignore it)
     def tag(self, bot: BotProcess, repo: str, tag: str, sha: str) -> None: ...
     def open_pull(
         self,
@@ -77,10 +79,14 @@ class GitHubHarness:
     ) -> str:
         return self.fake.repo(repo).commit(files, "a change", branch=branch)
 
-    def push(self, bot: BotProcess, repo: str, branch: str, sha: str) -> None:
+    def push(
+        self, bot: BotProcess, repo: str, branch: str, sha: str, *, clone_url: str | None = None
+    ) -> None:
         payload = ghw.push_payload(
             self.fake.repo(repo), ref=f"refs/heads/{branch}", before=ZERO_SHA, after=sha
         )
+        if clone_url is not None:
+            payload["repository"].update(clone_url=clone_url, git_url=clone_url)
         self._send(bot, "push", payload)
 
     def tag(self, bot: BotProcess, repo: str, tag: str, sha: str) -> None:
@@ -159,12 +165,14 @@ class GitLabHarness:
     ) -> str:
         return self.fake.project(repo).commit(files, "a change", branch=branch)
 
-    def push(self, bot: BotProcess, repo: str, branch: str, sha: str) -> None:
-        self._send(
-            bot,
-            "Push Hook",
-            glw.push_payload(self.fake.project(repo), f"refs/heads/{branch}", ZERO_SHA, sha),
-        )
+    def push(
+        self, bot: BotProcess, repo: str, branch: str, sha: str, *, clone_url: str | None = None
+    ) -> None:
+        payload = glw.push_payload(self.fake.project(repo), f"refs/heads/{branch}", ZERO_SHA, sha)
+        if clone_url is not None:
+            for key in ("project", "repository"):
+                payload[key].update(git_http_url=clone_url, http_url=clone_url)
+        self._send(bot, "Push Hook", payload)
 
     def tag(self, bot: BotProcess, repo: str, tag: str, sha: str) -> None:
         self._send(bot, "Tag Push Hook", glw.tag_push_payload(self.fake.project(repo), tag, sha))
