@@ -9,6 +9,7 @@ import pytest
 
 from tests.fakes.github import FakeGitHub
 from tests.support.bot_process import BotProcess
+from tests.support.forges import GitHubHarness
 from tests.support.testenv import ProvisionedEnv
 
 GITHUB_TOKEN = "ghs_" + "t0k3n" * 6
@@ -27,6 +28,12 @@ def github() -> Iterator[FakeGitHub]:
         assert fake.errors == [], (
             "the fake GitHub saw requests it does not know or that break the API description"
         )
+
+
+@pytest.fixture
+def github_forge(github: FakeGitHub) -> GitHubHarness:
+    """The same fake GitHub, through the vocabulary both forges share (tests/support/forges.py)."""
+    return GitHubHarness(github, GITHUB_TOKEN)
 
 
 BotFactory = Callable[..., BotProcess]

@@ -14,16 +14,20 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import WEBHOOK_SECRET, unique
-from tests.e2e.test_github_push import push
 from tests.fakes.github import FakeGitHub, FakeRepo
 from tests.fakes.webhooks import github_headers, release_payload
 from tests.support.apps import APPS
 from tests.support.bot_process import BotProcess
+from tests.support.forges import WEBHOOK_SECRET, GitHubHarness
 from tests.support.images import running, skopeo_inspect
+from tests.support.names import unique
+from tests.support.outcomes import final_status
 from tests.support.testenv import ProvisionedEnv
 
 pytestmark = pytest.mark.e2e
+# The fake GitHub serves its API and its asset storage on 127.0.0.1; B2I downloads reach a
+# loopback address only where the operator allows it (bot/runner/artifact.py).
+ARTIFACT_HOSTS = ["127.0.0.1"]
 StartBot = Callable[..., BotProcess]
 
 
@@ -54,20 +58,11 @@ def publish(bot: BotProcess, repo: FakeRepo, release_id: int) -> None:
     assert response.status_code == 202, response.text
 
 
-def final(github: FakeGitHub, repo: FakeRepo, sha: str) -> tuple[str, str]:
-    def done() -> list[dict[str, object]]:
-        return [s for s in github.statuses(repo.full_name, sha)
-                if s["context"] == "s2i/cli" and s["state"] != "pending"]  # fmt: skip
-
-    github.wait_for(lambda: bool(done()), timeout=600)
-    status = done()[-1]
-    return str(status["state"]), str(status["description"])
-
-
 def test_a_release_asset_becomes_a_running_image(
-    github: FakeGitHub, start_builder_bot: StartBot, testenv: ProvisionedEnv, tmp_path: Path
-) -> None:
-    bot = start_builder_bot()
+    github: FakeGitHub, github_forge: GitHubHarness, start_builder_bot: StartBot,
+    testenv: ProvisionedEnv, tmp_path: Path,
+) -> None:  # fmt: skip
+    bot = start_builder_bot(artifact_allowed_hosts=ARTIFACT_HOSTS)
     repo = github.create_repo(unique("acme/cli"))
     image = f"{testenv.registry}/{repo.full_name}"
     sha = repo.commit(
@@ -77,7 +72,7 @@ def test_a_release_asset_becomes_a_running_image(
         "checksums.txt": b"...", "hello-1.0.0-linux.tar.gz": hello_tarball(tmp_path),
     })  # fmt: skip
     publish(bot, repo, release)
-    state, description = final(github, repo, sha)
+    _, state, description = final_status(github_forge, repo.full_name, sha, "s2i/cli")
     assert state == "success", description
     digest = description.split()[0]
     assert skopeo_inspect(testenv, f"{image}:1.0.0")["Digest"] == digest
@@ -88,16 +83,17 @@ def test_a_release_asset_becomes_a_running_image(
 
 
 def test_a_release_without_the_asset_fails_naming_what_it_has(
-    github: FakeGitHub, start_builder_bot: StartBot, testenv: ProvisionedEnv
-) -> None:
-    bot = start_builder_bot()
+    github: FakeGitHub, github_forge: GitHubHarness, start_builder_bot: StartBot,
+    testenv: ProvisionedEnv,
+) -> None:  # fmt: skip
+    bot = start_builder_bot(artifact_allowed_hosts=ARTIFACT_HOSTS)
     repo = github.create_repo(unique("acme/cli"))
     image = f"{testenv.registry}/{repo.full_name}"
     sha = repo.commit(
         {".s2i.yaml": config(image, '{release_asset: "hello-*-linux.tar.gz"}')}, "cli"
     )
     publish(bot, repo, repo.create_release("v2.0.0", assets={"hello-2.0.0-darwin.zip": b"x"}))
-    state, description = final(github, repo, sha)
+    _, state, description = final_status(github_forge, repo.full_name, sha, "s2i/cli")
     assert state == "failure"
     assert description == (
         "no asset of release v2.0.0 matches 'hello-*-linux.tar.gz' (assets: hello-2.0.0-darwin.zip)"
@@ -105,14 +101,15 @@ def test_a_release_without_the_asset_fails_naming_what_it_has(
 
 
 def test_an_unreadable_artifact_url_fails_the_build_naming_it(
-    github: FakeGitHub, start_builder_bot: StartBot, testenv: ProvisionedEnv
-) -> None:
-    bot = start_builder_bot()
+    github: FakeGitHub, github_forge: GitHubHarness, start_builder_bot: StartBot,
+    testenv: ProvisionedEnv,
+) -> None:  # fmt: skip
+    bot = start_builder_bot(artifact_allowed_hosts=ARTIFACT_HOSTS)
     repo = github.create_repo(unique("acme/cli"))
     image = f"{testenv.registry}/{repo.full_name}"
     url = f"{github.storage_url}/_downloads/1/2/tool?expires=1&signature=forged"
     sha = repo.commit({".s2i.yaml": config(image, f"{{url: '{url}'}}")}, "cli")
-    push(bot, repo, sha)
-    state, description = final(github, repo, sha)
+    github_forge.push(bot, repo.full_name, "main", sha)
+    _, state, description = final_status(github_forge, repo.full_name, sha, "s2i/cli")
     assert state == "failure"
     assert description.startswith(f"the artifact tool could not be downloaded from {url}: HTTP 403")

@@ -14,10 +14,10 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import unique
 from tests.support.apps import APPS
 from tests.support.bot_process import REPO_ROOT
 from tests.support.images import diff_ids, running, skopeo_inspect
+from tests.support.names import unique
 from tests.support.testenv import ProvisionedEnv
 
 pytestmark = pytest.mark.e2e
@@ -77,7 +77,7 @@ def tree(
 def test_each_template_builds_its_sample_into_an_image_that_answers(
     template: str, app: str, greeting: str, testenv: ProvisionedEnv, tmp_path: Path
 ) -> None:
-    image = f"{testenv.registry}/samples/{app}"
+    image = f"{testenv.registry}/{unique(f'samples/{app}')}"
     built, digest = s2i_build(testenv, tree(tmp_path, app, template, image), tmp_path)
     assert built == image
     assert skopeo_inspect(testenv, f"{image}:local")["Digest"] == digest
@@ -90,7 +90,7 @@ def test_runtime_templates_ship_the_slim_runtime_image_not_the_builder(
     template: str, builder: str, testenv: ProvisionedEnv, tmp_path: Path
 ) -> None:
     app = f"{template}-hello"
-    image = f"{testenv.registry}/samples/{app}-slim"
+    image = f"{testenv.registry}/{unique(f'samples/{app}-slim')}"
     _, digest = s2i_build(testenv, tree(tmp_path, app, template, image), tmp_path)
     layers = diff_ids(testenv, f"{image}@{digest}")
     runtime = diff_ids(testenv, testenv.images[f"{builder}-runtime"])
@@ -105,7 +105,7 @@ def test_b2i_installs_a_prebuilt_binary(testenv: ProvisionedEnv, tmp_path: Path)
         ["go", "build", "-trimpath", "-ldflags=-s -w", "-o", str(root / "hello"), "."],
         cwd=APPS / "binary-hello", check=True, env=os.environ | {"CGO_ENABLED": "0"},
     )  # fmt: skip
-    image = f"{testenv.registry}/samples/binary-hello"
+    image = f"{testenv.registry}/{unique('samples/binary-hello')}"
     config = {"builds": [{"name": "web", "template": "binary", "image": image,
                           "triggers": {"branches": ["main"]}}]}  # fmt: skip
     (root / ".s2i.yaml").write_text(yaml.safe_dump(config))

@@ -3,83 +3,46 @@ the real registry -> commit statuses on the (fake) GitHub."""
 
 from __future__ import annotations
 
-import json
 import re
 import signal
+import uuid
 from collections.abc import Callable
 
 import httpx
 import pytest
 
-from tests.conftest import GITHUB_TOKEN, WEBHOOK_SECRET, unique
-from tests.fakes.github import FakeGitHub, FakeRepo
-from tests.fakes.webhooks import ZERO_SHA, github_headers, push_payload
-from tests.support.apps import APPS, app_files
+from tests.fakes.github import FakeGitHub
+from tests.support.apps import APPS, app_files, app_repo, slow_go_app
 from tests.support.bot_process import BotProcess
+from tests.support.deliveries import push_main
+from tests.support.forges import GitHubHarness
 from tests.support.images import diff_ids, running, skopeo_inspect
+from tests.support.outcomes import delivery, final_status, github_log
 from tests.support.testenv import ProvisionedEnv
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.e2e
-BUILD_TIMEOUT = 900
 StartBot = Callable[..., BotProcess]
-
-
-def s2i_yaml(image: str) -> str:
-    return (
-        f"builds:\n  - name: web\n    template: go\n    image: {image}\n"
-        "    triggers:\n      branches: [main]\n"
-    )
-
-
-def push(bot: BotProcess, repo: FakeRepo, sha: str, delivery: str | None = None) -> str:
-    body = json.dumps(
-        push_payload(repo, ref="refs/heads/main", before=ZERO_SHA, after=sha)
-    ).encode()
-    headers = github_headers("push", body, WEBHOOK_SECRET, delivery)
-    response = httpx.post(f"{bot.url}/webhooks/github", content=body, headers=headers, timeout=10)
-    assert response.status_code == 202, response.text
-    return headers["X-GitHub-Delivery"]
-
-
-def go_app_repo(
-    github: FakeGitHub, testenv: ProvisionedEnv, name: str, **changes: str
-) -> tuple[FakeRepo, str, str]:
-    """A repository holding the Go sample (with `changes` applied) and its .s2i.yaml, whose
-    image goes to the test registry; returns the repo, the image and the commit."""
-    repo = github.create_repo(unique(f"acme/{name}"))
-    image = f"{testenv.registry}/{repo.full_name}"
-    files = app_files("go-hello") | dict(changes) | {".s2i.yaml": s2i_yaml(image)}
-    return repo, image, repo.commit(files, name)
-
-
-def final_status(github: FakeGitHub, repo: FakeRepo, sha: str, context: str) -> dict[str, object]:
-    def finished() -> list[dict[str, object]]:
-        return [
-            s for s in github.statuses(repo.full_name, sha)
-            if s["context"] == context and s["state"] != "pending"
-        ]  # fmt: skip
-
-    github.wait_for(lambda: bool(finished()), timeout=BUILD_TIMEOUT)
-    (status,) = finished()
-    return status
 
 
 @pytest.mark.parametrize("engine", ["docker", "buildah"])
 def test_a_push_builds_a_runnable_image_whose_digest_is_in_the_status(
-    github: FakeGitHub, start_builder_bot: StartBot, testenv: ProvisionedEnv, engine: str
-) -> None:
+    github: FakeGitHub, github_forge: GitHubHarness, start_builder_bot: StartBot,
+    testenv: ProvisionedEnv, engine: str,
+) -> None:  # fmt: skip
     bot = start_builder_bot(engine=engine)
-    repo, image, sha = go_app_repo(github, testenv, "hello")
-    push(bot, repo, sha)
+    repo, image, sha = app_repo(github_forge, testenv.registry, "hello", app_files("go-hello"))
+    push_main(github, bot, repo, sha)
 
-    status = final_status(github, repo, sha, "s2i/web")
-    assert status["state"] == "success", httpx.get(str(status["target_url"])).text
+    status = final_status(github_forge, repo, sha)
+    log = github_log(github, repo, sha)
+    assert status.state == "success", log
     # pending (queued, then building) first; the outbox may skip a state already superseded.
-    *pending, last = [(s["state"], s["description"]) for s in github.statuses(repo.full_name, sha)]
+    *pending, last = [(s["state"], s["description"]) for s in github.statuses(repo, sha)]
     assert pending and set(pending) <= {("pending", "queued"), ("pending", "building")}
-    assert last == (status["state"], status["description"])
-    match = re.fullmatch(r"(sha256:[0-9a-f]{64}) \([0-9.]+ MB\)", str(status["description"]))
-    assert match, status["description"]
+    assert last == (status.state, status.description)
+    match = re.fullmatch(r"(sha256:[0-9a-f]{64}) \([0-9.]+ MB\)", status.description)
+    assert match, status.description
     digest = match.group(1)
 
     # The digest the status reports is the digest the registry serves for the pushed tag.
@@ -95,70 +58,106 @@ def test_a_push_builds_a_runnable_image_whose_digest_is_in_the_status(
     assert len(layers) == len(runtime_layers) + 1
     assert not set(builder_layers) - set(runtime_layers) & set(layers)
     # The log link serves the build's log, and it never shows the forge token.
-    log = httpx.get(str(status["target_url"]), timeout=5).text
     assert "s2i build --as-dockerfile" in log and f"pushed {image}:main@{digest}" in log
-    assert GITHUB_TOKEN not in log and testenv.password not in log
+    assert github.token not in log and testenv.password not in log
 
 
 def test_a_compile_error_fails_the_status_and_the_log_shows_the_compiler(
-    github: FakeGitHub, start_builder_bot: StartBot, testenv: ProvisionedEnv
-) -> None:
+    github: FakeGitHub, github_forge: GitHubHarness, start_builder_bot: StartBot,
+    testenv: ProvisionedEnv,
+) -> None:  # fmt: skip
     bot = start_builder_bot()
     main = (APPS / "go-hello" / "main.go").read_text().replace("greet.Hello(", "greet.Helo(")
-    repo, _, sha = go_app_repo(github, testenv, "broken", **{"main.go": main})
-    push(bot, repo, sha)
+    files = app_files("go-hello") | {"main.go": main}
+    repo, _, sha = app_repo(github_forge, testenv.registry, "broken", files)
+    push_main(github, bot, repo, sha)
 
-    status = final_status(github, repo, sha, "s2i/web")
-    assert status["state"] == "failure"
-    assert str(status["description"]).startswith("the build failed")
-    log = httpx.get(str(status["target_url"]), timeout=5).text
-    assert "undefined: greet.Helo" in log
+    status = final_status(github_forge, repo, sha)
+    assert status.state == "failure"
+    assert status.description.startswith("the build failed")
+    assert "undefined: greet.Helo" in github_log(github, repo, sha)
 
 
 def test_a_registry_refusing_the_credentials_is_an_error_naming_the_registry(
-    github: FakeGitHub, start_builder_bot: StartBot, testenv: ProvisionedEnv
-) -> None:
+    github: FakeGitHub, github_forge: GitHubHarness, start_builder_bot: StartBot,
+    testenv: ProvisionedEnv,
+) -> None:  # fmt: skip
     bot = start_builder_bot(registry_password="not-the-password")
-    repo, _, sha = go_app_repo(github, testenv, "denied")
-    push(bot, repo, sha)
+    repo, _, sha = app_repo(github_forge, testenv.registry, "denied", app_files("go-hello"))
+    push_main(github, bot, repo, sha)
 
-    status = final_status(github, repo, sha, "s2i/web")
-    assert status["state"] == "error"
-    assert str(status["description"]).startswith(
-        f"registry {testenv.registry} refused the credentials"
-    )
-    assert "not-the-password" not in httpx.get(str(status["target_url"]), timeout=5).text
+    status = final_status(github_forge, repo, sha)
+    assert status.state == "error"
+    assert status.description.startswith(f"registry {testenv.registry} refused the credentials")
+    assert "not-the-password" not in github_log(github, repo, sha)
 
 
-def test_a_redelivered_push_builds_once(
-    github: FakeGitHub, start_builder_bot: StartBot, testenv: ProvisionedEnv
-) -> None:
+def test_a_push_redelivered_while_it_builds_builds_nothing_more(
+    github: FakeGitHub, github_forge: GitHubHarness, start_builder_bot: StartBot,
+    testenv: ProvisionedEnv,
+) -> None:  # fmt: skip
+    """GitHub delivers again (same X-GitHub-Delivery) when an answer is late, and on "Redeliver"
+    in its UI. The bot answers "duplicate", and nothing it does afterwards shows a second
+    build: the forge sees no second read of .s2i.yaml and no second queued or final status."""
     bot = start_builder_bot()
-    repo, _, sha = go_app_repo(github, testenv, "twice")
-    delivery = push(bot, repo, sha)
-    assert push(bot, repo, sha, delivery=delivery) == delivery
+    repo, _, sha = app_repo(github_forge, testenv.registry, "twice", slow_go_app())
+    delivery_id = str(uuid.uuid4())
 
-    assert final_status(github, repo, sha, "s2i/web")["state"] == "success"
-    info = httpx.get(f"{bot.url}/deliveries/{delivery}", timeout=5).json()
-    assert len(info["builds"]) == 1
-    building = [s for s in github.statuses(repo.full_name, sha) if s["description"] == "building"]
-    assert len(building) <= 1
+    def config_reads() -> int:
+        return sum(1 for r in github.requests if f"/repos/{repo}/contents/" in r.path)
+
+    def descriptions() -> list[str]:
+        return [str(s["description"]) for s in github.statuses(repo, sha)]
+
+    assert push_main(github, bot, repo, sha, delivery_id) == {"accepted": delivery_id}
+    github.wait_for(lambda: "building" in descriptions(), timeout=120)
+    reads = config_reads()
+    assert reads >= 1
+    assert push_main(github, bot, repo, sha, delivery_id) == {"duplicate": delivery_id}
+
+    status = final_status(github_forge, repo, sha)
+    assert status.state == "success", github_log(github, repo, sha)
+    # A duplicate taken for new would have read the config again and queued a second build,
+    # which supersedes the first (its final status would be an error) or follows it.
+    assert config_reads() == reads
+    assert descriptions().count("queued") <= 1 and descriptions().count("building") == 1
+    assert [s["state"] for s in github.statuses(repo, sha) if s["state"] != "pending"] == [
+        "success"
+    ]
+    assert len(delivery(bot, delivery_id)["builds"]) == 1
 
 
-def test_a_bot_killed_mid_build_finishes_the_build_after_a_restart(
-    github: FakeGitHub, start_builder_bot: StartBot, testenv: ProvisionedEnv
-) -> None:
+def test_a_bot_killed_while_it_compiles_builds_again_after_a_restart(
+    github: FakeGitHub, github_forge: GitHubHarness, start_builder_bot: StartBot,
+    testenv: ProvisionedEnv,
+) -> None:  # fmt: skip
+    """SIGKILL while the Go builder's assemble is compiling (its log says it began and has not
+    ended; the generated sources make that take seconds): the build is left running, no final
+    status. The next start builds it again, to the end."""
     bot = start_builder_bot()
-    repo, image, sha = go_app_repo(github, testenv, "crash")
-    push(bot, repo, sha)
-    github.wait_for(
-        lambda: any(s["description"] == "building" for s in github.statuses(repo.full_name, sha)),
-        timeout=60,
-    )
+    repo, image, sha = app_repo(github_forge, testenv.registry, "crash", slow_go_app())
+    push_main(github, bot, repo, sha)
+    started, ended = "---> Building package", "---> Built "  # builders/go/s2i/assemble
+
+    def compiling() -> bool:
+        building = [s for s in github.statuses(repo, sha) if s["description"] == "building"]
+        if not building:
+            return False
+        log = httpx.get(str(building[-1]["target_url"]), timeout=10).text
+        return started in log and ended not in log
+
+    # The log is not a forge request: poll it (wait_until), not the fake's request log.
+    wait_until(compiling, timeout=300, what="the Go builder to start compiling")
     bot.stop(signal.SIGKILL)
-    bot.start()
+    # Killed mid-build: the newest status is still "building", the log has no end.
+    newest = github.statuses(repo, sha)[-1]
+    assert (newest["state"], newest["description"]) == ("pending", "building")
 
-    status = final_status(github, repo, sha, "s2i/web")
-    assert status["state"] == "success"
-    digest = str(status["description"]).split()[0]
+    bot.start()
+    status = final_status(github_forge, repo, sha)
+    log = github_log(github, repo, sha)
+    assert status.state == "success", log
+    digest = status.description.split()[0]
     assert skopeo_inspect(testenv, f"{image}:main")["Digest"] == digest
+    # Built again after the restart: the compile began twice and the push is in the log.
+    assert log.count(started) >= 2 and f"pushed {image}:main@{digest}" in log

@@ -21,12 +21,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import GITHUB_TOKEN, BotFactory, unique
-from tests.e2e.test_github_push import final_status, go_app_repo, push
+from tests.conftest import BotFactory
 from tests.fakes.github import FakeGitHub
-from tests.support.apps import APPS
+from tests.support.apps import APPS, app_files, app_repo
 from tests.support.bot_process import REPO_ROOT, BotProcess, free_port
+from tests.support.deliveries import push_main
+from tests.support.forges import GitHubHarness
 from tests.support.images import skopeo_inspect
+from tests.support.names import unique
+from tests.support.outcomes import delivery, final_status, github_log
 from tests.support.testenv import STATE, ProvisionedEnv
 from tests.support.wait import wait_until
 
@@ -120,53 +123,58 @@ def build_selector(build_id: int) -> str:
 
 
 def test_a_push_builds_in_a_job_and_the_status_has_the_registry_digest(
-    github: FakeGitHub, start_kube_bot: StartKubeBot, testenv: ProvisionedEnv,
+    github: FakeGitHub, github_forge: GitHubHarness, start_kube_bot: StartKubeBot,
+    testenv: ProvisionedEnv,
     cluster: Cluster, namespace: str,
 ) -> None:  # fmt: skip
     bot = start_kube_bot()
-    repo, image, sha = go_app_repo(github, testenv, "kube")
-    push(bot, repo, sha)
+    repo, image, sha = app_repo(github_forge, testenv.registry, "kube", app_files("go-hello"))
+    push_main(github, bot, repo, sha)
 
-    status = final_status(github, repo, sha, "s2i/web")
-    log = httpx.get(str(status["target_url"]), timeout=5).text
-    assert status["state"] == "success", log
-    match = re.fullmatch(r"(sha256:[0-9a-f]{64}) \([0-9.]+ MB\)", str(status["description"]))
-    assert match, status["description"]
+    status = final_status(github_forge, repo, sha)
+    log = github_log(github, repo, sha)
+    assert status.state == "success", log
+    match = re.fullmatch(r"(sha256:[0-9a-f]{64}) \([0-9.]+ MB\)", status.description)
+    assert match, status.description
     assert skopeo_inspect(testenv, f"{image}:main")["Digest"] == match.group(1)
     # The log is the runner's, from the pod; no secret in it.
     assert f"Job {namespace}/s2i-bot-build-1 created" in log
     assert "s2i build --as-dockerfile" in log and f"pushed {image}:main@{match.group(1)}" in log
-    assert GITHUB_TOKEN not in log and testenv.password not in log
+    assert github.token not in log and testenv.password not in log
     # The Job carries the build's identity; its Secret is owned by it.
     (job,) = cluster.objects(namespace, "jobs", build_selector(1))
     assert job["metadata"]["labels"]["s2i-bot/sha"] == sha
-    assert job["metadata"]["labels"]["s2i-bot/repo"] == repo.full_name.replace("/", ".")
+    assert job["metadata"]["labels"]["s2i-bot/repo"] == repo.replace("/", ".")
     (secret,) = cluster.objects(namespace, "secrets", build_selector(1))
     assert secret["metadata"]["ownerReferences"][0]["uid"] == job["metadata"]["uid"]
 
 
 def test_a_compile_error_in_a_job_fails_the_status_with_the_compiler_in_the_log(
-    github: FakeGitHub, start_kube_bot: StartKubeBot, testenv: ProvisionedEnv
-) -> None:
+    github: FakeGitHub, github_forge: GitHubHarness, start_kube_bot: StartKubeBot,
+    testenv: ProvisionedEnv,
+) -> None:  # fmt: skip
     bot = start_kube_bot()
     main = (APPS / "go-hello" / "main.go").read_text().replace("greet.Hello(", "greet.Helo(")
-    repo, _, sha = go_app_repo(github, testenv, "kube-broken", **{"main.go": main})
-    push(bot, repo, sha)
+    files = app_files("go-hello") | {"main.go": main}
+    repo, _, sha = app_repo(github_forge, testenv.registry, "kube-broken", files)
+    push_main(github, bot, repo, sha)
 
-    status = final_status(github, repo, sha, "s2i/web")
-    assert status["state"] == "failure"
-    assert str(status["description"]).startswith("the build failed")
-    assert "undefined: greet.Helo" in httpx.get(str(status["target_url"]), timeout=5).text
+    status = final_status(github_forge, repo, sha)
+    assert status.state == "failure"
+    assert status.description.startswith("the build failed")
+    assert "undefined: greet.Helo" in github_log(github, repo, sha)
 
 
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["killed", "stopped"])
 def test_a_bot_killed_or_stopped_mid_build_adopts_its_job_after_a_restart(
-    github: FakeGitHub, start_kube_bot: StartKubeBot, testenv: ProvisionedEnv,
+    github: FakeGitHub, github_forge: GitHubHarness, start_kube_bot: StartKubeBot,
+    testenv: ProvisionedEnv,
     cluster: Cluster, namespace: str, stop: signal.Signals,
 ) -> None:  # fmt: skip
     bot = start_kube_bot()
-    repo, image, sha = go_app_repo(github, testenv, f"kube-{stop.name.lower()}")
-    push(bot, repo, sha)
+    name = f"kube-{stop.name.lower()}"
+    repo, image, sha = app_repo(github_forge, testenv.registry, name, app_files("go-hello"))
+    push_main(github, bot, repo, sha)
     wait_until(
         lambda: bool(cluster.objects(namespace, "pods", build_selector(1))),
         timeout=60, what="the build's pod",
@@ -175,10 +183,10 @@ def test_a_bot_killed_or_stopped_mid_build_adopts_its_job_after_a_restart(
     bot.stop(stop)  # a graceful stop, too, leaves the Job running for the next start
     bot.start()
 
-    status = final_status(github, repo, sha, "s2i/web")
-    log = httpx.get(str(status["target_url"]), timeout=5).text
-    assert status["state"] == "success", log
-    digest = str(status["description"]).split()[0]
+    status = final_status(github_forge, repo, sha)
+    log = github_log(github, repo, sha)
+    assert status.state == "success", log
+    digest = status.description.split()[0]
     assert skopeo_inspect(testenv, f"{image}:main")["Digest"] == digest
     # The same Job, adopted, not a second build.
     assert "adopting the Job" in log
@@ -187,21 +195,22 @@ def test_a_bot_killed_or_stopped_mid_build_adopts_its_job_after_a_restart(
 
 
 def test_a_superseded_build_deletes_its_job_and_pod(
-    github: FakeGitHub, start_kube_bot: StartKubeBot, testenv: ProvisionedEnv,
+    github: FakeGitHub, github_forge: GitHubHarness, start_kube_bot: StartKubeBot,
+    testenv: ProvisionedEnv,
     cluster: Cluster, namespace: str,
 ) -> None:  # fmt: skip
     bot = start_kube_bot()
-    repo, _, first = go_app_repo(github, testenv, "kube-cancel")
-    push(bot, repo, first)
+    repo, _, first = app_repo(github_forge, testenv.registry, "kube-cancel", app_files("go-hello"))
+    push_main(github, bot, repo, first)
     wait_until(
         lambda: bool(cluster.objects(namespace, "pods", build_selector(1))),
         timeout=60, what="the build's pod",
     )  # fmt: skip
-    second = repo.commit({"README.md": "newer\n"}, "newer")
-    push(bot, repo, second)
+    second = github_forge.commit(repo, {"README.md": "newer\n"})
+    push_main(github, bot, repo, second)
 
-    status = final_status(github, repo, first, "s2i/web")
-    assert "superseded" in str(status["description"]), status
+    status = final_status(github_forge, repo, first)
+    assert "superseded" in status.description, status
     wait_until(
         lambda: not cluster.objects(namespace, "jobs", build_selector(1))
         and not cluster.objects(namespace, "pods", build_selector(1)),
@@ -211,23 +220,24 @@ def test_a_superseded_build_deletes_its_job_and_pod(
 
 
 def test_an_unreachable_api_server_is_an_error_status_naming_it(
-    github: FakeGitHub, start_kube_bot: StartKubeBot, testenv: ProvisionedEnv,
+    github: FakeGitHub, github_forge: GitHubHarness, start_kube_bot: StartKubeBot,
+    testenv: ProvisionedEnv,
     cluster: Cluster, tmp_path: Path,
 ) -> None:  # fmt: skip
     closed = f"https://127.0.0.1:{free_port()}"
     kubeconfig = tmp_path / "closed.kubeconfig"
     kubeconfig.write_text(Path(cluster.kubeconfig).read_text().replace(cluster.server, closed))
     bot = start_kube_bot(kubeconfig=str(kubeconfig))
-    repo, _, sha = go_app_repo(github, testenv, "kube-down")
-    delivery = push(bot, repo, sha)
+    repo, _, sha = app_repo(github_forge, testenv.registry, "kube-down", app_files("go-hello"))
+    delivery_id = push_main(github, bot, repo, sha)["accepted"]
 
     started = time.monotonic()
-    status = final_status(github, repo, sha, "s2i/web")
-    assert status["state"] == "error"
-    assert f"Kubernetes API server {closed} is unreachable" in str(status["description"])
+    status = final_status(github_forge, repo, sha)
+    assert status.state == "error"
+    assert f"Kubernetes API server {closed} is unreachable" in status.description
     assert time.monotonic() - started < 60
     # The delivery was processed and its build recorded, with the reason.
-    info = httpx.get(f"{bot.url}/deliveries/{delivery}", timeout=5).json()
+    info = delivery(bot, delivery_id)
     assert info["processed"] and len(info["builds"]) == 1
     build = httpx.get(f"{bot.url}/builds/{info['builds'][0]}", timeout=5).json()
     assert build["state"] == "error" and closed in build["reason"]

@@ -1,10 +1,17 @@
-"""Sample application sources for tests and benchmarks (tests/apps, plus generated code)."""
+"""Sample application sources for tests and benchmarks (tests/apps, plus generated code), and
+repositories on a forge that hold one with its .s2i.yaml."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
+from tests.support.forges import Harness
+from tests.support.names import unique
+
 APPS = Path(__file__).resolve().parents[1] / "apps"
+Files = Mapping[str, str | bytes | None]
+MAIN_ONLY = "{branches: [main]}"
 
 
 def app_files(name: str) -> dict[str, str | bytes | None]:
@@ -34,3 +41,23 @@ def slow_go_app(files: int = 40) -> dict[str, str | bytes | None]:
         f"generated{i}.go": generated_go(i) for i in range(files)
     }
     return app_files("go-hello") | generated
+
+
+def s2i_yaml(image: str, triggers: str = MAIN_ONLY, *, template: str = "go") -> str:
+    """A .s2i.yaml with one build, `web`, of `template` into `image`."""
+    return (
+        f"builds:\n  - name: web\n    template: {template}\n    image: {image}\n"
+        f"    triggers: {triggers}\n"
+    )
+
+
+def app_repo(
+    forge: Harness, registry: str, name: str, files: Files, triggers: str = MAIN_ONLY
+) -> tuple[str, str, str]:
+    """A new repository (a unique name from `name`) holding `files` and a .s2i.yaml whose image
+    is named after the repository in `registry`, so no two tests push to one registry
+    repository. Returns the repository, the image and the commit."""
+    repo = forge.create_repo(unique(f"acme/{name}"))
+    image = f"{registry}/{repo}".lower()  # registry repository names are lower case
+    sha = forge.commit(repo, {**files, ".s2i.yaml": s2i_yaml(image, triggers)})
+    return repo, image, sha

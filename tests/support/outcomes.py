@@ -1,0 +1,87 @@
+"""What became of a delivery or a build, seen from outside the bot: the commit status the forge
+shows and what the bot's HTTP API says. One definition of "final" for every test."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import httpx
+
+from tests.fakes.github import FakeGitHub
+from tests.support.bot_process import BotProcess
+from tests.support.forges import Harness
+from tests.support.wait import wait_until
+
+# A real build (s2i, the engine, a push) on two shared cores: minutes when the machine is busy.
+BUILD_TIMEOUT = 900
+# The states a build's status ends in, in each forge's own words: GitHub's REST API, "Create a
+# commit status" (error, failure, pending, success); GitLab's, "Set the pipeline status of a
+# commit" (pending, running, success, failed, canceled, skipped).
+FINAL_STATES = {
+    "github": frozenset({"success", "failure", "error"}),
+    "gitlab": frozenset({"success", "failed", "canceled", "skipped"}),
+}
+
+
+class Status(NamedTuple):
+    context: str  # GitHub's context, GitLab's name
+    state: str
+    description: str
+
+
+def final_status(
+    forge: Harness, repo: str, sha: str, context: str = "s2i/web", timeout: float = BUILD_TIMEOUT
+) -> Status:
+    """Wait until the newest `context` status of `sha` is final (FINAL_STATES), and return it.
+
+    The newest, not any: a status posted after a final one (a rebuild) is what the forge
+    shows, so the wait goes on until that one is final too."""
+    final = FINAL_STATES[forge.forge]
+
+    def newest() -> Status | None:
+        mine = [Status(*s) for s in forge.statuses(repo, sha) if s[0] == context]
+        return mine[-1] if mine else None
+
+    def done() -> bool:
+        status = newest()
+        return status is not None and status.state in final
+
+    forge.wait_for(done, timeout)
+    status = newest()
+    assert status is not None
+    return status
+
+
+def github_log(github: FakeGitHub, repo: str, sha: str, context: str = "s2i/web") -> str:
+    """The page the newest `context` status of `sha` links to (its target_url): the log of the
+    build it reports."""
+    newest = [s for s in github.statuses(repo, sha) if s["context"] == context][-1]
+    return httpx.get(str(newest["target_url"]), timeout=10).text
+
+
+def delivery(bot: BotProcess, delivery_id: str) -> dict[str, Any]:
+    """GET /deliveries/{id}: whether the bot processed it, its outcome, the builds it started."""
+    response = httpx.get(f"{bot.url}/deliveries/{delivery_id}", timeout=10)
+    response.raise_for_status()
+    info: dict[str, Any] = response.json()
+    return info
+
+
+def processed(bot: BotProcess, delivery_id: str, timeout: float = 30) -> dict[str, Any]:
+    """Wait until the bot has processed the delivery; what it made of it (see delivery())."""
+    wait_until(
+        lambda: bool(delivery(bot, delivery_id).get("processed")),
+        timeout=timeout,
+        what=f"delivery {delivery_id} to be processed",
+    )
+    return delivery(bot, delivery_id)
+
+
+def build(bot: BotProcess, build_id: int) -> dict[str, Any] | None:
+    """GET /builds/{id}: the build as JSON, or None when the bot has no such build."""
+    response = httpx.get(f"{bot.url}/builds/{build_id}", timeout=10)
+    if response.status_code == 404:
+        return None
+    response.raise_for_status()
+    info: dict[str, Any] = response.json()
+    return info
