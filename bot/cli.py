@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bot.build_result import EXIT_CODES
 from bot.repo_config import FILE_NAME, RepoConfigError, parse_repo_config, schema
-from bot.settings import Settings, load_settings
+from bot.settings import Settings, SettingsError, load_settings
 from bot.templates import TemplateError, load_templates
 
 
@@ -26,7 +26,7 @@ def _serve(settings: Settings) -> int:
 
     try:
         bot = build_bot(settings)
-    except TemplateError as exc:
+    except (TemplateError, SettingsError) as exc:
         print(f"s2i-bot: {exc}", file=sys.stderr)
         return 2
     uvicorn.run(create_app(bot), host=settings.host, port=settings.port, log_level="info")

@@ -18,6 +18,10 @@ from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 ENV_PREFIX = "S2I_BOT_"
 
 
+class SettingsError(Exception):
+    """Settings the bot cannot start with; one line per problem, each naming its source."""
+
+
 def _secret_from_file(value: SecretStr | None, path: Path | None) -> SecretStr | None:
     if value is None and path is not None:
         return SecretStr(path.read_text().strip())
@@ -25,9 +29,15 @@ def _secret_from_file(value: SecretStr | None, path: Path | None) -> SecretStr |
 
 
 class GitHubSettings(BaseModel):
+    """GitHub is on when a token or an App id is set (bot.forges.make_forges); then a webhook
+    secret is required."""
+
     model_config = ConfigDict(extra="forbid")
     # GitHub Enterprise Server: https://HOST/api/v3
     api_url: str = "https://api.github.com"
+    # Where repositories are cloned from (the token goes nowhere else); unset: the web URL
+    # that goes with api_url (https://github.com, https://HOST for GHES).
+    git_url: str = ""
     token: SecretStr | None = None
     token_file: Path | None = None
     webhook_secret: SecretStr | None = None
@@ -48,7 +58,10 @@ class GitHubSettings(BaseModel):
 
 class GitLabSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: str = ""  # https://gitlab.com, or a self-managed GitLab; empty: GitLab is off
+    # https://gitlab.com, or a self-managed GitLab; empty: GitLab is off. When on, a webhook
+    # secret is required (bot.forges.make_forges).
+    url: str = ""
+    git_url: str = ""  # where projects are cloned from (the token goes nowhere else); unset: url
     token: SecretStr | None = None  # a project, group or personal access token (api scope)
     token_file: Path | None = None
     webhook_secret: SecretStr | None = None
@@ -157,6 +170,9 @@ class Settings(BaseModel):
     # against secondary rate limits; a self-hosted forge without them may lower it.
     forge_write_interval: float = 1.0
     build_draft_pull_requests: bool = False
+    # Accept webhooks of a forge that has no webhook secret set, unsigned: only for local
+    # experiments (anyone who reaches the bot could start builds); warned at every start.
+    insecure_unsigned_webhooks: bool = False
     # How often deliveries that could not be processed (the forge API down) are tried again.
     delivery_retry_interval: float = 60.0
     s2i: str = "s2i"

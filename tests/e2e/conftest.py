@@ -56,8 +56,6 @@ def forge_bot(forge: Harness, testenv: ProvisionedEnv, tmp_path: Path) -> Iterat
         "registry_auth_file": str(testenv.auth_file(tmp_path)),
         "s2i": testenv.s2i,
     }
-    if forge.forge == "gitlab":  # the GitHub side must still be configured: point it nowhere
-        settings["github"] = {"api_url": "http://127.0.0.1:9/api/v3"}
     workdir = tmp_path / "bot"
     workdir.mkdir()
     bot = BotProcess(workdir, settings | forge.bot_settings()).start()

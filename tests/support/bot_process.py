@@ -45,14 +45,25 @@ class BotProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> BotProcess:
+        self._launch()
+        wait_until(self._healthy, timeout=30, what=f"the bot to answer on {self.url}")
+        return self
+
+    def _launch(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("S2I_BOT_")}
         with self.log_file.open("ab") as log:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "bot.cli", "--config", str(self.config_file), "serve"],
                 stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=env,
             )  # fmt: skip
-        wait_until(self._healthy, timeout=30, what=f"the bot to answer on {self.url}")
-        return self
+
+    def start_expecting_exit(self, timeout: float = 30) -> tuple[int, str]:
+        """Start the bot where it must refuse to start: its exit code and what it printed."""
+        self._launch()
+        assert self._proc is not None
+        code = self._proc.wait(timeout=timeout)
+        self._proc = None
+        return code, self.log()
 
     def _healthy(self) -> bool:
         assert self._proc is not None
@@ -71,3 +82,11 @@ class BotProcess:
 
     def log(self) -> str:
         return self.log_file.read_text()
+
+    def peak_memory(self) -> int:
+        """The bot process's peak resident memory so far, in bytes (VmHWM, proc(5))."""
+        assert self._proc is not None
+        for line in Path(f"/proc/{self._proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
+        raise RuntimeError("no VmHWM in /proc/<pid>/status")
