@@ -11,8 +11,8 @@ written past the cap.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -119,9 +119,9 @@ class LogStore:
         for build_id in build_ids:
             self.path(build_id).unlink(missing_ok=True)
 
-    def unchanged_since(self, seconds_ago: float) -> list[int]:
-        """Builds whose log was last written more than `seconds_ago` seconds ago."""
-        before = time.time() - seconds_ago
+    def written_before(self, cutoff: datetime) -> list[int]:
+        """Builds whose log was last written before `cutoff`."""
+        before = cutoff.timestamp()
         ids = []
         for path in self._directory.glob("*.log"):
             try:

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 from bot.actions import Actions
 from bot.build_logs import LogStore
@@ -28,6 +29,19 @@ from bot.store import Delivery, Store
 log = logging.getLogger(__name__)
 
 
+RETENTION_INTERVAL = 3600.0  # seconds between two rounds of the retention duty
+
+
+def forget_before(store: Store, logs: LogStore, cutoff: datetime) -> int:
+    """Delete the deliveries and finished builds older than `cutoff` and their log files,
+    and log files of builds no longer in the store (a crash between the two) written before
+    it; the number of builds deleted (docs/security.md, "Nothing kept forever")."""
+    ids = store.delete_finished_before(cutoff)
+    logs.delete(ids)
+    logs.delete(i for i in logs.written_before(cutoff) if store.find_build(i) is None)
+    return len(ids)
+
+
 @dataclass
 class Bot:
     """Everything one running bot holds, wired once by bot.wiring.build_bot."""
@@ -41,6 +55,7 @@ class Bot:
     pulls: PullRequests
     dispatcher: Dispatcher
     outbox: Outbox
+    _tidying: asyncio.Task[None] | None = None  # the retention duty, from recover()
 
     def _handle(self, delivery: Delivery, event: Event) -> Actions:
         # The payload names the repository; the forge's API confirms it, and the configuration
@@ -88,6 +103,7 @@ class Bot:
         stored but never processed are processed, and the outbox sends what it still holds,
         so no status stays pending."""
         self.outbox.start()
+        self._tidying = asyncio.create_task(self.keep_tidy(), name="retention")
         for build in await asyncio.to_thread(
             self.store.builds_in, BuildState.QUEUED, BuildState.RUNNING
         ):
@@ -108,7 +124,23 @@ class Bot:
             except Exception:  # the store itself failing: try again next round
                 log.exception("retrying unprocessed deliveries failed")
 
+    async def keep_tidy(self) -> None:
+        """Retention: now, then every RETENTION_INTERVAL, what is older than retention_days
+        goes (forget_before)."""
+        while self.settings.retention_days > 0:
+            cutoff = datetime.now(UTC) - timedelta(days=self.settings.retention_days)
+            try:
+                forgotten = await asyncio.to_thread(forget_before, self.store, self.logs, cutoff)
+            except Exception:  # the store failing: try again next round
+                log.exception("deleting old deliveries, builds and logs failed")
+            else:
+                if forgotten:
+                    log.info("retention: %d builds and their logs deleted", forgotten)
+            await asyncio.sleep(RETENTION_INTERVAL)
+
     async def stop(self) -> None:
+        if self._tidying is not None:
+            self._tidying.cancel()
         await self.dispatcher.shutdown()
         await self.outbox.close()  # what it still holds is sent after the next start
         self.store.close()

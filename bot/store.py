@@ -404,3 +404,30 @@ class Store:
             .where(outbox.c.key == item.key)
             .values(due_at=due_at, attempts=outbox.c.attempts + 1, last_error=error)
         )
+
+    # -- retention
+    def delete_finished_before(self, cutoff: datetime) -> list[int]:
+        """Delete the builds that finished before `cutoff`, then the processed deliveries
+        received before it that have no build left; the ids of the deleted builds (their log
+        files go too). Unfinished builds and unprocessed deliveries always stay, and so does
+        the newest build: SQLite gives a new row the largest id plus one, so deleting it would
+        hand its id to the next build."""
+        if cutoff.tzinfo is not None:
+            cutoff = cutoff.astimezone(UTC).replace(tzinfo=None)
+        with self._engine.begin() as conn:
+            newest = conn.execute(sa.select(sa.func.max(builds.c.id))).scalar()
+            old = sa.select(builds.c.id).where(
+                builds.c.finished_at < cutoff, builds.c.state.not_in(_UNFINISHED),
+                builds.c.id != (newest or 0),
+            )  # fmt: skip
+            ids = [int(row.id) for row in conn.execute(old)]
+            for start in range(0, len(ids), 500):  # bounded IN lists
+                conn.execute(builds.delete().where(builds.c.id.in_(ids[start : start + 500])))
+            conn.execute(
+                deliveries.delete().where(
+                    deliveries.c.processed_at.is_not(None),
+                    deliveries.c.received_at < cutoff,
+                    deliveries.c.id.not_in(sa.select(builds.c.delivery_id)),
+                )
+            )
+        return ids

@@ -27,6 +27,8 @@ def make_executor(settings: Settings) -> Executor:
         settings.data_dir / "work",
         engine=settings.engine,
         s2i=settings.s2i,
+        max_build_seconds=settings.max_build_seconds,
+        max_log_bytes=settings.max_log_bytes,
         insecure_registries=tuple(settings.insecure_registries),
         artifact_policy=artifact_policy(settings),
     )

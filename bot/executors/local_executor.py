@@ -13,12 +13,19 @@ Each build has two directories of its own, in two separate trees:
 Both go when the build ends, however it ends (succeeded, failed, error, cancelled), and
 sweep() removes what a crashed bot left, after stopping its orphaned runners. The runner
 starts with a minimal environment (bot/runner/environment.py), nothing of the bot's.
+
+A build runs at most its time limit (bot/executors/time_limit.py): then its whole process
+group (the runner, s2i, the engine and the build step it runs) gets SIGTERM, SIGKILL after
+STOP_SECONDS, and the build ends `failed` "timed out after N s". The runner's output reaches
+the log through a pipe, capped at max_log_bytes (bot/build_logs.py). When it has ended, the
+images it made leave the engine's storage (bot/executors/local_images.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import select
 import shutil
@@ -28,13 +35,18 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.build_logs import DEFAULT_MAX_BYTES, CappedLog, append_capped
 from bot.build_result import BuildResult
 from bot.build_spec import BuildSpec
+from bot.executors.local_images import prune_finished_builds
+from bot.executors.time_limit import DEFAULT_MAX_BUILD_SECONDS, time_limit, timed_out
 from bot.runner.artifact import ArtifactPolicy
 from bot.runner.credentials import Credentials
 from bot.runner.environment import minimal_env
 
+log = logging.getLogger(__name__)
 STOP_SECONDS = 10  # how long a stopped runner may take before its group is killed
+DRAIN_SECONDS = 10  # how long the log pipe may stay open after the runner has ended
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,8 @@ class LocalExecutor:
     # Where the credentials of running builds are; default: `secrets` beside work_dir.
     secrets_dir: Path | None = None
     artifact_policy: ArtifactPolicy = field(default_factory=ArtifactPolicy)
+    max_build_seconds: int = DEFAULT_MAX_BUILD_SECONDS
+    max_log_bytes: int = DEFAULT_MAX_BYTES
 
     @property
     def secrets_root(self) -> Path:
@@ -59,6 +73,7 @@ class LocalExecutor:
         for root in (self.work_dir, self.secrets_root):
             for child in root.iterdir() if root.is_dir() else ():
                 _remove(child)
+        prune_finished_builds(self.engine, self.work_dir)  # and the images they made
 
     async def run(
         self, build_id: int, spec: BuildSpec, credentials: Credentials, log_path: Path
@@ -81,6 +96,11 @@ class LocalExecutor:
             _remove(workdir)
             if secrets is not None:
                 _remove(secrets)
+            # Its images (and those of other finished builds) leave the engine's storage.
+            try:
+                await asyncio.to_thread(prune_finished_builds, self.engine, self.work_dir)
+            except Exception:  # pruning is housekeeping: never the build's outcome
+                log.exception("build %s: removing its images failed", build_id)
 
     async def _run(
         self, build_id: int, spec: BuildSpec, credentials: Credentials, log_path: Path,
@@ -98,18 +118,36 @@ class LocalExecutor:
         for registry in self.insecure_registries:
             argv += ["--insecure-registry", registry]
         env = minimal_env(os.environ, home=workdir / "build" / "home")
-        with log_path.open("ab") as log:
-            proc = await asyncio.create_subprocess_exec(
-                *argv, stdout=log, stderr=log, stdin=asyncio.subprocess.DEVNULL,
-                start_new_session=True, env=env,
-            )  # fmt: skip
-            (workdir / "runner.pid").write_text(str(proc.pid))
+        limit = time_limit(spec, self.max_build_seconds)
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            stdin=asyncio.subprocess.DEVNULL, start_new_session=True, env=env,
+        )  # fmt: skip
+        (workdir / "runner.pid").write_text(str(proc.pid))
+        assert proc.stdout is not None
+        timed = False
+        with CappedLog(log_path, self.max_log_bytes) as log:
+            copying = asyncio.create_task(_copy(proc.stdout, log))
             try:
-                await proc.wait()
+                await asyncio.wait_for(proc.wait(), limit)
+            except TimeoutError:
+                timed = True
+                await _stop_group(proc)
             except asyncio.CancelledError:
                 _kill_group(proc.pid)
                 await proc.wait()
+                copying.cancel()
                 raise
+            finally:
+                # What the group's last members still write; a member that left the group
+                # and holds the pipe must not hold the build.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(copying), DRAIN_SECONDS)
+                copying.cancel()
+        if timed:
+            result = timed_out(limit)
+            append_capped(log_path, f"BUILD FAILED: {result.reason}\n", self.max_log_bytes)
+            return result
         if result_file.exists():
             return BuildResult.model_validate_json(result_file.read_text())
         return BuildResult(state="error", reason=f"the runner exited with status {proc.returncode}")
@@ -159,6 +197,21 @@ def _is_runner(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return b"bot.runner" in cmdline and state != "Z"
+
+
+async def _copy(output: asyncio.StreamReader, log: CappedLog) -> None:
+    while chunk := await output.read(64 * 1024):
+        log.write(chunk)
+
+
+async def _stop_group(proc: asyncio.subprocess.Process) -> None:
+    """SIGTERM to the runner's whole process group, SIGKILL to what is left of it after
+    STOP_SECONDS (the group outlives its leader while any member runs)."""
+    _kill_group(proc.pid)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(proc.wait(), STOP_SECONDS)
+    _kill_group(proc.pid, signal.SIGKILL)
+    await proc.wait()
 
 
 def _kill_group(pid: int, sig: signal.Signals = signal.SIGTERM) -> None:

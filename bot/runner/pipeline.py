@@ -19,6 +19,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot import image_policy
 from bot.build_result import BuildResult
 from bot.build_spec import BuildSpec
 from bot.runner import dockerfile, s2i
@@ -167,6 +168,10 @@ def _build(
             for line in stage.splitlines():
                 log.line(f"  {line}")
 
+    # The bot's image policy again (bot/image_policy.py), on what this build is about to pull
+    # (every FROM of the Dockerfile) and push: nothing between planning and here can widen it.
+    if problems := image_policy.before_build(spec, generated.read_text()):
+        raise BuildFailure("image policy: " + "; ".join(problems))
     # With a runtime image, the next incremental build needs the builder stage (its caches
     # and save-artifacts), which the slim image lacks: keep that stage as a cache image.
     keep_cache = spec.incremental and spec.runtime is not None

@@ -1,0 +1,110 @@
+"""scripts/cluster.sh's real single-node cluster, for tests that run builds as Jobs: the
+cluster up with the runner image built and pushed (once per session), a build namespace of
+its own per test with the registry Secret, and a bot whose builds run there.
+
+Pytest fixtures; a test module takes them by assignment (`cluster = kube_cluster.cluster`).
+The build pods use the node's network (`host_network: true`): the registry and the fake
+GitHub listen on the host's loopback, which a pod in its own network namespace cannot reach.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import BotFactory, unique
+from tests.support.bot_process import REPO_ROOT, BotProcess
+from tests.support.testenv import STATE, ProvisionedEnv
+from tests.support.wait import wait_until
+
+RUNNER_IMAGE = "127.0.0.1:5000/s2i-bot/runner:latest"
+REGISTRY_SECRET = "registry"
+
+
+@dataclass(frozen=True)
+class Cluster:
+    kubeconfig: str
+    kubectl: str
+    server: str
+
+    def kubectl_run(self, *args: str, check: bool = True) -> str:
+        return subprocess.run(
+            [self.kubectl, "--kubeconfig", self.kubeconfig, *args],
+            check=check, capture_output=True, text=True,
+        ).stdout  # fmt: skip
+
+    def objects(self, namespace: str, kind: str, selector: str) -> list[dict[str, Any]]:
+        out = self.kubectl_run("-n", namespace, "get", kind, "-l", selector, "-o", "json")
+        items: list[dict[str, Any]] = json.loads(out)["items"]
+        return items
+
+
+def build_selector(build_id: int) -> str:
+    return f"app.kubernetes.io/managed-by=s2i-bot,s2i-bot/build-id={build_id}"
+
+
+@pytest.fixture(scope="session")
+def cluster(testenv: ProvisionedEnv) -> Cluster:
+    """The cluster up (idempotent, ~10 s) and the runner image built and pushed."""
+    for script, arg in (("cluster.sh", "up"), ("images.sh", "runner")):
+        result = subprocess.run(
+            ["bash", str(REPO_ROOT / "scripts" / script), arg],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, f"{script} failed:\n{result.stdout}\n{result.stderr}"
+    info = json.loads((STATE / "cluster" / "cluster.json").read_text())
+    return Cluster(info["kubeconfig"], info["kubectl"], info["server"])
+
+
+@pytest.fixture
+def build_namespace(cluster: Cluster, testenv: ProvisionedEnv, tmp_path: Path) -> Iterator[str]:
+    """A build namespace of its own (build ids restart at 1 with every bot's new database)
+    with the registry credentials as a dockerconfigjson Secret."""
+    name = unique("s2i-bot-e2e-builds")
+    cluster.kubectl_run("create", "namespace", name)
+    auth = testenv.auth_file(tmp_path)
+    cluster.kubectl_run(
+        "-n", name, "create", "secret", "generic", REGISTRY_SECRET,
+        "--type=kubernetes.io/dockerconfigjson", f"--from-file=.dockerconfigjson={auth}",
+    )  # fmt: skip
+    # The ServiceAccount admission refuses pods until the controller made `default`.
+    wait_until(
+        lambda: bool(cluster.kubectl_run("-n", name, "get", "sa", "default", check=False)),
+        timeout=60, what=f"the default ServiceAccount in {name}",
+    )  # fmt: skip
+    yield name
+    cluster.kubectl_run("delete", "namespace", name, "--wait=false", check=False)
+
+
+StartKubeBot = Callable[..., BotProcess]
+
+
+@pytest.fixture
+def start_kube_bot(
+    start_bot: BotFactory, testenv: ProvisionedEnv, cluster: Cluster, build_namespace: str,
+    tmp_path: Path,
+) -> StartKubeBot:  # fmt: skip
+    def start(**settings: Any) -> BotProcess:
+        return start_bot(**{
+            "builder_registry": testenv.builder_registry,
+            "registry_auth_file": str(testenv.auth_file(tmp_path)),
+            "executor": "kubernetes",
+            "kubernetes": {
+                "kubeconfig": cluster.kubeconfig,
+                "build_namespace": build_namespace,
+                "runner_image": RUNNER_IMAGE,
+                "runner_image_pull_policy": "Always",
+                "registry_secret": REGISTRY_SECRET,
+                "host_network": True,
+                "ttl_seconds_after_finished": 600,
+                "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}},
+            },
+        } | settings)  # fmt: skip
+
+    return start

@@ -1,0 +1,52 @@
+"""Build logs are capped (bot/build_logs.py): a log never grows past max_log_bytes, says where
+it was cut, and keeps the end of the output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.build_logs import CappedLog, LogStore, truncation_line
+
+CAP = 64 * 1024
+
+
+def test_output_past_the_cap_is_cut_with_a_line_saying_so_and_its_end_is_kept(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "1.log"
+    path.write_text("build web of acme/web queued\n")
+    with CappedLog(path, CAP) as log:
+        for i in range(20_000):  # about 600 KB of output, in pieces of every size
+            log.write(f"line {i} of a build that prints too much\n".encode() * (1 + i % 3))
+        log.write(b"BUILD FAILED: the last line\n")
+        assert log.truncated
+    text = path.read_text()
+    assert path.stat().st_size <= CAP
+    assert text.startswith("build web of acme/web queued\nline 0 of a build")
+    assert text.count(truncation_line(CAP)) == 1
+    head, tail = text.split(truncation_line(CAP))
+    assert head.endswith("\n")  # cut on a whole line
+    assert tail.startswith("--- the last ")
+    assert tail.endswith(
+        "line 19999 of a build that prints too much\nBUILD FAILED: the last line\n"
+    )
+
+
+def test_the_bots_own_lines_after_the_cut_still_fit_and_never_pass_the_cap(tmp_path: Path) -> None:
+    logs = LogStore(tmp_path, max_bytes=CAP)
+    with CappedLog(logs.path(7), CAP) as log:
+        log.write(b"x" * (2 * CAP))
+    logs.append(7, "CANCELLED: superseded by abc1234\n")
+    assert str(logs.read(7)).endswith("CANCELLED: superseded by abc1234\n")
+    for _ in range(10_000):
+        logs.append(7, "more and more lines from the bot\n")
+    assert logs.path(7).stat().st_size == CAP
+
+
+def test_a_log_under_the_cap_is_written_as_it_comes(tmp_path: Path) -> None:
+    path = tmp_path / "2.log"
+    with CappedLog(path, CAP) as log:
+        log.write(b"==> fetch\n")
+        assert path.read_bytes() == b"==> fetch\n"  # readable while the build runs
+        log.write(b"<== fetch: done\n")
+    assert path.read_bytes() == b"==> fetch\n<== fetch: done\n"
