@@ -30,8 +30,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import unique
 from tests.support.bot_process import REPO_ROOT
+from tests.support.names import unique
 from tests.support.testenv import STATE, ProvisionedEnv
 
 MANIFESTS = REPO_ROOT / "manifests"

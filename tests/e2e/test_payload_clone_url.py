@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import unique
 from tests.fakes.credential_trap import CredentialTrap
 from tests.support.apps import app_files
 from tests.support.bot_process import BotProcess
 from tests.support.forges import Harness
 from tests.support.images import skopeo_inspect
+from tests.support.names import unique
+from tests.support.outcomes import final_status
 from tests.support.testenv import ProvisionedEnv
 
 pytestmark = pytest.mark.e2e
-BUILD_TIMEOUT = 900
 
 
 def test_a_payloads_clone_url_is_ignored_and_gets_no_token(
@@ -30,13 +30,7 @@ def test_a_payloads_clone_url_is_ignored_and_gets_no_token(
     sha = forge.commit(repo, app_files("go-hello") | {".s2i.yaml": config})
     with CredentialTrap(host="localhost") as trap:
         forge.push(forge_bot, repo, "main", sha, clone_url=f"{trap.url}/{repo}.git")
-
-        def finished() -> list[tuple[str, str, str]]:
-            return [s for s in forge.statuses(repo, sha)
-                    if s[0] == "s2i/web" and s[1] not in ("pending", "running")]  # fmt: skip
-
-        forge.wait_for(lambda: bool(finished()), timeout=BUILD_TIMEOUT)
-    _, state, description = finished()[-1]
+        _, state, description = final_status(forge, repo, sha)
     assert state == "success", description
     assert skopeo_inspect(testenv, f"{image}:{sha}")["Digest"] in description
     assert trap.seen == []

@@ -8,30 +8,19 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import WEBHOOK_SECRET, BotFactory, unique
+from tests.conftest import BotFactory
 from tests.fakes.github import FakeGitHub
 from tests.fakes.webhooks import ZERO_SHA, github_headers, load_example, push_payload
 from tests.support.bot_process import BotProcess
-from tests.support.wait import wait_until
+from tests.support.forges import WEBHOOK_SECRET
+from tests.support.names import unique
+from tests.support.outcomes import processed
 
 HELLO = Path(__file__).resolve().parents[1] / "apps" / "go-hello"
 
 
 def post(bot: BotProcess, event: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
     return httpx.post(f"{bot.url}/webhooks/github", content=body, headers=headers, timeout=10)
-
-
-def processed(bot: BotProcess, delivery: str) -> dict[str, object]:
-    """Wait until the bot has processed the delivery; return what it made of it."""
-    info: dict[str, object] = {}
-
-    def done() -> bool:
-        nonlocal info
-        info = httpx.get(f"{bot.url}/deliveries/{delivery}", timeout=5).json()
-        return bool(info.get("processed"))
-
-    wait_until(done, timeout=30, what=f"delivery {delivery} to be processed")
-    return info
 
 
 def stored_deliveries(bot: BotProcess) -> int:
