@@ -36,6 +36,9 @@ from tests.fakes.github import FakeGitHub, FakeRepo
 from tests.fakes.webhooks import ZERO_SHA, github_headers, push_payload
 from tests.support.apps import app_files
 from tests.support.bot_process import REPO_ROOT, BotProcess
+from tests.support.forges import GitHubHarness
+from tests.support.names import unique
+from tests.support.outcomes import final_status
 from tests.support.testenv import STATE, ProvisionedEnv
 
 RUNNER_IMAGE = "127.0.0.1:5000/s2i-bot/runner:latest"
@@ -91,16 +94,13 @@ def push_and_time(
     if poller:
         poller.start()
 
-    def final() -> list[dict[str, object]]:
-        return [s for s in github.statuses(repo.full_name, sha) if s["state"] != "pending"]
-
-    github.wait_for(lambda: bool(final()), timeout=900)
+    status = final_status(GitHubHarness(github, GITHUB_TOKEN), repo.full_name, sha)
     elapsed = time.monotonic() - start
     done.set()
     if poller:
         poller.join()
-    if final()[0]["state"] != "success":
-        raise SystemExit(f"the build failed: {final()[0]}")
+    if status.state != "success":
+        raise SystemExit(f"the build failed: {status}")
     return elapsed, (started[0] - start if started else None)
 
 
@@ -168,18 +168,19 @@ def run(
     env: ProvisionedEnv, github: FakeGitHub, local: BotProcess, kube: BotProcess,
     cluster: dict[str, Any], namespace: str, rounds: int,
 ) -> None:  # fmt: skip
-    local_repo = github.create_repo("bench/k8s-local")
-    kube_repo = github.create_repo("bench/k8s-kube")
+    # Repositories (and so registry repositories) of their own: runs side by side never mix.
+    local_repo = github.create_repo(unique("bench/k8s-local"))
+    kube_repo = github.create_repo(unique("bench/k8s-kube"))
     local_times, kube_times, to_running = [], [], []
     for round_ in range(rounds):
         nonce = f"round-{round_}-{time.time_ns()}"
         build_id = round_ + 1  # each bot's own database numbers its builds from 1
         kube_time, running = push_and_time(
-            github, kube, kube_repo, f"{env.registry}/bench/k8s-kube", nonce,
+            github, kube, kube_repo, f"{env.registry}/{kube_repo.full_name}", nonce,
             running=lambda b=build_id: pod_running(cluster, namespace, b),
         )  # fmt: skip
         local_time, _ = push_and_time(
-            github, local, local_repo, f"{env.registry}/bench/k8s-local", nonce
+            github, local, local_repo, f"{env.registry}/{local_repo.full_name}", nonce
         )
         kube_times.append(kube_time)
         local_times.append(local_time)

@@ -35,6 +35,9 @@ from tests.fakes.github import FakeGitHub, FakeRepo
 from tests.fakes.webhooks import ZERO_SHA, github_headers, push_payload
 from tests.support.apps import generated_go
 from tests.support.bot_process import REPO_ROOT, BotProcess
+from tests.support.forges import GitHubHarness
+from tests.support.names import unique
+from tests.support.outcomes import final_status
 from tests.support.testenv import ProvisionedEnv
 
 APP = REPO_ROOT / "tests" / "apps" / "go-hello"
@@ -66,13 +69,10 @@ def by_bot(
     start = time.monotonic()
     httpx.post(f"{bot.url}/webhooks/github", content=body, headers=headers).raise_for_status()
 
-    def final() -> list[dict[str, object]]:
-        return [s for s in github.statuses(repo.full_name, sha) if s["state"] != "pending"]
-
-    github.wait_for(lambda: bool(final()), timeout=900)
+    status = final_status(GitHubHarness(github, GITHUB_TOKEN), repo.full_name, sha)
     elapsed = time.monotonic() - start
-    if final()[0]["state"] != "success":
-        raise SystemExit(f"the bot's build failed: {final()[0]}")
+    if status.state != "success":
+        raise SystemExit(f"the bot's build failed: {status}")
     return elapsed
 
 
@@ -160,9 +160,9 @@ def main() -> None:
 def run_case(
     env: ProvisionedEnv, github: FakeGitHub, bot: BotProcess, work: Path, app: str, rounds: int
 ) -> None:
-    repo = github.create_repo(f"bench/{app}")
-    bot_image = f"{env.registry}/bench/{app}/bot"  # under the repository's own name (image_policy)
-    hand_image = f"{env.registry}/bench/{app}-hand"
+    repo = github.create_repo(unique(f"bench/{app}"))  # runs side by side never share images
+    bot_image = f"{env.registry}/{repo.full_name}/bot"  # under the repository's name (image_policy)
+    hand_image = f"{env.registry}/{repo.full_name}-hand"
     bot_times, hand_times = [], []
     for round_ in range(rounds):
         nonce = f"{app}-{round_}-{time.time_ns()}"
