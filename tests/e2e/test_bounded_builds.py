@@ -20,12 +20,13 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.conftest import unique
 from tests.fakes.github import FakeGitHub, FakeRepo
 from tests.support import kube_cluster
 from tests.support.bot_process import BotProcess
+from tests.support.deliveries import push_main
 from tests.support.kube_cluster import Cluster, StartKubeBot, build_selector
-from tests.support.pushes import final_status, log_of, push_main
+from tests.support.names import unique
+from tests.support.outcomes import final_status, github_log
 from tests.support.testenv import ProvisionedEnv
 from tests.support.wait import wait_until
 
@@ -74,11 +75,11 @@ def test_an_endless_build_script_with_timeout_5_ends_failure_timed_out_after_5_s
     repo, _, sha = node_repo(
         github, testenv, f"echo building forever && {marker}", "    timeout: 5\n"
     )
-    push_main(bot, repo, sha)
+    push_main(github, bot, repo.full_name, sha)
 
-    status = final_status(github, repo, sha, "s2i/web")
-    log = log_of(status)
-    assert (status["state"], status["description"]) == ("failure", "timed out after 5 s"), log
+    status = final_status(github, repo.full_name, sha, "s2i/web")
+    log = github_log(github, repo.full_name, sha)
+    assert (status.state, status.description) == ("failure", "timed out after 5 s"), log
     assert log.rstrip().endswith("BUILD FAILED: timed out after 5 s")
     # Whatever it had reached (five seconds may end it before the build script), nothing of
     # it runs on: not the script, not the runner.
@@ -100,12 +101,12 @@ def test_a_build_script_that_runs_past_the_timeout_is_stopped_with_the_whole_gro
     repo, _, sha = node_repo(
         github, testenv, f"echo building forever && {marker}", "    timeout: 60\n"
     )
-    push_main(bot, repo, sha)
+    push_main(github, bot, repo.full_name, sha)
     wait_until(lambda: bool(running_commands(marker)), timeout=60, what=f"'{marker}' to run")
 
-    status = final_status(github, repo, sha, "s2i/web")
-    log = log_of(status)
-    assert (status["state"], status["description"]) == ("failure", "timed out after 60 s"), log
+    status = final_status(github, repo.full_name, sha, "s2i/web")
+    log = github_log(github, repo.full_name, sha)
+    assert (status.state, status.description) == ("failure", "timed out after 60 s"), log
     assert "building forever" in log
     wait_until(lambda: not running_commands(marker), timeout=60, what=f"'{marker}' to end")
 
@@ -119,16 +120,16 @@ def test_a_build_printing_past_max_log_bytes_has_its_log_cut_and_still_ends_with
     loop = "for (let i = 0; i < 20000; i++) console.log('line ' + i + ' ' + 'x'.repeat(70))"
     script = f'node -e "{loop}"'
     repo, image, sha = node_repo(github, testenv, script)
-    push_main(bot, repo, sha)
+    push_main(github, bot, repo.full_name, sha)
 
-    status = final_status(github, repo, sha, "s2i/web")
-    log = log_of(status)
-    assert status["state"] == "success", log[-3000:]
+    status = final_status(github, repo.full_name, sha, "s2i/web")
+    log = github_log(github, repo.full_name, sha)
+    assert status.state == "success", log[-3000:]
     assert len(log.encode()) <= cap
     assert log.count("--- log truncated at 262144 bytes (max_log_bytes)") == 1
     head, tail = log.split("--- log truncated at 262144 bytes (max_log_bytes)")
     assert "line 0 " in head and "line 19999 " not in head
-    digest = str(status["description"]).split()[0]
+    digest = status.description.split()[0]
     assert f"pushed {image}:main@{digest}" in tail  # the end of the build is kept
 
 
@@ -137,10 +138,10 @@ def test_a_finished_local_build_leaves_none_of_its_images_in_the_engine(
 ) -> None:
     bot = start_builder_bot()
     repo, image, sha = node_repo(github, testenv, "echo built")
-    push_main(bot, repo, sha)
+    push_main(github, bot, repo.full_name, sha)
 
-    status = final_status(github, repo, sha, "s2i/web")
-    assert status["state"] == "success", log_of(status)
+    status = final_status(github, repo.full_name, sha, "s2i/web")
+    assert status.state == "success", github_log(github, repo.full_name, sha)
     work = str(bot.data_dir / "work")
 
     def ours() -> list[str]:
@@ -176,11 +177,11 @@ def test_an_endless_build_as_a_job_times_out_at_its_deadline(
     bot = start_kube_bot()
     repo, _, sha = node_repo(github, testenv, "echo building forever && sleep 86400",
                              "    timeout: 5\n")  # fmt: skip
-    push_main(bot, repo, sha)
+    push_main(github, bot, repo.full_name, sha)
 
-    status = final_status(github, repo, sha, "s2i/web")
-    log = log_of(status)
-    assert (status["state"], status["description"]) == ("failure", "timed out after 5 s"), log
+    status = final_status(github, repo.full_name, sha, "s2i/web")
+    log = github_log(github, repo.full_name, sha)
+    assert (status.state, status.description) == ("failure", "timed out after 5 s"), log
     (job,) = cluster.objects(build_namespace, "jobs", build_selector(1))
     assert job["spec"]["activeDeadlineSeconds"] == 5
     conditions = {c["type"]: c.get("reason") for c in job["status"]["conditions"]}

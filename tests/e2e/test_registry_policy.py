@@ -18,12 +18,13 @@ import pytest
 
 from bot.build_spec import BuildSpec, SourceSpec
 from bot.image_policy import Grant, ImageGrants
-from tests.conftest import unique
 from tests.fakes.github import FakeGitHub
 from tests.support.apps import APPS, app_files
 from tests.support.bot_process import REPO_ROOT, BotProcess
+from tests.support.deliveries import push_main
 from tests.support.images import image_exists, skopeo_inspect
-from tests.support.pushes import final_status, log_of, push_main
+from tests.support.names import unique
+from tests.support.outcomes import final_status, github_log
 from tests.support.testenv import ProvisionedEnv
 
 pytestmark = pytest.mark.e2e
@@ -56,13 +57,14 @@ def refused(github: FakeGitHub, bot: BotProcess, files: dict[str, str | bytes | 
     that it failed and that no build status was ever set."""
     repo = github.create_repo(unique("acme/policy"))
     sha = repo.commit(files, "a commit")
-    push_main(bot, repo, sha)
-    status = final_status(github, repo, sha, "s2i/config")
-    assert status["state"] == "failure", status
+    push_main(github, bot, repo.full_name, sha)
+    status = final_status(github, repo.full_name, sha, "s2i/config")
+    assert status.state == "failure", status
     assert {s["context"] for s in github.statuses(repo.full_name, sha)} == {"s2i/config"}
-    reason = str(status["description"]).removeprefix(".s2i.yaml ")
-    assert reason[:80] in log_of(status)  # the whole reason is behind the link
-    return str(status["description"])
+    reason = status.description.removeprefix(".s2i.yaml ")
+    # the whole reason is behind the link
+    assert reason[:80] in github_log(github, repo.full_name, sha, "s2i/config")
+    return status.description
 
 
 def test_pushing_over_a_builder_image_fails_the_config_status_naming_the_rule(
@@ -103,10 +105,10 @@ def test_a_runtime_image_from_outside_the_pull_list_fails_the_config_status_nami
         ".s2i.yaml": config(f"{testenv.registry}/{repo.full_name}", "go", runtime)
     }
     sha = repo.commit(files, "a commit")
-    push_main(bot, repo, sha)
-    status = final_status(github, repo, sha, "s2i/config")
-    assert status["state"] == "failure"
-    assert status["description"] == (
+    push_main(github, bot, repo.full_name, sha)
+    status = final_status(github, repo.full_name, sha, "s2i/config")
+    assert status.state == "failure"
+    assert status.description == (
         ".s2i.yaml build 'web': runtime image docker.io/evil/miner is not in image_policy.pull "
         f"({testenv.builder_registry}/s2i-bot)"
     )

@@ -9,7 +9,7 @@ import httpx
 
 from tests.fakes.github import FakeGitHub
 from tests.support.bot_process import BotProcess
-from tests.support.forges import Harness
+from tests.support.forges import GitHubHarness, Harness
 from tests.support.wait import wait_until
 
 # A real build (s2i, the engine, a push) on two shared cores: minutes when the machine is busy.
@@ -30,12 +30,19 @@ class Status(NamedTuple):
 
 
 def final_status(
-    forge: Harness, repo: str, sha: str, context: str = "s2i/web", timeout: float = BUILD_TIMEOUT
+    forge: Harness | FakeGitHub,
+    repo: str,
+    sha: str,
+    context: str = "s2i/web",
+    timeout: float = BUILD_TIMEOUT,
 ) -> Status:
     """Wait until the newest `context` status of `sha` is final (FINAL_STATES), and return it.
 
     The newest, not any: a status posted after a final one (a rebuild) is what the forge
-    shows, so the wait goes on until that one is final too."""
+    shows, so the wait goes on until that one is final too. GitHub-only scenarios may pass
+    the fake GitHub itself."""
+    if isinstance(forge, FakeGitHub):
+        forge = GitHubHarness(forge, forge.token)
     final = FINAL_STATES[forge.forge]
 
     def newest() -> Status | None:
