@@ -6,7 +6,7 @@ where each build may write (docs/security.md, "Registry policy"):
 - **push**: a build of forge repository `owner/repo` pushes only under its grants. A grant
   covers an image repository and everything below it. By default each configured registry
   grants `<registry>/<owner>/<repo>` (lower case); `image_policy.push` adds grants per
-  repository glob.
+  repository glob, which may end in `{repo}` (the forge repository, lower case).
 - **protected**: never pushed, whatever the grants say: the templates' builder and runtime
   images, the runner image and everything builds may pull from. What builds start from is
   never written by a build.
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 DOCKER_HUB = "docker.io"
 DEFAULT_RULE = "default <registry>/<owner>/<repo>"
 PULL_RULE = "image_policy.pull"
+REPO_PLACEHOLDER = "{repo}"
 _HUB_ALIASES = {"index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _PATH = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
@@ -177,7 +178,7 @@ class ImagePolicy:
         image repository."""
         hosts = tuple(dict.fromkeys(_registry(r) for r in registries if r.strip()))
         grants = tuple(
-            (glob, tuple(_setting_repository(i, f"image_policy.push['{glob}']") for i in images))
+            (glob, tuple(_push_grant(i, f"image_policy.push['{glob}']") for i in images))
             for glob, images in (push or {}).items()
         )
         pulls = [_setting_repository(i, PULL_RULE) for i in pull]
@@ -199,7 +200,13 @@ class ImagePolicy:
             push += [Grant(image=f"{host}/{name}", rule=DEFAULT_RULE) for host in self.registries]
         for glob, images in self.push:
             if fnmatchcase(name, glob.lower()):
-                push += [Grant(image=i, rule=f"image_policy.push['{glob}']") for i in images]
+                push += [
+                    Grant(
+                        image=i.replace(REPO_PLACEHOLDER, name), rule=f"image_policy.push['{glob}']"
+                    )
+                    for i in images
+                    if REPO_PLACEHOLDER not in i or _PATH.match(name)
+                ]
         pull = tuple(Grant(image=p, rule=PULL_RULE) for p in self.pull)
         protected = self.protected + tuple(
             Grant(image=p, rule=f"{PULL_RULE}: builds start from it") for p in self.pull
@@ -288,6 +295,17 @@ def _registry(host: str) -> str:
     if not _HOST.match(host):
         raise ValueError(f"image_policy.registries: '{host}' is not a registry host")
     return host
+
+
+def _push_grant(image: str, setting: str) -> str:
+    """A grant as the settings give it, normalised; `{repo}` may end it."""
+    prefix, placeholder, rest = image.partition(REPO_PLACEHOLDER)
+    if not placeholder:
+        return _setting_repository(image, setting)
+    if rest:
+        raise ValueError(f"{setting}: '{image}': {REPO_PLACEHOLDER} may only end a grant")
+    example = _setting_repository(f"{prefix}owner/repo", setting)
+    return example.removesuffix("owner/repo") + REPO_PLACEHOLDER
 
 
 def _setting_repository(image: str, setting: str) -> str:

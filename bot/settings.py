@@ -128,7 +128,7 @@ class ImagePolicySettings(BaseModel):
     registries: list[str] = []
     default_push: bool = True
     # More grants: a forge repository glob (acme/*) -> the image repositories its builds may
-    # push to (each with everything below it).
+    # push to (each with everything below it; one may end in {repo}: registry/apps/{repo}).
     push: dict[str, list[str]] = {}
     # Where builder and runtime images may come from; empty: <builder_registry>/s2i-bot.
     pull: list[str] = []

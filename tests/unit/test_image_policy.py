@@ -193,3 +193,16 @@ def test_the_planner_gives_each_build_its_grants_and_refuses_one_outside_them() 
     with pytest.raises(PlanError, match=f"build 'web': {REGISTRY}/s2i-bot/go is protected"):
         plan(event, config(f"{REGISTRY}/s2i-bot/go"), templates, builder_registry=REGISTRY,
              image_policy=POLICY)  # fmt: skip
+
+
+def test_a_grant_may_end_in_the_forge_repository() -> None:
+    policy = ImagePolicy.build(
+        registries=[], push={"*": ["registry.example.com/apps/{repo}"], "x/*": ["{repo}"]},
+        builder_registry=REGISTRY,
+    )  # fmt: skip
+    grants = policy.grants_for("Acme/Web")
+    assert [g.image for g in grants.push] == ["registry.example.com/apps/acme/web"]
+    assert policy.check(spec("registry.example.com/apps/acme/web/api", repo="Acme/Web"))
+    assert [g.image for g in policy.grants_for("x/y").push][-1] == "docker.io/x/y"
+    with pytest.raises(ValueError, match="may only end a grant"):
+        ImagePolicy.build(registries=[], push={"*": ["r.io/{repo}/x"]})
