@@ -1,7 +1,11 @@
-"""The bot's settings: config/bot.yaml, overridden by S2I_BOT_* environment variables.
+"""The bot's settings: a YAML file (--config, e.g. config/bot.yaml), overridden by S2I_BOT_*
+environment variables.
 
 Nested keys use a double underscore: S2I_BOT_GITHUB__TOKEN sets github.token. Secrets can
-also come from files (github.token_file), the way Kubernetes mounts Secrets.
+also come from files (github.token_file), the way Kubernetes mounts Secrets. Every S2I_BOT_*
+variable is a setting: an unknown one stops the start with the variable's name (a typo would
+otherwise be ignored in silence), so other tools use other prefixes (scripts/: S2I_DEV_*).
+Every error names where the value came from: the variable, or the file and line.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from annotated_types import Ge
-from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 ENV_PREFIX = "S2I_BOT_"
 
@@ -22,9 +27,21 @@ class SettingsError(Exception):
     """Settings the bot cannot start with; one line per problem, each naming its source."""
 
 
-def _secret_from_file(value: SecretStr | None, path: Path | None) -> SecretStr | None:
+class _FieldError(ValueError):
+    """A model validator's error about one of its fields, so the message can name the field's
+    source (pydantic places a model validator's errors on the model itself)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _secret_from_file(value: SecretStr | None, path: Path | None, field: str) -> SecretStr | None:
     if value is None and path is not None:
-        return SecretStr(path.read_text().strip())
+        try:
+            return SecretStr(path.read_text().strip())
+        except OSError as exc:
+            raise _FieldError(field, f"cannot read {path}: {exc.strerror}") from exc
     return value
 
 
@@ -50,9 +67,13 @@ class GitHubSettings(BaseModel):
 
     @model_validator(mode="after")
     def _read_files(self) -> GitHubSettings:
-        self.token = _secret_from_file(self.token, self.token_file)
-        self.webhook_secret = _secret_from_file(self.webhook_secret, self.webhook_secret_file)
-        self.private_key = _secret_from_file(self.private_key, self.private_key_file)
+        self.token = _secret_from_file(self.token, self.token_file, "token_file")
+        self.webhook_secret = _secret_from_file(
+            self.webhook_secret, self.webhook_secret_file, "webhook_secret_file"
+        )
+        self.private_key = _secret_from_file(
+            self.private_key, self.private_key_file, "private_key_file"
+        )
         return self
 
 
@@ -69,8 +90,10 @@ class GitLabSettings(BaseModel):
 
     @model_validator(mode="after")
     def _read_files(self) -> GitLabSettings:
-        self.token = _secret_from_file(self.token, self.token_file)
-        self.webhook_secret = _secret_from_file(self.webhook_secret, self.webhook_secret_file)
+        self.token = _secret_from_file(self.token, self.token_file, "token_file")
+        self.webhook_secret = _secret_from_file(
+            self.webhook_secret, self.webhook_secret_file, "webhook_secret_file"
+        )
         return self
 
 
@@ -201,21 +224,114 @@ class Settings(BaseModel):
         return self
 
 
-def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
-    for name, value in environ.items():
+# Where each key came from: ("github", "token") -> "S2I_BOT_GITHUB__TOKEN" or "bot.yaml:12".
+Origins = dict[tuple[str, ...], str]
+
+
+def _read_file(path: Path) -> tuple[dict[str, Any], Origins]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read the settings file: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{path}: not valid YAML: {exc}") from None
+    if data is None:
+        return {}, {}
+    if not isinstance(data, dict) or not isinstance(root, yaml.MappingNode):
+        raise SettingsError(
+            f"{path}: the settings file must be a mapping of keys (port: 8080, github: ...), "
+            f"not a {type(data).__name__}"
+        )
+    origins: Origins = {}
+
+    def walk(node: yaml.MappingNode, keys: tuple[str, ...]) -> None:
+        for key_node, value_node in node.value:
+            key = (*keys, str(key_node.value))
+            origins[key] = f"{path}:{key_node.start_mark.line + 1}"
+            if isinstance(value_node, yaml.MappingNode):
+                walk(value_node, key)
+
+    walk(root, ())
+    return data, origins
+
+
+def _apply_env(data: dict[str, Any], origins: Origins, environ: Mapping[str, str]) -> None:
+    for name, value in sorted(environ.items()):
         if not name.startswith(ENV_PREFIX):
             continue
-        keys = name[len(ENV_PREFIX) :].lower().split("__")
+        keys = tuple(name[len(ENV_PREFIX) :].lower().split("__"))
+        if not all(keys):
+            raise SettingsError(
+                f"{name}: not a setting's name; S2I_BOT_<KEY>, nested keys joined with a "
+                "double underscore (S2I_BOT_GITHUB__TOKEN)"
+            )
         target = data
-        for key in keys[:-1]:
-            target = target.setdefault(key, {})
+        for depth, key in enumerate(keys[:-1], start=1):
+            section = target.setdefault(key, {})
+            if not isinstance(section, dict):
+                raise SettingsError(
+                    f"{name}: '{'.'.join(keys[:depth])}' is a single setting, not a section "
+                    f"of settings; set it as {ENV_PREFIX}{'__'.join(keys[:depth]).upper()}"
+                )
+            target = section
         lists = ("insecure_registries", "artifact_allowed_hosts")
         target[keys[-1]] = value.split(",") if keys[-1] in lists else value
-    return data
+        origins[keys] = name
+
+
+def _section_keys(section: tuple[str, ...]) -> list[str]:
+    """The setting names allowed in `section` (() for the top level)."""
+    model: type[BaseModel] = Settings
+    for key in section:
+        field = model.model_fields.get(key)
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def _origin(loc: tuple[str, ...], origins: Origins) -> str:
+    if loc in origins:
+        return origins[loc]
+    for key in sorted(origins):  # a section's error: where its first key came from
+        if key[: len(loc)] == loc:
+            return origins[key]
+    for depth in range(len(loc) - 1, 0, -1):  # a key inside a value set as a whole
+        if loc[:depth] in origins:
+            return origins[loc[:depth]]
+    return "settings"
+
+
+def _describe(error: ErrorDetails, origins: Origins) -> str:
+    loc = tuple(str(part) for part in error["loc"])
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, _FieldError):
+        loc = (*loc, cause.field)
+    where = _origin(loc, origins)
+    name = ".".join(loc)
+    if error["type"] == "extra_forbidden":
+        section = ".".join(loc[:-1])
+        known = ", ".join(_section_keys(loc[:-1]))
+        text = f"{where}: unknown setting '{name}'; known{f' in {section}' if section else ''}: "
+        text += known
+        if where.startswith(ENV_PREFIX) and len(loc) == 1:
+            text += f" (every {ENV_PREFIX}* variable is a setting; scripts/ read S2I_DEV_*)"
+        return text
+    message = str(cause) if isinstance(cause, ValueError) else error["msg"]
+    # Never the input: it may be a secret.
+    return f"{where}: {name}: {message}"
 
 
 def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
-    data: dict[str, Any] = {}
-    if path is not None:
-        data = yaml.safe_load(path.read_text()) or {}
-    return Settings.model_validate(_apply_env(data, os.environ if environ is None else environ))
+    """The settings from `path` (None: defaults only) and S2I_BOT_* variables of `environ`
+    (default: os.environ); SettingsError names each problem's variable or file:line."""
+    data, origins = _read_file(path) if path is not None else ({}, {})
+    _apply_env(data, origins, os.environ if environ is None else environ)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise SettingsError("\n".join(_describe(e, origins) for e in exc.errors())) from None

@@ -13,16 +13,16 @@
 # Needs scripts/provision.sh first (dockerd, the local registry, its password and the
 # s2i-bot/go-runtime image). dockerd and the registry are shared: never touched here.
 #
-# Env: S2I_BOT_CACHE (default /root/.cache/s2i-bot): binaries cached by version;
-#      S2I_BOT_STATE (default /var/lib/s2i-bot-dev): state, pidfiles and logs in $STATE/cluster.
+# Env: S2I_DEV_CACHE (default /root/.cache/s2i-bot): binaries cached by version;
+#      S2I_DEV_STATE (default /var/lib/s2i-bot-dev): state, pidfiles and logs in $STATE/cluster.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-CACHE=${S2I_BOT_CACHE:-/root/.cache/s2i-bot}
-STATE=${S2I_BOT_STATE:-/var/lib/s2i-bot-dev}
+CACHE=${S2I_DEV_CACHE:-/root/.cache/s2i-bot}
+STATE=${S2I_DEV_STATE:-/var/lib/s2i-bot-dev}
 CL=$STATE/cluster
 LOGS=$CL/logs
-PORT=${S2I_BOT_REGISTRY_PORT:-5000}
+PORT=${S2I_DEV_REGISTRY_PORT:-5000}
 REGISTRY=127.0.0.1:$PORT
 REG_USER=s2ibot
 

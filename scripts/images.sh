@@ -13,8 +13,8 @@
 # cached build and a no-op push. Needs scripts/provision.sh and scripts/venv.sh first.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-STATE=${S2I_BOT_STATE:-/var/lib/s2i-bot-dev}
-REGISTRY=127.0.0.1:${S2I_BOT_REGISTRY_PORT:-5000}
+STATE=${S2I_DEV_STATE:-/var/lib/s2i-bot-dev}
+REGISTRY=127.0.0.1:${S2I_DEV_REGISTRY_PORT:-5000}
 PY=$ROOT/.venv/bin/python
 docker=$(cat "$STATE/docker-cli" 2>/dev/null || echo docker)
 [ -x "$PY" ] || { echo "no $PY: run scripts/venv.sh" >&2; exit 1; }

@@ -4,15 +4,15 @@
 # debian:bookworm base image, the builder images, and npm fixtures.
 # Idempotent: a second run only checks and takes a few seconds.
 #
-# Env: S2I_BOT_CACHE (default /root/.cache/s2i-bot), S2I_BOT_STATE (default
-# /var/lib/s2i-bot-dev), S2I_BOT_REGISTRY_PORT (default 5000),
-# S2I_BOT_DEBIAN_MIRROR / S2I_BOT_DEBIAN_SECURITY_MIRROR (default: from host apt sources).
+# Env: S2I_DEV_CACHE (default /root/.cache/s2i-bot), S2I_DEV_STATE (default
+# /var/lib/s2i-bot-dev), S2I_DEV_REGISTRY_PORT (default 5000),
+# S2I_DEV_DEBIAN_MIRROR / S2I_DEV_DEBIAN_SECURITY_MIRROR (default: from host apt sources).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-CACHE=${S2I_BOT_CACHE:-/root/.cache/s2i-bot}
-STATE=${S2I_BOT_STATE:-/var/lib/s2i-bot-dev}
-PORT=${S2I_BOT_REGISTRY_PORT:-5000}
+CACHE=${S2I_DEV_CACHE:-/root/.cache/s2i-bot}
+STATE=${S2I_DEV_STATE:-/var/lib/s2i-bot-dev}
+PORT=${S2I_DEV_REGISTRY_PORT:-5000}
 REGISTRY=127.0.0.1:$PORT
 REG_USER=s2ibot
 S2I_VERSION=v1.6.3
@@ -177,7 +177,7 @@ EOF
   fi
   registry_ok && { echo "registry answering on $REGISTRY"; return 0; }
   if [ "$(reg_code)" != 000 ] && ! pid_alive "$STATE/registry.pid"; then
-    echo "something else answers on $REGISTRY (not our registry); set S2I_BOT_REGISTRY_PORT"
+    echo "something else answers on $REGISTRY (not our registry); set S2I_DEV_REGISTRY_PORT"
     return 1
   fi
   registry_stop
@@ -211,8 +211,8 @@ host_mirror() {
 step_base_image() {
   local mirror security tar key docker
   docker=$(cat "$STATE/docker-cli")
-  mirror=${S2I_BOT_DEBIAN_MIRROR:-$(host_mirror /debian http://deb.debian.org/debian)}
-  security=${S2I_BOT_DEBIAN_SECURITY_MIRROR:-$(host_mirror /debian-security http://deb.debian.org/debian-security)}
+  mirror=${S2I_DEV_DEBIAN_MIRROR:-$(host_mirror /debian http://deb.debian.org/debian)}
+  security=${S2I_DEV_DEBIAN_SECURITY_MIRROR:-$(host_mirror /debian-security http://deb.debian.org/debian-security)}
   mkdir -p "$CACHE/rootfs"
   # Reuse the newest cached debootstrap tarball; delete it to refresh.
   tar=$(ls -1 "$CACHE"/rootfs/debian-bookworm-minbase-*.tar 2>/dev/null | sort | tail -n 1 || true)

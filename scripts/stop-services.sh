@@ -2,7 +2,7 @@
 # Stop the docker-registry and dockerd that scripts/provision.sh started (by pidfile only;
 # a daemon started some other way is left alone).
 set -euo pipefail
-STATE=${S2I_BOT_STATE:-/var/lib/s2i-bot-dev}
+STATE=${S2I_DEV_STATE:-/var/lib/s2i-bot-dev}
 
 stop() {  # stop NAME PIDFILE EXPECTED-COMMAND
   local name=$1 pidfile=$2 expect=$3 pid i

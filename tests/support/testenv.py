@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bot.runner.credentials import docker_config
 
-STATE = Path(os.environ.get("S2I_BOT_STATE", "/var/lib/s2i-bot-dev"))
+STATE = Path(os.environ.get("S2I_DEV_STATE", "/var/lib/s2i-bot-dev"))
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,12 @@
+import re
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from bot.settings import Settings, load_settings
+from bot.settings import Settings, SettingsError, load_settings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_environment_overrides_the_file_and_secrets_can_come_from_files(tmp_path: Path) -> None:
@@ -42,3 +45,107 @@ def test_build_limits_have_safe_defaults_and_refuse_what_would_disable_them() ->
     ]:  # fmt: skip
         with pytest.raises(ValidationError, match=key):
             Settings.model_validate({key: value})
+
+
+def settings_error(environ: dict[str, str], path: Path | None = None) -> str:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(path, environ)
+    return str(raised.value)
+
+
+def test_an_unknown_variable_is_refused_naming_the_variable_and_the_known_settings() -> None:
+    message = settings_error({"S2I_BOT_STATE": "/var/lib/s2i-bot-dev"})
+    assert message.startswith("S2I_BOT_STATE: unknown setting 'state'; known: host, port, ")
+    assert "templates_dir" in message and "S2I_DEV_*" in message
+
+
+def test_an_unknown_nested_variable_lists_the_keys_of_its_section() -> None:
+    message = settings_error({"S2I_BOT_GITHUB__TOKN": "ghp_x"})
+    assert message.startswith(
+        "S2I_BOT_GITHUB__TOKN: unknown setting 'github.tokn'; known in github: api_url, "
+    )
+    assert ", token, token_file, " in message and "S2I_DEV_*" not in message
+
+
+def test_an_unknown_key_in_the_file_is_refused_with_the_file_and_line(tmp_path: Path) -> None:
+    config = tmp_path / "bot.yaml"
+    config.write_text("port: 9000\ngithub:\n  api_url: https://ghe.example.com/api/v3\n  tokn: x\n")
+    message = settings_error({}, config)
+    assert message.startswith(f"{config}:4: unknown setting 'github.tokn'; known in github: ")
+
+
+def test_a_bad_value_names_its_variable_and_never_echoes_the_value() -> None:
+    message = settings_error({"S2I_BOT_PORT": "eighty", "S2I_BOT_GITHUB": "ghp_s3cr3t"})
+    lines = message.splitlines()
+    assert "S2I_BOT_PORT: port: Input should be a valid integer" in lines[0] + lines[1]
+    assert any(line.startswith("S2I_BOT_GITHUB: github: Input should be") for line in lines)
+    assert "ghp_s3cr3t" not in message and "eighty" not in message
+
+
+def test_every_problem_is_reported_at_once_each_with_its_source(tmp_path: Path) -> None:
+    config = tmp_path / "bot.yaml"
+    config.write_text("executor: nowhere\n")
+    message = settings_error({"S2I_BOT_ENGINE": "podman"}, config)
+    assert set(message.splitlines()) == {
+        "S2I_BOT_ENGINE: engine: Input should be 'docker' or 'buildah'",
+        f"{config}:1: executor: Input should be 'local' or 'kubernetes'",
+    }
+
+
+def test_an_unreadable_secret_file_names_the_variable_that_pointed_to_it(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-secret"
+    message = settings_error({"S2I_BOT_GITLAB__TOKEN_FILE": str(missing)})
+    assert message == (
+        f"S2I_BOT_GITLAB__TOKEN_FILE: gitlab.token_file: cannot read {missing}: "
+        "No such file or directory"
+    )
+
+
+def test_a_variable_cannot_reach_inside_a_single_setting(tmp_path: Path) -> None:
+    config = tmp_path / "bot.yaml"
+    config.write_text("port: 9000\n")
+    message = settings_error({"S2I_BOT_PORT__NUMBER": "1"}, config)
+    assert message.startswith("S2I_BOT_PORT__NUMBER: 'port' is a single setting, not a section")
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("port: [9000\n", "not valid YAML"),
+        ("- port\n", "the settings file must be a mapping of keys"),
+    ],
+)
+def test_a_broken_settings_file_is_refused_with_its_path(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    config = tmp_path / "bot.yaml"
+    config.write_text(text)
+    assert settings_error({}, config).startswith(f"{config}: {problem}")
+
+
+def test_a_missing_settings_file_is_refused_with_its_path(tmp_path: Path) -> None:
+    missing = tmp_path / "bot.yaml"
+    assert settings_error({}, missing) == (
+        f"{missing}: cannot read the settings file: No such file or directory"
+    )
+
+
+def test_no_script_reads_an_s2i_bot_variable_that_is_not_a_setting() -> None:
+    """scripts/ and the test support use S2I_DEV_*: every S2I_BOT_* name they mention is one
+    the bot accepts, so exporting what they document never stops `s2i-bot`."""
+    sources = [*(REPO_ROOT / "scripts").iterdir(), *(REPO_ROOT / "tests" / "support").glob("*.py")]
+    names = {
+        name
+        for path in sources
+        if path.is_file()
+        for name in re.findall(r"\bS2I_BOT_[A-Z0-9_]*[A-Z0-9]", path.read_text())
+    }
+    assert names, "the scripts name no setting at all: the pattern is wrong"
+    refused = []
+    for name in sorted(names):
+        try:
+            load_settings(None, {name: "/dev/null"})
+        except SettingsError as exc:
+            if "unknown setting" in str(exc) or "not a setting's name" in str(exc):
+                refused.append(str(exc))
+    assert refused == []
