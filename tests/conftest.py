@@ -1,15 +1,18 @@
 from __future__ import annotations
 
-import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.fakes.github import FakeGitHub
+
+# `X as X`: re-exported for tests that still import them from here; tests/support is their home.
+from tests.support.bot_process import BotFactory as BotFactory
 from tests.support.bot_process import BotProcess
 from tests.support.forges import GitHubHarness
+from tests.support.names import unique as unique
 from tests.support.testenv import ProvisionedEnv
 
 GITHUB_TOKEN = "ghs_" + "t0k3n" * 6
@@ -36,9 +39,6 @@ def github_forge(github: FakeGitHub) -> GitHubHarness:
     return GitHubHarness(github, GITHUB_TOKEN)
 
 
-BotFactory = Callable[..., BotProcess]
-
-
 @pytest.fixture
 def start_bot(tmp_path: Path, github: FakeGitHub) -> Iterator[BotFactory]:
     """Start `s2i-bot serve` against the fake GitHub; keyword arguments override settings."""
@@ -62,7 +62,3 @@ def start_bot(tmp_path: Path, github: FakeGitHub) -> Iterator[BotFactory]:
     yield start
     for bot in started:
         bot.stop()
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(3)}"

@@ -6,10 +6,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import BotFactory
 from tests.fakes.github import FakeGitHub
 from tests.fakes.gitlab import FakeGitLab
-from tests.support.bot_process import BotProcess
+from tests.support.bot_process import BotFactory, BotProcess
 from tests.support.forges import GitHubHarness, GitLabHarness, Harness
 from tests.support.testenv import ProvisionedEnv
 

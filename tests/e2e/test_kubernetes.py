@@ -21,10 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import BotFactory
 from tests.fakes.github import FakeGitHub
 from tests.support.apps import APPS, app_files, app_repo
-from tests.support.bot_process import REPO_ROOT, BotProcess, free_port
+from tests.support.bot_process import REPO_ROOT, BotFactory, BotProcess, free_port
 from tests.support.deliveries import push_main
 from tests.support.forges import GitHubHarness
 from tests.support.images import skopeo_inspect

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import BotFactory
 from tests.fakes.github import FakeGitHub
 from tests.fakes.webhooks import ZERO_SHA, github_headers, load_example, push_payload
-from tests.support.bot_process import BotProcess
+from tests.support.bot_process import BotFactory, BotProcess
 from tests.support.forges import WEBHOOK_SECRET
 from tests.support.names import unique
 from tests.support.outcomes import processed

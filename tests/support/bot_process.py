@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -90,3 +91,8 @@ class BotProcess:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) * 1024  # kB
         raise RuntimeError("no VmHWM in /proc/<pid>/status")
+
+
+# What the `start_bot` fixture (tests/conftest.py) gives a test: start `s2i-bot serve` against
+# the fake GitHub, keyword arguments overriding settings.
+BotFactory = Callable[..., BotProcess]

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import BotFactory, unique
-from tests.support.bot_process import REPO_ROOT, BotProcess
+from tests.support.bot_process import REPO_ROOT, BotFactory, BotProcess
+from tests.support.names import unique
 from tests.support.testenv import STATE, ProvisionedEnv
 from tests.support.wait import wait_until
 
