@@ -1,7 +1,15 @@
-"""`s2i-bot`: the command line.
+"""`s2i-bot`: the command line. It works from any directory: settings come from --config
+(none: the defaults) and S2I_BOT_* variables, templates from `templates_dir` or the package.
 
-s2i-bot serve [--config config/bot.yaml]    run the bot (embedded default: SQLite, local executor)
-s2i-bot validate [FILE]                      check a .s2i.yaml against the known templates
+s2i-bot [--config FILE] serve        run the bot (embedded default: SQLite, local executor)
+s2i-bot [--config FILE] validate [FILE]    check a .s2i.yaml against the known templates
+s2i-bot [--config FILE] build [DIR] [--name N]    the bot's build of a working tree
+s2i-bot [--config FILE] templates    list the builder templates
+s2i-bot schema                       print the JSON Schema of .s2i.yaml
+
+Exit codes: 0 fine; 1 the .s2i.yaml is missing or invalid (validate), or a build failed;
+2 the bot cannot run as set up (settings, templates, credentials) or a build met an error.
+Every error is one line per problem on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -9,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -16,6 +25,16 @@ from bot.build_result import EXIT_CODES
 from bot.repo_config import FILE_NAME, RepoConfigError, parse_repo_config, schema
 from bot.settings import Settings, SettingsError, load_settings
 from bot.templates import TemplateError, load_templates
+
+
+class _SetupError(Exception):
+    """What stops a command before it starts (exit 2): a file the user named is unusable."""
+
+
+def _fail(message: str, code: int) -> int:
+    for line in message.splitlines():
+        print(f"s2i-bot: {line}", file=sys.stderr)
+    return code
 
 
 def _serve(settings: Settings) -> int:
@@ -26,9 +45,8 @@ def _serve(settings: Settings) -> int:
 
     try:
         bot = build_bot(settings)
-    except (TemplateError, SettingsError) as exc:
-        print(f"s2i-bot: {exc}", file=sys.stderr)
-        return 2
+    except OSError as exc:  # data_dir, the database file, a secret file that went away
+        raise _SetupError(f"cannot start: {exc}") from None
     uvicorn.run(create_app(bot), host=settings.host, port=settings.port, log_level="info")
     return 0
 
@@ -36,7 +54,12 @@ def _serve(settings: Settings) -> int:
 def _validate(settings: Settings, path: Path) -> int:
     templates = load_templates(settings.templates_dir)
     try:
-        config = parse_repo_config(path.read_text(), templates=templates.keys(), path=str(path))
+        text = path.read_text()
+    except OSError as exc:
+        return _fail(f"{path}: cannot read it: {exc.strerror}; run `s2i-bot validate` in "
+                     "the repository's root, or name the file", 1)  # fmt: skip
+    try:
+        config = parse_repo_config(text, templates=templates.keys(), path=str(path))
     except RepoConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -63,19 +86,21 @@ def _build(settings: Settings, path: Path, names: list[str] | None) -> int:
     from bot.working_tree_build import build_locally, local_specs
 
     templates = load_templates(settings.templates_dir)
+    config_file = path / FILE_NAME
+    if not config_file.is_file():
+        return _fail(f"{config_file}: no such file; `s2i-bot build DIR` builds the "
+                     f"repository at DIR by its {FILE_NAME}", 2)  # fmt: skip
     try:
         specs = local_specs(
             path, templates, builder_registry=settings.builder_registry, names=names
         )
-    except (OSError, RepoConfigError) as exc:
-        print(f"s2i-bot: {exc}", file=sys.stderr)
-        return 2
+    except OSError as exc:
+        return _fail(f"{config_file}: cannot read it: {exc.strerror}", 2)
+    except RepoConfigError as exc:
+        return _fail(str(exc), 2)
     if not specs:
-        print(f"s2i-bot: no build named {', '.join(names or [])} in {path / FILE_NAME}",
-              file=sys.stderr)  # fmt: skip
-        return 2
-    auth = settings.registry_auth_file
-    credentials = Credentials(None, json.loads(auth.read_text()) if auth else {"auths": {}})
+        return _fail(f"no build named {', '.join(names or [])} in {config_file}", 2)
+    credentials = Credentials(None, _registry_auth(settings.registry_auth_file))
     options = RunnerOptions(settings.engine, settings.s2i, tuple(settings.insecure_registries))
     with tempfile.TemporaryDirectory(prefix="s2i-bot-build-") as workdir:
         results = build_locally(specs, credentials, Path(workdir), options)
@@ -87,7 +112,31 @@ def _build(settings: Settings, path: Path, names: list[str] | None) -> int:
     return max(EXIT_CODES[r.state] for r in results)
 
 
+def _registry_auth(path: Path | None) -> dict[str, object]:
+    if path is None:
+        return {"auths": {}}
+    try:
+        config = json.loads(path.read_text())
+    except OSError as exc:
+        raise _SetupError(f"registry_auth_file {path}: cannot read it: {exc.strerror}") from None
+    except ValueError as exc:
+        raise _SetupError(f"registry_auth_file {path}: not JSON: {exc}") from None
+    if not isinstance(config, dict):
+        raise _SetupError(f"registry_auth_file {path}: not a dockerconfigjson object")
+    return config
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except BrokenPipeError:
+        # The reader went away (`s2i-bot templates | head`): as Python's signal docs advise,
+        # point stdout at devnull so the flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _run(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="s2i-bot")
     parser.add_argument("--config", type=Path, default=None, help="bot settings (YAML)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -103,20 +152,20 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    config = args.config
-    if config is None and Path("config/bot.yaml").exists():
-        config = Path("config/bot.yaml")
-    settings = load_settings(config)
-    if args.command == "serve":
-        return _serve(settings)
-    if args.command == "build":
-        return _build(settings, args.path, args.name)
-    if args.command == "templates":
-        return _templates(settings)
-    if args.command == "schema":
+    if args.command == "schema":  # needs no settings
         print(json.dumps(schema(), indent=2))
         return 0
-    return _validate(settings, args.file)
+    try:
+        settings = load_settings(args.config)
+        if args.command == "serve":
+            return _serve(settings)
+        if args.command == "build":
+            return _build(settings, args.path, args.name)
+        if args.command == "templates":
+            return _templates(settings)
+        return _validate(settings, args.file)
+    except (SettingsError, TemplateError, _SetupError) as exc:
+        return _fail(str(exc), 2)
 
 
 if __name__ == "__main__":

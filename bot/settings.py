@@ -174,7 +174,9 @@ class Settings(BaseModel):
     public_url: str = ""
     data_dir: Path = Path("var")
     database_url: str = ""  # default: SQLite in data_dir
-    templates_dir: Path = Path("config/templates")
+    # The operator's builder templates (*.yaml); unset: the ones bundled with the package
+    # (config/templates of this repository).
+    templates_dir: Path | None = None
     # Template images without a registry host (s2i-bot/go:latest) are pulled from here.
     builder_registry: str | None = None
     executor: Literal["local", "kubernetes"] = "local"

@@ -2,12 +2,15 @@
 
 A template names a builder image and, optionally, a slim runtime image plus the artifacts to
 copy into it. Templates are loaded and validated at start-up: a broken one stops the bot with
-the file and the reason, rather than failing builds later.
+the file and the reason, rather than failing builds later. The templates of config/templates
+ship in the package (as `bot._config`); an operator's `templates_dir` replaces them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import yaml
@@ -73,17 +76,41 @@ class Template(BaseModel):
         return value
 
 
-def load_templates(directory: Path) -> dict[str, Template]:
-    """Load every *.yaml in `directory`; raise TemplateError naming the file and the reason."""
+def _name(path: Traversable) -> str:
+    return path.name
+
+
+def bundled_templates_dir() -> Traversable:
+    """config/templates as installed with the package (a plain directory in a wheel's install
+    and in the editable install of a checkout)."""
+    return resources.files("bot._config").joinpath("templates")
+
+
+def load_templates(directory: Path | None = None) -> dict[str, Template]:
+    """Load every *.yaml in `directory` (None: the bundled templates); raise TemplateError
+    naming the file and the reason."""
+    source: Traversable = bundled_templates_dir() if directory is None else directory
+    if not source.is_dir():
+        raise TemplateError(
+            f"{source}: templates_dir is not a directory; point it at a directory of builder "
+            "templates (*.yaml), or unset it to use the bundled ones"
+        )
     templates: dict[str, Template] = {}
-    for path in sorted(directory.glob("*.yaml")):
+    for path in sorted((p for p in source.iterdir() if p.name.endswith(".yaml")), key=_name):
         try:
-            template = Template.model_validate(yaml.safe_load(path.read_text()))
+            text = path.read_text()
+        except OSError as exc:
+            raise TemplateError(f"{path}: cannot read the builder template: {exc}") from exc
+        try:
+            template = Template.model_validate(yaml.safe_load(text))
         except (yaml.YAMLError, ValidationError) as exc:
             raise TemplateError(f"{path}: invalid builder template: {exc}") from exc
         if template.name in templates:
             raise TemplateError(f"{path}: template name '{template.name}' is defined twice")
         templates[template.name] = template
     if not templates:
-        raise TemplateError(f"{directory}: no builder templates (*.yaml) found")
+        raise TemplateError(
+            f"{source}: no builder templates (*.yaml) found; point templates_dir at a "
+            "directory of builder templates, or unset it to use the bundled ones"
+        )
     return templates

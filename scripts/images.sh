@@ -4,13 +4,14 @@
 #   bot     builders/bot/Containerfile    -> 127.0.0.1:5000/s2i-bot/bot:latest    (manifests/)
 # Usage: scripts/images.sh [runner|bot]...   (both when none is named)
 #
-# Each context is staged in a temporary directory: the Containerfile, the bot package (its
-# tracked and new files under bot/, as the working tree has them), and Python dependencies
-# with everything they require, copied from the bot's virtualenv (no package index is
-# reached; the image builds install only Debian's python3). The runner gets what it imports
-# (pydantic, PyYAML) and the s2i binary; the bot gets pyproject.toml's dependencies (not the
-# installed s2i-bot's metadata, which can be older). Idempotent: an unchanged context is a
-# cached build and a no-op push. Needs scripts/provision.sh and scripts/venv.sh first.
+# Each context is staged in a temporary directory. The runner's: its Containerfile, the bot
+# package (its tracked and new files under bot/, as the working tree has them), what it
+# imports (pydantic, PyYAML) copied from the bot's virtualenv, and the s2i binary. The bot's:
+# its Containerfile and wheels: s2i-bot's own (scripts/wheel.sh, from the working tree) and
+# its dependencies' at the versions of the virtualenv the tests ran with (from the package
+# index or pip's cache; the image build reaches no index, it installs the wheel as a user
+# does, with pip --no-index). Idempotent: an unchanged context is a cached build and a no-op
+# push. Needs scripts/provision.sh and scripts/venv.sh first.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE=${S2I_DEV_STATE:-/var/lib/s2i-bot-dev}
@@ -89,11 +90,13 @@ runner() {
 }
 
 bot() {
-  local ctx
+  local ctx wheel
   ctx=$(mktemp -d /var/tmp/bot-image.XXXXXX)
   cp "$ROOT/builders/bot/Containerfile" "$ctx/Containerfile"
-  mapfile -t deps < <("$PY" -c 'import sys, tomllib; print("\n".join(tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"]))' "$ROOT/pyproject.toml")
-  stage_python "$ctx" "${deps[@]}"
+  wheel=$(bash "$ROOT/scripts/wheel.sh" "$ctx/wheels")
+  "$PY" -m pip freeze --exclude-editable >"$ctx/constraints.txt"
+  "$PY" -m pip wheel -q -c "$ctx/constraints.txt" -w "$ctx/wheels" "$wheel"
+  rm "$ctx/constraints.txt"
   build_and_push bot "$ctx"
   rm -rf "$ctx"
 }

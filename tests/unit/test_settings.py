@@ -130,6 +130,12 @@ def test_a_missing_settings_file_is_refused_with_its_path(tmp_path: Path) -> Non
     )
 
 
+def test_templates_dir_is_unset_by_default_and_in_the_shipped_settings() -> None:
+    assert load_settings(None, {}).templates_dir is None
+    assert load_settings(REPO_ROOT / "config" / "bot.yaml", {}).templates_dir is None
+    assert load_settings(None, {"S2I_BOT_TEMPLATES_DIR": "/etc/t"}).templates_dir == Path("/etc/t")
+
+
 def test_no_script_reads_an_s2i_bot_variable_that_is_not_a_setting() -> None:
     """scripts/ and the test support use S2I_DEV_*: every S2I_BOT_* name they mention is one
     the bot accepts, so exporting what they document never stops `s2i-bot`."""
