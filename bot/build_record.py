@@ -37,3 +37,5 @@ class Build:
     # What a newer build of the same name supersedes: the branch/tag ref, or "pr/<number>".
     ref_key: str = ""
     pr: int | None = None
+    # The unguessable name its links use (/builds/<key>); the id is never published.
+    key: str = ""

@@ -1,11 +1,18 @@
-"""Build -> commit status, and the sizes and links shown with it. Pure."""
+"""Build -> commit status, and the sizes and links shown with it. Pure.
+
+A build's link names it by its random key (/builds/<key>), never by its id: whoever sees the
+status may read the log, nobody can guess another build's. A reason may quote a log line or
+`.s2i.yaml`: it goes out on one line without control characters (bot/quoting.py).
+"""
 
 from __future__ import annotations
 
 from bot.build_record import Build, BuildState
 from bot.forges.base import CommitStatus, StatusState
+from bot.quoting import one_line
 
 CONTEXT_PREFIX = "s2i/"
+DESCRIPTION_MAX = 1000  # each driver cuts it to its forge's limit (GitHub 140, GitLab 255)
 
 
 def human_size(size: int) -> str:
@@ -17,8 +24,12 @@ def human_size(size: int) -> str:
     raise AssertionError("unreachable")
 
 
-def log_url(public_url: str, build_id: int) -> str:
-    return f"{public_url}/builds/{build_id}/log"
+def build_url(public_url: str, key: str) -> str:
+    return f"{public_url}/builds/{key}"
+
+
+def log_url(public_url: str, key: str) -> str:
+    return f"{build_url(public_url, key)}/log"
 
 
 def context_of(build: Build) -> str:
@@ -43,7 +54,13 @@ def status_for(build: Build, public_url: str) -> CommitStatus:
         case BuildState.ERROR:
             state, description = StatusState.ERROR, build.reason or "the build errored"
     ref = (build.spec.status_ref or _short_ref(build.spec.source.ref)) if build.spec else ""
-    return CommitStatus(state, context_of(build), description, log_url(public_url, build.id), ref)
+    return CommitStatus(
+        state,
+        context_of(build),
+        one_line(description, DESCRIPTION_MAX),
+        log_url(public_url, build.key),
+        ref,
+    )
 
 
 def _noted(description: str, build: Build) -> str:

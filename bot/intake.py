@@ -3,7 +3,9 @@ builds (queued) and says which older builds they supersede. Runs in a worker thr
 decides comes back as Actions for the bot to carry out (report, dispatch, cancel).
 
 A broken `.s2i.yaml` becomes a failed `s2i/config` status quoting the file, line and reason,
-with every error in the log behind its link.
+with every error in the log behind its link; so does a tag template that yields no valid tag
+for the event. A delivery the bot gave up on (bot/orchestrator.py) becomes an `error` status
+in the same place, naming the cause.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from bot.build_logs import LogStore
 from bot.build_record import Build, BuildState
 from bot.build_spec import BuildSpec
 from bot.events import Event, EventKind
-from bot.forges.base import ForgeApi
+from bot.forges.base import FileTooLarge, ForgeApi
 from bot.image_policy import ImagePolicy
 from bot.planner import PlanError, plan
 from bot.repo_config import (
@@ -27,6 +29,7 @@ from bot.repo_config import (
     RepoConfig,
     RepoConfigError,
     Triggers,
+    file_too_large,
     parse_repo_config,
 )
 from bot.settings import AutodetectSettings
@@ -69,7 +72,12 @@ class Intake:
         """The repo's config at sha; None (and the reason in actions) when there is none or it
         is broken."""
         forge = self._forges[delivery.forge]
-        text = forge.read_file(event.repo.full_name, FILE_NAME, sha)
+        try:
+            text = forge.read_file(event.repo.full_name, FILE_NAME, sha)
+        except FileTooLarge as exc:
+            error = file_too_large(exc.size)
+            self._config_failure(delivery, event, str(error.errors[0]), str(error), actions)
+            return None
         if text is None:
             actions.outcome = f"no {FILE_NAME} at {sha[:12]}"
             if self._autodetect.enabled:
@@ -85,7 +93,14 @@ class Intake:
         self, forge: ForgeApi, event: Event, sha: str, actions: Actions
     ) -> RepoConfig | None:
         repo = event.repo.full_name
-        found = detect_template(lambda path: forge.read_file(repo, path, sha) is not None)
+
+        def exists(path: str) -> bool:
+            try:
+                return forge.read_file(repo, path, sha) is not None
+            except FileTooLarge:  # there, only too large to read
+                return True
+
+        found = detect_template(exists)
         if found is None or found[0] not in self._templates:
             actions.outcome += "; no template detected"
             return None
@@ -172,6 +187,28 @@ class Intake:
         )  # fmt: skip
         message = f"FAILED: {failed}" if failed else "queued"
         self._logs.write(build.id, f"build {spec.name} of {spec.repo}@{event.sha} {message}\n")
+        return build
+
+    def delivery_error(self, delivery: Delivery, event: Event | None, reason: str) -> Build | None:
+        """Record that the delivery could not be processed, as an `error` on the commit it
+        names; None when it names none (a comment, a payload that did not parse) or said
+        something about that commit already."""
+        sha = event.pull.head_sha if event and event.pull else event.sha if event else ""
+        if event is None or not sha:
+            return None
+        if any(b.name == CONFIG_BUILD_NAME for b in self._store.builds_of_delivery(delivery.id)):
+            return None
+        build = self._store.add_build(
+            delivery_id=delivery.id, name=CONFIG_BUILD_NAME, forge=delivery.forge,
+            repo=event.repo.full_name, sha=sha, spec=None, ref_key=ref_key(event),
+            pr=event.pull.number if event.pull else None,
+            state=BuildState.ERROR, reason=reason,
+        )  # fmt: skip
+        self._logs.write(
+            build.id,
+            f"delivery {delivery.id} ({delivery.event} of {event.repo.full_name}@{sha}) was "
+            f"given up: {reason}\n",
+        )
         return build
 
     def _config_failure(

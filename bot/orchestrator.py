@@ -4,12 +4,18 @@ It owns no state of its own beyond what is being processed: every decision is re
 store first (by intake and pull requests), then carried out by the dispatcher and the outbox.
 On start it recovers what the last run left: queued and running builds, unprocessed
 deliveries, unsent statuses.
+
+No delivery loops forever: an attempt that raises is counted and tried again later, each wait
+twice the last (from `delivery_retry_interval`, at most MAX_RETRY_WAIT); after
+`max_delivery_attempts` the delivery is given up, marked processed with the cause, and the
+commit it names gets an `error` status saying why.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -19,7 +25,7 @@ from bot.build_logs import LogStore
 from bot.build_record import BuildState
 from bot.dispatcher import Dispatcher
 from bot.events import Event, EventKind
-from bot.forges.base import ForgeApi, UnknownRepository, WebhookParser
+from bot.forges.base import ForgeApi, ForgeError, UnknownRepository, WebhookParser
 from bot.intake import Intake
 from bot.outbox import Outbox
 from bot.pull_requests import PullRequests
@@ -27,6 +33,24 @@ from bot.settings import Settings
 from bot.store import Delivery, Store
 
 log = logging.getLogger(__name__)
+
+MAX_RETRY_WAIT = 3600.0
+# How long one attempt may take before the retry loop may start another (a claim, so the loop
+# and the webhook's own task never process one delivery at the same time).
+ATTEMPT_LEASE = 600.0
+_CAUSE_MAX = 500
+
+
+def retry_wait(interval: float, attempts: int) -> float:
+    """Seconds before the next attempt, after `attempts` failed ones: doubling, bounded."""
+    return float(min(interval * 2 ** max(attempts - 1, 0), MAX_RETRY_WAIT))
+
+
+def failure_cause(exc: BaseException) -> str:
+    """What went wrong, in one bounded line (a forge error's message says it already)."""
+    text = str(exc) if isinstance(exc, ForgeError) else f"{type(exc).__name__}: {exc}"
+    text = " ".join(text.split())
+    return text if len(text) <= _CAUSE_MAX else text[: _CAUSE_MAX - 1] + "…"
 
 
 RETENTION_INTERVAL = 3600.0  # seconds between two rounds of the retention duty
@@ -71,20 +95,57 @@ class Bot:
             return self.pulls.handle(delivery, event)
         return self.intake.builds_for(delivery, event)
 
-    async def process(self, delivery: Delivery) -> None:
+    async def process(self, delivery: Delivery, *, on_start: bool = False) -> None:
         """Delivery -> actions -> carried out. Failing before the actions are recorded leaves
-        the delivery unprocessed, so the next start tries it again: nothing is lost."""
+        the delivery unprocessed, to be tried again later (a bounded number of times): nothing
+        is lost, and nothing is tried forever. `on_start`: take it even if the last run
+        claimed it."""
+        now = time.time()
+        claimed = await asyncio.to_thread(
+            self.store.claim_delivery, delivery.id, now + ATTEMPT_LEASE,
+            now=None if on_start else now,
+        )  # fmt: skip
+        if not claimed:
+            return  # processed meanwhile, or another attempt is under way
+        event: Event | None = None
         try:
             webhook = self.webhooks[delivery.forge].parse(delivery.headers, delivery.body)
             if not isinstance(webhook, Event):
                 await asyncio.to_thread(self.store.finish_delivery, delivery.id, "ignored")
                 return
-            actions = await asyncio.to_thread(self._handle, delivery, webhook)
-        except Exception:
-            log.exception("delivery %s could not be processed; it will be retried", delivery.id)
+            event = webhook
+            actions = await asyncio.to_thread(self._handle, delivery, event)
+        except Exception as exc:
+            await self._attempt_failed(delivery, event, exc)
             return
         await self.carry_out(actions)
         await asyncio.to_thread(self.store.finish_delivery, delivery.id, actions.outcome or "done")
+
+    async def _attempt_failed(
+        self, delivery: Delivery, event: Event | None, exc: Exception
+    ) -> None:
+        cause = failure_cause(exc)
+        attempts = await asyncio.to_thread(self.store.delivery_failed, delivery.id, cause)
+        limit = max(self.settings.max_delivery_attempts, 1)
+        if attempts < limit:
+            wait = retry_wait(self.settings.delivery_retry_interval, attempts)
+            log.warning(
+                "delivery %s: attempt %d of %d failed (%s); trying again in %.0fs",
+                delivery.id, attempts, limit, cause, wait, exc_info=exc,
+            )  # fmt: skip
+            await asyncio.to_thread(self.store.retry_delivery_at, delivery.id, time.time() + wait)
+            return
+        log.error(
+            "delivery %s: given up after %d attempts: %s", delivery.id, attempts, cause,
+            exc_info=exc,
+        )  # fmt: skip
+        reason = f"not processed after {attempts} attempts: {cause}"
+        actions = Actions(outcome=f"error: {reason}")
+        build = await asyncio.to_thread(self.intake.delivery_error, delivery, event, reason)
+        if build is not None:
+            actions.report.append(build)
+        await self.carry_out(actions)
+        await asyncio.to_thread(self.store.finish_delivery, delivery.id, actions.outcome)
 
     async def carry_out(self, actions: Actions) -> None:
         for build, reason in actions.cancel:
@@ -109,11 +170,13 @@ class Bot:
         ):
             build = await asyncio.to_thread(self.store.requeue, build.id)
             self.dispatcher.submit(build)
-        await self.retry_deliveries()
+        for delivery in await asyncio.to_thread(self.store.unprocessed_deliveries):
+            await self.process(delivery, on_start=True)
 
     async def retry_deliveries(self) -> None:
-        """Process what was stored but not processed (the forge was down, the bot crashed)."""
-        for delivery in await asyncio.to_thread(self.store.unprocessed_deliveries):
+        """Process what was stored but not processed (the forge was down) and is due."""
+        due = await asyncio.to_thread(self.store.unprocessed_deliveries, time.time())
+        for delivery in due:
             await self.process(delivery)
 
     async def keep_retrying(self) -> None:

@@ -2,6 +2,8 @@
 
 One comment per PR rather than one per build: GitHub's secondary rate limits punish bursts of
 comments, and reviewers want one place to look (Pipelines-as-Code and Atlantis do the same).
+A build's reason (perhaps its log's last line) is quoted in a code span (bot/quoting.py), and
+its log link carries the build's key.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from collections.abc import Sequence
 
 from bot.build_record import Build, BuildState
 from bot.commit_status import human_size, log_url
+from bot.quoting import code_span
 
 MARKER = "<!-- s2i-bot:builds -->"
 
@@ -37,13 +40,13 @@ def render(builds: Sequence[Build], public_url: str, notice: str = "") -> str:
             "|---|---|---|---|---|---|---|",
         ]
         for build in builds:
-            image = f"`{build.spec.output}`" if build.spec else ""
+            image = code_span(build.spec.output) if build.spec else ""
             state = _STATE[build.state]
             if build.reason and build.state is not BuildState.SUCCEEDED:
-                state += f": {build.reason}"
+                state += f": {code_span(build.reason)}"
             digest = f"`{build.digest[:19]}…`" if build.digest else ""
             size = human_size(build.size) if build.size is not None else ""
-            link = f"[log]({log_url(public_url, build.id)})"
+            link = f"[log]({log_url(public_url, build.key)})"
             cells = [build.name, f"`{build.sha[:7]}`", state, image, digest, size, link]
             lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
         pulls = [

@@ -421,14 +421,19 @@ def _event_error(event: yaml.Event, message: str) -> ConfigError:
     return ConfigError(line, column, message)
 
 
+def file_too_large(size: int, path: str = FILE_NAME) -> RepoConfigError:
+    """The error for a file of `size` bytes over MAX_FILE_BYTES (also when the forge did not
+    even serve it)."""
+    message = f"the file is {size} bytes; at most {MAX_FILE_BYTES} (64 KiB) are read"
+    return RepoConfigError(path, [ConfigError(1, 1, message)])
+
+
 def _bounds_error(text: str) -> ConfigError | None:
     """The first bound the file breaks, read from the YAML event stream (which expands no
     alias and builds nothing), or None."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_FILE_BYTES:
-        return ConfigError(
-            1, 1, f"the file is {size} bytes; at most {MAX_FILE_BYTES} (64 KiB) are read"
-        )
+        return file_too_large(size).errors[0]
     depth = nodes = 0
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent):

@@ -198,8 +198,18 @@ class Settings(BaseModel):
     # Accept webhooks of a forge that has no webhook secret set, unsigned: only for local
     # experiments (anyone who reaches the bot could start builds); warned at every start.
     insecure_unsigned_webhooks: bool = False
-    # How often deliveries that could not be processed (the forge API down) are tried again.
+    # How often deliveries that could not be processed (the forge API down) are tried again:
+    # the first retry after this many seconds, each next one after twice as long as the last
+    # (at most an hour), until max_delivery_attempts; then the delivery is given up with an
+    # `error` status on its commit naming the cause.
     delivery_retry_interval: float = 60.0
+    max_delivery_attempts: int = 5  # at least 1
+    # Build links (/builds/<key>) are unguessable and need no login. Listing a repository's
+    # builds (GET /builds?repo=owner/name) needs `Authorization: Bearer <api_token>`, except
+    # for the repositories named here, whose builds anyone may list; with neither, there is
+    # no listing.
+    api_token: SecretStr | None = None
+    public_repositories: list[str] = []
     s2i: str = "s2i"
     insecure_registries: list[str] = []
     # Registry credentials, a dockerconfigjson file (as `kubectl create secret docker-registry`).

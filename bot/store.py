@@ -2,14 +2,20 @@
 (any SQLAlchemy URL scales out).
 
 A delivery is written before the webhook is acknowledged, so a crash loses nothing; its id is
-the primary key, so a redelivery is recognised and ignored. Statuses and comments wait in the
-outbox table until the forge took them, so neither a forge outage nor a restart drops one.
+the primary key, so a redelivery is recognised and ignored. A delivery whose processing fails
+is tried again later (`next_attempt_at`), a bounded number of times (`attempts`,
+`last_error`). Statuses and comments wait in the outbox table until the forge took them, so
+neither a forge outage nor a restart drops one.
+
+Each build has a random `key` besides its id: log links carry the key, so they cannot be
+guessed, enumerated, or reused by a new database.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,6 +44,9 @@ deliveries = sa.Table(
     sa.Column("received_at", sa.DateTime, nullable=False),
     sa.Column("processed_at", sa.DateTime),
     sa.Column("outcome", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("last_error", sa.Text),
+    sa.Column("next_attempt_at", sa.Float),  # epoch seconds; NULL: now
 )
 
 builds = sa.Table(
@@ -59,9 +68,13 @@ builds = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("started_at", sa.DateTime),
     sa.Column("finished_at", sa.DateTime),
+    # What links name the build by (secrets.token_urlsafe): unguessable, never reused.
+    sa.Column("key", sa.String),
     sa.UniqueConstraint("delivery_id", "name"),
     sa.Index("builds_by_ref", "forge", "repo", "ref_key", "name"),
 )
+_BUILDS_BY_KEY = sa.Index("builds_by_key", builds.c.key, unique=True)
+KEY_BYTES = 24  # 192 bits
 
 # `/s2i ok-to-test` approvals, bound to the head sha they were given for.
 approvals = sa.Table(
@@ -84,6 +97,19 @@ pull_comments = sa.Table(
     sa.Column("pr", sa.Integer, primary_key=True),
     sa.Column("comment_id", sa.BigInteger),
     sa.Column("notice", sa.Text, nullable=False, default=""),
+    sa.Column("notice_sha", sa.String),  # the head commit the notice asks approval for
+)
+
+# When the PR comment showing a waiting notice for a head commit reached the forge: an
+# `/s2i ok-to-test` approves the commit whose notice was shown when the comment came in.
+pull_notices = sa.Table(
+    "pull_notices",
+    metadata,
+    sa.Column("forge", sa.String, primary_key=True),
+    sa.Column("repo", sa.String, primary_key=True),
+    sa.Column("pr", sa.Integer, primary_key=True),
+    sa.Column("sha", sa.String, primary_key=True),
+    sa.Column("published_at", sa.DateTime, nullable=False),
 )
 
 outbox = sa.Table(
@@ -110,6 +136,19 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class DeliveryInfo:
+    """What `GET /deliveries/{id}` shows."""
+
+    id: str
+    received_at: datetime
+    processed: bool
+    outcome: str | None
+    attempts: int
+    last_error: str | None
+    next_attempt_at: float | None
+
+
+@dataclass(frozen=True)
 class OutboxItem:
     key: str
     kind: str
@@ -123,6 +162,7 @@ class OutboxItem:
 class PullComment:
     comment_id: int | None
     notice: str
+    notice_sha: str = ""
 
 
 def _now() -> datetime:
@@ -133,7 +173,7 @@ def _build(row: Any) -> Build:
     spec = BuildSpec.model_validate_json(row.spec) if row.spec else None
     return Build(
         row.id, row.delivery_id, row.name, row.forge, row.repo, row.sha, spec,
-        BuildState(row.state), row.reason, row.digest, row.size, row.ref_key, row.pr,
+        BuildState(row.state), row.reason, row.digest, row.size, row.ref_key, row.pr, row.key,
     )  # fmt: skip
 
 
@@ -152,6 +192,36 @@ def _sqlite_wal(connection: Any, _record: Any) -> None:
 
 _UNFINISHED = [BuildState.QUEUED.value, BuildState.RUNNING.value]
 
+# Columns added since the first schema. There is no migration framework yet (Alembic comes
+# with a later change): until then a database made by an earlier version gains the columns
+# it lacks when the store opens, by this idempotent ALTER TABLE ... ADD COLUMN. This is a
+# stop-gap: remove it with the first migration.
+_ADDED_COLUMNS = {
+    "builds": ("key",),
+    "deliveries": ("attempts", "last_error", "next_attempt_at"),
+    "pull_comments": ("notice_sha",),
+}
+
+
+def _new_key() -> str:
+    return secrets.token_urlsafe(KEY_BYTES)
+
+
+def _add_missing_columns(engine: sa.Engine) -> None:
+    """The stop-gap above: add missing columns, give old builds keys, index the keys."""
+    inspector = sa.inspect(engine)
+    with engine.begin() as conn:
+        for table_name, names in _ADDED_COLUMNS.items():
+            present = {column["name"] for column in inspector.get_columns(table_name)}
+            for name in names:
+                if name not in present:
+                    column = sa.schema.CreateColumn(metadata.tables[table_name].c[name])
+                    ddl = column.compile(dialect=engine.dialect)
+                    conn.execute(sa.text(f"ALTER TABLE {table_name} ADD COLUMN {ddl}"))
+        for (build_id,) in conn.execute(sa.select(builds.c.id).where(builds.c.key.is_(None))):
+            conn.execute(builds.update().where(builds.c.id == build_id).values(key=_new_key()))
+        _BUILDS_BY_KEY.create(conn, checkfirst=True)
+
 
 class Store:
     def __init__(self, url: str) -> None:
@@ -164,6 +234,7 @@ class Store:
         else:
             self._engine = sa.create_engine(url, pool_pre_ping=True)
         metadata.create_all(self._engine)
+        _add_missing_columns(self._engine)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -194,16 +265,56 @@ class Store:
         self._write(
             deliveries.update()
             .where(deliveries.c.id == delivery_id)
-            .values(processed_at=_now(), outcome=outcome)
+            .values(processed_at=_now(), outcome=outcome, next_attempt_at=None)
         )
 
-    def unprocessed_deliveries(self) -> list[Delivery]:
-        rows = self._rows(
-            sa.select(deliveries)
-            .where(deliveries.c.processed_at.is_(None))
-            .order_by(deliveries.c.received_at)
-        )
+    def unprocessed_deliveries(self, due_at: float | None = None) -> list[Delivery]:
+        """Deliveries not processed yet; with `due_at`, only those due by then (not waiting
+        for their next attempt, not being processed)."""
+        query = sa.select(deliveries).where(deliveries.c.processed_at.is_(None))
+        if due_at is not None:
+            next_attempt = deliveries.c.next_attempt_at
+            query = query.where(sa.or_(next_attempt.is_(None), next_attempt <= due_at))
+        rows = self._rows(query.order_by(deliveries.c.received_at))
         return [Delivery(r.id, r.forge, r.event, json.loads(r.headers), r.body) for r in rows]
+
+    def claim_delivery(self, delivery_id: str, until: float, *, now: float | None) -> bool:
+        """Take an unprocessed delivery to process until `until` (epoch seconds), so the
+        retry loop leaves it alone meanwhile; False when it is processed or claimed. `now`
+        None takes it whatever its claim (on start: no claim of a previous run holds)."""
+        query = deliveries.update().where(
+            deliveries.c.id == delivery_id, deliveries.c.processed_at.is_(None)
+        )
+        if now is not None:
+            next_attempt = deliveries.c.next_attempt_at
+            query = query.where(sa.or_(next_attempt.is_(None), next_attempt <= now))
+        return bool(self._write(query.values(next_attempt_at=until)).rowcount)
+
+    def delivery_failed(self, delivery_id: str, error: str) -> int:
+        """Count a failed attempt and its cause; the number of attempts so far."""
+        self._write(
+            deliveries.update()
+            .where(deliveries.c.id == delivery_id)
+            .values(attempts=deliveries.c.attempts + 1, last_error=error)
+        )
+        rows = self._rows(sa.select(deliveries.c.attempts).where(deliveries.c.id == delivery_id))
+        return int(rows[0].attempts) if rows else 0
+
+    def retry_delivery_at(self, delivery_id: str, at: float) -> None:
+        """When (epoch seconds) the retry loop may try the delivery again."""
+        self._write(
+            deliveries.update().where(deliveries.c.id == delivery_id).values(next_attempt_at=at)
+        )
+
+    def delivery_info(self, delivery_id: str) -> DeliveryInfo | None:
+        rows = self._rows(sa.select(deliveries).where(deliveries.c.id == delivery_id))
+        if not rows:
+            return None
+        r = rows[0]
+        return DeliveryInfo(
+            r.id, r.received_at, r.processed_at is not None, r.outcome, r.attempts,
+            r.last_error, r.next_attempt_at,
+        )  # fmt: skip
 
     def has_delivery(self, delivery_id: str) -> bool:
         return bool(self._rows(sa.select(deliveries.c.id).where(deliveries.c.id == delivery_id)))
@@ -232,7 +343,7 @@ class Store:
                 delivery_id=delivery_id, name=name, forge=forge, repo=repo, sha=sha,
                 ref_key=ref_key, pr=pr, spec=spec.model_dump_json() if spec else None,
                 state=state.value, reason=reason, created_at=_now(),
-                finished_at=_now() if state.finished else None,
+                finished_at=_now() if state.finished else None, key=_new_key(),
             )
         )  # fmt: skip
         key = result.inserted_primary_key
@@ -248,6 +359,16 @@ class Store:
     def find_build(self, build_id: int) -> Build | None:
         rows = self._rows(sa.select(builds).where(builds.c.id == build_id))
         return _build(rows[0]) if rows else None
+
+    def find_build_by_key(self, key: str) -> Build | None:
+        rows = self._rows(sa.select(builds).where(builds.c.key == key))
+        return _build(rows[0]) if rows else None
+
+    def builds_of_repo(self, repo: str, limit: int) -> list[Build]:
+        """The newest builds of a repository (any forge, name matched case-insensitively),
+        newest first."""
+        query = sa.select(builds).where(sa.func.lower(builds.c.repo) == repo.lower())
+        return [_build(r) for r in self._rows(query.order_by(builds.c.id.desc()).limit(limit))]
 
     def builds_in(self, *states: BuildState) -> list[Build]:
         query = sa.select(builds).where(builds.c.state.in_([s.value for s in states]))
@@ -340,28 +461,62 @@ class Store:
                 pull_comments.c.pr == pr,
             )
         )  # fmt: skip
-        return PullComment(rows[0].comment_id, rows[0].notice) if rows else PullComment(None, "")
+        if not rows:
+            return PullComment(None, "")
+        return PullComment(rows[0].comment_id, rows[0].notice, rows[0].notice_sha or "")
 
     def set_pull_comment(
         self, forge: str, repo: str, pr: int, *, comment_id: int | None = None,
-        notice: str | None = None,
+        notice: str | None = None, notice_sha: str = "",
     ) -> None:  # fmt: skip
-        """Set the comment id or the notice (only what is given: the reporter and the webhook
-        handler each write their own field, at any time)."""
+        """Set the comment id or the notice and the head commit it names (only what is
+        given: the reporter and the webhook handler each write their own field, at any
+        time)."""
         values: dict[str, Any] = {}
         if comment_id is not None:
             values["comment_id"] = comment_id
         if notice is not None:
             values["notice"] = notice
+            values["notice_sha"] = notice_sha
         insert = _insert(self._engine.dialect.name)(pull_comments).values(
-            forge=forge, repo=repo, pr=pr, comment_id=comment_id, notice=notice or ""
-        )
+            forge=forge, repo=repo, pr=pr, comment_id=comment_id, notice=notice or "",
+            notice_sha=notice_sha,
+        )  # fmt: skip
         self._write(
             insert.on_conflict_do_update(
                 index_elements=[pull_comments.c.forge, pull_comments.c.repo, pull_comments.c.pr],
                 set_={name: getattr(insert.excluded, name) for name in values},
             )
         )
+
+    def notice_published(self, forge: str, repo: str, pr: int, sha: str) -> None:
+        """The forge now shows the waiting notice for `sha`."""
+        insert = _insert(self._engine.dialect.name)(pull_notices).values(
+            forge=forge, repo=repo, pr=pr, sha=sha, published_at=_now()
+        )
+        self._write(
+            insert.on_conflict_do_update(
+                index_elements=[
+                    pull_notices.c.forge, pull_notices.c.repo, pull_notices.c.pr,
+                    pull_notices.c.sha,
+                ],
+                set_={"published_at": insert.excluded.published_at},
+            )
+        )  # fmt: skip
+
+    def notice_shown(self, forge: str, repo: str, pr: int, at: datetime) -> str | None:
+        """The head commit the waiting notice named at time `at` (the last one published
+        by then), or None when none had been published."""
+        rows = self._rows(
+            sa.select(pull_notices.c.sha)
+            .where(
+                pull_notices.c.forge == forge, pull_notices.c.repo == repo,
+                pull_notices.c.pr == pr, pull_notices.c.published_at <= at,
+            )
+            .order_by(pull_notices.c.published_at.desc())
+            .limit(1)
+        )  # fmt: skip
+        return str(rows[0].sha) if rows else None
 
     # -- outbox
     def outbox_put(self, key: str, kind: str, payload: dict[str, Any], due_at: float) -> None:

@@ -42,6 +42,20 @@ class PermanentForgeError(ForgeError):
     """The forge refused the call for good (e.g. 404, 422): retrying cannot help."""
 
 
+# The most the bot reads of a repository's file (`.s2i.yaml`, template markers): whoever can
+# push decides its size, and a file is read into memory whole.
+READ_LIMIT = 1024 * 1024
+
+
+class FileTooLarge(PermanentForgeError):
+    """A repository's file is larger than READ_LIMIT (or than the forge's API serves inline):
+    it was not read."""
+
+    def __init__(self, path: str, size: int) -> None:
+        super().__init__(f"{path} is {size} bytes; at most {READ_LIMIT} are read")
+        self.path, self.size = path, size
+
+
 class UnknownRepository(PermanentForgeError):
     """The webhook names a repository the configured forge does not have (or has under
     another id): nothing is fetched or built for it."""

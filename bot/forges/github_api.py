@@ -21,7 +21,9 @@ from github import (
 
 from bot.events import PullRequest, Repo
 from bot.forges.base import (
+    READ_LIMIT,
     CommitStatus,
+    FileTooLarge,
     ForgeError,
     PayloadError,
     ReleaseAsset,
@@ -152,7 +154,11 @@ class GitHubApi:
                 return None
             if isinstance(content, list):
                 raise PayloadError(f"{path} is a directory in {repo}")
-            return content.decoded_content.decode()
+            # GitHub serves a file over 1 MB without its content ("encoding": "none", REST
+            # docs "Get repository content"); the bot reads none that large.
+            if content.encoding != "base64" or content.size > READ_LIMIT:
+                raise FileTooLarge(path, content.size)
+            return content.decoded_content.decode(errors="replace")
 
         return self._call(read)
 

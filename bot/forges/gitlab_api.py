@@ -14,7 +14,9 @@ from gitlab.exceptions import GitlabError, GitlabGetError
 
 from bot.events import PullRequest, Repo
 from bot.forges.base import (
+    READ_LIMIT,
     CommitStatus,
+    FileTooLarge,
     PayloadError,
     PermanentForgeError,
     ReleaseAsset,
@@ -90,13 +92,22 @@ class GitLabApi:
 
     def read_file(self, repo: str, path: str, sha: str) -> str | None:
         def read() -> str | None:
+            chunks: list[bytes] = []
+
+            def take(chunk: bytes) -> None:  # streamed, so a huge file is never held whole
+                chunks.append(chunk)
+                if sum(map(len, chunks)) > READ_LIMIT:
+                    raise FileTooLarge(path, sum(map(len, chunks)))
+
             try:
-                raw = self._project(repo).files.raw(file_path=path, ref=sha, **_NO_SLEEP)
+                self._project(repo).files.raw(
+                    file_path=path, ref=sha, streamed=True, action=take, **_NO_SLEEP
+                )
             except GitlabGetError as exc:
                 if exc.response_code == 404:
                     return None
                 raise
-            return bytes(raw).decode()
+            return b"".join(chunks).decode(errors="replace")
 
         return self._call(read)
 

@@ -1,12 +1,17 @@
 """The HTTP face of the bot (Starlette): forge webhooks in, builds out.
 
 POST /webhooks/github, /webhooks/gitlab   verify, persist, answer 202; the rest in the background
-GET  /builds/{id}/log     the build log as plain text, while it runs and after
-GET  /builds/{id}         the build as JSON
-GET  /deliveries/{id}     whether a delivery was processed, its outcome and builds
                           (404 for a forge that is not configured, 413 over 25 MiB, 400 for
                           any body that is not the forge's JSON, 401 unsigned)
+GET  /builds/{key}/log    the build log as plain text, while it runs and after
+GET  /builds/{key}        the build as JSON
+GET  /builds?repo=o/n     a repository's newest builds: with `Authorization: Bearer
+                          <api_token>`, or for a repository in `public_repositories`
+GET  /deliveries/{id}     whether a delivery was processed, its outcome, attempts and builds
 GET  /healthz             liveness
+
+A build is reached only by its key, the random name every link the bot publishes uses: ids,
+repository names or shas open nothing (404), so links cannot be guessed or enumerated.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import hmac
 import logging
 from collections.abc import AsyncIterator
 
@@ -22,11 +28,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.build_record import Build
+from bot.commit_status import build_url, log_url
 from bot.forges.base import Ignored, PayloadError, Ping, SignatureError
 from bot.orchestrator import Bot
 from bot.store import Delivery
 from bot.web.request_body import MAX_WEBHOOK_BODY, BadContentLength, BodyTooLarge, read_capped
 
+LISTED_BUILDS = 100  # the most a listing shows, newest first
 log = logging.getLogger(__name__)
 
 
@@ -73,47 +82,72 @@ def create_app(bot: Bot) -> Starlette:
         task.add_done_callback(background.discard)
         return JSONResponse({"accepted": delivery.id}, 202)
 
-    def _build_id(request: Request) -> int | None:
-        try:
-            return int(request.path_params["build_id"])
-        except ValueError:
-            return None
+    async def _build(request: Request) -> Build | None:
+        key = request.path_params["key"]
+        return await asyncio.to_thread(bot.store.find_build_by_key, key)
+
+    def _json(build: Build) -> dict[str, object]:
+        public_url = bot.settings.public_url
+        return {
+            "key": build.key, "name": build.name, "repo": build.repo, "sha": build.sha,
+            "state": build.state.value, "reason": build.reason, "digest": build.digest,
+            "size": build.size, "image": build.spec.output if build.spec else None,
+            "url": build_url(public_url, build.key), "log_url": log_url(public_url, build.key),
+        }  # fmt: skip
 
     async def build_log(request: Request) -> Response:
-        build_id = _build_id(request)
-        text = bot.logs.read(build_id) if build_id is not None else None
+        build = await _build(request)
+        text = bot.logs.read(build.id) if build is not None else None
         if text is None:
             return PlainTextResponse("no such build\n", 404)
         return PlainTextResponse(text)
 
     async def build_info(request: Request) -> Response:
-        build_id = _build_id(request)
-        build = await asyncio.to_thread(bot.store.find_build, build_id) if build_id else None
+        build = await _build(request)
         if build is None:
             return JSONResponse({"error": "no such build"}, 404)
-        return JSONResponse(
-            {
-                "id": build.id, "name": build.name, "repo": build.repo, "sha": build.sha,
-                "state": build.state.value, "reason": build.reason, "digest": build.digest,
-                "size": build.size, "image": build.spec.output if build.spec else None,
-                "log_url": f"{bot.settings.public_url}/builds/{build.id}/log",
-            }
-        )  # fmt: skip
+        return JSONResponse(_json(build))
+
+    def _may_list(request: Request, repo: str) -> bool:
+        public = {name.lower() for name in bot.settings.public_repositories}
+        if repo.lower() in public:
+            return True
+        token = bot.settings.api_token
+        if token is None:
+            return False
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        expected = token.get_secret_value().encode()
+        return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected)
+
+    async def build_list(request: Request) -> Response:
+        repo = request.query_params.get("repo", "")
+        if not bot.settings.api_token and not bot.settings.public_repositories:
+            return JSONResponse({"error": "not found"}, 404)  # no listing configured
+        if not repo:
+            return JSONResponse({"error": "name a repository: /builds?repo=owner/name"}, 400)
+        if not _may_list(request, repo):
+            if bot.settings.api_token is None:  # no token could list it: nothing to see here
+                return JSONResponse({"error": "not found"}, 404)
+            headers = {"WWW-Authenticate": 'Bearer realm="s2i-bot"'}
+            return JSONResponse({"error": "a bearer token (api_token) is needed"}, 401, headers)
+        builds = await asyncio.to_thread(bot.store.builds_of_repo, repo, LISTED_BUILDS)
+        return JSONResponse({"repo": repo, "builds": [_json(b) for b in builds]})
 
     async def delivery_info(request: Request) -> Response:
         delivery_id = request.path_params["delivery_id"]
-        outcome = await asyncio.to_thread(bot.store.delivery_outcome, delivery_id)
-        if outcome is None:
-            found = await asyncio.to_thread(bot.store.has_delivery, delivery_id)
-            if not found:
-                return JSONResponse({"error": "no such delivery"}, 404)
+        info = await asyncio.to_thread(bot.store.delivery_info, delivery_id)
+        if info is None:
+            return JSONResponse({"error": "no such delivery"}, 404)
         builds = await asyncio.to_thread(bot.store.builds_of_delivery, delivery_id)
         return JSONResponse(
             {
                 "id": delivery_id,
-                "processed": outcome is not None,
-                "outcome": outcome,
-                "builds": [b.id for b in builds],
+                "processed": info.processed,
+                "outcome": info.outcome,
+                "attempts": info.attempts,
+                "last_error": info.last_error,
+                # A delivery id (the forge's random GUID) is as secret as the links it leads to.
+                "builds": [b.key for b in builds],
             }
         )
 
@@ -133,8 +167,9 @@ def create_app(bot: Bot) -> Starlette:
     return Starlette(
         routes=[
             Route("/webhooks/{forge}", webhook, methods=["POST"]),
-            Route("/builds/{build_id}/log", build_log),
-            Route("/builds/{build_id}", build_info),
+            Route("/builds", build_list),
+            Route("/builds/{key}/log", build_log),
+            Route("/builds/{key}", build_info),
             Route("/deliveries/{delivery_id}", delivery_info),
             Route("/healthz", healthz),
         ],

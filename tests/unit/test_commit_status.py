@@ -17,7 +17,9 @@ def build(ref: str, status_ref: str = "", state: BuildState = BuildState.RUNNING
         builder_image="s2i-bot/go", image="registry/acme/app", tags=("main",),
         status_ref=status_ref,
     )  # fmt: skip
-    return Build(7, "d1", "web", "gitlab", "acme/app", SHA, spec, state, "", None, None)
+    return Build(
+        7, "d1", "web", "gitlab", "acme/app", SHA, spec, state, "", None, None, key="k3Y_-x"
+    )
 
 
 def test_a_status_names_the_branch_or_tag_built() -> None:
@@ -27,7 +29,7 @@ def test_a_status_names_the_branch_or_tag_built() -> None:
         StatusState.RUNNING,
         "s2i/web",
     )
-    assert status.target_url == "http://bot/builds/7/log"
+    assert status.target_url == "http://bot/builds/k3Y_-x/log"  # the key, never the id
     assert status_for(build("refs/tags/v1.0.0"), "http://bot").ref == "v1.0.0"
 
 

@@ -1,0 +1,105 @@
+"""bot/store.py: build keys, delivery attempts, and opening a database of the previous version."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+from bot.build_record import BuildState
+from bot.store import Delivery, Store
+
+# The schema the previous version created (its CREATE statements, as SQLAlchemy emitted them).
+PREVIOUS_SCHEMA = """
+CREATE TABLE deliveries (id VARCHAR NOT NULL, forge VARCHAR NOT NULL, event VARCHAR NOT NULL,
+  headers TEXT NOT NULL, body BLOB NOT NULL, received_at DATETIME NOT NULL,
+  processed_at DATETIME, outcome TEXT, PRIMARY KEY (id));
+CREATE TABLE builds (id INTEGER NOT NULL, delivery_id VARCHAR NOT NULL, name VARCHAR NOT NULL,
+  forge VARCHAR NOT NULL, repo VARCHAR NOT NULL, sha VARCHAR NOT NULL,
+  ref_key VARCHAR NOT NULL, pr INTEGER, spec TEXT, state VARCHAR NOT NULL,
+  reason TEXT NOT NULL, digest VARCHAR, size BIGINT, created_at DATETIME NOT NULL,
+  started_at DATETIME, finished_at DATETIME, PRIMARY KEY (id), UNIQUE (delivery_id, name),
+  FOREIGN KEY(delivery_id) REFERENCES deliveries (id));
+CREATE INDEX builds_by_ref ON builds (forge, repo, ref_key, name);
+CREATE TABLE approvals (forge VARCHAR NOT NULL, repo VARCHAR NOT NULL, pr INTEGER NOT NULL,
+  sha VARCHAR NOT NULL, approver VARCHAR NOT NULL, approved_at DATETIME NOT NULL,
+  PRIMARY KEY (forge, repo, pr, sha));
+CREATE TABLE pull_comments (forge VARCHAR NOT NULL, repo VARCHAR NOT NULL, pr INTEGER NOT NULL,
+  comment_id BIGINT, notice TEXT NOT NULL, PRIMARY KEY (forge, repo, pr));
+CREATE TABLE outbox ("key" VARCHAR NOT NULL, kind VARCHAR NOT NULL, payload TEXT NOT NULL,
+  due_at FLOAT NOT NULL, version INTEGER NOT NULL, attempts INTEGER NOT NULL, last_error TEXT,
+  seq FLOAT NOT NULL, PRIMARY KEY ("key"));
+INSERT INTO deliveries VALUES ('old', 'github', 'push', '{}', x'7b7d', '2025-01-01 00:00:00',
+  NULL, NULL);
+INSERT INTO builds VALUES (1, 'old', 'web', 'github', 'acme/app', 'abc', 'refs/heads/main',
+  NULL, NULL, 'failed', 'x', NULL, NULL, '2025-01-01 00:00:00', NULL, NULL);
+INSERT INTO builds VALUES (2, 'old', 'api', 'github', 'acme/app', 'abc', 'refs/heads/main',
+  NULL, NULL, 'failed', 'x', NULL, NULL, '2025-01-01 00:00:00', NULL, NULL);
+INSERT INTO pull_comments VALUES ('github', 'acme/app', 7, 99, 'waiting');
+"""
+
+
+def store(tmp_path: Path) -> Store:
+    return Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+
+
+def test_a_database_of_the_previous_version_opens_and_its_builds_get_keys(
+    tmp_path: Path,
+) -> None:
+    with sqlite3.connect(tmp_path / "db.sqlite") as db:
+        db.executescript(PREVIOUS_SCHEMA)
+    for _ in range(2):  # the upgrade is idempotent: opening again changes nothing
+        opened = store(tmp_path)
+        first, second = opened.builds_of_delivery("old")
+        assert first.key and second.key and first.key != second.key
+        assert opened.find_build_by_key(first.key) == first
+        (delivery,) = opened.unprocessed_deliveries(time.time())
+        assert delivery.id == "old"
+        info = opened.delivery_info("old")
+        assert info is not None and (info.attempts, info.last_error) == (0, None)
+        assert opened.pull_comment("github", "acme/app", 7).notice_sha == ""
+        opened.close()
+    again = store(tmp_path)
+    assert again.find_build_by_key(first.key) == first  # the keys given once stay
+    assert again.find_build_by_key(second.key) == second
+    assert again.find_build_by_key("1") is None  # ids are no keys
+    again.close()
+
+
+def test_build_keys_are_random_192_bit_and_a_new_database_never_repeats_one(
+    tmp_path: Path,
+) -> None:
+    keys = []
+    for name in ("a", "b"):
+        db = Store(f"sqlite:///{tmp_path / name / 'db.sqlite'}")
+        db.add_delivery(Delivery("d", "github", "push", {}, b"{}"))
+        build = db.add_build(
+            delivery_id="d", name="web", forge="github", repo="acme/app", sha="abc",
+            spec=None, state=BuildState.FAILED,
+        )  # fmt: skip
+        assert build.id == 1  # ids restart with a new database ...
+        keys.append(build.key)
+        db.close()
+    assert keys[0] != keys[1]  # ... keys do not, so an old link opens nothing
+    assert all(len(k) == 32 for k in keys)  # secrets.token_urlsafe(24): 192 bits
+
+
+def test_a_claimed_or_waiting_delivery_is_not_due_and_attempts_count(tmp_path: Path) -> None:
+    db = store(tmp_path)
+    db.add_delivery(Delivery("d1", "github", "push", {}, b"{}"))
+    now = time.time()
+    assert db.claim_delivery("d1", now + 600, now=now)
+    assert not db.claim_delivery("d1", now + 600, now=now)  # another attempt is under way
+    assert db.unprocessed_deliveries(now) == []
+    assert db.delivery_failed("d1", "GitHub answered 500") == 1
+    db.retry_delivery_at("d1", now + 30)
+    assert db.unprocessed_deliveries(now) == []
+    assert [d.id for d in db.unprocessed_deliveries(now + 31)] == ["d1"]
+    assert db.claim_delivery("d1", now + 600, now=None)  # on start: taken whatever its claim
+    assert db.delivery_failed("d1", "again") == 2
+    db.finish_delivery("d1", "error: given up")
+    info = db.delivery_info("d1")
+    assert info is not None
+    assert (info.processed, info.attempts, info.last_error) == (True, 2, "again")
+    assert not db.claim_delivery("d1", now + 600, now=None)
+    db.close()
