@@ -103,7 +103,12 @@ def test_cancel_stops_a_running_build_and_its_status_says_cancelled(
     state, description = final(forge, repo, head)
     assert state == forge.final_state("cancelled")
     assert f"cancelled by @{WRITER}" in description
-    build = httpx.get(f"{forge_bot.url}/builds/1", timeout=5).json()
+    # The build as its link in the bot's comment names it (by key: ids open nothing).
+    forge.wait_for(lambda: any("🚫 cancelled" in c for c in forge.comments(repo, number)), 30)
+    (table,) = [c for c in forge.comments(repo, number) if "🚫 cancelled" in c]
+    link = re.search(r"\[log\]\((\S+)/log\)", table)
+    assert link, table
+    build = httpx.get(link.group(1), timeout=5).json()
     assert build["state"] == "cancelled" and build["digest"] is None
     assert "CANCELLED: cancelled by" in httpx.get(build["log_url"], timeout=5).text
     assert not image_exists(testenv, f"{image}:pr-{number}")
