@@ -32,6 +32,13 @@ from bot.runner.process import BuildLog, run_step
 from bot.runner.registry import RegistryClient
 from bot.runner.source import fetch_source
 from bot.runner.source_tree import context_dir, refuse_escaping_symlinks
+from bot.safe_values import (
+    artifact_problem,
+    context_problem,
+    env_name_problem,
+    env_value_problem,
+    image_problem,
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,25 @@ def run_build(
     return BuildResult(state="succeeded", image=spec.image, digest=digest, size=size)
 
 
+def _refuse_unsafe_values(spec: BuildSpec) -> None:
+    """The values this build would write into the Dockerfile or s2i's argv, checked before
+    anything is fetched (the bot checked them when it read .s2i.yaml; rendering checks them
+    once more)."""
+    if problem := context_problem(spec.source.context_dir):
+        raise BuildFailure(problem)
+    problems = [
+        image_problem(spec.builder_image),
+        *(env_name_problem(k) or env_value_problem(k, v) for k, v in spec.env.items()),
+    ]
+    if spec.runtime is not None:
+        problems.append(image_problem(spec.runtime.image))
+        problems += [
+            artifact_problem(f"{a.source}:{a.destination}") for a in spec.runtime.artifacts
+        ]
+    if found := next((p for p in problems if p), None):
+        raise UnsafeValue(found)
+
+
 def _fetch(
     spec: BuildSpec, credentials: Credentials, private: PrivateFiles, source_dir: Path,
     log: BuildLog, options: RunnerOptions,
@@ -108,6 +134,7 @@ def _build(
     log: BuildLog,
     options: RunnerOptions,
 ) -> tuple[str, int]:
+    _refuse_unsafe_values(spec)
     source_dir = _fetch(spec, credentials, private, workdir / "source", log, options)
     context = workdir / "context"
 

@@ -52,7 +52,11 @@ def s2i_argv(
         *([previous_image, "--incremental"] if previous_image else []),
         "--as-dockerfile",
         str(dockerfile),
-        "--scripts-url",
+        # The builder's scripts as the *image's* default, as OpenShift's builder passes them
+        # (api.Config.ImageScriptsURL): the repository's .s2i/bin comes first. With
+        # --scripts-url instead, s2i --as-dockerfile ignores .s2i/bin altogether
+        # (pkg/build/strategies/dockerfile: "overrides it all").
+        "--image-scripts-url",
         labels.get(SCRIPTS_URL, DEFAULT_SCRIPTS_URL),
         "--ignore-submodules",
     ]
