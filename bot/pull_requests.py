@@ -1,10 +1,14 @@
 """Pull/merge requests: who may build, and the `/s2i` commands.
 
 - A PR from a fork, or from an author without write access, does not build until someone with
-  write access comments `/s2i ok-to-test`; the approval is bound to the head commit, so a later
-  push needs a new one (Prow's and Pipelines-as-Code's rule). Such a PR's `.s2i.yaml` is read
-  from the base branch, so it cannot point the build at another image.
-- Only users with write access may run commands; anyone else gets a reply saying why.
+  write access comments `/s2i ok-to-test`; the approval is bound to the head commit the bot's
+  waiting notice named when the comment came in (the commit the approver was shown), so a push
+  after the notice needs a new approval, and the reply says so (Prow's and Pipelines-as-Code's
+  rule). Such a PR's `.s2i.yaml` is read from the base branch, so it cannot point the build at
+  another image.
+- Only users with write access may run commands; anyone else gets a reply saying why. Comments
+  by the bot's own account are ignored.
+- What a comment gave (a command or build name) is quoted back in a code span.
 - A closed PR cancels its running builds.
 """
 
@@ -18,6 +22,7 @@ from bot.commands import HELP, Command, parse_commands
 from bot.events import Event, EventKind, PullAction, PullRequest
 from bot.forges.base import ForgeApi
 from bot.intake import Intake
+from bot.quoting import code_span
 from bot.store import Delivery, Store
 
 
@@ -74,7 +79,9 @@ class PullRequests:
                 f"This pull request comes from {origin}: it builds once someone with write "
                 f"access comments `/s2i ok-to-test` (for commit {pull.head_sha[:7]})."
             )
-            self._store.set_pull_comment(forge, repo, pull.number, notice=notice)
+            self._store.set_pull_comment(
+                forge, repo, pull.number, notice=notice, notice_sha=pull.head_sha
+            )
             actions.pull_comments.append(comment)
             actions.outcome = "waiting for /s2i ok-to-test"
             return actions
@@ -99,6 +106,10 @@ class PullRequests:
             return actions
         forge, repo, number = delivery.forge, event.repo.full_name, event.pr_number
         author = event.comment.author
+        if author.lower() == self._forges[forge].bot_login().lower():
+            # Its own replies quote commands (help, refusals): acting on them would loop.
+            actions.outcome = "a comment by the bot itself: ignored"
+            return actions
         if not self._forges[forge].can_write(repo, author, event.comment.author_id):
             reply = (
                 f"@{author}: only users with write access to {repo} may run `/s2i` commands, "
@@ -122,13 +133,14 @@ class PullRequests:
         names = [command.argument] if command.argument else None
         match command.name:
             case "ok-to-test" | "rebuild":
-                # A writer asking for a build vouches for the head commit as it is now.
-                self._store.approve(forge, repo, pull.number, pull.head_sha, author)
+                if not self._vouch(delivery, event, pull, author, actions):
+                    return
                 before = len(actions.dispatch)
                 self._build(delivery, event, pull, actions, names)
                 if names and len(actions.dispatch) == before and not actions.report:
                     reply = (
-                        f"@{author}: no build named `{command.argument}` runs for pull requests."
+                        f"@{author}: no build named {code_span(command.argument or '')} runs "
+                        "for pull requests."
                     )
                     actions.replies.append((forge, repo, pull.number, reply))
             case "cancel":
@@ -136,5 +148,42 @@ class PullRequests:
             case "help":
                 actions.replies.append((forge, repo, pull.number, HELP))
             case _:
-                reply = f"@{author}: unknown command `/s2i {command.name}`.\n\n{HELP}"
+                reply = f"@{author}: unknown command {code_span('/s2i ' + command.name)}.\n\n{HELP}"
                 actions.replies.append((forge, repo, pull.number, reply))
+
+    def _vouch(
+        self, delivery: Delivery, event: Event, pull: PullRequest, author: str, actions: Actions
+    ) -> bool:
+        """Whether a writer's `ok-to-test` or `rebuild` lets the PR's head build. An untrusted
+        PR's head must be the commit the waiting notice named when the comment came in: the
+        writer approves what they were shown, not what was pushed since."""
+        forge, repo = delivery.forge, event.repo.full_name
+        head = pull.head_sha
+        if self._trusted(forge, repo, pull) or self._store.approved_by(
+            forge, repo, pull.number, head
+        ):
+            return True
+        received = self._store.delivery_info(delivery.id)
+        shown = (
+            self._store.notice_shown(forge, repo, pull.number, received.received_at)
+            if received is not None
+            else None
+        )
+        if shown == head:
+            self._store.approve(forge, repo, pull.number, head, author)
+            return True
+        if shown is not None:
+            reply = (
+                f"@{author}: the head moved from {shown[:7]} to {head[:7]} since the notice; "
+                f"nothing was built; comment `/s2i ok-to-test` again to build {head[:7]}."
+            )
+        else:
+            reply = (
+                f"@{author}: no notice named a commit to approve when you commented, so "
+                f"nothing was built; the notice now names {head[:7]}: comment "
+                "`/s2i ok-to-test` again to build it."
+            )
+        actions.replies.append((forge, repo, pull.number, reply))
+        self._build(delivery, event, pull, actions)  # the waiting notice, for the new head
+        actions.outcome = f"not approved: the notice named {(shown or 'no commit')[:12]}"
+        return False

@@ -36,6 +36,8 @@ class Reporter:
                 comment_id = self._forges[forge].upsert_comment(repo, pr, current.comment_id, body)
                 if comment_id != current.comment_id:
                     self._store.set_pull_comment(forge, repo, pr, comment_id=comment_id)
+                if current.notice_sha:  # what an `/s2i ok-to-test` from now on approves
+                    self._store.notice_published(forge, repo, pr, current.notice_sha)
                 return body
             case "reply":
                 forge = self._forges[payload["forge"]]

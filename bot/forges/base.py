@@ -276,6 +276,10 @@ class ForgeApi(Protocol):
 
     def comment(self, repo: str, number: int, body: str) -> None: ...
 
+    def bot_login(self) -> str:
+        """The login of the account the bot acts as (its comments are its own)."""
+        ...
+
     def tag_sha(self, repo: str, tag: str) -> str:
         """The commit a tag points at (annotated tags peeled)."""
         ...

@@ -97,6 +97,7 @@ class GitHubApi:
         self._installations: dict[str, Github] = {}  # owner -> client with an installation token
         self._installation_auth: dict[str, Auth.AppInstallationAuth] = {}
         self._gh = self._client(Auth.Token(token) if token else None)
+        self._bot_login: str | None = None
 
     def _client(self, auth: Auth.Auth | None) -> Github:
         # PyGithub's own retry and throttle are off: retries live in bot.retry, and the outbox
@@ -265,3 +266,14 @@ class GitHubApi:
 
     def comment(self, repo: str, number: int, body: str) -> None:
         self._call(lambda: self._github(repo).get_repo(repo).get_issue(number).create_comment(body))
+
+    def bot_login(self) -> str:
+        """The account the bot comments as: the token's user (`GET /user`), or a GitHub
+        App's bot account `<slug>[bot]` (the app's slug from `GET /app`, with its JWT)."""
+        if self._bot_login is None:
+            if self._app_auth is not None:
+                integration = GithubIntegration(auth=self._app_auth, base_url=self._api_url)
+                self._bot_login = f"{self._call(lambda: integration.get_app().slug)}[bot]"
+            else:
+                self._bot_login = str(self._call(lambda: self._gh.get_user().login))
+        return self._bot_login

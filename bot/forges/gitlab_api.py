@@ -64,6 +64,7 @@ class GitLabApi:
         self._gl = gitlab.Gitlab(
             url.rstrip("/"), private_token=token, retry_transient_errors=False, session=session
         )
+        self._bot_login: str | None = None
 
     def _remember(self, response: requests.Response, *args: object, **kwargs: object) -> None:
         if response.status_code >= 400:
@@ -230,3 +231,16 @@ class GitLabApi:
     def comment(self, repo: str, number: int, body: str) -> None:
         notes = self._project(repo).mergerequests.get(number, lazy=True).notes
         self._call(lambda: notes.create({"body": body}, **_NO_SLEEP))
+
+    def bot_login(self) -> str:
+        """The token's user (`GET /user`, doc/api/users.md "Get the current user"): for a
+        project or group access token, its bot user."""
+
+        def current() -> str:
+            self._gl.auth()
+            assert self._gl.user is not None
+            return str(self._gl.user.username)
+
+        if self._bot_login is None:
+            self._bot_login = self._call(current)
+        return self._bot_login

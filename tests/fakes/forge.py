@@ -22,6 +22,7 @@ class RecordingForge:
     failures: list[Exception] = field(default_factory=list)  # raised by the next writes
     tags: dict[tuple[str, str], str] = field(default_factory=dict)  # repo, tag -> sha
     releases: dict[tuple[str, int], list[ReleaseAsset]] = field(default_factory=dict)
+    login: str = "s2i-bot"  # the account the bot acts as
 
     def read_file(self, repo: str, path: str, sha: str) -> str | None:
         return self.files.get((repo, path, sha))
@@ -63,3 +64,6 @@ class RecordingForge:
 
     def clone_token(self, repo: str) -> str | None:
         return None
+
+    def bot_login(self) -> str:
+        return self.login

@@ -188,6 +188,10 @@ class FakeGitHub(ForgeServer):
             "git/get-ref": self._get_ref,
             "git/get-tag": self._get_tag,
         }
+        # Operations on the authenticated user, not on a repository.
+        self._user_handlers: dict[str, Callable[[_Caller], _Reply]] = {
+            "users/get-authenticated": self._get_authenticated_user,
+        }
         # Operations on any account, by its id.
         self._account_handlers: dict[str, Callable[[dict[str, str]], _Reply]] = {
             "users/get-by-id": self._get_user_by_id,
@@ -195,6 +199,7 @@ class FakeGitHub(ForgeServer):
         # Operations that take an app's JWT instead of a token ("Authenticating as a GitHub
         # App": the endpoint docs say "You must use a JWT to access this endpoint").
         self._app_handlers: dict[str, Callable[[_AppCall], _Reply]] = {
+            "apps/get-authenticated": self._get_authenticated_app,
             "apps/create-installation-access-token": self._create_installation_token,
             "apps/get-installation": self._get_installation,
             "apps/get-repo-installation": self._get_repo_installation,
@@ -390,8 +395,9 @@ class FakeGitHub(ForgeServer):
         op = match.operation
         handler = self._handlers.get(op.operation_id)
         app_handler = self._app_handlers.get(op.operation_id)
+        user_handler = self._user_handlers.get(op.operation_id)
         account_handler = self._account_handlers.get(op.operation_id)
-        if not (handler or app_handler or account_handler):
+        if not (handler or app_handler or user_handler or account_handler):
             return self._gap(f"FakeGitHub does not implement {method} {op.template} ({path})")
         try:
             body = json.loads(raw) if raw else None
@@ -412,6 +418,10 @@ class FakeGitHub(ForgeServer):
                 if caller.app is None:  # what GitHub says to a token on a JWT endpoint
                     raise _Refused(401, UNDECODABLE)
                 reply = app_handler(_AppCall(caller.app, match.params, request, body))
+            elif user_handler is not None:
+                if caller.app is not None:
+                    raise _Refused(401, UNDECODABLE)
+                reply = user_handler(caller)
             elif account_handler is not None:
                 if caller.app is not None:
                     raise _Refused(401, UNDECODABLE)
@@ -584,6 +594,13 @@ class FakeGitHub(ForgeServer):
     def _get_permission(self, call: _Call) -> _Reply:
         login = call.params["username"]
         return _Reply(200, objects.collaborator_permission(call.repo, login))
+
+    def _get_authenticated_user(self, caller: _Caller) -> _Reply:
+        # An installation token is no user: "Resource not accessible by integration" (403),
+        # which is why an app's bot account is `<slug>[bot]`, read from GET /app.
+        if caller.installation_token is not None:
+            raise _Refused(403, "Resource not accessible by integration")
+        return _Reply(200, objects.authenticated_user(caller.login, self.url, self.api_url))
 
     def _get_user_by_id(self, params: dict[str, str]) -> _Reply:
         # "Get a user using their ID" (GET /user/{account_id}): 404 for an id nobody has.
@@ -760,6 +777,16 @@ class FakeGitHub(ForgeServer):
                 all_repositories=repos is None and installation.repo_names is None,
             ),
         )
+
+    def _get_authenticated_app(self, call: _AppCall) -> _Reply:
+        app = call.app
+        return _Reply(
+            200,
+            objects.app(
+                app_id=app.app_id, slug=app.slug, client_id=app.client_id, owner=self.login,
+                web_url=self.url, api_url=self.api_url,
+            ),
+        )  # fmt: skip
 
     def _get_installation(self, call: _AppCall) -> _Reply:
         installation = self._apps.installation(int(call.params["installation_id"]), call.app)

@@ -114,6 +114,41 @@ def user(login: str, web_url: str, api_url: str, *, bot: bool = False) -> dict[s
     return dict(replaced)
 
 
+def authenticated_user(login: str, web_url: str, api_url: str) -> dict[str, JSON]:
+    """``GET /user`` for a token's user: a ``private-user`` (GitHub's example, renamed)."""
+    example = openapi.load().example(
+        "private-user-response-with-public-and-private-profile-information"
+    )
+    body = _retarget(
+        copy.deepcopy(example),
+        [
+            ("https://api.github.com/users/octocat", f"{api_url}/users/{login}"),
+            ("https://github.com/octocat", f"{web_url}/{login}"),
+            ("https://github.com", web_url),
+        ],
+    )
+    simple = user(login, web_url, api_url)
+    body.update(login=login, id=simple["id"], node_id=simple["node_id"], name=login)
+    return dict(body)
+
+
+def app(
+    *, app_id: int, slug: str, client_id: str, owner: str, web_url: str, api_url: str
+) -> dict[str, JSON]:
+    """``GET /app`` for the app a JWT names: an ``integration`` (GitHub's example)."""
+    body = copy.deepcopy(openapi.load().example("integration"))
+    body.update(
+        id=app_id,
+        slug=slug,
+        client_id=client_id,
+        node_id=_node_id("03:Integration", app_id),
+        owner=user(owner, web_url, api_url),
+        name=f"{slug} app",
+        html_url=f"{web_url}/apps/{slug}",
+    )
+    return dict(body)
+
+
 def repository(repo: FakeRepo) -> dict[str, JSON]:
     """``GET /repos/{owner}/{repo}``: a ``full-repository`` for a public repository."""
     body = _retarget(

@@ -10,6 +10,7 @@ from bot.commands import HELP
 from bot.events import Comment, Event, EventKind, PullAction, PullRequest, Repo
 from bot.intake import Intake
 from bot.pull_requests import PullRequests
+from bot.reporter import Reporter
 from bot.store import Delivery, Store
 from bot.templates import Template
 from tests.fakes.forge import RecordingForge
@@ -32,6 +33,7 @@ class World:
         templates = {"go": Template(name="go", builder="s2i-bot/go")}
         intake = Intake(self.store, {"github": self.forge}, templates, LogStore(tmp_path), None)
         self.pulls = PullRequests(self.store, {"github": self.forge}, intake, build_drafts=False)
+        self.reporter = Reporter(self.store, {"github": self.forge}, "http://bot")
         self.deliveries = 0
         for sha, image in ((BASE, "base"), (HEAD, "head"), (HEAD2, "head")):
             self.forge.files[("acme/app", ".s2i.yaml", sha)] = CONFIG.format(image=image)
@@ -47,6 +49,12 @@ class World:
                            fetch_ref="refs/pull/7/head")  # fmt: skip
         self.forge.pulls[("acme/app", 7)] = pull
         return pull
+
+    def publish(self) -> str:
+        """Send the PR comment as the outbox would; the body the forge now shows."""
+        sent = self.reporter.send("pull_comment", {"forge": "github", "repo": "acme/app", "pr": 7})
+        assert isinstance(sent, str)
+        return sent
 
     def pull_event(self, pull: PullRequest, action: PullAction = PullAction.OPENED) -> Event:
         return Event(EventKind.PULL_REQUEST, REPO, pull.fetch_ref, pull.head_sha, pull.author,
@@ -75,6 +83,7 @@ def test_a_fork_waits_for_ok_to_test_from_a_writer_bound_to_the_head(world: Worl
     actions = world.pulls.handle(world.delivery(), world.pull_event(pull))
     assert actions.dispatch == [] and actions.outcome == "waiting for /s2i ok-to-test"
     assert "comes from a fork" in world.store.pull_comment("github", "acme/app", 7).notice
+    assert "(for commit 1111111)" in world.publish()
 
     refused = world.pulls.handle(world.delivery(), world.comment("/s2i ok-to-test", "mallory"))
     assert refused.dispatch == []
@@ -125,3 +134,56 @@ def test_help_unknown_commands_and_unknown_build_names_get_replies(world: World)
 def test_drafts_are_skipped_unless_configured(world: World) -> None:
     event = world.pull_event(replace(world.pull("maintainer", fork=False), draft=True))
     assert world.pulls.handle(world.delivery(), event).outcome == "draft pull request: not built"
+
+
+def test_ok_to_test_after_a_push_builds_nothing_and_says_the_head_moved(world: World) -> None:
+    world.pulls.handle(world.delivery(), world.pull_event(world.pull("mallory", fork=True)))
+    world.publish()  # the notice names 1111111
+    world.pull("mallory", fork=True, head=HEAD2)  # pushed; its webhook not handled yet
+
+    moved = world.pulls.handle(world.delivery(), world.comment("/s2i ok-to-test", "maintainer"))
+    assert moved.dispatch == [] and moved.report == []
+    ((_, _, _, reply),) = moved.replies
+    assert reply == (
+        "@maintainer: the head moved from 1111111 to 2222222 since the notice; nothing was "
+        "built; comment `/s2i ok-to-test` again to build 2222222."
+    )
+    assert world.store.approved_by("github", "acme/app", 7, HEAD2) is None
+    assert world.store.approved_by("github", "acme/app", 7, HEAD) is None
+    assert "(for commit 2222222)" in world.publish()
+
+    again = world.pulls.handle(world.delivery(), world.comment("/s2i ok-to-test", "maintainer"))
+    (build,) = again.dispatch
+    assert build.sha == HEAD2
+    assert world.store.approved_by("github", "acme/app", 7, HEAD2) == "maintainer"
+
+
+def test_a_notice_published_after_the_comment_came_in_approves_nothing(world: World) -> None:
+    world.pulls.handle(world.delivery(), world.pull_event(world.pull("mallory", fork=True)))
+    comment = world.delivery()  # received before the forge showed any notice
+    world.publish()
+    actions = world.pulls.handle(comment, world.comment("/s2i rebuild", "maintainer"))
+    assert actions.dispatch == []
+    ((_, _, _, reply),) = actions.replies
+    assert reply.startswith("@maintainer: no notice named a commit to approve when you commented")
+    assert world.store.approved_by("github", "acme/app", 7, HEAD) is None
+
+
+def test_a_comment_by_the_bots_own_account_does_nothing(world: World) -> None:
+    world.pull("maintainer", fork=False)
+    world.forge.writers.add("s2i-bot")
+    for login in ("s2i-bot", "S2I-Bot"):  # GitHub logins are case-insensitive
+        actions = world.pulls.handle(world.delivery(), world.comment("/s2i rebuild", login))
+        assert actions.outcome == "a comment by the bot itself: ignored"
+        assert (actions.dispatch, actions.replies, actions.report) == ([], [], [])
+
+
+def test_what_a_comment_gave_is_quoted_back_in_a_code_span(world: World) -> None:
+    world.pull("maintainer", fork=False)
+    body = "/s2i rebuild @everyone`[x](http://evil)`\n/s2i <img@src=x>"
+    actions = world.pulls.handle(world.delivery(), world.comment(body, "maintainer"))
+    replies = [reply for *_, reply in actions.replies]
+    assert replies[0] == (
+        "@maintainer: no build named `` @everyone`[x](http://evil)` `` runs for pull requests."
+    )
+    assert replies[1].startswith("@maintainer: unknown command `/s2i <img@src=x>`.")

@@ -1,0 +1,109 @@
+"""Pull request commands through the running bot, on both forges (each against its fake):
+`/s2i ok-to-test` approves only the commit the waiting notice named, and the bot ignores
+comments by its own account."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fakes.github import FakeGitHub
+from tests.fakes.gitlab import FakeGitLab
+from tests.support.bot_process import BotProcess
+from tests.support.forges import GitHubHarness, GitLabHarness, Harness
+from tests.support.names import unique
+
+TOKEN = "forge-token-" + "p" * 20
+WRITER = "maintainer"
+BOT_LOGIN = "s2i-bot"  # the account both fakes give the token
+CONFIG = (
+    "builds:\n  - name: web\n    template: go\n    image: 127.0.0.1:9/acme/web\n"
+    "    triggers: {branches: [main], pull_requests: true}\n"
+)
+
+
+@pytest.fixture(params=["github", "gitlab"])
+def forge(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    if request.param == "github":
+        with FakeGitHub(TOKEN) as github:
+            yield GitHubHarness(github, TOKEN)
+            assert github.errors == []
+    else:
+        with FakeGitLab(TOKEN) as gitlab:
+            yield GitLabHarness(gitlab, TOKEN)
+            assert gitlab.errors == []
+
+
+@pytest.fixture
+def bot(forge: Harness, tmp_path: Path) -> Iterator[BotProcess]:
+    settings = {"forge_write_interval": 0, **forge.bot_settings()}
+    if forge.forge == "gitlab":  # the GitHub side must still be configured: point it nowhere
+        settings.setdefault("github", {"api_url": "http://127.0.0.1:9/api/v3"})
+    workdir = tmp_path / "bot"
+    workdir.mkdir()
+    started = BotProcess(workdir, settings).start()
+    yield started
+    started.stop()
+
+
+def commented(forge: Harness, repo: str, number: int, text: str) -> None:
+    try:
+        forge.wait_for(lambda: any(text in c for c in forge.comments(repo, number)), timeout=30)
+    except TimeoutError:
+        raise AssertionError(f"no comment has {text!r}: {forge.comments(repo, number)}") from None
+
+
+def test_ok_to_test_after_a_push_builds_nothing_and_the_reply_says_why(
+    forge: Harness, bot: BotProcess
+) -> None:
+    repo = forge.create_repo(unique("acme/app"))
+    forge.commit(repo, {".s2i.yaml": CONFIG})
+    forge.grant_write(repo, WRITER)
+    number, first = forge.open_pull(bot, repo, {"a.txt": "1"}, author="mallory", fork=True)
+    commented(forge, repo, number, f"(for commit {first[:7]})")
+
+    # A push the approver has not seen (its webhook not even processed yet).
+    second = forge.commit(f"mallory/{repo.split('/')[-1]}", {"a.txt": "2"}, branch="feature")
+    forge.comment(bot, repo, number, "/s2i ok-to-test", author=WRITER)
+    commented(
+        forge, repo, number,
+        f"@{WRITER}: the head moved from {first[:7]} to {second[:7]} since the notice; "
+        f"nothing was built; comment `/s2i ok-to-test` again to build {second[:7]}.",
+    )  # fmt: skip
+    commented(forge, repo, number, f"(for commit {second[:7]})")  # the notice moved on
+    assert forge.statuses(repo, first) == [] and forge.statuses(repo, second) == []
+
+    # Approving what the notice now names goes on to plan its builds: the bot's table gets a
+    # row for that commit (a build, or a failed s2i/config where the operator's image policy
+    # refuses the image).
+    forge.comment(bot, repo, number, "/s2i ok-to-test", author=WRITER)
+    commented(forge, repo, number, f" | `{second[:7]}` | ")
+    assert not any(f"`{first[:7]}`" in c for c in forge.comments(repo, number))
+    assert forge.statuses(repo, first) == []
+
+
+def test_a_comment_by_the_bots_own_account_does_nothing(forge: Harness, bot: BotProcess) -> None:
+    repo = forge.create_repo(unique("acme/app"))
+    forge.commit(repo, {"README": "no config"})
+    forge.grant_write(repo, WRITER)
+    forge.grant_write(repo, BOT_LOGIN)
+    number, _ = forge.open_pull(bot, repo, {"a.txt": "1"}, author=WRITER, fork=False)
+    forge.comment(bot, repo, number, "/s2i help", author=BOT_LOGIN)
+    forge.comment(bot, repo, number, "/s2i help", author=WRITER)  # processed: it is answered
+    commented(forge, repo, number, "**s2i-bot commands**")
+    helps = [c for c in forge.comments(repo, number) if "**s2i-bot commands**" in c]
+    assert len(helps) == 1  # one answer: to the writer, none to the bot itself
+    outcomes = [
+        httpx.get(f"{bot.url}/deliveries/{d}").json()["outcome"] for d in delivered_ids(bot)
+    ]
+    assert "a comment by the bot itself: ignored" in outcomes
+
+
+def delivered_ids(bot: BotProcess) -> list[str]:
+    import sqlite3
+
+    with sqlite3.connect(bot.data_dir / "s2i-bot.db") as db:
+        return [row[0] for row in db.execute("select id from deliveries")]
