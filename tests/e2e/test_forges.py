@@ -1,5 +1,6 @@
 """End to end on both forges (each against its fake), with the real s2i, engine and registry:
-tags, pull requests from forks, `/s2i` commands and their permissions, rate limits."""
+tags, pull requests from forks, drafts marked ready, `/s2i` commands and their permissions,
+rate limits."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tests.support.bot_process import BotProcess
 from tests.support.forges import Harness
 from tests.support.images import image_exists, skopeo_inspect
 from tests.support.testenv import ProvisionedEnv
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.e2e
 BUILD_TIMEOUT = 900
@@ -124,3 +126,38 @@ def test_a_rate_limited_status_call_is_retried_and_lands(
     assert state == "success", description
     answers = forge.status_answers()
     assert answers[0] in (403, 429) and answers[1:] and all(a < 300 for a in answers[1:])
+
+
+def delivery(bot: BotProcess, delivery_id: str) -> tuple[bool, list[str]]:
+    """Whether the bot processed a delivery, and the builds it started."""
+    info = httpx.get(f"{bot.url}/deliveries/{delivery_id}", timeout=5).json()
+    return bool(info["processed"]), [str(key) for key in info["builds"]]
+
+
+def test_a_draft_builds_once_marked_ready_and_its_status_shows_on_the_pull_request(
+    forge: Harness, forge_bot: BotProcess, testenv: ProvisionedEnv
+) -> None:
+    repo, image, _ = repo_with_app(forge, testenv, "draft")
+    change = {"README.md": "a draft\n"}
+    number, _ = forge.open_pull(forge_bot, repo, change, author=WRITER, fork=False, draft=True)
+    opened = forge.delivered[-1]
+    assert opened is not None
+    wait_until(lambda: delivery(forge_bot, opened)[0], timeout=30,
+               what="the draft's delivery to be processed")  # fmt: skip
+    assert delivery(forge_bot, opened)[1] == []  # a draft does not build
+
+    # GitLab says "marked ready" with an update that has no new commits: it builds at once.
+    forge.mark_ready(forge_bot, repo, number)
+    ready = forge.delivered[-1]
+    assert ready is not None
+
+    def done() -> bool:
+        return any(s[1] not in ("pending", "running") for s in forge.pull_statuses(repo, number))
+
+    # What the pull request itself shows: on GitLab only statuses filed under the MR's source
+    # branch (its ref) are on the merge request.
+    forge.wait_for(done, timeout=BUILD_TIMEOUT)
+    ((context, state, description),) = forge.pull_statuses(repo, number)
+    assert (context, state) == ("s2i/web", "success"), description
+    assert skopeo_inspect(testenv, f"{image}:pr-{number}")["Digest"] == digest_in(description)
+    assert len(delivery(forge_bot, ready)[1]) == 1

@@ -23,6 +23,7 @@ ZERO_SHA = "0" * 40
 
 class Harness(Protocol):
     forge: str
+    delivered: list[str | None]  # each webhook's delivery id, in order (None: ignored)
 
     def bot_settings(self) -> dict[str, Any]: ...
     def create_repo(self, name: str) -> str: ...
@@ -41,10 +42,13 @@ class Harness(Protocol):
         *,
         author: str,
         fork: bool,
+        draft: bool = False,
     ) -> tuple[int, str]: ...
+    def mark_ready(self, bot: BotProcess, repo: str, number: int) -> None: ...
     def comment(self, bot: BotProcess, repo: str, number: int, body: str, author: str) -> None: ...
     def grant_write(self, repo: str, user: str) -> None: ...
     def statuses(self, repo: str, sha: str) -> list[tuple[str, str, str]]: ...
+    def pull_statuses(self, repo: str, number: int) -> list[tuple[str, str, str]]: ...
     def comments(self, repo: str, number: int) -> list[str]: ...
     def wait_for(self, predicate: Callable[[], bool], timeout: float) -> None: ...
     def rate_limit_next_status(self, retry_after: int) -> None: ...
@@ -52,9 +56,12 @@ class Harness(Protocol):
     def status_answers(self) -> list[int]: ...
 
 
-def _deliver(bot: BotProcess, forge: str, body: bytes, headers: dict[str, str]) -> None:
+def _deliver(bot: BotProcess, forge: str, body: bytes, headers: dict[str, str]) -> str | None:
+    """POST one webhook; the delivery id the bot stored (None when it ignored the event)."""
     response = httpx.post(f"{bot.url}/webhooks/{forge}", content=body, headers=headers, timeout=10)
     assert response.status_code in (200, 202), response.text
+    answer: dict[str, str] = response.json()
+    return answer.get("accepted") or answer.get("duplicate")
 
 
 class GitHubHarness:
@@ -62,6 +69,7 @@ class GitHubHarness:
 
     def __init__(self, fake: FakeGitHub, token: str) -> None:
         self.fake, self.token = fake, token
+        self.delivered: list[str | None] = []
 
     def bot_settings(self) -> dict[str, Any]:
         return {"github": {"api_url": self.fake.api_url, "token": self.token,
@@ -69,7 +77,8 @@ class GitHubHarness:
 
     def _send(self, bot: BotProcess, event: str, payload: dict[str, Any]) -> None:
         body = json.dumps(payload).encode()
-        _deliver(bot, "github", body, ghw.github_headers(event, body, WEBHOOK_SECRET))
+        headers = ghw.github_headers(event, body, WEBHOOK_SECRET)
+        self.delivered.append(_deliver(bot, "github", body, headers))
 
     def create_repo(self, name: str) -> str:
         return self.fake.create_repo(name).full_name
@@ -102,13 +111,21 @@ class GitHubHarness:
         *,
         author: str,
         fork: bool,
+        draft: bool = False,
     ) -> tuple[int, str]:
         base = self.fake.repo(repo)
         head_repo = self.fake.fork_repo(base, author) if fork else base
         sha = head_repo.commit(files, "a pull request", branch="feature")
-        number = base.create_pull("feature", author=author, fork=head_repo if fork else None)
+        number = base.create_pull(
+            "feature", author=author, fork=head_repo if fork else None, draft=draft
+        )
         self._send(bot, "pull_request", ghw.pull_request_payload(base, number, "opened"))
         return number, sha
+
+    def mark_ready(self, bot: BotProcess, repo: str, number: int) -> None:
+        base = self.fake.repo(repo)
+        base.mark_ready(number)
+        self._send(bot, "pull_request", ghw.pull_request_payload(base, number, "ready_for_review"))
 
     def comment(self, bot: BotProcess, repo: str, number: int, body: str, author: str) -> None:
         fake_repo = self.fake.repo(repo)
@@ -121,6 +138,13 @@ class GitHubHarness:
     def statuses(self, repo: str, sha: str) -> list[tuple[str, str, str]]:
         return [(str(s["context"]), str(s["state"]), str(s["description"]))
                 for s in self.fake.statuses(repo, sha)]  # fmt: skip
+
+    def pull_statuses(self, repo: str, number: int) -> list[tuple[str, str, str]]:
+        """What the pull request shows: the latest status per context of its head commit."""
+        head = self.fake.repo(repo).pull(number).head_sha
+        latest = {context: (context, state, description)
+                  for context, state, description in self.statuses(repo, head)}  # fmt: skip
+        return list(latest.values())
 
     def comments(self, repo: str, number: int) -> list[str]:
         return [str(c["body"]) for c in self.fake.comments(repo, number)]
@@ -147,15 +171,15 @@ class GitLabHarness:
 
     def __init__(self, fake: FakeGitLab, token: str) -> None:
         self.fake, self.token = fake, token
+        self.delivered: list[str | None] = []
 
     def bot_settings(self) -> dict[str, Any]:
         return {"gitlab": {"url": self.fake.url, "token": self.token,
                            "webhook_secret": WEBHOOK_SECRET}}  # fmt: skip
 
     def _send(self, bot: BotProcess, event: str, payload: dict[str, Any]) -> None:
-        _deliver(
-            bot, "gitlab", json.dumps(payload).encode(), glw.gitlab_headers(event, WEBHOOK_SECRET)
-        )
+        headers = glw.gitlab_headers(event, WEBHOOK_SECRET)
+        self.delivered.append(_deliver(bot, "gitlab", json.dumps(payload).encode(), headers))
 
     def create_repo(self, name: str) -> str:
         return self.fake.create_project(name).path_with_namespace
@@ -185,6 +209,7 @@ class GitLabHarness:
         *,
         author: str,
         fork: bool,
+        draft: bool = False,
     ) -> tuple[int, str]:
         target = self.fake.project(repo)
         source = (
@@ -194,10 +219,16 @@ class GitLabHarness:
         )
         sha = source.commit(files, "a merge request", branch="feature")
         iid = target.create_merge_request(
-            "feature", author=author, source_project=source if fork else None
+            "feature", author=author, source_project=source if fork else None, draft=draft
         )
         self._send(bot, "Merge Request Hook", glw.merge_request_payload(target, iid, "open"))
         return iid, sha
+
+    def mark_ready(self, bot: BotProcess, repo: str, number: int) -> None:
+        project = self.fake.project(repo)
+        changes = project.mark_ready(number)
+        payload = glw.merge_request_payload(project, number, "update", changes=changes)
+        self._send(bot, "Merge Request Hook", payload)
 
     def comment(self, bot: BotProcess, repo: str, number: int, body: str, author: str) -> None:
         project = self.fake.project(repo)
@@ -210,6 +241,12 @@ class GitLabHarness:
     def statuses(self, repo: str, sha: str) -> list[tuple[str, str, str]]:
         return [(str(s["name"]), str(s["status"]), str(s.get("description") or ""))
                 for s in self.fake.statuses(repo, sha)]  # fmt: skip
+
+    def pull_statuses(self, repo: str, number: int) -> list[tuple[str, str, str]]:
+        """What the merge request shows: its head pipeline's jobs, so only statuses posted
+        with the MR's source branch as ref."""
+        return [(str(s["name"]), str(s["status"]), str(s.get("description") or ""))
+                for s in self.fake.merge_request_statuses(repo, number)]  # fmt: skip
 
     def comments(self, repo: str, number: int) -> list[str]:
         return [str(n["body"]) for n in self.fake.notes(repo, number)]
