@@ -9,44 +9,29 @@ import re
 import httpx
 import pytest
 
-from tests.conftest import unique
-from tests.support.apps import app_files, slow_go_app
+from tests.support.apps import app_files, app_repo, s2i_yaml, slow_go_app
 from tests.support.bot_process import BotProcess
 from tests.support.forges import Harness
 from tests.support.images import image_exists, skopeo_inspect
+from tests.support.outcomes import delivery, final_pull_status, final_status, processed
 from tests.support.testenv import ProvisionedEnv
-from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.e2e
-BUILD_TIMEOUT = 900
 WRITER = "maintainer"
+TRIGGERS = '{branches: [main], tags: ["v*"], pull_requests: true}'
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
-def config(image: str) -> str:
-    return (
-        f"builds:\n  - name: web\n    template: go\n    image: {image}\n"
-        '    triggers:\n      branches: [main]\n      tags: ["v*"]\n      pull_requests: true\n'
-    )
-
-
 def repo_with_app(forge: Harness, testenv: ProvisionedEnv, name: str) -> tuple[str, str, str]:
-    repo = forge.create_repo(unique(f"acme/{name}"))
-    image = f"{testenv.registry}/{repo}".lower()
-    sha = forge.commit(repo, app_files("go-hello") | {".s2i.yaml": config(image)})
+    """The Go sample, built on pushes to main, tags v* and pull requests; WRITER may write."""
+    repo, image, sha = app_repo(forge, testenv.registry, name, app_files("go-hello"), TRIGGERS)
     forge.grant_write(repo, WRITER)
     return repo, image, sha
 
 
 def final(forge: Harness, repo: str, sha: str) -> tuple[str, str]:
-    """Wait for the s2i/web status to leave pending/running; its (state, description)."""
-
-    def finished() -> list[tuple[str, str, str]]:
-        return [s for s in forge.statuses(repo, sha)
-                if s[0] == "s2i/web" and s[1] not in ("pending", "running")]  # fmt: skip
-
-    forge.wait_for(lambda: bool(finished()), timeout=BUILD_TIMEOUT)
-    _, state, description = finished()[-1]
+    """The final s2i/web status of sha: (state, description)."""
+    _, state, description = final_status(forge, repo, sha)
     return state, description
 
 
@@ -98,7 +83,7 @@ def test_cancel_stops_a_running_build_and_its_status_says_cancelled(
     forge: Harness, forge_bot: BotProcess, testenv: ProvisionedEnv
 ) -> None:
     repo, image, _ = repo_with_app(forge, testenv, "cancel")
-    files = slow_go_app() | {".s2i.yaml": config(image)}
+    files = slow_go_app() | {".s2i.yaml": s2i_yaml(image, TRIGGERS)}
     number, head = forge.open_pull(forge_bot, repo, files, author=WRITER, fork=False)
     forge.wait_for(lambda: any(s[2] == "building" for s in forge.statuses(repo, head)), timeout=120)
     forge.comment(forge_bot, repo, number, "/s2i cancel", author=WRITER)
@@ -128,12 +113,6 @@ def test_a_rate_limited_status_call_is_retried_and_lands(
     assert answers[0] in (403, 429) and answers[1:] and all(a < 300 for a in answers[1:])
 
 
-def delivery(bot: BotProcess, delivery_id: str) -> tuple[bool, list[str]]:
-    """Whether the bot processed a delivery, and the builds it started."""
-    info = httpx.get(f"{bot.url}/deliveries/{delivery_id}", timeout=5).json()
-    return bool(info["processed"]), [str(key) for key in info["builds"]]
-
-
 def test_a_draft_builds_once_marked_ready_and_its_status_shows_on_the_pull_request(
     forge: Harness, forge_bot: BotProcess, testenv: ProvisionedEnv
 ) -> None:
@@ -142,22 +121,17 @@ def test_a_draft_builds_once_marked_ready_and_its_status_shows_on_the_pull_reque
     number, _ = forge.open_pull(forge_bot, repo, change, author=WRITER, fork=False, draft=True)
     opened = forge.delivered[-1]
     assert opened is not None
-    wait_until(lambda: delivery(forge_bot, opened)[0], timeout=30,
-               what="the draft's delivery to be processed")  # fmt: skip
-    assert delivery(forge_bot, opened)[1] == []  # a draft does not build
+    assert processed(forge_bot, opened)["builds"] == []  # a draft does not build
 
     # GitLab says "marked ready" with an update that has no new commits: it builds at once.
     forge.mark_ready(forge_bot, repo, number)
     ready = forge.delivered[-1]
     assert ready is not None
 
-    def done() -> bool:
-        return any(s[1] not in ("pending", "running") for s in forge.pull_statuses(repo, number))
-
     # What the pull request itself shows: on GitLab only statuses filed under the MR's source
     # branch (its ref) are on the merge request.
-    forge.wait_for(done, timeout=BUILD_TIMEOUT)
-    ((context, state, description),) = forge.pull_statuses(repo, number)
-    assert (context, state) == ("s2i/web", "success"), description
+    _, state, description = final_pull_status(forge, repo, number)
+    assert [s[0] for s in forge.pull_statuses(repo, number)] == ["s2i/web"]
+    assert state == "success", description
     assert skopeo_inspect(testenv, f"{image}:pr-{number}")["Digest"] == digest_in(description)
-    assert len(delivery(forge_bot, ready)[1]) == 1
+    assert len(delivery(forge_bot, ready)["builds"]) == 1

@@ -3,6 +3,7 @@ shows and what the bot's HTTP API says. One definition of "final" for every test
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import httpx
@@ -43,10 +44,28 @@ def final_status(
     the fake GitHub itself."""
     if isinstance(forge, FakeGitHub):
         forge = GitHubHarness(forge, forge.token)
+    harness = forge
+    return _wait_final(harness, lambda: harness.statuses(repo, sha), context, timeout)
+
+
+def final_pull_status(
+    forge: Harness, repo: str, number: int, context: str = "s2i/web", timeout: float = BUILD_TIMEOUT
+) -> Status:
+    """final_status of what pull request `number` itself shows (Harness.pull_statuses: on
+    GitLab only statuses filed under the merge request's source branch are on it)."""
+    return _wait_final(forge, lambda: forge.pull_statuses(repo, number), context, timeout)
+
+
+def _wait_final(
+    forge: Harness,
+    statuses: Callable[[], list[tuple[str, str, str]]],
+    context: str,
+    timeout: float,
+) -> Status:
     final = FINAL_STATES[forge.forge]
 
     def newest() -> Status | None:
-        mine = [Status(*s) for s in forge.statuses(repo, sha) if s[0] == context]
+        mine = [Status(*s) for s in statuses() if s[0] == context]
         return mine[-1] if mine else None
 
     def done() -> bool:
