@@ -81,6 +81,7 @@ def _templates(settings: Settings) -> int:
 def _build(settings: Settings, path: Path, names: list[str] | None) -> int:
     import tempfile
 
+    from bot.executors import artifact_policy
     from bot.runner.credentials import Credentials
     from bot.runner.pipeline import RunnerOptions
     from bot.working_tree_build import build_locally, local_specs
@@ -101,7 +102,10 @@ def _build(settings: Settings, path: Path, names: list[str] | None) -> int:
     if not specs:
         return _fail(f"no build named {', '.join(names or [])} in {config_file}", 2)
     credentials = Credentials(None, _registry_auth(settings.registry_auth_file))
-    options = RunnerOptions(settings.engine, settings.s2i, tuple(settings.insecure_registries))
+    options = RunnerOptions(
+        settings.engine, settings.s2i, tuple(settings.insecure_registries),
+        artifact_policy(settings),
+    )  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="s2i-bot-build-") as workdir:
         results = build_locally(specs, credentials, Path(workdir), options)
     for spec, result in zip(specs, results, strict=True):
