@@ -5,6 +5,13 @@ store first (by intake and pull requests), then carried out by the dispatcher an
 On start it recovers what the last run left: queued and running builds, unprocessed
 deliveries, unsent statuses.
 
+Intake never waits on processing: the webhook route stores a delivery (bot.delivery_writer)
+and hands it to `accept`; a bounded pool of workers (`delivery_workers`) claims and processes
+stored deliveries, so a burst is acknowledged at once and drained at the workers' pace. Calls
+that reach the forge's API run in a bounded pool of their own (`forge_threads`), never in the
+default thread pool the store's calls use. `backlog` is what waits for a worker: past
+`max_backlog` the route answers 503 and stores nothing.
+
 No delivery loops forever: an attempt that raises is counted and tried again later, each wait
 twice the last (from `delivery_retry_interval`, at most MAX_RETRY_WAIT); after
 `max_delivery_attempts` the delivery is given up, marked processed with the cause, and the
@@ -14,15 +21,18 @@ commit it names gets an `error` status saying why.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from bot.actions import Actions
 from bot.build_logs import LogStore
-from bot.build_record import BuildState
+from bot.build_record import Build, BuildState
+from bot.delivery_writer import DeliveryWriter
 from bot.dispatcher import Dispatcher
 from bot.events import Event, EventKind
 from bot.forges.base import ForgeApi, ForgeError, UnknownRepository, WebhookParser
@@ -79,7 +89,46 @@ class Bot:
     pulls: PullRequests
     dispatcher: Dispatcher
     outbox: Outbox
+    writer: DeliveryWriter
+    forge_pool: ThreadPoolExecutor  # where calls that reach the forge's API run
     _tidying: asyncio.Task[None] | None = None  # the retention duty, from recover()
+    _queue: asyncio.Queue[Delivery] = field(default_factory=asyncio.Queue)
+    _queued: set[str] = field(default_factory=set)  # ids in _queue or being processed
+    _workers: list[asyncio.Task[None]] = field(default_factory=list)
+    _processing: set[asyncio.Task[None]] = field(default_factory=set)
+
+    @property
+    def backlog(self) -> int:
+        """Deliveries stored (or being stored) that wait for a worker or are processed."""
+        return len(self._queued) + self.writer.pending
+
+    def accept(self, delivery: Delivery) -> None:
+        """A stored delivery, for the workers to process (once: one already waiting is not
+        queued again)."""
+        if delivery.id not in self._queued:
+            self._queued.add(delivery.id)
+            self._queue.put_nowait(delivery)
+
+    def start_workers(self) -> None:
+        for index in range(max(self.settings.delivery_workers, 1)):
+            self._workers.append(asyncio.create_task(self._work(), name=f"delivery-{index}"))
+
+    async def _work(self) -> None:
+        while True:
+            delivery = await self._queue.get()
+            task = asyncio.create_task(self.process(delivery))
+            self._processing.add(task)
+            try:
+                # Shielded: stopping the worker lets the delivery it holds finish (stop()).
+                await asyncio.shield(task)
+            except Exception:  # the store failing: the retry loop takes it again later
+                log.exception("delivery %s: processing failed", delivery.id)
+            finally:
+                self._processing.discard(task)
+                self._queued.discard(delivery.id)
+
+    async def _on_forge(self, call: Callable[[], Actions | Build | None]) -> object:
+        return await asyncio.get_running_loop().run_in_executor(self.forge_pool, call)
 
     def _handle(self, delivery: Delivery, event: Event) -> Actions:
         # The payload names the repository; the forge's API confirms it, and the configuration
@@ -95,16 +144,14 @@ class Bot:
             return self.pulls.handle(delivery, event)
         return self.intake.builds_for(delivery, event)
 
-    async def process(self, delivery: Delivery, *, on_start: bool = False) -> None:
+    async def process(self, delivery: Delivery) -> None:
         """Delivery -> actions -> carried out. Failing before the actions are recorded leaves
         the delivery unprocessed, to be tried again later (a bounded number of times): nothing
-        is lost, and nothing is tried forever. `on_start`: take it even if the last run
-        claimed it."""
+        is lost, and nothing is tried forever."""
         now = time.time()
         claimed = await asyncio.to_thread(
-            self.store.claim_delivery, delivery.id, now + ATTEMPT_LEASE,
-            now=None if on_start else now,
-        )  # fmt: skip
+            self.store.claim_delivery, delivery.id, now + ATTEMPT_LEASE, now=now
+        )
         if not claimed:
             return  # processed meanwhile, or another attempt is under way
         event: Event | None = None
@@ -114,7 +161,9 @@ class Bot:
                 await asyncio.to_thread(self.store.finish_delivery, delivery.id, "ignored")
                 return
             event = webhook
-            actions = await asyncio.to_thread(self._handle, delivery, event)
+            handled = await self._on_forge(functools.partial(self._handle, delivery, event))
+            assert isinstance(handled, Actions)
+            actions = handled
         except Exception as exc:
             await self._attempt_failed(delivery, event, exc)
             return
@@ -141,8 +190,10 @@ class Bot:
         )  # fmt: skip
         reason = f"not processed after {attempts} attempts: {cause}"
         actions = Actions(outcome=f"error: {reason}")
-        build = await asyncio.to_thread(self.intake.delivery_error, delivery, event, reason)
-        if build is not None:
+        build = await self._on_forge(
+            functools.partial(self.intake.delivery_error, delivery, event, reason)
+        )
+        if isinstance(build, Build):
             actions.report.append(build)
         await self.carry_out(actions)
         await asyncio.to_thread(self.store.finish_delivery, delivery.id, actions.outcome)
@@ -164,20 +215,24 @@ class Bot:
         stored but never processed are processed, and the outbox sends what it still holds,
         so no status stays pending."""
         self.outbox.start()
+        self.start_workers()
         self._tidying = asyncio.create_task(self.keep_tidy(), name="retention")
         for build in await asyncio.to_thread(
             self.store.builds_in, BuildState.QUEUED, BuildState.RUNNING
         ):
             build = await asyncio.to_thread(self.store.requeue, build.id)
             self.dispatcher.submit(build)
+        # No claim or back-off of the last run holds: every unprocessed delivery is due.
+        await asyncio.to_thread(self.store.release_delivery_claims)
         for delivery in await asyncio.to_thread(self.store.unprocessed_deliveries):
-            await self.process(delivery, on_start=True)
+            self.accept(delivery)
 
     async def retry_deliveries(self) -> None:
-        """Process what was stored but not processed (the forge was down) and is due."""
+        """Hand the workers what was stored but not processed (the forge was down, or the
+        request that stored it went away) and is due."""
         due = await asyncio.to_thread(self.store.unprocessed_deliveries, time.time())
         for delivery in due:
-            await self.process(delivery)
+            self.accept(delivery)
 
     async def keep_retrying(self) -> None:
         while True:
@@ -204,6 +259,11 @@ class Bot:
     async def stop(self) -> None:
         if self._tidying is not None:
             self._tidying.cancel()
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, *self._processing, return_exceptions=True)
+        await self.writer.close()
         await self.dispatcher.shutdown()
         await self.outbox.close()  # what it still holds is sent after the next start
+        self.forge_pool.shutdown(wait=True)
         self.store.close()

@@ -204,6 +204,15 @@ class Settings(BaseModel):
     # `error` status on its commit naming the cause.
     delivery_retry_interval: float = 60.0
     max_delivery_attempts: int = 5  # at least 1
+    # Stored deliveries are processed by this many workers at once; a burst waits, stored.
+    delivery_workers: Annotated[int, Ge(1)] = 4
+    # Threads for calls that reach a forge's API (reading .s2i.yaml, confirming repositories),
+    # apart from the store's, so acknowledging a webhook never waits behind a forge.
+    forge_threads: Annotated[int, Ge(1)] = 8
+    # When this many stored deliveries wait for a worker, webhooks are answered 503 with
+    # Retry-After and not stored: the forge shows them failed (redeliver them from GitHub's
+    # "Recent Deliveries" or GitLab's "Recent events" of the hook).
+    max_backlog: Annotated[int, Ge(1)] = 1000
     # Build links (/builds/<key>) are unguessable and need no login. Listing a repository's
     # builds (GET /builds?repo=owner/name) needs `Authorization: Bearer <api_token>`, except
     # for the repositories named here, whose builds anyone may list; with neither, there is

@@ -6,9 +6,11 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 from bot.build_logs import LogStore
 from bot.build_record import Build
+from bot.delivery_writer import DeliveryWriter
 from bot.dispatcher import Dispatcher
 from bot.executors import make_executor
 from bot.executors.base import Executor
@@ -89,4 +91,8 @@ def build_bot(
         max_per_repo=settings.max_builds_per_repo,
     )
     webhooks = {name: forge.webhooks for name, forge in forges.items()}
-    return Bot(settings, store, webhooks, apis, logs, intake, pulls, dispatcher, outbox)
+    forge_pool = ThreadPoolExecutor(settings.forge_threads, thread_name_prefix="forge")
+    return Bot(
+        settings, store, webhooks, apis, logs, intake, pulls, dispatcher, outbox,
+        DeliveryWriter(store), forge_pool,
+    )  # fmt: skip

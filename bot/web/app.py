@@ -1,14 +1,15 @@
 """The HTTP face of the bot (Starlette): forge webhooks in, builds out.
 
-POST /webhooks/github, /webhooks/gitlab   verify, persist, answer 202; the rest in the background
+POST /webhooks/github, /webhooks/gitlab   verify, persist, answer 202; the workers process it
                           (404 for a forge that is not configured, 413 over 25 MiB, 400 for
-                          any body that is not the forge's JSON, 401 unsigned)
+                          any body that is not the forge's JSON, 401 unsigned, 503 with
+                          Retry-After while max_backlog deliveries wait)
 GET  /builds/{key}/log    the build log as plain text, while it runs and after
 GET  /builds/{key}        the build as JSON
 GET  /builds?repo=o/n     a repository's newest builds: with `Authorization: Bearer
                           <api_token>`, or for a repository in `public_repositories`
 GET  /deliveries/{id}     whether a delivery was processed, its outcome, attempts and builds
-GET  /healthz             liveness
+GET  /healthz             liveness; what waits (deliveries, builds), from the store
 
 A build is reached only by its key, the random name every link the bot publishes uses: ids,
 repository names or shas open nothing (404), so links cannot be guessed or enumerated.
@@ -36,12 +37,11 @@ from bot.store import Delivery
 from bot.web.request_body import MAX_WEBHOOK_BODY, BadContentLength, BodyTooLarge, read_capped
 
 LISTED_BUILDS = 100  # the most a listing shows, newest first
+BACKLOG_RETRY_AFTER = 60  # seconds, in a 503's Retry-After
 log = logging.getLogger(__name__)
 
 
 def create_app(bot: Bot) -> Starlette:
-    background: set[asyncio.Task[None]] = set()
-
     async def webhook(request: Request) -> Response:
         forge_name = request.path_params["forge"]
         forge = bot.webhooks.get(forge_name)
@@ -67,6 +67,13 @@ def create_app(bot: Bot) -> Starlette:
             return JSONResponse({"pong": True, "zen": webhook.zen})
         if isinstance(webhook, Ignored):
             return JSONResponse({"ignored": webhook.reason}, 202)
+        if bot.backlog >= bot.settings.max_backlog:
+            # Backpressure: refused, not stored, so the forge records the delivery as failed
+            # (and the operator can redeliver it) rather than the bot holding more than it
+            # can work off.
+            log.warning("webhook refused: %d deliveries wait (max_backlog)", bot.backlog)
+            headers = {"Retry-After": str(BACKLOG_RETRY_AFTER)}
+            return JSONResponse({"error": "too many deliveries wait; retry later"}, 503, headers)
         delivery = Delivery(
             id=forge.delivery_id(headers) or hashlib.sha256(body).hexdigest(),
             forge=forge_name,
@@ -75,11 +82,10 @@ def create_app(bot: Bot) -> Starlette:
             body=body,
         )
         # Persist before acknowledging: once we answer 202, a crash must not lose the event.
-        if not await asyncio.to_thread(bot.store.add_delivery, delivery):
+        # The intake writer's own thread, never behind forge calls (bot.delivery_writer).
+        if not await bot.writer.add(delivery):
             return JSONResponse({"duplicate": delivery.id}, 202)
-        task = asyncio.create_task(bot.process(delivery))
-        background.add(task)
-        task.add_done_callback(background.discard)
+        bot.accept(delivery)
         return JSONResponse({"accepted": delivery.id}, 202)
 
     async def _build(request: Request) -> Build | None:
@@ -152,7 +158,11 @@ def create_app(bot: Bot) -> Starlette:
         )
 
     async def healthz(request: Request) -> Response:
-        return JSONResponse({"ok": True, "active_builds": bot.dispatcher.active})
+        waiting = await asyncio.to_thread(bot.store.backlog)  # also: the store answers
+        return JSONResponse(
+            {"ok": True, "active_builds": bot.dispatcher.active, "delivery_backlog": bot.backlog}
+            | waiting
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -160,8 +170,6 @@ def create_app(bot: Bot) -> Starlette:
         retrying = asyncio.create_task(bot.keep_retrying(), name="delivery-retry")
         yield
         retrying.cancel()
-        for task in list(background):
-            await task
         await bot.stop()
 
     return Starlette(

@@ -11,6 +11,7 @@ instead of passing quietly.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 import tempfile
@@ -69,6 +70,9 @@ class ForgeServer:
     def __init__(self, token: str) -> None:
         self.token = token
         self.errors: list[str] = []
+        # Seconds every REST API request waits before it is answered (the real forge's round
+        # trip; benchmarks and intake tests set it), without holding a thread.
+        self.api_delay = 0.0
         self._requests: list[RecordedRequest] = []
         self._failures: list[_Failure] = []
         self._cond = threading.Condition()  # guards all state; notified per request
@@ -148,6 +152,8 @@ class ForgeServer:
         response = self._injected(request.method, sent)
         if response is None:
             if sent.startswith(self._API_PREFIX + "/"):
+                if self.api_delay:
+                    await asyncio.sleep(self.api_delay)
                 response = await anyio.to_thread.run_sync(
                     self._api_request, request, sent[len(self._API_PREFIX) :], body
                 )
