@@ -65,7 +65,8 @@ def test_a_control_character_in_any_value_is_refused_naming_the_field(
 @pytest.mark.parametrize(
     ("build", "message"),
     [
-        ({"runtime": {"image": "Registry/App WITH spaces"}}, "'image': must be an image reference like"),
+        ({"runtime": {"image": "Registry/App WITH spaces"}},
+         "'image': must be an image reference like"),
         ({"runtime": {"image": "s2i-bot/x:1", "artifacts": ["/a/$HOME:/b"]}},
          "'artifacts': must be /source/in/builder:destination-dir"),
         ({"env": {"A": "1", "B-C": "2"}}, "'B-C' does not match"),
