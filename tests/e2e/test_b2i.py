@@ -25,9 +25,9 @@ from tests.support.outcomes import final_status
 from tests.support.testenv import ProvisionedEnv
 
 pytestmark = pytest.mark.e2e
-# The fake GitHub serves its API and its asset storage on 127.0.0.1; B2I downloads reach a
-# loopback address only where the operator allows it (bot/runner/artifact.py).
-ARTIFACT_HOSTS = ["127.0.0.1"]
+# The fake GitHub serves its API on 127.0.0.1 and its asset storage as localhost; B2I
+# downloads reach a loopback address only where the operator allows it (bot/runner/artifact.py).
+ARTIFACT_HOSTS = ["127.0.0.1", "localhost"]
 StartBot = Callable[..., BotProcess]
 
 
@@ -72,7 +72,8 @@ def test_a_release_asset_becomes_a_running_image(
         "checksums.txt": b"...", "hello-1.0.0-linux.tar.gz": hello_tarball(tmp_path),
     })  # fmt: skip
     publish(bot, repo, release)
-    _, state, description = final_status(github_forge, repo.full_name, sha, "s2i/cli")
+    status = final_status(github_forge, repo.full_name, sha, "s2i/cli")
+    state, description = status.state, status.description
     assert state == "success", description
     digest = description.split()[0]
     assert skopeo_inspect(testenv, f"{image}:1.0.0")["Digest"] == digest
@@ -93,7 +94,8 @@ def test_a_release_without_the_asset_fails_naming_what_it_has(
         {".s2i.yaml": config(image, '{release_asset: "hello-*-linux.tar.gz"}')}, "cli"
     )
     publish(bot, repo, repo.create_release("v2.0.0", assets={"hello-2.0.0-darwin.zip": b"x"}))
-    _, state, description = final_status(github_forge, repo.full_name, sha, "s2i/cli")
+    status = final_status(github_forge, repo.full_name, sha, "s2i/cli")
+    state, description = status.state, status.description
     assert state == "failure"
     assert description == (
         "no asset of release v2.0.0 matches 'hello-*-linux.tar.gz' (assets: hello-2.0.0-darwin.zip)"
@@ -110,6 +112,7 @@ def test_an_unreadable_artifact_url_fails_the_build_naming_it(
     url = f"{github.storage_url}/_downloads/1/2/tool?expires=1&signature=forged"
     sha = repo.commit({".s2i.yaml": config(image, f"{{url: '{url}'}}")}, "cli")
     github_forge.push(bot, repo.full_name, "main", sha)
-    _, state, description = final_status(github_forge, repo.full_name, sha, "s2i/cli")
+    status = final_status(github_forge, repo.full_name, sha, "s2i/cli")
+    state, description = status.state, status.description
     assert state == "failure"
     assert description.startswith(f"the artifact tool could not be downloaded from {url}: HTTP 403")

@@ -26,7 +26,7 @@ from tests.support.bot_process import BotProcess
 from tests.support.deliveries import push_main
 from tests.support.kube_cluster import Cluster, StartKubeBot, build_selector
 from tests.support.names import unique
-from tests.support.outcomes import final_status, github_log
+from tests.support.outcomes import final_status, log_of
 from tests.support.testenv import ProvisionedEnv
 from tests.support.wait import wait_until
 
@@ -78,7 +78,7 @@ def test_an_endless_build_script_with_timeout_5_ends_failure_timed_out_after_5_s
     push_main(github, bot, repo.full_name, sha)
 
     status = final_status(github, repo.full_name, sha, "s2i/web")
-    log = github_log(github, repo.full_name, sha)
+    log = log_of(status)
     assert (status.state, status.description) == ("failure", "timed out after 5 s"), log
     assert log.rstrip().endswith("BUILD FAILED: timed out after 5 s")
     # Whatever it had reached (five seconds may end it before the build script), nothing of
@@ -105,7 +105,7 @@ def test_a_build_script_that_runs_past_the_timeout_is_stopped_with_the_whole_gro
     wait_until(lambda: bool(running_commands(marker)), timeout=60, what=f"'{marker}' to run")
 
     status = final_status(github, repo.full_name, sha, "s2i/web")
-    log = github_log(github, repo.full_name, sha)
+    log = log_of(status)
     assert (status.state, status.description) == ("failure", "timed out after 60 s"), log
     assert "building forever" in log
     wait_until(lambda: not running_commands(marker), timeout=60, what=f"'{marker}' to end")
@@ -123,7 +123,7 @@ def test_a_build_printing_past_max_log_bytes_has_its_log_cut_and_still_ends_with
     push_main(github, bot, repo.full_name, sha)
 
     status = final_status(github, repo.full_name, sha, "s2i/web")
-    log = github_log(github, repo.full_name, sha)
+    log = log_of(status)
     assert status.state == "success", log[-3000:]
     assert len(log.encode()) <= cap
     assert log.count("--- log truncated at 262144 bytes (max_log_bytes)") == 1
@@ -141,7 +141,7 @@ def test_a_finished_local_build_leaves_none_of_its_images_in_the_engine(
     push_main(github, bot, repo.full_name, sha)
 
     status = final_status(github, repo.full_name, sha, "s2i/web")
-    assert status.state == "success", github_log(github, repo.full_name, sha)
+    assert status.state == "success", log_of(status)
     work = str(bot.data_dir / "work")
 
     def ours() -> list[str]:
@@ -180,7 +180,7 @@ def test_an_endless_build_as_a_job_times_out_at_its_deadline(
     push_main(github, bot, repo.full_name, sha)
 
     status = final_status(github, repo.full_name, sha, "s2i/web")
-    log = github_log(github, repo.full_name, sha)
+    log = log_of(status)
     assert (status.state, status.description) == ("failure", "timed out after 5 s"), log
     (job,) = cluster.objects(build_namespace, "jobs", build_selector(1))
     assert job["spec"]["activeDeadlineSeconds"] == 5

@@ -31,7 +31,8 @@ def repo_with_app(forge: Harness, testenv: ProvisionedEnv, name: str) -> tuple[s
 
 def final(forge: Harness, repo: str, sha: str) -> tuple[str, str]:
     """The final s2i/web status of sha: (state, description)."""
-    _, state, description = final_status(forge, repo, sha)
+    status = final_status(forge, repo, sha)
+    state, description = status.state, status.description
     return state, description
 
 
@@ -85,7 +86,9 @@ def test_cancel_stops_a_running_build_and_its_status_says_cancelled(
     repo, image, _ = repo_with_app(forge, testenv, "cancel")
     files = slow_go_app() | {".s2i.yaml": s2i_yaml(image, TRIGGERS)}
     number, head = forge.open_pull(forge_bot, repo, files, author=WRITER, fork=False)
-    forge.wait_for(lambda: any(s[2] == "building" for s in forge.statuses(repo, head)), timeout=120)
+    forge.wait_for(
+        lambda: any(s.description == "building" for s in forge.statuses(repo, head)), timeout=120
+    )
     forge.comment(forge_bot, repo, number, "/s2i cancel", author=WRITER)
     state, description = final(forge, repo, head)
     assert state == forge.final_state("cancelled")
@@ -130,8 +133,9 @@ def test_a_draft_builds_once_marked_ready_and_its_status_shows_on_the_pull_reque
 
     # What the pull request itself shows: on GitLab only statuses filed under the MR's source
     # branch (its ref) are on the merge request.
-    _, state, description = final_pull_status(forge, repo, number)
-    assert [s[0] for s in forge.pull_statuses(repo, number)] == ["s2i/web"]
+    status = final_pull_status(forge, repo, number)
+    state, description = status.state, status.description
+    assert [s.context for s in forge.pull_statuses(repo, number)] == ["s2i/web"]
     assert state == "success", description
     assert skopeo_inspect(testenv, f"{image}:pr-{number}")["Digest"] == digest_in(description)
     assert len(delivery(forge_bot, ready)["builds"]) == 1

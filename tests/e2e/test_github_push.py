@@ -17,7 +17,7 @@ from tests.support.bot_process import BotProcess
 from tests.support.deliveries import push_main
 from tests.support.forges import GitHubHarness
 from tests.support.images import diff_ids, running, skopeo_inspect
-from tests.support.outcomes import delivery, final_status, github_log
+from tests.support.outcomes import delivery, final_status, log_of
 from tests.support.testenv import ProvisionedEnv
 from tests.support.wait import wait_until
 
@@ -35,7 +35,7 @@ def test_a_push_builds_a_runnable_image_whose_digest_is_in_the_status(
     push_main(github, bot, repo, sha)
 
     status = final_status(github_forge, repo, sha)
-    log = github_log(github, repo, sha)
+    log = log_of(status)
     assert status.state == "success", log
     # pending (queued, then building) first; the outbox may skip a state already superseded.
     *pending, last = [(s["state"], s["description"]) for s in github.statuses(repo, sha)]
@@ -75,7 +75,7 @@ def test_a_compile_error_fails_the_status_and_the_log_shows_the_compiler(
     status = final_status(github_forge, repo, sha)
     assert status.state == "failure"
     assert status.description.startswith("the build failed")
-    assert "undefined: greet.Helo" in github_log(github, repo, sha)
+    assert "undefined: greet.Helo" in log_of(status)
 
 
 def test_a_registry_refusing_the_credentials_is_an_error_naming_the_registry(
@@ -89,7 +89,7 @@ def test_a_registry_refusing_the_credentials_is_an_error_naming_the_registry(
     status = final_status(github_forge, repo, sha)
     assert status.state == "error"
     assert status.description.startswith(f"registry {testenv.registry} refused the credentials")
-    assert "not-the-password" not in github_log(github, repo, sha)
+    assert "not-the-password" not in log_of(status)
 
 
 def test_a_push_redelivered_while_it_builds_builds_nothing_more(
@@ -116,7 +116,7 @@ def test_a_push_redelivered_while_it_builds_builds_nothing_more(
     assert push_main(github, bot, repo, sha, delivery_id) == {"duplicate": delivery_id}
 
     status = final_status(github_forge, repo, sha)
-    assert status.state == "success", github_log(github, repo, sha)
+    assert status.state == "success", log_of(status)
     # A duplicate taken for new would have read the config again and queued a second build,
     # which supersedes the first (its final status would be an error) or follows it.
     assert config_reads() == reads
@@ -155,7 +155,7 @@ def test_a_bot_killed_while_it_compiles_builds_again_after_a_restart(
 
     bot.start()
     status = final_status(github_forge, repo, sha)
-    log = github_log(github, repo, sha)
+    log = log_of(status)
     assert status.state == "success", log
     digest = status.description.split()[0]
     assert skopeo_inspect(testenv, f"{image}:main")["Digest"] == digest

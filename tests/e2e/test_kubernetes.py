@@ -28,7 +28,7 @@ from tests.support.deliveries import push_main
 from tests.support.forges import GitHubHarness
 from tests.support.images import skopeo_inspect
 from tests.support.names import unique
-from tests.support.outcomes import delivery, final_status, github_log
+from tests.support.outcomes import delivery, final_status, log_of
 from tests.support.testenv import STATE, ProvisionedEnv
 from tests.support.wait import wait_until
 
@@ -131,7 +131,7 @@ def test_a_push_builds_in_a_job_and_the_status_has_the_registry_digest(
     push_main(github, bot, repo, sha)
 
     status = final_status(github_forge, repo, sha)
-    log = github_log(github, repo, sha)
+    log = log_of(status)
     assert status.state == "success", log
     match = re.fullmatch(r"(sha256:[0-9a-f]{64}) \([0-9.]+ MB\)", status.description)
     assert match, status.description
@@ -161,7 +161,7 @@ def test_a_compile_error_in_a_job_fails_the_status_with_the_compiler_in_the_log(
     status = final_status(github_forge, repo, sha)
     assert status.state == "failure"
     assert status.description.startswith("the build failed")
-    assert "undefined: greet.Helo" in github_log(github, repo, sha)
+    assert "undefined: greet.Helo" in log_of(status)
 
 
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["killed", "stopped"])
@@ -183,7 +183,7 @@ def test_a_bot_killed_or_stopped_mid_build_adopts_its_job_after_a_restart(
     bot.start()
 
     status = final_status(github_forge, repo, sha)
-    log = github_log(github, repo, sha)
+    log = log_of(status)
     assert status.state == "success", log
     digest = status.description.split()[0]
     assert skopeo_inspect(testenv, f"{image}:main")["Digest"] == digest

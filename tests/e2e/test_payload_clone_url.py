@@ -30,7 +30,8 @@ def test_a_payloads_clone_url_is_ignored_and_gets_no_token(
     sha = forge.commit(repo, app_files("go-hello") | {".s2i.yaml": config})
     with CredentialTrap(host="localhost") as trap:
         forge.push(forge_bot, repo, "main", sha, clone_url=f"{trap.url}/{repo}.git")
-        _, state, description = final_status(forge, repo, sha)
+        status = final_status(forge, repo, sha)
+        state, description = status.state, status.description
     assert state == "success", description
     assert skopeo_inspect(testenv, f"{image}:{sha}")["Digest"] in description
     assert trap.seen == []

@@ -24,7 +24,7 @@ from tests.support.bot_process import REPO_ROOT, BotProcess
 from tests.support.deliveries import push_main
 from tests.support.images import image_exists, skopeo_inspect
 from tests.support.names import unique
-from tests.support.outcomes import final_status, github_log
+from tests.support.outcomes import final_status, log_of
 from tests.support.testenv import ProvisionedEnv
 
 pytestmark = pytest.mark.e2e
@@ -63,7 +63,7 @@ def refused(github: FakeGitHub, bot: BotProcess, files: dict[str, str | bytes | 
     assert {s["context"] for s in github.statuses(repo.full_name, sha)} == {"s2i/config"}
     reason = status.description.removeprefix(".s2i.yaml ")
     # the whole reason is behind the link
-    assert reason[:80] in github_log(github, repo.full_name, sha, "s2i/config")
+    assert reason[:80] in log_of(status)
     return status.description
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import httpx
 
@@ -17,8 +17,18 @@ from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.gitlab_objects import DEVELOPER
 from tests.support.bot_process import BotProcess
 
+GITHUB_TOKEN = "ghs_" + "t0k3n" * 6  # the fake GitHub's token in tests/conftest.py's `github`
 WEBHOOK_SECRET = "It's a Secret to Everybody"
 ZERO_SHA = "0" * 40
+
+
+class Status(NamedTuple):
+    """A commit status as the forge shows it, in the forge's own words."""
+
+    context: str  # GitHub's context, GitLab's name
+    state: str
+    description: str
+    target_url: str  # the bot's link: the build's log
 
 
 class Harness(Protocol):
@@ -47,8 +57,8 @@ class Harness(Protocol):
     def mark_ready(self, bot: BotProcess, repo: str, number: int) -> None: ...
     def comment(self, bot: BotProcess, repo: str, number: int, body: str, author: str) -> None: ...
     def grant_write(self, repo: str, user: str) -> None: ...
-    def statuses(self, repo: str, sha: str) -> list[tuple[str, str, str]]: ...
-    def pull_statuses(self, repo: str, number: int) -> list[tuple[str, str, str]]: ...
+    def statuses(self, repo: str, sha: str) -> list[Status]: ...
+    def pull_statuses(self, repo: str, number: int) -> list[Status]: ...
     def comments(self, repo: str, number: int) -> list[str]: ...
     def wait_for(self, predicate: Callable[[], bool], timeout: float) -> None: ...
     def rate_limit_next_status(self, retry_after: int) -> None: ...
@@ -135,16 +145,14 @@ class GitHubHarness:
     def grant_write(self, repo: str, user: str) -> None:
         self.fake.repo(repo).set_permission(user, "write")
 
-    def statuses(self, repo: str, sha: str) -> list[tuple[str, str, str]]:
-        return [(str(s["context"]), str(s["state"]), str(s["description"]))
-                for s in self.fake.statuses(repo, sha)]  # fmt: skip
+    def statuses(self, repo: str, sha: str) -> list[Status]:
+        return [Status(str(s["context"]), str(s["state"]), str(s["description"]),
+                       str(s["target_url"])) for s in self.fake.statuses(repo, sha)]  # fmt: skip
 
-    def pull_statuses(self, repo: str, number: int) -> list[tuple[str, str, str]]:
+    def pull_statuses(self, repo: str, number: int) -> list[Status]:
         """What the pull request shows: the latest status per context of its head commit."""
         head = self.fake.repo(repo).pull(number).head_sha
-        latest = {context: (context, state, description)
-                  for context, state, description in self.statuses(repo, head)}  # fmt: skip
-        return list(latest.values())
+        return list({s.context: s for s in self.statuses(repo, head)}.values())
 
     def comments(self, repo: str, number: int) -> list[str]:
         return [str(c["body"]) for c in self.fake.comments(repo, number)]
@@ -238,15 +246,13 @@ class GitLabHarness:
     def grant_write(self, repo: str, user: str) -> None:
         self.fake.project(repo).set_access(user, DEVELOPER)
 
-    def statuses(self, repo: str, sha: str) -> list[tuple[str, str, str]]:
-        return [(str(s["name"]), str(s["status"]), str(s.get("description") or ""))
-                for s in self.fake.statuses(repo, sha)]  # fmt: skip
+    def statuses(self, repo: str, sha: str) -> list[Status]:
+        return [_gitlab_status(s) for s in self.fake.statuses(repo, sha)]
 
-    def pull_statuses(self, repo: str, number: int) -> list[tuple[str, str, str]]:
+    def pull_statuses(self, repo: str, number: int) -> list[Status]:
         """What the merge request shows: its head pipeline's jobs, so only statuses posted
         with the MR's source branch as ref."""
-        return [(str(s["name"]), str(s["status"]), str(s.get("description") or ""))
-                for s in self.fake.merge_request_statuses(repo, number)]  # fmt: skip
+        return [_gitlab_status(s) for s in self.fake.merge_request_statuses(repo, number)]
 
     def comments(self, repo: str, number: int) -> list[str]:
         return [str(n["body"]) for n in self.fake.notes(repo, number)]
@@ -264,3 +270,12 @@ class GitLabHarness:
 
     def final_state(self, state: str) -> str:
         return {"cancelled": "canceled"}.get(state, state)
+
+
+def _gitlab_status(status: dict[str, Any]) -> Status:
+    return Status(
+        str(status["name"]),
+        str(status["status"]),
+        str(status.get("description") or ""),
+        str(status.get("target_url") or ""),
+    )

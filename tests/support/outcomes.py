@@ -4,13 +4,13 @@ shows and what the bot's HTTP API says. One definition of "final" for every test
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import httpx
 
 from tests.fakes.github import FakeGitHub
 from tests.support.bot_process import BotProcess
-from tests.support.forges import GitHubHarness, Harness
+from tests.support.forges import GitHubHarness, Harness, Status
 from tests.support.wait import wait_until
 
 # A real build (s2i, the engine, a push) on two shared cores: minutes when the machine is busy.
@@ -22,12 +22,6 @@ FINAL_STATES = {
     "github": frozenset({"success", "failure", "error"}),
     "gitlab": frozenset({"success", "failed", "canceled", "skipped"}),
 }
-
-
-class Status(NamedTuple):
-    context: str  # GitHub's context, GitLab's name
-    state: str
-    description: str
 
 
 def final_status(
@@ -58,14 +52,14 @@ def final_pull_status(
 
 def _wait_final(
     forge: Harness,
-    statuses: Callable[[], list[tuple[str, str, str]]],
+    statuses: Callable[[], list[Status]],
     context: str,
     timeout: float,
 ) -> Status:
     final = FINAL_STATES[forge.forge]
 
     def newest() -> Status | None:
-        mine = [Status(*s) for s in statuses() if s[0] == context]
+        mine = [s for s in statuses() if s.context == context]
         return mine[-1] if mine else None
 
     def done() -> bool:
@@ -78,11 +72,18 @@ def _wait_final(
     return status
 
 
-def github_log(github: FakeGitHub, repo: str, sha: str, context: str = "s2i/web") -> str:
-    """The page the newest `context` status of `sha` links to (its target_url): the log of the
-    build it reports."""
-    newest = [s for s in github.statuses(repo, sha) if s["context"] == context][-1]
-    return httpx.get(str(newest["target_url"]), timeout=10).text
+def log_of(status: Status) -> str:
+    """The page the status links to (its target_url): the log of the build it reports."""
+    return httpx.get(status.target_url, timeout=10).text
+
+
+def build_of(status: Status) -> dict[str, Any]:
+    """The build the status reports, as the bot's API gives it (GET /builds/{key}: its whole
+    reason, which a status description cuts to the forge's limit; its digest, its state)."""
+    response = httpx.get(status.target_url.removesuffix("/log"), timeout=10)
+    response.raise_for_status()
+    info: dict[str, Any] = response.json()
+    return info
 
 
 def delivery(bot: BotProcess, delivery_id: str) -> dict[str, Any]:
