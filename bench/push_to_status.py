@@ -30,12 +30,11 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import GITHUB_TOKEN, WEBHOOK_SECRET
 from tests.fakes.github import FakeGitHub, FakeRepo
 from tests.fakes.webhooks import ZERO_SHA, github_headers, push_payload
 from tests.support.apps import generated_go
 from tests.support.bot_process import REPO_ROOT, BotProcess
-from tests.support.forges import GitHubHarness
+from tests.support.forges import GITHUB_TOKEN, WEBHOOK_SECRET, GitHubHarness
 from tests.support.names import unique
 from tests.support.outcomes import final_status
 from tests.support.testenv import ProvisionedEnv

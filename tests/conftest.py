@@ -11,12 +11,11 @@ from tests.fakes.github import FakeGitHub
 # `X as X`: re-exported for tests that still import them from here; tests/support is their home.
 from tests.support.bot_process import BotFactory as BotFactory
 from tests.support.bot_process import BotProcess
+from tests.support.forges import GITHUB_TOKEN as GITHUB_TOKEN
+from tests.support.forges import WEBHOOK_SECRET as WEBHOOK_SECRET
 from tests.support.forges import GitHubHarness
 from tests.support.names import unique as unique
 from tests.support.testenv import ProvisionedEnv
-
-GITHUB_TOKEN = "ghs_" + "t0k3n" * 6
-WEBHOOK_SECRET = "It's a Secret to Everybody"
 
 
 @pytest.fixture(scope="session")

@@ -27,11 +27,10 @@ import yaml
 from bot.build_spec import BuildSpec, SourceSpec
 from bot.runner.credentials import Credentials, docker_config
 from bot.templates import Artifact, RuntimeStage
-from tests.conftest import GITHUB_TOKEN
 from tests.fakes.artifact_host import ArtifactHost
 from tests.fakes.github import FakeGitHub, FakeRepo
 from tests.support.bot_process import REPO_ROOT, BotProcess
-from tests.support.forges import WEBHOOK_SECRET, GitHubHarness
+from tests.support.forges import GITHUB_TOKEN, WEBHOOK_SECRET, GitHubHarness
 from tests.support.git_tree import push_tree
 from tests.support.image_files import image_files, secrets_in
 from tests.support.images import image_exists, skopeo_inspect

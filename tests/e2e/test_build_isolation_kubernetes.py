@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import GITHUB_TOKEN
 from tests.e2e import test_kubernetes
 from tests.e2e.test_build_isolation import (
     SITE,
@@ -27,6 +26,7 @@ from tests.e2e.test_build_isolation import (
 )
 from tests.e2e.test_kubernetes import Cluster, StartKubeBot, build_selector
 from tests.fakes.github import FakeGitHub
+from tests.support.forges import GITHUB_TOKEN
 from tests.support.images import image_exists
 from tests.support.testenv import ProvisionedEnv
 

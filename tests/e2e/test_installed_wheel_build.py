@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import unique
 from tests.support.apps import APPS
 from tests.support.images import skopeo_inspect
 from tests.support.installed_wheel import InstalledWheel, application_repository, installed_wheel
+from tests.support.names import unique
 from tests.support.testenv import ProvisionedEnv
 
 pytestmark = pytest.mark.e2e

@@ -8,10 +8,10 @@ import json
 
 import httpx
 
-from tests.conftest import WEBHOOK_SECRET, BotFactory
 from tests.fakes.github import FakeGitHub
 from tests.fakes.webhooks import ZERO_SHA, github_headers, push_payload
-from tests.support.bot_process import BotProcess
+from tests.support.bot_process import BotFactory, BotProcess
+from tests.support.forges import WEBHOOK_SECRET
 from tests.support.names import unique
 
 BROKEN = "builds: [\n"

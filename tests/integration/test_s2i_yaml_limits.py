@@ -10,9 +10,10 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import WEBHOOK_SECRET, BotFactory
 from tests.fakes.github import FakeGitHub
 from tests.fakes.webhooks import ZERO_SHA, github_headers, push_payload
+from tests.support.bot_process import BotFactory
+from tests.support.forges import WEBHOOK_SECRET
 from tests.support.names import unique
 
 MEMORY_LIMIT = 300 * 1024 * 1024

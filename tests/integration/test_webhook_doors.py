@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import GITHUB_TOKEN
 from tests.fakes.credential_trap import CredentialTrap
 from tests.fakes.github import FakeGitHub
 from tests.fakes.gitlab import FakeGitLab
@@ -24,7 +23,7 @@ from tests.fakes.gitlab_webhooks import gitlab_headers
 from tests.fakes.gitlab_webhooks import push_payload as gitlab_push_payload
 from tests.fakes.webhooks import ZERO_SHA, github_headers, load_example, push_payload, sign
 from tests.support.bot_process import BotFactory, BotProcess
-from tests.support.forges import WEBHOOK_SECRET
+from tests.support.forges import GITHUB_TOKEN, WEBHOOK_SECRET
 from tests.support.names import unique
 from tests.support.wait import wait_until
 

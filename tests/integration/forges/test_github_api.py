@@ -14,10 +14,10 @@ from bot.pull_comment import MARKER
 from bot.retry import RetryPolicy
 from bot.runner.process import BuildLog
 from bot.runner.source import fetch_source
-from tests.conftest import GITHUB_TOKEN
 from tests.fakes.github import FakeGitHub, FakeRepo
 from tests.fakes.github_app import make_app_key
 from tests.fakes.github_objects import user_id
+from tests.support.forges import GITHUB_TOKEN
 
 APP_ID = 777
 
