@@ -259,7 +259,8 @@ def test_the_deployed_bot_is_available_and_answers_its_health_check(
         "kube = KubeClient(KubernetesSettings(namespace=ns))\n"
         "print(kube.namespace, len(kube.find_jobs('app.kubernetes.io/managed-by=s2i-bot')))\n"
     )
-    out = kube.out("-n", ns, "exec", name, "--", "python3", "-c", script)
+    # The bot image's virtualenv (builders/bot/Containerfile), where the package is installed.
+    out = kube.out("-n", ns, "exec", name, "--", "/opt/s2i-bot/bin/python", "-c", script)
     assert out.split() == [builds, "0"]
 
     # ... and may do what the executor does, in the build namespace only, and no more: not
