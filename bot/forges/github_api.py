@@ -239,7 +239,9 @@ class GitHubApi:
                     pass  # someone deleted it: make a new one
             else:  # the store lost track (a new database): find ours by its marker
                 for comment in issue.get_comments():
-                    if MARKER in (comment.body or ""):
+                    # Ours only: anyone can post a comment that carries the marker.
+                    mine = comment.user is not None and comment.user.login == self.bot_login()
+                    if mine and MARKER in (comment.body or ""):
                         comment.edit(body)
                         return int(comment.id)
             return int(issue.create_comment(body).id)

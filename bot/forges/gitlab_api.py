@@ -213,7 +213,9 @@ class GitLabApi:
                         raise
             else:  # the store lost track (a new database): find ours by its marker
                 for note in notes.list(iterator=True):
-                    if MARKER in (note.body or ""):
+                    # Ours only: anyone can post a note that carries the marker.
+                    mine = (note.author or {}).get("username") == self.bot_login()
+                    if mine and MARKER in (note.body or ""):
                         notes.update(note.id, {"body": body}, **_NO_SLEEP)
                         return int(note.id)
             return int(notes.create({"body": body}, **_NO_SLEEP).id)

@@ -1,5 +1,6 @@
 """Who the bot is on each forge (ForgeApi.bot_login), asked of the fakes through the real
-clients, and the oversized files both drivers refuse to read whole."""
+clients; the oversized files both drivers refuse to read whole; and the bot's one comment is
+found again only among its own comments."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from bot.forges.base import READ_LIMIT, FileTooLarge
 from bot.forges.github_api import GitHubApi
 from bot.forges.gitlab_api import GitLabApi
+from bot.pull_comment import MARKER
 from bot.retry import RetryPolicy
 from tests.conftest import GITHUB_TOKEN
 from tests.fakes.github import FakeGitHub
@@ -63,3 +65,30 @@ def test_files_over_the_read_limit_are_not_read_whole(
         GitLabApi(gitlab.url, GITLAB_TOKEN, retry=NO_SLEEP).read_file(
             project.path_with_namespace, ".s2i.yaml", sha
         )
+
+
+def test_a_users_comment_carrying_the_marker_is_never_taken_for_the_bots(
+    github: FakeGitHub, gitlab: FakeGitLab
+) -> None:
+    body = f"{MARKER}\nlooks like the bot's"
+    repo = github.create_repo("octo/app")
+    repo.commit({"a": "1"}, "start")
+    repo.commit({"a": "2"}, "change", branch="fix")
+    number = repo.create_pull("fix", author="mallory")
+    repo.add_comment(number, body, "mallory")
+    forge = GitHubApi(github.api_url, GITHUB_TOKEN, retry=NO_SLEEP)
+    forge.upsert_comment(repo.full_name, number, None, f"{MARKER}\nthe table")
+    assert [(c["user"]["login"], c["body"]) for c in github.comments(repo.full_name, number)] == [
+        ("mallory", body),
+        (github.login, f"{MARKER}\nthe table"),
+    ]
+    project = gitlab.create_project("group/app")
+    project.commit({"a": "1"}, "start")
+    project.commit({"a": "2"}, "change", branch="fix")
+    iid = project.create_merge_request("fix", author="mallory")
+    project.add_note(iid, body, "mallory")
+    GitLabApi(gitlab.url, GITLAB_TOKEN, retry=NO_SLEEP).upsert_comment(
+        "group/app", iid, None, f"{MARKER}\nthe table"
+    )
+    notes = {(n["author"]["username"], n["body"]) for n in gitlab.notes("group/app", iid)}
+    assert notes == {("mallory", body), ("project_7_bot_x", f"{MARKER}\nthe table")}
