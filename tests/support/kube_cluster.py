@@ -90,13 +90,14 @@ def start_kube_bot(
     start_bot: BotFactory, testenv: ProvisionedEnv, cluster: Cluster, build_namespace: str,
     tmp_path: Path,
 ) -> StartKubeBot:  # fmt: skip
-    def start(**settings: Any) -> BotProcess:
+    def start(kubeconfig: str | None = None, **settings: Any) -> BotProcess:
+        """`kubeconfig`: another way to the cluster (or to no cluster) than its own."""
         return start_bot(**{
             "builder_registry": testenv.builder_registry,
             "registry_auth_file": str(testenv.auth_file(tmp_path)),
             "executor": "kubernetes",
             "kubernetes": {
-                "kubeconfig": cluster.kubeconfig,
+                "kubeconfig": kubeconfig or cluster.kubeconfig,
                 "build_namespace": build_namespace,
                 "runner_image": RUNNER_IMAGE,
                 "runner_image_pull_policy": "Always",
