@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e import test_kubernetes
 from tests.e2e.test_build_isolation import (
     SITE,
     assert_holds_no_secret,
@@ -24,24 +23,24 @@ from tests.e2e.test_build_isolation import (
     push,
     reason_of,
 )
-from tests.e2e.test_kubernetes import Cluster, StartKubeBot, build_selector
 from tests.fakes.github import FakeGitHub
+from tests.support import kube_cluster
 from tests.support.forges import GITHUB_TOKEN
 from tests.support.images import image_exists
+from tests.support.kube_cluster import Cluster, StartKubeBot, build_selector
 from tests.support.testenv import ProvisionedEnv
 
 pytestmark = pytest.mark.e2e
-# The cluster and the bot on it, as tests/e2e/test_kubernetes.py sets them up (pytest finds a
-# module's fixtures under the names they are bound to in it).
-cluster = test_kubernetes.cluster
-namespace = test_kubernetes.namespace
-start_kube_bot = test_kubernetes.start_kube_bot
+# The cluster, a build namespace and the bot on it (tests/support/kube_cluster.py).
+cluster = kube_cluster.cluster
+build_namespace = kube_cluster.build_namespace
+start_kube_bot = kube_cluster.start_kube_bot
 
 
 @pytest.mark.parametrize("context", ["../../secrets", "../../../../var/run/s2i-bot/secrets"])
 def test_a_context_leaving_the_checkout_fails_the_config_and_no_job_is_made(
     github: FakeGitHub, start_kube_bot: StartKubeBot, testenv: ProvisionedEnv,
-    cluster: Cluster, namespace: str, tmp_path: Path, context: str,
+    cluster: Cluster, build_namespace: str, tmp_path: Path, context: str,
 ) -> None:  # fmt: skip
     bot = start_kube_bot()
     repo, image, sha = hostile_repo(
@@ -53,14 +52,14 @@ def test_a_context_leaving_the_checkout_fails_the_config_and_no_job_is_made(
     assert str(status["description"]).startswith(
         ".s2i.yaml line 8, column 12: 'context': must be a relative path inside the repository"
     )
-    assert cluster.objects(namespace, "jobs", "app.kubernetes.io/managed-by=s2i-bot") == []
+    assert cluster.objects(build_namespace, "jobs", "app.kubernetes.io/managed-by=s2i-bot") == []
     assert not image_exists(testenv, f"{image}:main")
 
 
 @pytest.mark.parametrize("target", ["/proc/self/environ", "/var/run/s2i-bot/secrets"])
 def test_a_symlink_escaping_the_checkout_fails_the_job_naming_the_link(
     github: FakeGitHub, start_kube_bot: StartKubeBot, testenv: ProvisionedEnv,
-    cluster: Cluster, namespace: str, tmp_path: Path, target: str,
+    cluster: Cluster, build_namespace: str, tmp_path: Path, target: str,
 ) -> None:  # fmt: skip
     bot = start_kube_bot()
     repo, image, sha = hostile_repo(
@@ -76,7 +75,7 @@ def test_a_symlink_escaping_the_checkout_fails_the_job_naming_the_link(
         f"symlink public/leak -> {target} points outside the repository"
     )
     assert "Job " in log and "s2i build --as-dockerfile" not in log  # the runner refused
-    assert cluster.objects(namespace, "jobs", build_selector(1))  # it ran as a Job
+    assert cluster.objects(build_namespace, "jobs", build_selector(1))  # it ran as a Job
     assert not image_exists(testenv, f"{image}:main")
 
 
