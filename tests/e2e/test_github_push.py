@@ -17,7 +17,7 @@ from tests.support.bot_process import BotProcess
 from tests.support.deliveries import push_main
 from tests.support.forges import GitHubHarness
 from tests.support.images import diff_ids, running, skopeo_inspect
-from tests.support.outcomes import delivery, final_status, log_of
+from tests.support.outcomes import FINAL_STATES, delivery, final_status, log_of
 from tests.support.testenv import ProvisionedEnv
 from tests.support.wait import wait_until
 
@@ -107,7 +107,7 @@ def test_a_push_redelivered_while_it_builds_builds_nothing_more(
         return sum(1 for r in github.requests if f"/repos/{repo}/contents/" in r.path)
 
     def descriptions() -> list[str]:
-        return [str(s["description"]) for s in github.statuses(repo, sha)]
+        return [s.description for s in github_forge.statuses(repo, sha)]
 
     assert push_main(github, bot, repo, sha, delivery_id) == {"accepted": delivery_id}
     github.wait_for(lambda: "building" in descriptions(), timeout=120)
@@ -121,9 +121,8 @@ def test_a_push_redelivered_while_it_builds_builds_nothing_more(
     # which supersedes the first (its final status would be an error) or follows it.
     assert config_reads() == reads
     assert descriptions().count("queued") <= 1 and descriptions().count("building") == 1
-    assert [s["state"] for s in github.statuses(repo, sha) if s["state"] != "pending"] == [
-        "success"
-    ]
+    finals = [s for s in github_forge.statuses(repo, sha) if s.state in FINAL_STATES["github"]]
+    assert finals == [status]
     assert len(delivery(bot, delivery_id)["builds"]) == 1
 
 
