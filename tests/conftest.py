@@ -23,6 +23,21 @@ def testenv() -> ProvisionedEnv:
     return ProvisionedEnv.load()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`pytest -m "not e2e"` runs with nothing but the venv: a test that takes what
+    scripts/provision.sh made (the testenv fixture, directly or through another fixture)
+    must be marked e2e, or the run stops here naming it."""
+    unmarked = [
+        item.nodeid for item in items
+        if "testenv" in getattr(item, "fixturenames", ()) and item.get_closest_marker("e2e") is None
+    ]  # fmt: skip
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests use the provisioned environment (testenv) but are not marked e2e: "
+            + ", ".join(unmarked)
+        )
+
+
 @pytest.fixture
 def github() -> Iterator[FakeGitHub]:
     with FakeGitHub(GITHUB_TOKEN) as fake:

@@ -114,6 +114,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return src
 
 
+@pytest.mark.e2e  # the real s2i of scripts/provision.sh (testenv)
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
           HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(text=s2i_yamls())
