@@ -20,7 +20,9 @@ S2I_DIR=$CACHE/s2i-$S2I_VERSION
 # toolchain fetched from the Go module proxy when the host has no Go >= 1.21
 GO_FALLBACK=go1.26.2
 LOGS=$STATE/logs
-APT_PACKAGES=(docker.io docker-registry apache2-utils debootstrap git buildah skopeo curl jq)
+# wrk: the load generator of bench/intake.py; postgresql: the store's tests on PostgreSQL.
+APT_PACKAGES=(docker.io docker-registry apache2-utils debootstrap git buildah skopeo curl jq wrk
+  postgresql)
 
 mkdir -p "$CACHE" "$STATE" "$LOGS"
 export DEBIAN_FRONTEND=noninteractive
