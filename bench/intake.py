@@ -136,7 +136,7 @@ def exactly_once(
     database_url: str, run: str, github: FakeGitHub, repo: str
 ) -> tuple[int, int, int]:
     """(stored, processed, config reads) of this run's deliveries."""
-    engine = sa.create_engine(database_url)
+    engine = sa.create_engine(_sqlalchemy_url(database_url))
     with engine.connect() as conn:
         mine = deliveries.c.id.like(f"{run}-%")
         stored = conn.execute(sa.select(sa.func.count()).where(mine)).scalar() or 0
@@ -259,8 +259,12 @@ def _answers(url: str) -> bool:
     return True
 
 
+def _sqlalchemy_url(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+psycopg://", 1)  # psycopg 3, as the bot
+
+
 def _unprocessed(database_url: str, run: str) -> int:
-    engine = sa.create_engine(database_url)
+    engine = sa.create_engine(_sqlalchemy_url(database_url))
     try:
         with engine.connect() as conn:
             query = sa.select(sa.func.count()).where(

@@ -1,5 +1,6 @@
-"""The store: deliveries, builds, pull-request state and the outbox, in SQLite by default
-(any SQLAlchemy URL scales out).
+"""The store: deliveries, builds, pull-request state and the outbox, in SQLite by default or
+in PostgreSQL (`database_url` postgresql://..., through psycopg 3), by the same code; the
+schema is made and upgraded by versioned migrations (bot/migrations) when the store opens.
 
 A delivery is written before the webhook is acknowledged, so a crash loses nothing; its id is
 the primary key, so a redelivery is recognised and ignored. A delivery whose processing fails
@@ -27,6 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
+from bot import migrations
 from bot.build_record import Build, BuildState
 from bot.build_result import BuildResult
 from bot.build_spec import BuildSpec
@@ -203,39 +205,27 @@ def _sqlite_wal_synced(connection: Any, _record: Any) -> None:
 
 _UNFINISHED = [BuildState.QUEUED.value, BuildState.RUNNING.value]
 
-# Columns added since the first schema. There is no migration framework yet (Alembic comes
-# with a later change): until then a database made by an earlier version gains the columns
-# it lacks when the store opens, by this idempotent ALTER TABLE ... ADD COLUMN. This is a
-# stop-gap: remove it with the first migration.
-_ADDED_COLUMNS = {
-    "builds": ("key",),
-    "deliveries": ("attempts", "last_error", "next_attempt_at"),
-    "pull_comments": ("notice_sha",),
-}
-
 
 def _new_key() -> str:
     return secrets.token_urlsafe(KEY_BYTES)
 
 
-def _add_missing_columns(engine: sa.Engine) -> None:
-    """The stop-gap above: add missing columns, give old builds keys, index the keys."""
-    inspector = sa.inspect(engine)
-    with engine.begin() as conn:
-        for table_name, names in _ADDED_COLUMNS.items():
-            present = {column["name"] for column in inspector.get_columns(table_name)}
-            for name in names:
-                if name not in present:
-                    column = sa.schema.CreateColumn(metadata.tables[table_name].c[name])
-                    ddl = column.compile(dialect=engine.dialect)
-                    conn.execute(sa.text(f"ALTER TABLE {table_name} ADD COLUMN {ddl}"))
-        for (build_id,) in conn.execute(sa.select(builds.c.id).where(builds.c.key.is_(None))):
-            conn.execute(builds.update().where(builds.c.id == build_id).values(key=_new_key()))
-        _BUILDS_BY_KEY.create(conn, checkfirst=True)
+def _driver(url: str) -> str:
+    """postgresql://... through psycopg 3 (SQLAlchemy's default driver for it is psycopg2)."""
+    parsed = sa.make_url(url)
+    if parsed.drivername == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return url
+
+
+# Replicas starting together migrate one at a time (a PostgreSQL advisory lock, held until the
+# migration's transaction ends).
+_MIGRATION_LOCK = 0x5321B07
 
 
 class Store:
     def __init__(self, url: str) -> None:
+        url = _driver(url)
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
             # Builds, the outbox and webhooks write from several threads: wait for the lock
@@ -247,8 +237,11 @@ class Store:
         else:
             self._engine = sa.create_engine(url, pool_pre_ping=True)
             self._intake_engine = self._engine
-        metadata.create_all(self._engine)
-        _add_missing_columns(self._engine)
+        # The schema is the migrations' (bot/migrations): created or brought up to date here.
+        with self._engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
+            migrations.upgrade(conn)
 
     def close(self) -> None:
         self._intake_engine.dispose()

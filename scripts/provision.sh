@@ -13,6 +13,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${S2I_DEV_CACHE:-/root/.cache/s2i-bot}
 STATE=${S2I_DEV_STATE:-/var/lib/s2i-bot-dev}
 PORT=${S2I_DEV_REGISTRY_PORT:-5000}
+PG_PORT=${S2I_DEV_POSTGRES_PORT:-5433}
 REGISTRY=127.0.0.1:$PORT
 REG_USER=s2ibot
 S2I_VERSION=v1.6.3
@@ -318,6 +319,27 @@ step_npm() {
 }
 
 # ---------------------------------------------------------------- testenv.json
+# ---------------------------------------------------------------- postgres
+# A PostgreSQL server of Debian's package for the store's tests: its own cluster in the state
+# directory, owned by the postgres user, on loopback only (and a socket in the state
+# directory), trust authentication (nothing but this machine reaches it). Debian's own cluster
+# (pg_ctlcluster) is left alone.
+step_postgres() {
+  local bin dir=$STATE/postgres run=$STATE/postgres-run
+  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  mkdir -p "$run"; chown postgres:postgres "$run"
+  if [ ! -s "$dir/PG_VERSION" ]; then
+    mkdir -p "$dir"; chown postgres:postgres "$dir"; chmod 700 "$dir"
+    runuser -u postgres -- "$bin/initdb" -D "$dir" -U postgres -A trust -E UTF8 --locale=C.UTF-8
+  fi
+  if ! runuser -u postgres -- "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+    runuser -u postgres -- "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
+      -o "-p $PG_PORT -k $run -c listen_addresses=127.0.0.1" start
+  fi
+  runuser -u postgres -- "$bin/pg_isready" -h 127.0.0.1 -p "$PG_PORT"
+  echo "postgresql://postgres@127.0.0.1:$PG_PORT/postgres" >"$STATE/postgres-url"
+}
+
 step_testenv() {
   local images='{}' name
   for name in $(builder_order); do
@@ -327,9 +349,11 @@ step_testenv() {
     --arg registry "$REGISTRY" --arg user "$REG_USER" --arg pass "$(cat "$STATE/registry-password")" \
     --arg s2i "$S2I_DIR/s2i" --argjson images "$images" \
     --arg octokit "$CACHE/npm/node_modules/@octokit" --arg docker "$(cat "$STATE/docker-cli")" \
+    --arg postgres "$(cat "$STATE/postgres-url")" \
     '{registry: $registry, registry_username: $user, registry_password: $pass, s2i: $s2i,
       builder_registry: $registry, images: $images, octokit_dir: $octokit,
-      docker_host: "unix:///var/run/docker.sock", docker_cli: $docker}' >"$STATE/testenv.json.tmp")
+      docker_host: "unix:///var/run/docker.sock", docker_cli: $docker,
+      postgres_url: $postgres}' >"$STATE/testenv.json.tmp")
   mv "$STATE/testenv.json.tmp" "$STATE/testenv.json"
   # The registry credentials as a dockerconfigjson, for `scripts/serve` (registry_auth_file).
   (umask 077; jq -n --arg r "$REGISTRY" \
@@ -347,5 +371,6 @@ step containers-conf step_containers_conf
 step base-image step_base_image
 step builders step_builders
 step npm step_npm
+step postgres step_postgres
 step testenv step_testenv
 echo "provisioned in $((SECONDS - total)) s; test environment: $STATE/testenv.json"

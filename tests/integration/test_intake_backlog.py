@@ -13,9 +13,12 @@ import httpx
 from tests.fakes.github import FakeGitHub, FakeRepo
 from tests.fakes.webhooks import ZERO_SHA, github_headers, push_payload
 from tests.support.bot_process import BotFactory
+from tests.support.databases import database_url
 from tests.support.forges import WEBHOOK_SECRET
 from tests.support.names import unique
 from tests.support.wait import wait_until
+
+__all__ = ["database_url"]  # the fixture: the first test runs on SQLite and on PostgreSQL
 
 
 def signed_push(repo: FakeRepo, sha: str) -> tuple[bytes, dict[str, str]]:
@@ -29,9 +32,9 @@ def config_reads(github: FakeGitHub, repo: FakeRepo) -> int:
 
 
 def test_a_burst_is_acknowledged_before_the_slow_forge_answered_and_each_processed_once(
-    github: FakeGitHub, start_bot: BotFactory
+    github: FakeGitHub, start_bot: BotFactory, database_url: str
 ) -> None:
-    bot = start_bot(delivery_workers=2)
+    bot = start_bot(delivery_workers=2, database_url=database_url)
     repo = github.create_repo(unique("acme/app"))
     sha = repo.commit({".s2i.yaml": "builds: []\n"}, "a commit")
     github.api_delay = 1.0  # each API call: a second; each delivery makes at least two

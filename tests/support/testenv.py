@@ -20,6 +20,7 @@ class ProvisionedEnv:
     s2i: str
     builder_registry: str
     images: dict[str, str]
+    postgres_url: str = ""  # a PostgreSQL server's superuser URL (scripts/provision.sh)
 
     @classmethod
     def load(cls) -> ProvisionedEnv:
@@ -32,7 +33,7 @@ class ProvisionedEnv:
         data = json.loads(path.read_text())
         return cls(
             data["registry"], data["registry_username"], data["registry_password"],
-            data["s2i"], data["builder_registry"], data["images"],
+            data["s2i"], data["builder_registry"], data["images"], data.get("postgres_url", ""),
         )  # fmt: skip
 
     def auth_file(self, directory: Path, password: str | None = None) -> Path:

@@ -1,4 +1,5 @@
-"""bot/store.py: build keys, delivery attempts, and opening a database of the previous version."""
+"""bot/store.py: build keys, delivery attempts, and opening a database of a previous version;
+on SQLite and on PostgreSQL (the `database_url` fixture runs a test on each)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,16 @@ import sqlite3
 import time
 from pathlib import Path
 
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from bot import migrations
 from bot.build_record import BuildState
-from bot.store import Delivery, Store
+from bot.store import Delivery, Store, metadata
+from tests.support.databases import database_url
+
+__all__ = ["database_url"]  # the fixture
 
 # The schema the previous version created (its CREATE statements, as SQLAlchemy emitted them).
 PREVIOUS_SCHEMA = """
@@ -84,8 +93,8 @@ def test_build_keys_are_random_192_bit_and_a_new_database_never_repeats_one(
     assert all(len(k) == 32 for k in keys)  # secrets.token_urlsafe(24): 192 bits
 
 
-def test_a_claimed_or_waiting_delivery_is_not_due_and_attempts_count(tmp_path: Path) -> None:
-    db = store(tmp_path)
+def test_a_claimed_or_waiting_delivery_is_not_due_and_attempts_count(database_url: str) -> None:
+    db = Store(database_url)
     db.add_delivery(Delivery("d1", "github", "push", {}, b"{}"))
     now = time.time()
     assert db.claim_delivery("d1", now + 600, now=now)
@@ -102,4 +111,73 @@ def test_a_claimed_or_waiting_delivery_is_not_due_and_attempts_count(tmp_path: P
     assert info is not None
     assert (info.processed, info.attempts, info.last_error) == (True, 2, "again")
     assert not db.claim_delivery("d1", now + 600, now=None)
+    db.close()
+
+
+def test_the_migrations_make_the_schema_the_store_queries(database_url: str) -> None:
+    Store(database_url).close()
+    engine = sa.create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+        assert differences == []
+        assert MigrationContext.configure(conn).get_current_revision() == "0002"
+    engine.dispose()
+
+
+def test_a_database_of_the_first_schema_is_upgraded_and_its_builds_get_keys(
+    database_url: str,
+) -> None:
+    engine = sa.create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        migrations.upgrade(conn, "0001")
+        conn.execute(
+            sa.text(
+                "INSERT INTO deliveries VALUES ('old', 'github', 'push', '{}', :body, "
+                "'2025-01-01 00:00:00', NULL, NULL)"
+            ),
+            {"body": b"{}"},
+        )
+        for build_id, name in ((1, "web"), (2, "api")):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO builds VALUES (:id, 'old', :name, 'github', 'acme/app', 'abc', "
+                    "'refs/heads/main', NULL, NULL, 'failed', 'x', NULL, NULL, "
+                    "'2025-01-01 00:00:00', NULL, NULL)"
+                ),
+                {"id": build_id, "name": name},
+            )
+    engine.dispose()
+    db = Store(database_url)
+    first, second = db.builds_of_delivery("old")
+    assert first.key and second.key and first.key != second.key
+    assert db.find_build_by_key(first.key) == first
+    info = db.delivery_info("old")
+    assert info is not None and (info.attempts, info.last_error) == (0, None)
+    db.close()
+
+
+def test_a_burst_stores_each_delivery_once_and_names_the_redeliveries(database_url: str) -> None:
+    db = Store(database_url)
+    db.add_delivery(Delivery("old", "github", "push", {}, b"{}"))
+    batch = [Delivery(i, "github", "push", {"k": i}, b"{}") for i in ("a", "old", "b", "a")]
+    assert db.add_deliveries(batch) == [True, False, True, False]
+    assert sorted(d.id for d in db.unprocessed_deliveries()) == ["a", "b", "old"]
+    assert db.backlog() == {"unprocessed_deliveries": 3, "queued_builds": 0}
+    db.finish_delivery("a", "done")
+    assert db.backlog()["unprocessed_deliveries"] == 2
+    db.close()
+
+
+def test_outbox_and_pull_comment_upserts_work_on_either_database(database_url: str) -> None:
+    db = Store(database_url)
+    db.outbox_put("status:1", "status", {"n": 1}, due_at=100.0)
+    db.outbox_put("status:1", "status", {"n": 2}, due_at=200.0)  # keeps the earlier due time
+    (item,) = db.outbox_items()
+    assert (item.payload, item.due_at, item.version) == ({"n": 2}, 100.0, 2)
+    db.outbox_done(item)
+    assert db.outbox_items() == []
+    db.set_pull_comment("github", "acme/app", 7, notice="waiting", notice_sha="abc")
+    db.set_pull_comment("github", "acme/app", 7, comment_id=99)
+    comment = db.pull_comment("github", "acme/app", 7)
+    assert (comment.comment_id, comment.notice, comment.notice_sha) == (99, "waiting", "abc")
     db.close()
