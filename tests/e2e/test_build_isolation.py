@@ -10,105 +10,43 @@ The Kubernetes Job path of the same attacks is in test_build_isolation_kubernete
 
 from __future__ import annotations
 
-import base64
 import json
-import secrets
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-import httpx
 import pytest
-import yaml
 
 from bot.build_spec import BuildSpec, SourceSpec
 from bot.runner.credentials import Credentials, docker_config
 from bot.templates import Artifact, RuntimeStage
 from tests.fakes.artifact_host import ArtifactHost
 from tests.fakes.github import FakeGitHub, FakeRepo
+from tests.support import hostile_builds
 from tests.support.bot_process import REPO_ROOT, BotProcess
-from tests.support.forges import GITHUB_TOKEN, WEBHOOK_SECRET, GitHubHarness
+from tests.support.deliveries import push_main
+from tests.support.forges import GITHUB_TOKEN, GitHubHarness
 from tests.support.git_tree import push_tree
-from tests.support.image_files import image_files, secrets_in
+from tests.support.hostile_builds import (
+    SITE,
+    assert_holds_no_secret,
+    config_status,
+    encoded_forms,
+    hostile_repo,
+    hunting_assemble,
+    printing_assemble,
+)
 from tests.support.images import image_exists, skopeo_inspect
-from tests.support.names import unique
-from tests.support.outcomes import final_status
+from tests.support.outcomes import build_of, final_status, log_of
 from tests.support.testenv import ProvisionedEnv
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.e2e
+# Autouse: the bot's environment holds a canary value no image or log may show.
+canary_in_the_bots_environment = hostile_builds.canary_in_the_bots_environment
 StartBot = Callable[..., BotProcess]
-
-# Stands for whatever secret the bot's own environment holds (S2I_BOT_GITHUB__WEBHOOK_SECRET,
-# a cloud credential): the bot inherits it from the test (tests/support/bot_process.py).
-CANARY_VARIABLE = "ISOLATION_TEST_CANARY"
-CANARY = "canary-" + secrets.token_hex(12)
-SITE: dict[str, str | bytes] = {"public/index.html": "<h1>hello</h1>\n"}
-
-
-@pytest.fixture(autouse=True)
-def canary_in_the_bots_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(CANARY_VARIABLE, CANARY)
-
-
-def bot_secrets(testenv: ProvisionedEnv) -> dict[str, str]:
-    return {
-        "the forge token": GITHUB_TOKEN,
-        "the registry password": testenv.password,
-        "the webhook secret": WEBHOOK_SECRET,
-        "the bot's environment": CANARY,
-    }
-
-
-def s2i_yaml(image: str, **build: Any) -> str:
-    entry = {"name": "web", "template": "static", "image": image,
-             "triggers": {"branches": ["main"]}} | build  # fmt: skip
-    return yaml.safe_dump({"builds": [entry]}, sort_keys=False)
-
-
-def hostile_repo(
-    github: FakeGitHub, testenv: ProvisionedEnv, work: Path, name: str,
-    files: Mapping[str, str | bytes], *, symlinks: dict[str, str] | None = None,
-    message: str = "a change", **build: Any,
-) -> tuple[FakeRepo, str, str]:  # fmt: skip
-    """A repository holding files, symlinks and a static-site .s2i.yaml (build's keys added),
-    pushed with git from the clone at work; (repo, image, sha)."""
-    repo = github.create_repo(unique(f"mallory/{name}"))
-    image = f"{testenv.registry}/{repo.full_name}"
-    tree = {**files, ".s2i.yaml": s2i_yaml(image, **build)}
-    sha = push_tree(repo.clone_url, GITHUB_TOKEN, work, tree, symlinks=symlinks or {},
-                    message=message)  # fmt: skip
-    return repo, image, sha
-
-
-def push(github: FakeGitHub, bot: BotProcess, repo: FakeRepo, sha: str) -> None:
-    """Deliver the push of sha to main, as GitHub would."""
-    GitHubHarness(github, GITHUB_TOKEN).push(bot, repo.full_name, "main", sha)
-
-
-def finished(
-    github: FakeGitHub, repo: FakeRepo, sha: str, context: str = "s2i/web"
-) -> dict[str, object]:
-    """The newest `context` status of sha once it is final, as the forge stores it (with the
-    link to the build)."""
-    final_status(GitHubHarness(github, GITHUB_TOKEN), repo.full_name, sha, context)
-    return [s for s in github.statuses(repo.full_name, sha) if s["context"] == context][-1]
-
-
-def _build_url(status: dict[str, object]) -> str:
-    return str(status["target_url"]).removesuffix("/log")
-
-
-def log_of(status: dict[str, object]) -> str:
-    return httpx.get(_build_url(status) + "/log", timeout=10).text
-
-
-def reason_of(status: dict[str, object]) -> str:
-    """The build's whole reason (a status description is cut to the forge's limit)."""
-    return str(httpx.get(_build_url(status), timeout=10).json()["reason"])
 
 
 def leftovers(bot: BotProcess) -> list[str]:
@@ -120,21 +58,7 @@ def leftovers(bot: BotProcess) -> list[str]:
     )
 
 
-def assert_holds_no_secret(testenv: ProvisionedEnv, image: str) -> dict[str, bytes]:
-    files = image_files(testenv, image)
-    assert files, f"{image} has no files"
-    assert secrets_in(files, bot_secrets(testenv)) == []
-    return files
-
-
 # -- config time: a value that leaves the checkout or ends a Dockerfile instruction ----------
-
-
-def config_status(github: FakeGitHub, repo: FakeRepo, sha: str) -> dict[str, object]:
-    status = finished(github, repo, sha, "s2i/config")
-    assert status["state"] == "failure"
-    assert not [s for s in github.statuses(repo.full_name, sha) if s["context"] == "s2i/web"]
-    return status
 
 
 @pytest.mark.parametrize(
@@ -149,10 +73,10 @@ def test_a_context_leaving_the_checkout_fails_the_config_naming_its_line(
     repo, image, sha = hostile_repo(
         github, testenv, tmp_path / "work", "traversal", SITE, context=context
     )
-    push(github, bot, repo, sha)
+    push_main(github, bot, repo.full_name, sha)
 
     status = config_status(github, repo, sha)
-    assert str(status["description"]).startswith(
+    assert status.description.startswith(
         ".s2i.yaml line 8, column 12: 'context': must be a relative path inside the repository"
     )
     assert not image_exists(testenv, f"{image}:main")
@@ -184,10 +108,10 @@ def test_dockerfile_injection_in_each_field_fails_the_config_naming_its_line(
 ) -> None:  # fmt: skip
     bot = start_builder_bot()
     repo, image, sha = hostile_repo(github, testenv, tmp_path / "work", "injection", SITE, **build)
-    push(github, bot, repo, sha)
+    push_main(github, bot, repo.full_name, sha)
 
     status = config_status(github, repo, sha)
-    assert str(status["description"]).startswith(f".s2i.yaml line {line}, "), field
+    assert status.description.startswith(f".s2i.yaml line {line}, "), field
     assert "must not contain control characters (found U+000A)" in log_of(status), field
     assert not image_exists(testenv, f"{image}:main")
 
@@ -206,11 +130,11 @@ def test_a_symlink_to_proc_self_environ_fails_the_build_naming_the_link(
         github, testenv, tmp_path / "work", "environ", SITE,
         symlinks={"public/env.txt": "/proc/self/environ"}, **build,
     )  # fmt: skip
-    push(github, bot, repo, sha)
+    push_main(github, bot, repo.full_name, sha)
 
-    status = finished(github, repo, sha, "s2i/web")
-    assert status["state"] == "failure", log_of(status)
-    assert reason_of(status).startswith(
+    status = final_status(github, repo.full_name, sha, "s2i/web")
+    assert status.state == "failure", log_of(status)
+    assert str(build_of(status)["reason"]).startswith(
         "symlink public/env.txt -> /proc/self/environ points outside the repository"
     )
     assert "s2i build --as-dockerfile" not in log_of(status)  # refused before s2i saw it
@@ -236,11 +160,11 @@ def test_a_symlink_to_the_secrets_fails_the_build_naming_the_link(
         symlinks={"public/keys": target},
         context="public",
     )
-    push(github, bot, repo, sha)
+    push_main(github, bot, repo.full_name, sha)
 
-    status = finished(github, repo, sha, "s2i/web")
-    assert status["state"] == "failure", log_of(status)
-    assert reason_of(status).startswith(
+    status = final_status(github, repo.full_name, sha, "s2i/web")
+    assert status.state == "failure", log_of(status)
+    assert str(build_of(status)["reason"]).startswith(
         f"symlink public/keys -> {target} points outside the repository"
     )
     assert not image_exists(testenv, f"{image}:main")
@@ -258,42 +182,15 @@ def test_a_symlink_to_a_sibling_directory_builds_and_the_image_holds_what_it_poi
         github, testenv, tmp_path / "work", "sibling", files,
         symlinks={"public/assets": "../shared"}, context="public",
     )  # fmt: skip
-    push(github, bot, repo, sha)
+    push_main(github, bot, repo.full_name, sha)
 
-    status = finished(github, repo, sha, "s2i/web")
-    assert status["state"] == "success", log_of(status)
-    digest = str(status["description"]).split()[0]
+    status = final_status(github, repo.full_name, sha, "s2i/web")
+    assert status.state == "success", log_of(status)
+    digest = status.description.split()[0]
     held = assert_holds_no_secret(testenv, f"{image}@{digest}")
     logos = [p for p in held if p.endswith("opt/app-root/html/assets/logo.txt")]
     assert logos and held[logos[-1]] == b"the shared logo\n"
     assert leftovers(bot) == []
-
-
-def hunting_assemble(*places: str) -> str:
-    """An assemble that takes whatever it can reach into the image: every process's
-    environment and command line, `places` (where runners keep credentials) directly and
-    through every process's /proc/<pid>/root, and any file named like a credential."""
-    where = " ".join(places)
-    return rf"""#!/bin/sh
-loot=/opt/app-root/html/loot
-mkdir -p "$loot"
-env > "$loot/env" 2>&1
-for p in /proc/[0-9]*; do
-  n=${{p#/proc/}}
-  cat "$p/environ" > "$loot/environ-$n" 2>/dev/null
-  cat "$p/cmdline" > "$loot/cmdline-$n" 2>/dev/null
-  for d in {where}; do
-    cp -r "$p/root$d" "$loot/root-$n-$(echo "$d" | tr / _)" 2>/dev/null
-  done
-done
-for d in {where} "$HOME/.docker"; do cp -r "$d" "$loot/" 2>/dev/null; done
-find / -xdev \( -name git-token -o -name .dockerconfigjson -o -name auth.json \
-  -o -name config.json \) 2>/dev/null | while read -r f; do
-  cp "$f" "$loot/found-$(echo "$f" | tr / _)" 2>/dev/null
-done
-echo "---> looted $(ls "$loot" | wc -l) files"
-cp -r /tmp/src/public/. /opt/app-root/html/
-"""
 
 
 @pytest.mark.parametrize("engine", ["docker", "buildah"])
@@ -307,46 +204,16 @@ def test_an_assemble_hunting_for_the_bots_secrets_finds_none(
     repo, image, sha = hostile_repo(
         github, testenv, tmp_path / "work", "hunt", SITE | {".s2i/bin/assemble": hunt}
     )
-    push(github, bot, repo, sha)
+    push_main(github, bot, repo.full_name, sha)
 
-    status = finished(github, repo, sha, "s2i/web")
+    status = final_status(github, repo.full_name, sha, "s2i/web")
     log = log_of(status)
-    assert status["state"] == "success", log
+    assert status.state == "success", log
     assert "---> looted" in log, log
-    digest = str(status["description"]).split()[0]
+    digest = status.description.split()[0]
     held = assert_holds_no_secret(testenv, f"{image}@{digest}")
     assert [p for p in held if "/loot/env" in p]  # the hunt ran and its loot is in the image
     assert leftovers(bot) == []
-
-
-def printing_assemble(testenv: ProvisionedEnv) -> str:
-    """An assemble that prints the secrets it got hold of, encoded every way it can: base64
-    (standard, URL-safe, of user:password, wrapped in other text) and URL-encoded. The test
-    wrote them into the repository; a real build would have had to steal them."""
-    token, password = GITHUB_TOKEN, testenv.password
-    return (
-        "#!/bin/sh\n"
-        f"printf %s '{token}' | base64 -w0; echo\n"
-        f"printf %s '{token}' | base64 -w0 | tr '+/' '-_'; echo\n"
-        f"echo 'x-access-token:{token}' | base64 -w0; echo\n"
-        f"printf 'prefix %s suffix' '{token}' | base64 -w0; echo\n"
-        f"printf %s '{testenv.username}:{password}' | base64 -w0; echo\n"
-        f"echo 'pw={quote(password, safe='')}'\n"
-        "echo '---> printed'\n"
-        "cp -r /tmp/src/public/. /opt/app-root/html/\n"
-    )
-
-
-def encoded_forms(testenv: ProvisionedEnv) -> list[str]:
-    token, user, password = GITHUB_TOKEN.encode(), testenv.username, testenv.password
-    return [
-        base64.b64encode(token).decode(),
-        base64.urlsafe_b64encode(token).decode(),
-        base64.b64encode(b"x-access-token:" + token + b"\n").decode()[8:-8],
-        base64.b64encode(b"prefix " + token + b" suffix").decode()[12:-12],
-        base64.b64encode(f"{user}:{password}".encode()).decode(),
-        quote(password, safe=""),
-    ]
 
 
 def test_a_build_printing_its_secrets_base64_shows_only_masks_in_the_log(
@@ -360,11 +227,11 @@ def test_a_build_printing_its_secrets_base64_shows_only_masks_in_the_log(
         "printer",
         SITE | {".s2i/bin/assemble": printing_assemble(testenv)},
     )
-    push(github, bot, repo, sha)
+    push_main(github, bot, repo.full_name, sha)
 
-    status = finished(github, repo, sha, "s2i/web")
+    status = final_status(github, repo.full_name, sha, "s2i/web")
     log = log_of(status)
-    assert status["state"] == "success", log
+    assert status.state == "success", log
     printed = log[log.index("printf") :] if "printf" in log else log
     assert "---> printed" in log
     assert printed.count("***") >= 6, printed[:3000]
@@ -391,11 +258,11 @@ def test_a_b2i_url_to_loopback_fails_the_build_before_any_request(
             template="binary",
             binary={"url": url},
         )
-        push(github, bot, repo, sha)
-        status = finished(github, repo, sha, "s2i/web")
+        push_main(github, bot, repo.full_name, sha)
+        status = final_status(github, repo.full_name, sha, "s2i/web")
         assert host.requests == []
-    assert status["state"] == "failure", log_of(status)
-    assert reason_of(status).startswith(
+    assert status.state == "failure", log_of(status)
+    assert str(build_of(status)["reason"]).startswith(
         f"the artifact tool could not be downloaded from {url}: {url} leads to 127.0.0.1 at "
         "127.0.0.1, a loopback, link-local or private address"
     )
@@ -418,12 +285,12 @@ def test_a_5_gb_b2i_artifact_is_refused_while_it_streams(
             template="binary",
             binary={"url": url},
         )
-        push(github, bot, repo, sha)
-        status = finished(github, repo, sha, "s2i/web")
+        push_main(github, bot, repo.full_name, sha)
+        status = final_status(github, repo.full_name, sha, "s2i/web")
         assert host.requests == ["/huge"]
         sent = host.huge_sent
-    assert status["state"] == "failure", log_of(status)
-    assert reason_of(status) == (
+    assert status.state == "failure", log_of(status)
+    assert str(build_of(status)["reason"]) == (
         f"the artifact huge from {url} is larger than max_artifact_bytes ({limit} bytes); "
         "the operator sets that limit"
     )
@@ -454,24 +321,25 @@ def test_a_crashed_runs_directories_are_swept_at_start_and_each_build_removes_it
     repo, _, first = hostile_repo(
         github, testenv, work, "cleanup", SITE | {".s2i/bin/assemble": slow}
     )
-    push(github, bot, repo, first)
+    push_main(github, bot, repo.full_name, first)
     wait_until(lambda: "---> waiting" in building_log(github, repo, first), timeout=300,
                what="the slow assemble to run")  # fmt: skip
     assert [p for p in leftovers(bot) if p.startswith("secrets/")]  # its copies, while it runs
     failing = "#!/bin/sh\necho '---> failing'\nexit 3\n"
     second = push_tree(repo.clone_url, GITHUB_TOKEN, work, {".s2i/bin/assemble": failing})
-    push(github, bot, repo, second)
-    assert "superseded" in str(finished(github, repo, first, "s2i/web")["description"])
-    assert finished(github, repo, second, "s2i/web")["state"] == "failure"
+    push_main(github, bot, repo.full_name, second)
+    assert "superseded" in final_status(github, repo.full_name, first, "s2i/web").description
+    assert final_status(github, repo.full_name, second, "s2i/web").state == "failure"
     working = "#!/bin/sh\ncp -r /tmp/src/public/. /opt/app-root/html/\n"
     third = push_tree(repo.clone_url, GITHUB_TOKEN, work, {".s2i/bin/assemble": working})
-    push(github, bot, repo, third)
-    assert finished(github, repo, third, "s2i/web")["state"] == "success"
+    push_main(github, bot, repo.full_name, third)
+    assert final_status(github, repo.full_name, third, "s2i/web").state == "success"
     assert leftovers(bot) == []
 
 
 def building_log(github: FakeGitHub, repo: FakeRepo, sha: str) -> str:
-    building = [s for s in github.statuses(repo.full_name, sha) if s["description"] == "building"]
+    harness = GitHubHarness(github, GITHUB_TOKEN)
+    building = [s for s in harness.statuses(repo.full_name, sha) if s.description == "building"]
     return log_of(building[-1]) if building else ""
 
 
@@ -544,11 +412,11 @@ def test_a_commit_subject_full_of_instructions_stays_a_label_of_the_runtime_imag
     repo, image, sha = hostile_repo(
         github, testenv, tmp_path / "work", "subject", SITE, message=subject, runtime=runtime
     )
-    push(github, bot, repo, sha)
+    push_main(github, bot, repo.full_name, sha)
 
-    status = finished(github, repo, sha, "s2i/web")
-    assert status["state"] == "success", log_of(status)
-    digest = str(status["description"]).split()[0]
+    status = final_status(github, repo.full_name, sha, "s2i/web")
+    assert status.state == "success", log_of(status)
+    digest = status.description.split()[0]
     config = skopeo_inspect(testenv, f"{image}@{digest}", "--config")
     assert config["config"]["User"] == "1001"
     labels = config["config"]["Labels"]

@@ -9,28 +9,27 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_build_isolation import (
+from tests.fakes.github import FakeGitHub
+from tests.support import hostile_builds, kube_cluster
+from tests.support.deliveries import push_main
+from tests.support.forges import GITHUB_TOKEN
+from tests.support.hostile_builds import (
     SITE,
     assert_holds_no_secret,
-    canary_in_the_bots_environment,  # noqa: F401 -- autouse: the bot's environment holds it
     config_status,
     encoded_forms,
-    finished,
     hostile_repo,
     hunting_assemble,
-    log_of,
     printing_assemble,
-    push,
-    reason_of,
 )
-from tests.fakes.github import FakeGitHub
-from tests.support import kube_cluster
-from tests.support.forges import GITHUB_TOKEN
 from tests.support.images import image_exists
 from tests.support.kube_cluster import Cluster, StartKubeBot, build_selector
+from tests.support.outcomes import build_of, final_status, log_of
 from tests.support.testenv import ProvisionedEnv
 
 pytestmark = pytest.mark.e2e
+# Autouse: the bot's environment holds a canary value no image or log may show.
+canary_in_the_bots_environment = hostile_builds.canary_in_the_bots_environment
 # The cluster, a build namespace and the bot on it (tests/support/kube_cluster.py).
 cluster = kube_cluster.cluster
 build_namespace = kube_cluster.build_namespace
@@ -46,10 +45,10 @@ def test_a_context_leaving_the_checkout_fails_the_config_and_no_job_is_made(
     repo, image, sha = hostile_repo(
         github, testenv, tmp_path / "work", "kube-traversal", SITE, context=context
     )
-    push(github, bot, repo, sha)
+    push_main(github, bot, repo.full_name, sha)
 
     status = config_status(github, repo, sha)
-    assert str(status["description"]).startswith(
+    assert status.description.startswith(
         ".s2i.yaml line 8, column 12: 'context': must be a relative path inside the repository"
     )
     assert cluster.objects(build_namespace, "jobs", "app.kubernetes.io/managed-by=s2i-bot") == []
@@ -66,12 +65,12 @@ def test_a_symlink_escaping_the_checkout_fails_the_job_naming_the_link(
         github, testenv, tmp_path / "work", "kube-symlink", SITE,
         symlinks={"public/leak": target}, context="public",
     )  # fmt: skip
-    push(github, bot, repo, sha)
+    push_main(github, bot, repo.full_name, sha)
 
-    status = finished(github, repo, sha)
+    status = final_status(github, repo.full_name, sha)
     log = log_of(status)
-    assert status["state"] == "failure", log
-    assert reason_of(status).startswith(
+    assert status.state == "failure", log
+    assert str(build_of(status)["reason"]).startswith(
         f"symlink public/leak -> {target} points outside the repository"
     )
     assert "Job " in log and "s2i build --as-dockerfile" not in log  # the runner refused
@@ -87,11 +86,11 @@ def test_a_job_printing_its_secrets_base64_shows_only_masks_in_the_log(
         github, testenv, tmp_path / "work", "kube-printer",
         SITE | {".s2i/bin/assemble": printing_assemble(testenv)},
     )  # fmt: skip
-    push(github, bot, repo, sha)
+    push_main(github, bot, repo.full_name, sha)
 
-    status = finished(github, repo, sha)
+    status = final_status(github, repo.full_name, sha)
     log = log_of(status)
-    assert status["state"] == "success", log
+    assert status.state == "success", log
     assert "---> printed" in log
     for form in encoded_forms(testenv):
         assert form not in log, form
@@ -109,12 +108,12 @@ def test_an_assemble_in_a_job_hunting_for_the_mounted_secrets_finds_none(
         "kube-hunt",
         SITE | {".s2i/bin/assemble": hunting_assemble("/var/run/s2i-bot", "/workspace")},
     )
-    push(github, bot, repo, sha)
+    push_main(github, bot, repo.full_name, sha)
 
-    status = finished(github, repo, sha)
+    status = final_status(github, repo.full_name, sha)
     log = log_of(status)
-    assert status["state"] == "success", log
+    assert status.state == "success", log
     assert "---> looted" in log
-    digest = str(status["description"]).split()[0]
+    digest = status.description.split()[0]
     held = assert_holds_no_secret(testenv, f"{image}@{digest}")
     assert [p for p in held if "/loot/env" in p]
