@@ -13,10 +13,10 @@ from bot.forges.github_api import GitHubApi
 from bot.forges.gitlab_api import GitLabApi
 from bot.pull_comment import MARKER
 from bot.retry import RetryPolicy
-from tests.conftest import GITHUB_TOKEN
 from tests.fakes.github import FakeGitHub
 from tests.fakes.github_app import make_app_key
 from tests.fakes.gitlab import FakeGitLab
+from tests.support.forges import GITHUB_TOKEN
 
 GITLAB_TOKEN = "glpat-bot-login-test"
 NO_SLEEP = RetryPolicy(sleep=lambda _: None)
