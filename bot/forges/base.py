@@ -318,3 +318,41 @@ class Forge:
 
     webhooks: WebhookParser
     api: ForgeApi
+
+
+@dataclass(frozen=True, slots=True)
+class FoundRepository:
+    """What a forge's API answered for a repository name: its id, canonical name, web page."""
+
+    id: int
+    full_name: str
+    html_url: str
+
+
+def confirmed_repo(
+    forge: str,
+    asked: str,
+    repo_id: int | None,
+    found: FoundRepository | None,
+    *,
+    where: str,
+    noun: str,
+    name_field: str,
+    git_url: str,
+) -> Repo:
+    """The repository a webhook named, as the forge's API knows it: it must exist (for the
+    bot's credentials) and, when the webhook gave an id, have that id. Its clone URL is built
+    from the configured git URL and the canonical name, never from the payload."""
+    label = "GitHub" if forge == "github" else "GitLab"
+    if found is None:
+        raise UnknownRepository(f"{label} has no {noun} {asked} that the bot can see ({where})")
+    if repo_id is not None and found.id != repo_id:
+        raise UnknownRepository(
+            f"the webhook names {asked} with id {repo_id}, but {label}'s {found.full_name} "
+            f"has id {found.id}"
+        )
+    try:
+        name = repo_path(found.full_name, name_field)
+    except PayloadError as exc:
+        raise UnknownRepository(f"{label}'s answer for {asked} {exc}") from None
+    return Repo(forge, name, f"{git_url}/{name}.git", found.html_url, found.id)

@@ -25,11 +25,11 @@ from bot.forges.base import (
     CommitStatus,
     FileTooLarge,
     ForgeError,
+    FoundRepository,
     PayloadError,
     ReleaseAsset,
     StatusState,
-    UnknownRepository,
-    repo_path,
+    confirmed_repo,
 )
 from bot.forges.github_webhooks import NAME, pull_from_json
 from bot.forges.rate_limits import forge_error, wait_hint_for_status
@@ -188,29 +188,19 @@ class GitHubApi:
         return pull_from_json(pull.raw_data)
 
     def repository(self, full_name: str, repo_id: int | None) -> Repo:
-        def get() -> tuple[int, str, str] | None:
+        def get() -> FoundRepository | None:
             try:
+                # The client is lazy: the request goes out when an attribute is first read.
                 found = self._github(full_name).get_repo(full_name)
-                return int(found.id), str(found.full_name), str(found.html_url or "")
+                html_url = str(found.html_url or "")
+                return FoundRepository(int(found.id), str(found.full_name), html_url)
             except UnknownObjectException:  # no such repository, or the bot may not see it
                 return None
 
-        found = self._call(get)
-        if found is None:
-            raise UnknownRepository(
-                f"GitHub has no repository {full_name} that the bot can see ({self._api_url})"
-            )
-        found_id, name, html_url = found
-        if repo_id is not None and found_id != repo_id:
-            raise UnknownRepository(
-                f"the webhook names {full_name} with id {repo_id}, but GitHub's {name} has "
-                f"id {found_id}"
-            )
-        try:
-            name = repo_path(name, "full_name")
-        except PayloadError as exc:
-            raise UnknownRepository(f"GitHub's answer for {full_name} {exc}") from None
-        return Repo(NAME, name, f"{self._git_url}/{name}.git", html_url, found_id)
+        return confirmed_repo(
+            NAME, full_name, repo_id, self._call(get), where=self._api_url, noun="repository",
+            name_field="full_name", git_url=self._git_url,
+        )  # fmt: skip
 
     def can_write(self, repo: str, user: str, user_id: int | None) -> bool:
         """A writer is a collaborator with admin, maintain or write permission. The

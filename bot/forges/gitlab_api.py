@@ -17,12 +17,11 @@ from bot.forges.base import (
     READ_LIMIT,
     CommitStatus,
     FileTooLarge,
-    PayloadError,
+    FoundRepository,
     PermanentForgeError,
     ReleaseAsset,
     StatusState,
-    UnknownRepository,
-    repo_path,
+    confirmed_repo,
 )
 from bot.forges.gitlab_webhooks import NAME
 from bot.forges.rate_limits import forge_error, wait_hint_for_status
@@ -156,31 +155,20 @@ class GitLabApi:
         )
 
     def repository(self, full_name: str, repo_id: int | None) -> Repo:
-        def get() -> tuple[int, str, str] | None:
+        def get() -> FoundRepository | None:
             try:
                 found = self._gl.projects.get(full_name, **_NO_SLEEP)
             except GitlabGetError as exc:
                 if exc.response_code == 404:  # no such project, or the token may not see it
                     return None
                 raise
-            return int(found.id), str(found.path_with_namespace), str(found.web_url or "")
+            web_url = str(found.web_url or "")
+            return FoundRepository(int(found.id), str(found.path_with_namespace), web_url)
 
-        found = self._call(get)
-        if found is None:
-            raise UnknownRepository(
-                f"GitLab has no project {full_name} that the bot can see ({self._gl.url})"
-            )
-        found_id, name, web_url = found
-        if repo_id is not None and found_id != repo_id:
-            raise UnknownRepository(
-                f"the webhook names {full_name} with id {repo_id}, but GitLab's {name} has "
-                f"id {found_id}"
-            )
-        try:
-            name = repo_path(name, "path_with_namespace")
-        except PayloadError as exc:
-            raise UnknownRepository(f"GitLab's answer for {full_name} {exc}") from None
-        return Repo(NAME, name, f"{self._git_url}/{name}.git", web_url, found_id)
+        return confirmed_repo(
+            NAME, full_name, repo_id, self._call(get), where=self._gl.url, noun="project",
+            name_field="path_with_namespace", git_url=self._git_url,
+        )  # fmt: skip
 
     def can_write(self, repo: str, user: str, user_id: int | None) -> bool:
         """Developer (30) or higher may push; inherited group membership counts
