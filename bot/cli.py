@@ -47,7 +47,10 @@ def _serve(settings: Settings) -> int:
         bot = build_bot(settings)
     except OSError as exc:  # data_dir, the database file, a secret file that went away
         raise _SetupError(f"cannot start: {exc}") from None
-    uvicorn.run(create_app(bot), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(
+        create_app(bot), host=settings.host, port=settings.port, log_level="info",
+        access_log=settings.access_log,
+    )  # fmt: skip
     return 0
 
 

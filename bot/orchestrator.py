@@ -168,7 +168,9 @@ class Bot:
             await self._attempt_failed(delivery, event, exc)
             return
         await self.carry_out(actions)
-        await asyncio.to_thread(self.store.finish_delivery, delivery.id, actions.outcome or "done")
+        outcome = actions.outcome or "done"
+        await asyncio.to_thread(self.store.finish_delivery, delivery.id, outcome)
+        log.info("delivery %s (%s %s): %s", delivery.id, delivery.forge, delivery.event, outcome)
 
     async def _attempt_failed(
         self, delivery: Delivery, event: Event | None, exc: Exception

@@ -213,6 +213,10 @@ class Settings(BaseModel):
     # Retry-After and not stored: the forge shows them failed (redeliver them from GitHub's
     # "Recent Deliveries" or GitLab's "Recent events" of the hook).
     max_backlog: Annotated[int, Ge(1)] = 1000
+    # uvicorn's line per HTTP request. Off by default: it costs the intake path about as much
+    # as verifying and storing a delivery (bench/intake.py), and each delivery's outcome is
+    # logged once it is processed (bot.orchestrator), which says more.
+    access_log: bool = False
     # Build links (/builds/<key>) are unguessable and need no login. Listing a repository's
     # builds (GET /builds?repo=owner/name) needs `Authorization: Bearer <api_token>`, except
     # for the repositories named here, whose builds anyone may list; with neither, there is

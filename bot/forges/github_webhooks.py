@@ -6,7 +6,6 @@ deliveries". Nothing here talks to the network (gidgethub's sansio.py is the mod
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -47,7 +46,7 @@ def verify_signature(headers: Mapping[str, str], body: bytes, secret: str) -> No
     signature = header(headers, "X-Hub-Signature-256")
     if not signature:
         raise SignatureError("missing X-Hub-Signature-256 header")
-    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    expected = "sha256=" + hmac.digest(secret.encode(), body, "sha256").hex()
     if not hmac.compare_digest(signature.encode(), expected.encode()):
         raise SignatureError("X-Hub-Signature-256 does not match the payload")
 
