@@ -10,10 +10,11 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Protocol
 
+from bot.failure_reason import FailureSpotter
 from bot.image_ref import registry_of
 from bot.runner.errors import BuildError, BuildFailure, RegistryAuthError, looks_like_auth_failure
 from bot.runner.process import BuildLog, StepResult, run_step
@@ -51,12 +52,16 @@ class Engine(Protocol):
         ...
 
 
-def _check_build(result: StepResult, image: str) -> None:
+def _run_build(argv: list[str], log: BuildLog, env: Mapping[str, str], image: str) -> None:
+    spotter = FailureSpotter()
+    result = run_step(argv, log, env=env, watch=spotter.feed)
     if result.ok:
         return
     text = "\n".join(result.tail)
     if _RUN_FAILED.search(text):
-        raise BuildFailure("the build failed: " + (result.tail[-1] if result.tail else ""))
+        # The user's build failed: say where in the words of the tool that failed.
+        reason = spotter.reason() or "the build failed: " + (result.tail[-1] if result.tail else "")
+        raise BuildFailure(reason)
     if looks_like_auth_failure(text):
         raise RegistryAuthError(registry_of(image) or "docker.io", result.tail[-1])
     raise BuildError("the image build failed: " + (result.tail[-1] if result.tail else ""))
@@ -94,7 +99,7 @@ class DockerEngine:
         # The classic builder always caches steps: `layers` needs nothing more here.
         argv = [self._docker, "build", "--pull", "-f", str(dockerfile), "-t", image]
         argv += ["--target", target] if target else []
-        _check_build(run_step([*argv, str(context)], log, env=self._env()), image)
+        _run_build([*argv, str(context)], log, self._env(), image)
 
     def tag(self, image: str, other: str, log: BuildLog) -> None:
         if not run_step([self._docker, "tag", image, other], log, env=self._env()).ok:
@@ -152,7 +157,7 @@ class BuildahEngine:
         ]  # fmt: skip
         argv += ["--target", target] if target else []
         argv += ["--layers"] if layers else []
-        _check_build(run_step([*argv, str(context)], log, env=self._env), image)
+        _run_build([*argv, str(context)], log, self._env, image)
 
     def tag(self, image: str, other: str, log: BuildLog) -> None:
         if not run_step([self._buildah, "tag", image, other], log, env=self._env).ok:

@@ -10,7 +10,7 @@ import re
 import subprocess
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -82,8 +82,10 @@ def run_step(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     echo: bool = True,
+    watch: Callable[[str], None] | None = None,
 ) -> StepResult:
-    """Run argv, copying its merged stdout/stderr line by line into the log."""
+    """Run argv, copying its merged stdout/stderr line by line into the log (and, masked, to
+    `watch`)."""
     tail: deque[str] = deque(maxlen=20)
     if echo:
         log.line("$ " + " ".join(argv))
@@ -103,6 +105,8 @@ def run_step(
             line = log.mask(raw.rstrip("\n"))
             tail.append(line)
             log.line(line)
+            if watch is not None:
+                watch(line)
         returncode = proc.wait()
     return StepResult(returncode, tuple(tail))
 

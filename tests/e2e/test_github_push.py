@@ -74,7 +74,10 @@ def test_a_compile_error_fails_the_status_and_the_log_shows_the_compiler(
 
     status = final_status(github_forge, repo, sha)
     assert status.state == "failure"
-    assert status.description.startswith("the build failed")
+    # The status names the failing s2i script and the compiler's own line, not the engine's
+    # "The command '/bin/sh -c /usr/libexec/s2i/assemble' returned a non-zero code: 2".
+    expected = r"assemble failed: main\.go:\d+:\d+: undefined: greet\.Helo"
+    assert re.fullmatch(expected, status.description), status.description
     assert "undefined: greet.Helo" in log_of(status)
 
 
