@@ -65,6 +65,9 @@ class ThreadedServer:
     def start(self, timeout: float = START_TIMEOUT) -> str:
         """Start serving; the base URL, e.g. ``http://127.0.0.1:40123``."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # A server started again on its port (a bot restarted by a test) binds it while the
+        # connections it closed are in TIME_WAIT, as uvicorn's own sockets do.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self._port))
         sock.listen(128)
         config = uvicorn.Config(

@@ -7,6 +7,7 @@ naming a repository the forge does not have builds nothing and contacts nothing 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import urllib.parse
 from collections.abc import Iterator
@@ -111,19 +112,20 @@ def test_no_forge_configured_stops_the_start(tmp_path: Path) -> None:
 
 
 def test_insecure_unsigned_webhooks_starts_warning_at_every_start_and_takes_unsigned_ones(
-    tmp_path: Path, github: FakeGitHub
+    tmp_path: Path, github: FakeGitHub, caplog: pytest.LogCaptureFixture
 ) -> None:
-    bot = bot_with(
-        tmp_path,
-        {
-            "insecure_unsigned_webhooks": True,
-            "github": {"api_url": github.api_url, "token": GITHUB_TOKEN},
-        },
-    )
+    workdir = tmp_path / "bot"
+    workdir.mkdir()
+    settings = {
+        "forge_write_interval": 0,
+        "insecure_unsigned_webhooks": True,
+        "github": {"api_url": github.api_url, "token": GITHUB_TOKEN},
+    }
+    bot = InProcessBot(workdir, settings)  # started twice on the same data
     for start in (1, 2):
         bot.start()
         try:
-            warnings = [line for line in bot.log().splitlines() if "WARNING" in line]
+            warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
             assert len([w for w in warnings if "INSECURE: github has no webhook secret" in w]) == (
                 start
             )

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from bot.events import Event
 from bot.forges import github_webhooks, gitlab_webhooks
-from bot.forges.base import Ignored, PayloadError, Ping, SignatureError, Webhook
+from bot.forges.base import Ignored, Ping, SignatureError, Webhook
+from bot.forges.fields import PayloadError
 from tests.fakes import gitlab_webhooks as gitlab_fakes
 from tests.fakes import webhooks as github_fakes
 from tests.support.fuzz import fuzz_settings
