@@ -45,10 +45,10 @@ from starlette.routing import Route
 
 from bot.settings import Settings
 from bot.store import deliveries
-from tests.conftest import GITHUB_TOKEN, WEBHOOK_SECRET
 from tests.fakes.github import FakeGitHub
 from tests.fakes.webhooks import ZERO_SHA, github_headers, push_payload
 from tests.support.bot_process import REPO_ROOT, BotProcess, free_port
+from tests.support.forges import GITHUB_TOKEN, WEBHOOK_SECRET
 from tests.support.names import unique
 from tests.support.wait import wait_until
 

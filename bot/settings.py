@@ -36,13 +36,15 @@ class _FieldError(ValueError):
         self.field = field
 
 
-def _secret_from_file(value: SecretStr | None, path: Path | None, field: str) -> SecretStr | None:
-    if value is None and path is not None:
-        try:
-            return SecretStr(path.read_text().strip())
-        except OSError as exc:
-            raise _FieldError(field, f"cannot read {path}: {exc.strerror}") from exc
-    return value
+def _read_secret_files(model: BaseModel, *secrets: str) -> None:
+    """Each of `model`'s `secrets` that is not set is read from its `<secret>_file`, if set."""
+    for name in secrets:
+        path: Path | None = getattr(model, f"{name}_file")
+        if getattr(model, name) is None and path is not None:
+            try:
+                setattr(model, name, SecretStr(path.read_text().strip()))
+            except OSError as exc:
+                raise _FieldError(f"{name}_file", f"cannot read {path}: {exc.strerror}") from exc
 
 
 class GitHubSettings(BaseModel):
@@ -67,13 +69,7 @@ class GitHubSettings(BaseModel):
 
     @model_validator(mode="after")
     def _read_files(self) -> GitHubSettings:
-        self.token = _secret_from_file(self.token, self.token_file, "token_file")
-        self.webhook_secret = _secret_from_file(
-            self.webhook_secret, self.webhook_secret_file, "webhook_secret_file"
-        )
-        self.private_key = _secret_from_file(
-            self.private_key, self.private_key_file, "private_key_file"
-        )
+        _read_secret_files(self, "token", "webhook_secret", "private_key")
         return self
 
 
@@ -90,10 +86,7 @@ class GitLabSettings(BaseModel):
 
     @model_validator(mode="after")
     def _read_files(self) -> GitLabSettings:
-        self.token = _secret_from_file(self.token, self.token_file, "token_file")
-        self.webhook_secret = _secret_from_file(
-            self.webhook_secret, self.webhook_secret_file, "webhook_secret_file"
-        )
+        _read_secret_files(self, "token", "webhook_secret")
         return self
 
 

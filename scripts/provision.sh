@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Provision a fresh Debian 12 machine (as root) for s2i-bot development and tests:
 # packages, the real s2i CLI, dockerd, a local authenticated registry, a locally made
-# debian:bookworm base image, the builder images, and npm fixtures.
+# debian:bookworm base image, the builder images, PostgreSQL.
 # Idempotent: a second run only checks and takes a few seconds.
 #
 # Env: S2I_DEV_CACHE (default /root/.cache/s2i-bot), S2I_DEV_STATE (default
@@ -35,6 +35,7 @@ source "$ROOT/scripts/lib.sh"
 # ---------------------------------------------------------------- apt
 step_apt() {
   local missing=() p
+  # npm: bench/incremental.py resolves its Node application's lockfile with the host's npm.
   command -v npm >/dev/null || APT_PACKAGES+=(npm)
   for p in "${APT_PACKAGES[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -307,17 +308,6 @@ step_builders() {
   "$docker" image ls "s2i-bot/*"
 }
 
-# ---------------------------------------------------------------- npm fixtures
-step_npm() {
-  local m=$CACHE/npm/node_modules/@octokit
-  if [ -f "$m/openapi/package.json" ] && [ -f "$m/webhooks-examples/package.json" ]; then
-    echo "present: $(jq -r .version "$m/openapi/package.json") / $(jq -r .version "$m/webhooks-examples/package.json")"
-    return 0
-  fi
-  mkdir -p "$CACHE/npm"
-  npm install --no-audit --no-fund --prefix "$CACHE/npm" @octokit/openapi@23 @octokit/webhooks-examples@7
-}
-
 # ---------------------------------------------------------------- testenv.json
 # ---------------------------------------------------------------- postgres
 # A PostgreSQL server of Debian's package for the store's tests: its own cluster in the state
@@ -348,10 +338,10 @@ step_testenv() {
   (umask 077; jq -n \
     --arg registry "$REGISTRY" --arg user "$REG_USER" --arg pass "$(cat "$STATE/registry-password")" \
     --arg s2i "$S2I_DIR/s2i" --argjson images "$images" \
-    --arg octokit "$CACHE/npm/node_modules/@octokit" --arg docker "$(cat "$STATE/docker-cli")" \
+    --arg docker "$(cat "$STATE/docker-cli")" \
     --arg postgres "$(cat "$STATE/postgres-url")" \
     '{registry: $registry, registry_username: $user, registry_password: $pass, s2i: $s2i,
-      builder_registry: $registry, images: $images, octokit_dir: $octokit,
+      builder_registry: $registry, images: $images,
       docker_host: "unix:///var/run/docker.sock", docker_cli: $docker,
       postgres_url: $postgres}' >"$STATE/testenv.json.tmp")
   mv "$STATE/testenv.json.tmp" "$STATE/testenv.json"
@@ -370,7 +360,6 @@ step registry step_registry
 step containers-conf step_containers_conf
 step base-image step_base_image
 step builders step_builders
-step npm step_npm
 step postgres step_postgres
 step testenv step_testenv
 echo "provisioned in $((SECONDS - total)) s; test environment: $STATE/testenv.json"

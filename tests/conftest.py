@@ -7,14 +7,9 @@ from typing import Any
 import pytest
 
 from tests.fakes.github import FakeGitHub
-
-# `X as X`: re-exported for tests that still import them from here; tests/support is their home.
-from tests.support.bot_process import BotFactory as BotFactory
-from tests.support.bot_process import BotProcess
-from tests.support.forges import GITHUB_TOKEN as GITHUB_TOKEN
-from tests.support.forges import WEBHOOK_SECRET as WEBHOOK_SECRET
-from tests.support.forges import GitHubHarness
-from tests.support.names import unique as unique
+from tests.support.bot_in_process import InProcessBot, InProcessBotFactory
+from tests.support.bot_process import BotFactory, BotProcess
+from tests.support.forges import GITHUB_TOKEN, WEBHOOK_SECRET, GitHubHarness
 from tests.support.testenv import ProvisionedEnv
 
 
@@ -53,6 +48,14 @@ def github_forge(github: FakeGitHub) -> GitHubHarness:
     return GitHubHarness(github, GITHUB_TOKEN)
 
 
+def _github_bot_settings(github: FakeGitHub) -> dict[str, Any]:
+    return {
+        "forge_write_interval": 0,
+        "github": {"api_url": github.api_url, "token": GITHUB_TOKEN,
+                   "webhook_secret": WEBHOOK_SECRET},
+    }  # fmt: skip
+
+
 @pytest.fixture
 def start_bot(tmp_path: Path, github: FakeGitHub) -> Iterator[BotFactory]:
     """Start `s2i-bot serve` against the fake GitHub; keyword arguments override settings."""
@@ -61,15 +64,25 @@ def start_bot(tmp_path: Path, github: FakeGitHub) -> Iterator[BotFactory]:
     def start(**settings: Any) -> BotProcess:
         workdir = tmp_path / f"bot{len(started)}"
         workdir.mkdir()
-        base: dict[str, Any] = {
-            "forge_write_interval": 0,
-            "github": {
-                "api_url": github.api_url,
-                "token": GITHUB_TOKEN,
-                "webhook_secret": WEBHOOK_SECRET,
-            },
-        }
-        bot = BotProcess(workdir, base | settings)
+        bot = BotProcess(workdir, _github_bot_settings(github) | settings)
+        started.append(bot)
+        return bot.start()
+
+    yield start
+    for bot in started:
+        bot.stop()
+
+
+@pytest.fixture
+def start_bot_in_process(tmp_path: Path, github: FakeGitHub) -> Iterator[InProcessBotFactory]:
+    """Start the bot in this process (tests/support/bot_in_process.py) against the fake
+    GitHub; keyword arguments override settings."""
+    started: list[InProcessBot] = []
+
+    def start(**settings: Any) -> InProcessBot:
+        workdir = tmp_path / f"bot{len(started)}"
+        workdir.mkdir()
+        bot = InProcessBot(workdir, _github_bot_settings(github) | settings)
         started.append(bot)
         return bot.start()
 

@@ -7,23 +7,16 @@ forge's REST API through its client library). bot.forges.make_forges pairs them 
 from __future__ import annotations
 
 import enum
-import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Protocol
 
 from bot.events import Event, PullRequest, Repo
-
-T = TypeVar("T")
+from bot.forges.fields import PayloadError, header, repo_path
 
 
 class SignatureError(Exception):
     """The webhook is not signed by someone who knows the secret: answer 401, store nothing."""
-
-
-class PayloadError(Exception):
-    """The webhook body is not what the forge documents (e.g. not JSON): answer 400."""
 
 
 class ForgeError(Exception):
@@ -59,132 +52,6 @@ class FileTooLarge(PermanentForgeError):
 class UnknownRepository(PermanentForgeError):
     """The webhook names a repository the configured forge does not have (or has under
     another id): nothing is fetched or built for it."""
-
-
-def header(headers: Mapping[str, str], name: str) -> str | None:
-    """A header by name, in any case (HTTP header names are case-insensitive)."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    return lowered.get(name.lower())
-
-
-# The deepest nesting a webhook body may have. Both forges' payloads stay under 10 levels;
-# Python's json module recurses once per level and raises RecursionError near 1000.
-MAX_JSON_DEPTH = 32
-
-
-def json_object(body: bytes) -> dict[str, Any]:
-    """A webhook body as the JSON object both forges send; PayloadError otherwise."""
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PayloadError(f"the body is not JSON: {exc}") from exc
-    except RecursionError:
-        raise PayloadError(f"the body nests deeper than {MAX_JSON_DEPTH} levels") from None
-    if not isinstance(payload, dict):
-        raise PayloadError(f"the body is a JSON {_json_type(payload)}, not a JSON object")
-    if _deeper_than(payload, MAX_JSON_DEPTH):
-        raise PayloadError(f"the body nests deeper than {MAX_JSON_DEPTH} levels")
-    return payload
-
-
-def _deeper_than(value: Any, limit: int) -> bool:
-    # Iterative, so a deep document cannot exhaust the stack here either.
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item
-        if depth > limit:
-            return True
-        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
-    return False
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    names = {dict: "object", list: "array", str: "string", type(None): "null"}
-    return names.get(type(value), type(value).__name__)
-
-
-# -- reading a payload: each value where and as the forge documents it ----------------------
-_KIND_NAMES = {dict: "object", list: "array", str: "string", int: "integer", bool: "boolean"}
-
-
-def member(payload: Mapping[str, Any], path: str, kind: type[T]) -> T:
-    """payload["a"]["b"] for path "a.b", which must be a `kind` (int excludes booleans);
-    PayloadError ("lacks a.b", "has a.b as a string, not an integer") otherwise."""
-    value = optional_member(payload, path, kind)
-    if value is None:
-        raise PayloadError(f"lacks {path}")
-    return value
-
-
-def optional_member(payload: Mapping[str, Any], path: str, kind: type[T]) -> T | None:
-    """Like `member`, but None when the value or an object on its path is missing or null."""
-    value: Any = payload
-    for key in path.split("."):
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            raise PayloadError(f"has {path} inside a JSON {_json_type(value)}, not an object")
-        value = value.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        expected = _KIND_NAMES.get(kind, kind.__name__)
-        raise PayloadError(f"has {path} as a JSON {_json_type(value)}, not a JSON {expected}")
-    return value
-
-
-# A commit id: SHA-1, or SHA-256 in repositories that use it (git's hash-function transition).
-_SHA = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
-# A branch or tag ref as git check-ref-format allows one (no control characters, space,
-# ~ ^ : ? * [ \, "..", "@{", "//", or a component or end that git refuses).
-_REF = re.compile(r"refs/(heads|tags)/[^\x00-\x20\x7f~^:?*\[\\]+")
-_BAD_REF = re.compile(r"\.\.|@\{|//|/\.|\.lock(/|$)|[/.]$")
-# A repository's path on the forge: owner/name (GitHub) or group/subgroup/name (GitLab).
-_REPO_PATH = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+")
-
-
-def commit_sha(value: str, path: str) -> str:
-    if not _SHA.fullmatch(value):
-        raise PayloadError(f"has {path} that is not a commit sha")
-    return value
-
-
-def git_ref(value: str, path: str) -> str:
-    """A full branch or tag ref (refs/heads/..., refs/tags/...) that git would accept."""
-    if not _REF.fullmatch(value) or _BAD_REF.search(value):
-        raise PayloadError(f"has {path} that is not a branch or tag ref")
-    return value
-
-
-def repo_path(value: str, path: str) -> str:
-    """A repository's full name, safe to put in an API or git URL."""
-    parts = value.split("/")
-    if not _REPO_PATH.fullmatch(value) or any(p in (".", "..") for p in parts):
-        raise PayloadError(f"has {path} that is not a repository's full name")
-    return value
-
-
-# Both forges name a deleted branch or tag by the all-zero sha in `after`.
-ZERO_SHA = "0" * 40
-
-
-def paths_of(commits: list[Any]) -> tuple[str, ...]:
-    """Every path the listed commits added, modified or removed (both forges list them so)."""
-    paths: set[str] = set()
-    for index, commit in enumerate(commits):
-        if not isinstance(commit, dict):
-            raise PayloadError(f"has commits[{index}] that is not a JSON object")
-        for key in ("added", "modified", "removed"):
-            listed = optional_member(commit, key, list) or []
-            if not all(isinstance(p, str) for p in listed):
-                raise PayloadError(f"has commits[{index}].{key} that is not a list of paths")
-            paths.update(listed)
-    return tuple(sorted(paths))
 
 
 @dataclass(frozen=True, slots=True)

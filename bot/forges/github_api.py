@@ -26,11 +26,11 @@ from bot.forges.base import (
     FileTooLarge,
     ForgeError,
     FoundRepository,
-    PayloadError,
     ReleaseAsset,
     StatusState,
     confirmed_repo,
 )
+from bot.forges.fields import PayloadError
 from bot.forges.github_webhooks import NAME, pull_from_json
 from bot.forges.rate_limits import forge_error, wait_hint_for_status
 from bot.pull_comment import MARKER

@@ -11,24 +11,10 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bot.events import Comment, Event, EventKind, PullAction, PullRequest, Repo
-from bot.forges.base import (
-    ZERO_SHA,
-    Ignored,
-    PayloadError,
-    Ping,
-    SignatureError,
-    Webhook,
-    Webhooks,
-    commit_sha,
-    git_ref,
-    header,
-    json_object,
-    member,
-    optional_member,
-    paths_of,
-    repo_path,
-)
+from bot.events import Event, EventKind, PullAction, PullRequest, Repo
+from bot.forges import fields
+from bot.forges.base import Ignored, Ping, SignatureError, Webhook, Webhooks
+from bot.forges.fields import PayloadError
 
 NAME = "github"
 _PULL_ACTIONS = {
@@ -39,11 +25,17 @@ _PULL_ACTIONS = {
     "closed": PullAction.CLOSED,
 }
 
+# Where an issue_comment payload has the comment (GitHub docs, "issue_comment").
+_COMMENT = fields.CommentPaths(
+    id="comment.id", body="comment.body", author="comment.user.login",
+    author_id="comment.user.id", pr_number="issue.number",
+)  # fmt: skip
+
 
 def verify_signature(headers: Mapping[str, str], body: bytes, secret: str) -> None:
     """X-Hub-Signature-256 is `sha256=` + the hex HMAC-SHA256 of the raw body, keyed with the
     webhook secret; compare in constant time (GitHub docs: "Validating webhook deliveries")."""
-    signature = header(headers, "X-Hub-Signature-256")
+    signature = fields.header(headers, "X-Hub-Signature-256")
     if not signature:
         raise SignatureError("missing X-Hub-Signature-256 header")
     expected = "sha256=" + hmac.digest(secret.encode(), body, "sha256").hex()
@@ -56,24 +48,26 @@ def _repo(payload: Mapping[str, Any]) -> Repo:
     # confirmed the repository (ForgeApi.repository), never from the payload's clone_url.
     return Repo(
         forge=NAME,
-        full_name=repo_path(member(payload, "repository.full_name", str), "repository.full_name"),
-        html_url=optional_member(payload, "repository.html_url", str) or "",
-        id=member(payload, "repository.id", int),
+        full_name=fields.repo_path(
+            fields.member(payload, "repository.full_name", str), "repository.full_name"
+        ),
+        html_url=fields.optional_member(payload, "repository.html_url", str) or "",
+        id=fields.member(payload, "repository.id", int),
     )
 
 
 def _changed_paths(payload: Mapping[str, Any]) -> tuple[str, ...] | None:
     """The files a push changed, when the payload lists them all: GitHub lists at most 20
     commits in a push payload, and none for a new branch, so then we do not know."""
-    commits = optional_member(payload, "commits", list) or []
+    commits = fields.optional_member(payload, "commits", list) or []
     if not commits or len(commits) >= 20:
         return None
-    return paths_of(commits)
+    return fields.paths_of(commits)
 
 
 def _push(payload: Mapping[str, Any], delivery_id: str) -> Webhook:
-    ref, after = member(payload, "ref", str), member(payload, "after", str)
-    if optional_member(payload, "deleted", bool) or after == ZERO_SHA:
+    ref, after = fields.member(payload, "ref", str), fields.member(payload, "after", str)
+    if fields.optional_member(payload, "deleted", bool) or after == fields.ZERO_SHA:
         return Ignored(f"{ref} was deleted")
     if ref.startswith("refs/tags/"):
         kind = EventKind.TAG
@@ -81,11 +75,13 @@ def _push(payload: Mapping[str, Any], delivery_id: str) -> Webhook:
         kind = EventKind.PUSH
     else:
         return Ignored(f"push to {ref} is neither a branch nor a tag")
-    git_ref(ref, "ref")
-    actor = optional_member(payload, "sender.login", str) or member(payload, "pusher.name", str)
+    fields.git_ref(ref, "ref")
+    actor = fields.optional_member(payload, "sender.login", str) or fields.member(
+        payload, "pusher.name", str
+    )
     changed = _changed_paths(payload) if kind is EventKind.PUSH else None
     return Event(
-        kind, _repo(payload), ref, commit_sha(after, "after"), actor, delivery_id,
+        kind, _repo(payload), ref, fields.commit_sha(after, "after"), actor, delivery_id,
         changed_paths=changed,
     )  # fmt: skip
 
@@ -93,68 +89,57 @@ def _push(payload: Mapping[str, Any], delivery_id: str) -> Webhook:
 def pull_from_json(payload: Mapping[str, Any]) -> PullRequest:
     """A pull request from a webhook payload or from the API's PR object; PayloadError when
     a field is missing or not what GitHub documents."""
-    pull = optional_member(payload, "pull_request", dict) or payload
-    head_repo = optional_member(pull, "head.repo.full_name", str)  # null: the fork is gone
-    number = member(pull, "number", int)
-    head_branch = member(pull, "head.ref", str)
-    base_branch = member(pull, "base.ref", str)
-    git_ref(f"refs/heads/{head_branch}", "head.ref")
-    git_ref(f"refs/heads/{base_branch}", "base.ref")
+    pull = fields.optional_member(payload, "pull_request", dict) or payload
+    head_repo = fields.optional_member(pull, "head.repo.full_name", str)  # null: the fork is gone
+    number = fields.member(pull, "number", int)
+    head_branch = fields.member(pull, "head.ref", str)
+    base_branch = fields.member(pull, "base.ref", str)
+    fields.git_ref(f"refs/heads/{head_branch}", "head.ref")
+    fields.git_ref(f"refs/heads/{base_branch}", "base.ref")
     return PullRequest(
         number=number,
-        head_sha=commit_sha(member(pull, "head.sha", str), "head.sha"),
+        head_sha=fields.commit_sha(fields.member(pull, "head.sha", str), "head.sha"),
         head_branch=head_branch,
         base_branch=base_branch,
-        author=member(pull, "user.login", str),
-        from_fork=head_repo is None or head_repo != member(pull, "base.repo.full_name", str),
-        draft=bool(optional_member(pull, "draft", bool)),
-        base_sha=commit_sha(member(pull, "base.sha", str), "base.sha"),
-        author_id=member(pull, "user.id", int),
+        author=fields.member(pull, "user.login", str),
+        from_fork=head_repo is None or head_repo != fields.member(pull, "base.repo.full_name", str),
+        draft=bool(fields.optional_member(pull, "draft", bool)),
+        base_sha=fields.commit_sha(fields.member(pull, "base.sha", str), "base.sha"),
+        author_id=fields.member(pull, "user.id", int),
         fetch_ref=f"refs/pull/{number}/head",  # GitHub keeps every PR's head here
     )
 
 
 def _pull_request(payload: Mapping[str, Any], delivery_id: str) -> Webhook:
-    name = member(payload, "action", str)
+    name = fields.member(payload, "action", str)
     action = _PULL_ACTIONS.get(name)
     if action is None:
         return Ignored(f"pull_request action '{name}' is not handled")
     pull = pull_from_json(payload)
-    return Event(
-        EventKind.PULL_REQUEST, _repo(payload), pull.fetch_ref, pull.head_sha,
-        member(payload, "sender.login", str), delivery_id, pull=pull, pull_action=action,
-    )  # fmt: skip
+    return fields.pull_event(payload, _repo(payload), delivery_id, pull, action, "sender.login")
 
 
 def _issue_comment(payload: Mapping[str, Any], delivery_id: str) -> Webhook:
     # Commands in edited or deleted comments do nothing: only a new comment is a request.
-    action = member(payload, "action", str)
+    action = fields.member(payload, "action", str)
     if action != "created":
         return Ignored(f"issue_comment action '{action}' is not handled")
-    if not optional_member(payload, "issue.pull_request", dict):
+    if not fields.optional_member(payload, "issue.pull_request", dict):
         return Ignored("a comment on an issue, not a pull request")
-    author = member(payload, "comment.user.login", str)
-    comment = Comment(
-        member(payload, "comment.id", int),
-        optional_member(payload, "comment.body", str) or "",
-        author,
-        author_id=member(payload, "comment.user.id", int),
-    )
-    return Event(
-        EventKind.COMMENT, _repo(payload), "", "", author, delivery_id,
-        comment=comment, pr_number=member(payload, "issue.number", int),
-    )  # fmt: skip
+    return fields.comment_event(payload, _repo(payload), delivery_id, _COMMENT)
 
 
 def _release(payload: Mapping[str, Any], delivery_id: str) -> Webhook:
     # "published" is the moment a release is public (drafts are not); B2I builds then.
-    action = member(payload, "action", str)
+    action = fields.member(payload, "action", str)
     if action != "published":
         return Ignored(f"release action '{action}' is not handled")
-    ref = git_ref(f"refs/tags/{member(payload, 'release.tag_name', str)}", "release.tag_name")
+    ref = fields.git_ref(
+        f"refs/tags/{fields.member(payload, 'release.tag_name', str)}", "release.tag_name"
+    )
     return Event(
-        EventKind.RELEASE, _repo(payload), ref, "", member(payload, "sender.login", str),
-        delivery_id, release_id=member(payload, "release.id", int),
+        EventKind.RELEASE, _repo(payload), ref, "", fields.member(payload, "sender.login", str),
+        delivery_id, release_id=fields.member(payload, "release.id", int),
     )  # fmt: skip
 
 
@@ -171,23 +156,23 @@ def payload_of(headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
     """The JSON object a delivery carries: the body itself (content type application/json),
     or its `payload` form field (application/x-www-form-urlencoded; GitHub docs, "Creating
     webhooks": the JSON "as a form parameter called `payload`")."""
-    content_type = (header(headers, "Content-Type") or "").split(";")[0].strip().lower()
+    content_type = (fields.header(headers, "Content-Type") or "").split(";")[0].strip().lower()
     if content_type != _FORM:
-        return json_object(body)
+        return fields.json_object(body)
     try:
         # Strict: a field without "=" or with a bad escape is an error, not skipped.
-        fields = urllib.parse.parse_qs(
+        form = urllib.parse.parse_qs(
             body.decode("ascii"), keep_blank_values=True, strict_parsing=True,
             errors="strict", max_num_fields=16,
         )  # fmt: skip
     except (UnicodeDecodeError, ValueError) as exc:
         raise PayloadError(f"the form-encoded body is not valid: {exc}") from None
-    values = fields.get("payload")
+    values = form.get("payload")
     if values is None:
         raise PayloadError("the form-encoded body has no `payload` field")
     if len(values) != 1:
         raise PayloadError("the form-encoded body has more than one `payload` field")
-    return json_object(values[0].encode())
+    return fields.json_object(values[0].encode())
 
 
 def parse(headers: Mapping[str, str], body: bytes, secret: str | None) -> Webhook:
@@ -195,8 +180,8 @@ def parse(headers: Mapping[str, str], body: bytes, secret: str | None) -> Webhoo
     the payload; SignatureError or PayloadError otherwise."""
     if secret is not None:
         verify_signature(headers, body, secret)
-    event = header(headers, "X-GitHub-Event") or ""
-    delivery_id = header(headers, "X-GitHub-Delivery") or ""
+    event = fields.header(headers, "X-GitHub-Event") or ""
+    delivery_id = fields.header(headers, "X-GitHub-Delivery") or ""
     payload = payload_of(headers, body)
     if event == "ping":
         return Ping(str(payload.get("zen", "")))

@@ -12,23 +12,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from bot.events import Comment, Event, EventKind, PullAction, PullRequest, Repo
-from bot.forges.base import (
-    ZERO_SHA,
-    Ignored,
-    PayloadError,
-    SignatureError,
-    Webhook,
-    Webhooks,
-    commit_sha,
-    git_ref,
-    header,
-    json_object,
-    member,
-    optional_member,
-    paths_of,
-    repo_path,
-)
+from bot.events import Event, EventKind, PullAction, PullRequest, Repo
+from bot.forges import fields
+from bot.forges.base import Ignored, SignatureError, Webhook, Webhooks
+from bot.forges.fields import PayloadError
 
 NAME = "gitlab"
 _MR_ACTIONS = {
@@ -44,11 +31,17 @@ _DRAFT_TITLE = re.compile(
     r"\A(\[(draft|wip)\]|\(draft\)|(draft|wip):|draft\s-\s|(draft|wip)\Z)", re.I
 )
 
+# Where a Note Hook payload has the comment (GitLab docs, "Webhook events": comment events).
+_NOTE = fields.CommentPaths(
+    id="object_attributes.id", body="object_attributes.note", author="user.username",
+    author_id="user.id", pr_number="merge_request.iid",
+)  # fmt: skip
+
 
 def verify_token(headers: Mapping[str, str], secret: str) -> None:
     """GitLab sends the webhook's secret token as is in X-Gitlab-Token; compare in constant
     time."""
-    token = header(headers, "X-Gitlab-Token")
+    token = fields.header(headers, "X-Gitlab-Token")
     if not token:
         raise SignatureError("missing X-Gitlab-Token header")
     if not hmac.compare_digest(token.encode(), secret.encode()):
@@ -58,36 +51,38 @@ def verify_token(headers: Mapping[str, str], secret: str) -> None:
 def _repo(payload: Mapping[str, Any]) -> Repo:
     # Only the path and id: where to clone from comes from the configuration, once the API
     # confirmed the project (ForgeApi.repository), never from the payload's git_http_url.
-    path = member(payload, "project.path_with_namespace", str)
+    path = fields.member(payload, "project.path_with_namespace", str)
     return Repo(
         NAME,
-        repo_path(path, "project.path_with_namespace"),
-        html_url=optional_member(payload, "project.web_url", str) or "",
-        id=member(payload, "project.id", int),
+        fields.repo_path(path, "project.path_with_namespace"),
+        html_url=fields.optional_member(payload, "project.web_url", str) or "",
+        id=fields.member(payload, "project.id", int),
     )
 
 
 def _changed_paths(payload: Mapping[str, Any]) -> tuple[str, ...] | None:
     """GitLab lists at most 20 commits (total_commits_count says how many there were)."""
-    commits = optional_member(payload, "commits", list) or []
-    total = optional_member(payload, "total_commits_count", int)
+    commits = fields.optional_member(payload, "commits", list) or []
+    total = fields.optional_member(payload, "total_commits_count", int)
     if not commits or (total if total is not None else len(commits)) > len(commits):
         return None
-    return paths_of(commits)
+    return fields.paths_of(commits)
 
 
 def _push(payload: Mapping[str, Any], delivery_id: str, kind: EventKind) -> Webhook:
-    ref, after = member(payload, "ref", str), member(payload, "after", str)
-    if after == ZERO_SHA:
+    ref, after = fields.member(payload, "ref", str), fields.member(payload, "after", str)
+    if after == fields.ZERO_SHA:
         return Ignored(f"{ref} was deleted")
     prefix = "refs/tags/" if kind is EventKind.TAG else "refs/heads/"
     if not ref.startswith(prefix):
         raise PayloadError(f"has ref {ref!r}, which is not under {prefix}")
-    git_ref(ref, "ref")
-    sha = commit_sha(optional_member(payload, "checkout_sha", str) or after, "checkout_sha")
+    fields.git_ref(ref, "ref")
+    sha = fields.commit_sha(
+        fields.optional_member(payload, "checkout_sha", str) or after, "checkout_sha"
+    )
     changed = _changed_paths(payload) if kind is EventKind.PUSH else None
-    actor = optional_member(payload, "user_username", str) or (
-        optional_member(payload, "user_name", str) or ""
+    actor = fields.optional_member(payload, "user_username", str) or (
+        fields.optional_member(payload, "user_name", str) or ""
     )
     return Event(kind, _repo(payload), ref, sha, actor, delivery_id, changed_paths=changed)
 
@@ -104,7 +99,7 @@ def _marked_ready(payload: Mapping[str, Any]) -> bool:
     example); older ones only the title that lost its "Draft:" prefix."""
     if _is_draft(payload["object_attributes"]):
         return False
-    changes = optional_member(payload, "changes", dict) or {}
+    changes = fields.optional_member(payload, "changes", dict) or {}
     for key in ("draft", "work_in_progress"):
         change = changes.get(key)
         if isinstance(change, Mapping):
@@ -117,8 +112,8 @@ def _marked_ready(payload: Mapping[str, Any]) -> bool:
 
 
 def _merge_request(payload: Mapping[str, Any], delivery_id: str) -> Webhook:
-    attrs = member(payload, "object_attributes", dict)
-    name = optional_member(attrs, "action", str) or ""
+    attrs = fields.member(payload, "object_attributes", dict)
+    name = fields.optional_member(attrs, "action", str) or ""
     action = _MR_ACTIONS.get(name)
     # "update" fires for title and label edits too: only new commits (oldrev, "only available
     # when there are actual code changes") or leaving draft call for a build.
@@ -126,58 +121,47 @@ def _merge_request(payload: Mapping[str, Any], delivery_id: str) -> Webhook:
         action = PullAction.READY if _marked_ready(payload) else None
     if action is None:
         return Ignored(f"merge request action '{name}' changes no code")
-    iid = member(attrs, "iid", int)
-    head_branch = member(attrs, "source_branch", str)
-    base_branch = member(attrs, "target_branch", str)
-    git_ref(f"refs/heads/{head_branch}", "object_attributes.source_branch")
-    git_ref(f"refs/heads/{base_branch}", "object_attributes.target_branch")
-    source_project = member(attrs, "source_project_id", int)
+    iid = fields.member(attrs, "iid", int)
+    head_branch = fields.member(attrs, "source_branch", str)
+    base_branch = fields.member(attrs, "target_branch", str)
+    fields.git_ref(f"refs/heads/{head_branch}", "object_attributes.source_branch")
+    fields.git_ref(f"refs/heads/{base_branch}", "object_attributes.target_branch")
+    source_project = fields.member(attrs, "source_project_id", int)
     pull = PullRequest(
         number=iid,
-        head_sha=commit_sha(member(attrs, "last_commit.id", str), "last_commit.id"),
+        head_sha=fields.commit_sha(fields.member(attrs, "last_commit.id", str), "last_commit.id"),
         head_branch=head_branch,
         base_branch=base_branch,
         author="",  # the hook names only author_id: the driver looks the author up
-        from_fork=source_project != member(attrs, "target_project_id", int),
+        from_fork=source_project != fields.member(attrs, "target_project_id", int),
         draft=_is_draft(attrs),
         base_sha=base_branch,  # the hook has no target sha; a branch works as ref
-        author_id=member(attrs, "author_id", int),
+        author_id=fields.member(attrs, "author_id", int),
         fetch_ref=f"refs/merge-requests/{iid}/head",  # GitLab keeps every MR's head here
     )
-    return Event(
-        EventKind.PULL_REQUEST, _repo(payload), pull.fetch_ref, pull.head_sha,
-        member(payload, "user.username", str), delivery_id, pull=pull, pull_action=action,
-    )  # fmt: skip
+    return fields.pull_event(payload, _repo(payload), delivery_id, pull, action, "user.username")
 
 
 def _note(payload: Mapping[str, Any], delivery_id: str) -> Webhook:
-    attrs = member(payload, "object_attributes", dict)
-    noteable = optional_member(attrs, "noteable_type", str)
+    attrs = fields.member(payload, "object_attributes", dict)
+    noteable = fields.optional_member(attrs, "noteable_type", str)
     if noteable != "MergeRequest":
         return Ignored(f"a comment on a {noteable}, not a merge request")
     # Commands in edited comments do nothing (newer GitLabs send action "update" for edits).
-    if (optional_member(attrs, "action", str) or "create") != "create" or attrs.get("system"):
+    if (fields.optional_member(attrs, "action", str) or "create") != "create" or attrs.get(
+        "system"
+    ):
         return Ignored("an edited or system note")
-    author = member(payload, "user.username", str)
-    comment = Comment(
-        member(attrs, "id", int),
-        optional_member(attrs, "note", str) or "",
-        author,
-        author_id=member(payload, "user.id", int),
-    )
-    return Event(
-        EventKind.COMMENT, _repo(payload), "", "", author, delivery_id,
-        comment=comment, pr_number=member(payload, "merge_request.iid", int),
-    )  # fmt: skip
+    return fields.comment_event(payload, _repo(payload), delivery_id, _NOTE)
 
 
 def parse(headers: Mapping[str, str], body: bytes, secret: str | None) -> Webhook:
     """Verify the token (when a secret is configured) and normalise the payload."""
     if secret is not None:
         verify_token(headers, secret)
-    event = header(headers, "X-Gitlab-Event") or ""
-    delivery_id = header(headers, "X-Gitlab-Event-UUID") or ""
-    payload = json_object(body)
+    event = fields.header(headers, "X-Gitlab-Event") or ""
+    delivery_id = fields.header(headers, "X-Gitlab-Event-UUID") or ""
+    payload = fields.json_object(body)
     try:
         match event:
             case "Push Hook":

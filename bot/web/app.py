@@ -31,7 +31,8 @@ from starlette.routing import Route
 
 from bot.build_record import Build
 from bot.commit_status import build_url, log_url
-from bot.forges.base import Ignored, PayloadError, Ping, SignatureError
+from bot.forges.base import Ignored, Ping, SignatureError
+from bot.forges.fields import PayloadError
 from bot.orchestrator import Bot
 from bot.store import Delivery
 from bot.web.request_body import MAX_WEBHOOK_BODY, BadContentLength, BodyTooLarge, read_capped

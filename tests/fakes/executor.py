@@ -46,3 +46,22 @@ class GatedExecutor:
         while not predicate():
             self.changed.clear()
             await asyncio.wait_for(self.changed.wait(), timeout=5)
+
+
+class NoBuilds:
+    """The executor of a bot whose tests build nothing (builds are e2e: the real s2i and
+    engine): it records every build it is asked for and fails it, and the test's teardown
+    asserts it was asked for none (tests/support/bot_in_process.py). Unlike the local
+    executor it never asks the engine anything, not even at start."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[int, str]] = []  # (build id, output image)
+
+    async def run(
+        self, build_id: int, spec: BuildSpec, credentials: Credentials, log_path: Path
+    ) -> BuildResult:
+        self.asked.append((build_id, spec.output))
+        raise RuntimeError(f"build {build_id} ({spec.output}): this test's bot runs no builds")
+
+    async def cancel(self, build_id: int, log_path: Path) -> None:
+        self.asked.append((build_id, "cancel"))

@@ -1,34 +1,74 @@
-"""Serve an ASGI app with uvicorn on 127.0.0.1, port 0, in a background thread.
+"""Serve an ASGI app with uvicorn on 127.0.0.1 (port 0: any free one) in a background thread.
 
 Readiness without sleeping: the listening socket is bound here before the thread starts,
 so a client connecting early waits in the kernel's backlog; :meth:`start` then waits on an
-event set by the app's lifespan startup, which proves uvicorn's loop runs.
+event set when the app's lifespan startup completed, which proves uvicorn's loop runs and
+the app's own startup (the bot's recovery and workers, for tests/support/bot_in_process.py)
+is done. The app's lifespan shutdown runs in :meth:`stop`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 
 import uvicorn
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 START_TIMEOUT = 10.0
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, stopped as soon as asked: uvicorn's own main loop looks at
+    `should_exit` every 0.1 s and its shutdown first sleeps 0.1 s, and a test suite starts and
+    stops hundreds of servers. The shutdown's steps are uvicorn's (0.54, Server.shutdown)."""
+
+    _exit: asyncio.Event | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    async def main_loop(self) -> None:
+        self._exit, self._loop = asyncio.Event(), asyncio.get_running_loop()
+        if not self.should_exit:
+            await self._exit.wait()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()  # no new connections
+        for sock in sockets or []:
+            sock.close()
+        for connection in list(self.server_state.connections):
+            connection.shutdown()  # idle ones close now, busy ones after their response
+        while self.server_state.connections or self.server_state.tasks:
+            await asyncio.sleep(0.005)
+        for server in self.servers:
+            await server.wait_closed()
+        await self.lifespan.shutdown()
+
+    def exit_now(self) -> None:
+        self.should_exit = True
+        if self._loop is not None and self._exit is not None:
+            self._loop.call_soon_threadsafe(self._exit.set)
+
+
 class ThreadedServer:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, port: int = 0) -> None:
         self._app = app
+        self._port = port
         self._ready = threading.Event()
-        self._server: uvicorn.Server | None = None
+        self._failed = ""  # the app's lifespan.startup.failed message
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._sock: socket.socket | None = None
         self.url = ""
 
-    def start(self) -> str:
+    def start(self, timeout: float = START_TIMEOUT) -> str:
         """Start serving; the base URL, e.g. ``http://127.0.0.1:40123``."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
+        # A server started again on its port (a bot restarted by a test) binds it while the
+        # connections it closed are in TIME_WAIT, as uvicorn's own sockets do.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self._port))
         sock.listen(128)
         config = uvicorn.Config(
             self._asgi,
@@ -39,13 +79,15 @@ class ThreadedServer:
             ws="none",
             interface="asgi3",
         )
-        self._server = uvicorn.Server(config)
+        self._server = _Server(config)
         self._sock = sock
-        self._thread = threading.Thread(target=self._run, name="fake-forge", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="threaded-server", daemon=True)
         self._thread.start()
-        if not self._ready.wait(START_TIMEOUT) or not self._thread.is_alive():
+        if not self._ready.wait(timeout) or self._failed or not self._thread.is_alive():
             self.stop()
-            raise RuntimeError("the fake's uvicorn server did not start (see its log above)")
+            raise RuntimeError(
+                f"the uvicorn server did not start: {self._failed or 'see its log above'}"
+            )
         host, port = sock.getsockname()
         self.url = f"http://{host}:{port}"
         return self.url
@@ -57,11 +99,14 @@ class ThreadedServer:
         finally:
             self._ready.set()  # also when startup failed, so start() stops waiting
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = START_TIMEOUT) -> None:
+        """Stop serving: the app's lifespan shutdown runs, within `timeout` seconds."""
         if self._server is not None:
-            self._server.should_exit = True
+            self._server.exit_now()
         if self._thread is not None:
-            self._thread.join(START_TIMEOUT)
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                raise RuntimeError(f"the uvicorn server did not stop within {timeout:.0f}s")
         if self._sock is not None:
             self._sock.close()
         self._server = self._thread = self._sock = None
@@ -70,11 +115,12 @@ class ThreadedServer:
         if scope["type"] != "lifespan":
             await self._app(scope, receive, send)
             return
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
+
+        async def send_lifespan(message: Message) -> None:
+            if message["type"] == "lifespan.startup.failed":
+                self._failed = str(message.get("message") or "its lifespan startup failed")
+            await send(message)
+            if message["type"] in ("lifespan.startup.complete", "lifespan.startup.failed"):
                 self._ready.set()
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+
+        await self._app(scope, receive, send_lifespan)

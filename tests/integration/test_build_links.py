@@ -10,7 +10,8 @@ import httpx
 
 from tests.fakes.github import FakeGitHub
 from tests.fakes.webhooks import ZERO_SHA, github_headers, push_payload
-from tests.support.bot_process import BotFactory, BotProcess
+from tests.support import http
+from tests.support.bot_in_process import InProcessBot, InProcessBotFactory
 from tests.support.forges import WEBHOOK_SECRET
 from tests.support.names import unique
 
@@ -18,12 +19,12 @@ BROKEN = "builds: [\n"
 API_TOKEN = "listing-" + "t" * 30
 
 
-def failed_config(github: FakeGitHub, bot: BotProcess, repo_name: str) -> dict[str, object]:
+def failed_config(github: FakeGitHub, bot: InProcessBot, repo_name: str) -> dict[str, object]:
     """Push a broken .s2i.yaml; the failed s2i/config status it gets."""
     repo = github.create_repo(repo_name)
     sha = repo.commit({".s2i.yaml": BROKEN}, "broken")
     body = json.dumps(push_payload(repo, ref="refs/heads/main", before=ZERO_SHA, after=sha))
-    response = httpx.post(
+    response = http.post(
         f"{bot.url}/webhooks/github", content=body.encode(),
         headers=github_headers("push", body.encode(), WEBHOOK_SECRET),
     )  # fmt: skip
@@ -34,38 +35,38 @@ def failed_config(github: FakeGitHub, bot: BotProcess, repo_name: str) -> dict[s
 
 
 def test_builds_are_reached_by_their_key_and_ids_answer_404(
-    github: FakeGitHub, start_bot: BotFactory
+    github: FakeGitHub, start_bot_in_process: InProcessBotFactory
 ) -> None:
-    bot = start_bot()
+    bot = start_bot_in_process()
     statuses = [failed_config(github, bot, unique("acme/app")) for _ in range(3)]
     for status in statuses:
         log_url = str(status["target_url"])
         assert log_url.startswith(f"{bot.url}/builds/") and log_url.endswith("/log")
         key = log_url.removeprefix(f"{bot.url}/builds/").removesuffix("/log")
         assert len(key) >= 22  # at least 128 bits of secrets.token_urlsafe
-        assert "is not valid" in httpx.get(log_url).text
-        build = httpx.get(f"{bot.url}/builds/{key}").json()
+        assert "is not valid" in http.get(log_url).text
+        build = http.get(f"{bot.url}/builds/{key}").json()
         assert (build["key"], build["state"], build["log_url"]) == (key, "failed", log_url)
     for build_id in range(0, 10):  # three builds exist: none is reachable by its id
         for path in (f"/builds/{build_id}", f"/builds/{build_id}/log"):
-            assert httpx.get(bot.url + path).status_code == 404, path
+            assert http.get(bot.url + path).status_code == 404, path
     for other in ("/builds/x", "/builds/../deliveries", "/builds/%2e%2e/1/log"):
-        assert httpx.get(bot.url + other).status_code == 404, other
+        assert http.get(bot.url + other).status_code == 404, other
     # Without api_token or public repositories there is no listing at all.
-    assert httpx.get(f"{bot.url}/builds", params={"repo": "acme/app"}).status_code == 404
+    assert http.get(f"{bot.url}/builds", params={"repo": "acme/app"}).status_code == 404
 
 
 def test_listing_builds_needs_the_api_token_unless_the_repository_is_public(
-    github: FakeGitHub, start_bot: BotFactory
+    github: FakeGitHub, start_bot_in_process: InProcessBotFactory
 ) -> None:
     public, private = unique("acme/public"), unique("acme/private")
-    bot = start_bot(api_token=API_TOKEN, public_repositories=[public])
+    bot = start_bot_in_process(api_token=API_TOKEN, public_repositories=[public])
     private_status = failed_config(github, bot, private)
     failed_config(github, bot, public)
 
     def listing(repo: str, token: str | None) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.get(f"{bot.url}/builds", params={"repo": repo}, headers=headers)
+        return http.get(f"{bot.url}/builds", params={"repo": repo}, headers=headers)
 
     assert listing(private, None).status_code == 401
     assert listing(private, "wrong").status_code == 401

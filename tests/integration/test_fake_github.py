@@ -6,12 +6,12 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from github import BadCredentialsException, GithubException, UnknownObjectException
 
 from tests.fakes.git import GIT_ENV
 from tests.fakes.github import FakeGitHub, FakeRepo
+from tests.support import http
 from tests.support.github_client import git_env, pygithub, run_git
 
 TOKEN = "ghs_fake_installation_token"
@@ -79,7 +79,7 @@ def test_bogus_state_is_refused_and_recorded(fake: FakeGitHub, repo: FakeRepo) -
 
 def test_status_for_unknown_sha_is_422(fake: FakeGitHub, repo: FakeRepo) -> None:
     repo.commit({"a": "1"}, "One")
-    response = httpx.post(
+    response = http.post(
         f"{repo.url}/statuses/{'f' * 40}",
         json={"state": "success"},
         headers={"Authorization": f"Bearer {TOKEN}"},
@@ -95,8 +95,8 @@ def test_wrong_token_is_bad_credentials(fake: FakeGitHub, repo: FakeRepo) -> Non
 
 def test_unknown_routes_answer_500_and_are_recorded(fake: FakeGitHub, repo: FakeRepo) -> None:
     auth = {"Authorization": f"token {TOKEN}"}
-    assert httpx.get(f"{repo.url}/pulls", headers=auth).status_code == 500
-    assert httpx.get(f"{fake.url}/repos/{repo.full_name}", headers=auth).status_code == 500
+    assert http.get(f"{repo.url}/pulls", headers=auth).status_code == 500
+    assert http.get(f"{fake.url}/repos/{repo.full_name}", headers=auth).status_code == 500
     assert "does not implement GET /repos/{owner}/{repo}/pulls" in fake.errors[0]
     assert "no route for GET /repos/octo/app" in fake.errors[1]
     fake.errors.clear()

@@ -9,7 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jwt
 import pytest
 from github import (
@@ -23,6 +22,7 @@ from github import (
 
 from tests.fakes.github import FakeGitHub, FakeRepo
 from tests.fakes.github_app import make_app_key
+from tests.support import http
 from tests.support.github_client import git_env, pygithub, run_git
 
 APP_ID = 4242
@@ -75,7 +75,7 @@ def test_installation_auth_posts_a_status_as_the_apps_bot(
 
 def test_access_token_answer(github: FakeGitHub, repo: FakeRepo, app_key: str) -> None:
     installation = github.install_app(APP_ID, "octo/app", permissions={"contents": "read"})
-    response = httpx.post(
+    response = http.post(
         f"{github.api_url}/app/installations/{installation}/access_tokens",
         headers=signed(app_key, iss=APP_ID),  # GitHub takes the id as a number or a string
     )
@@ -117,7 +117,7 @@ def test_a_bad_jwt_is_refused(
     url = f"{github.api_url}/app/installations/{installation}/access_tokens"
     now = int(time.time())
     claims = {k: now + v if k in ("exp", "iat") else v for k, v in claims.items()}
-    response = httpx.post(url, headers=signed(app_key, **claims))
+    response = http.post(url, headers=signed(app_key, **claims))
     assert response.status_code == 401
     assert response.json()["message"].startswith(message)
 
@@ -125,7 +125,7 @@ def test_a_bad_jwt_is_refused(
 def test_a_jwt_signed_by_another_key_is_refused(github: FakeGitHub, repo: FakeRepo) -> None:
     installation = github.install_app(APP_ID, "octo")
     url = f"{github.api_url}/app/installations/{installation}/access_tokens"
-    response = httpx.post(url, headers=signed(make_app_key()[0]))
+    response = http.post(url, headers=signed(make_app_key()[0]))
     assert response.status_code == 401
     assert github.tokens_issued == 0
 
@@ -133,9 +133,9 @@ def test_a_jwt_signed_by_another_key_is_refused(github: FakeGitHub, repo: FakeRe
 def test_tokens_and_jwts_do_not_mix(github: FakeGitHub, repo: FakeRepo, app_key: str) -> None:
     installation = github.install_app(APP_ID, "octo")
     url = f"{github.api_url}/app/installations/{installation}/access_tokens"
-    as_token = httpx.post(url, headers={"Authorization": f"token {github.token}"})
+    as_token = http.post(url, headers={"Authorization": f"token {github.token}"})
     assert as_token.status_code == 401
-    as_app = httpx.get(f"{repo.url}", headers=signed(app_key))
+    as_app = http.get(f"{repo.url}", headers=signed(app_key))
     assert as_app.status_code == 401
 
 
@@ -226,7 +226,7 @@ def test_primary_rate_limit(github: FakeGitHub, repo: FakeRepo) -> None:
 
 def test_primary_rate_limit_as_429(github: FakeGitHub, repo: FakeRepo) -> None:
     github.rate_limit_next("GET", "/repos/octo/app$", secondary=False, status=429)
-    response = httpx.get(repo.url, headers={"Authorization": f"token {github.token}"})
+    response = http.get(repo.url, headers={"Authorization": f"token {github.token}"})
     assert response.status_code == 429
     assert response.json()["message"].startswith("API rate limit exceeded")
 
@@ -237,7 +237,7 @@ def test_a_token_can_be_narrowed_to_some_repositories(
     github.create_repo("octo/other")
     installation = github.install_app(APP_ID, "octo")
     url = f"{github.api_url}/app/installations/{installation}/access_tokens"
-    narrowed = httpx.post(url, json={"repositories": ["app"]}, headers=signed(app_key))
+    narrowed = http.post(url, json={"repositories": ["app"]}, headers=signed(app_key))
     assert narrowed.status_code == 201
     body = narrowed.json()
     assert body["repository_selection"] == "selected"
@@ -246,6 +246,6 @@ def test_a_token_can_be_narrowed_to_some_repositories(
     status = {"state": "pending"}
     other = github.repo("octo/other")
     sha = other.commit({"a": "1"}, "One")
-    assert httpx.post(f"{other.url}/statuses/{sha}", json=status, headers=token).status_code == 403
-    missing = httpx.post(url, json={"repositories": ["nope"]}, headers=signed(app_key))
+    assert http.post(f"{other.url}/statuses/{sha}", json=status, headers=token).status_code == 403
+    missing = http.post(url, json={"repositories": ["nope"]}, headers=signed(app_key))
     assert missing.status_code == 422

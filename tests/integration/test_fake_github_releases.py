@@ -12,6 +12,7 @@ from github import UnknownObjectException
 
 from tests.fakes import openapi, webhooks
 from tests.fakes.github import FakeGitHub, FakeRepo
+from tests.support import http
 from tests.support.github_client import pygithub
 
 TARBALL = b"\x1f\x8b fake tarball bytes"
@@ -132,13 +133,13 @@ def test_the_asset_api_needs_the_token_and_the_storage_url_does_not(
     asset = repo.release(release_id).assets["SHA256SUMS"]
     api_url = f"{repo.url}/releases/assets/{asset.id}"
     octet = {"Accept": "application/octet-stream"}
-    assert httpx.get(api_url, headers=octet).status_code == 401
-    redirect = httpx.get(api_url, headers={**octet, "Authorization": f"token {github.token}"})
+    assert http.get(api_url, headers=octet).status_code == 401
+    redirect = http.get(api_url, headers={**octet, "Authorization": f"token {github.token}"})
     assert redirect.status_code == 302 and redirect.content == b""
     location = redirect.headers["Location"]
-    assert httpx.get(location).content == CHECKSUMS
+    assert http.get(location).content == CHECKSUMS
     tampered = location.replace(f"/{asset.id}/", f"/{asset.id + 1}/")
-    assert httpx.get(tampered).status_code == 403
+    assert http.get(tampered).status_code == 403
     assert github.downloads[-1] == (f"/_downloads/{repo.id}/{asset.id}/SHA256SUMS", False)
 
 
@@ -146,13 +147,13 @@ def test_browser_download_url_serves_with_or_without_the_token(
     github: FakeGitHub, repo: FakeRepo, release_id: int
 ) -> None:
     url = f"{repo.html_url}/releases/download/v1.2.3/SHA256SUMS"
-    assert httpx.get(url, follow_redirects=True).content == CHECKSUMS
+    assert http.get(url, follow_redirects=True).content == CHECKSUMS
     auth = {"Authorization": f"token {github.token}"}
-    assert httpx.get(url, headers=auth, follow_redirects=True).content == CHECKSUMS
+    assert http.get(url, headers=auth, follow_redirects=True).content == CHECKSUMS
     path = "/octo/app/releases/download/v1.2.3/SHA256SUMS"
     assert [d for d in github.downloads if d.path == path] == [(path, False), (path, True)]
     missing = f"{repo.html_url}/releases/download/v1.2.3/nope"
-    assert httpx.get(missing).status_code == 404
+    assert http.get(missing).status_code == 404
 
 
 def test_missing_asset_and_release_are_404(
@@ -164,7 +165,7 @@ def test_missing_asset_and_release_are_404(
     with pytest.raises(UnknownObjectException):
         pygithub(github, lazy=False).get_repo(repo.full_name).get_release(999_999)
     octet = {"Accept": "application/octet-stream", "Authorization": f"token {github.token}"}
-    response = httpx.get(f"{repo.url}/releases/assets/999999", headers=octet)
+    response = http.get(f"{repo.url}/releases/assets/999999", headers=octet)
     assert response.status_code == 404 and github.downloads == []
 
 

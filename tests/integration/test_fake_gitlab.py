@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import gitlab
-import httpx
 import pytest
 from gitlab.v4.objects import Project
 
 from tests.fakes.git import GIT_ENV
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.gitlab_objects import DEVELOPER, MAINTAINER, FakeProject
+from tests.support import http
 
 TOKEN = "glpat-fake-token-0123456789"
 S2I_YAML = "builder: registry.example/python:3.12\n"
@@ -289,7 +289,7 @@ def test_git_clone_needs_the_token(project: FakeProject, tmp_path: Path) -> None
         assert failed.returncode != 0
         # Without credentials git asks for some (and may not prompt); wrong ones fail auth.
         assert b"could not read Username" in failed.stderr or b"Authentication" in failed.stderr
-    refs = httpx.get(f"{project.http_url_to_repo}/info/refs?service=git-upload-pack")
+    refs = http.get(f"{project.http_url_to_repo}/info/refs?service=git-upload-pack")
     assert refs.status_code == 401
     assert refs.headers["WWW-Authenticate"] == 'Basic realm="GitLab"'
 
@@ -315,15 +315,15 @@ def test_wrong_or_missing_token_is_401(fake: FakeGitLab, project: FakeProject) -
     with pytest.raises(gitlab.GitlabAuthenticationError) as raised:
         client(fake, "wrong").projects.get("group/app")
     assert raised.value.error_message == "401 Unauthorized"
-    assert httpx.get(f"{project.url}").status_code == 401
-    bearer = httpx.get(project.url, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert http.get(f"{project.url}").status_code == 401
+    bearer = http.get(project.url, headers={"Authorization": f"Bearer {TOKEN}"})
     assert bearer.status_code == 200
 
 
 def test_unknown_routes_answer_500_and_are_recorded(fake: FakeGitLab, project: FakeProject) -> None:
     auth = {"PRIVATE-TOKEN": TOKEN}
-    assert httpx.get(f"{project.url}/pipelines", headers=auth).status_code == 500
-    assert httpx.get(f"{fake.url}/projects/{project.id}", headers=auth).status_code == 500
+    assert http.get(f"{project.url}/pipelines", headers=auth).status_code == 500
+    assert http.get(f"{fake.url}/projects/{project.id}", headers=auth).status_code == 500
     assert "does not implement GET /api/v4/projects/group%2Fapp/pipelines" in fake.errors[0]
     assert f"no route for GET /projects/{project.id}" in fake.errors[1]
     fake.errors.clear()
@@ -342,7 +342,7 @@ def test_fail_next_answers_once(fake: FakeGitLab, project: FakeProject) -> None:
 
 def test_rate_limit_is_429_with_gitlabs_headers(fake: FakeGitLab, project: FakeProject) -> None:
     fake.rate_limit("GET", r"/projects/", retry_after=30)
-    response = httpx.get(project.url, headers={"PRIVATE-TOKEN": TOKEN})
+    response = http.get(project.url, headers={"PRIVATE-TOKEN": TOKEN})
     assert response.status_code == 429
     assert response.text == "Retry later\n"
     assert response.headers["Retry-After"] == "30"

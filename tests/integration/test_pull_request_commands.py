@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.fakes.github import FakeGitHub
 from tests.fakes.gitlab import FakeGitLab
-from tests.support.bot_process import BotProcess
+from tests.support import http
+from tests.support.bot_in_process import InProcessBot
 from tests.support.forges import GitHubHarness, GitLabHarness, Harness
 from tests.support.names import unique
 
@@ -38,13 +38,13 @@ def forge(request: pytest.FixtureRequest) -> Iterator[Harness]:
 
 
 @pytest.fixture
-def bot(forge: Harness, tmp_path: Path) -> Iterator[BotProcess]:
+def bot(forge: Harness, tmp_path: Path) -> Iterator[InProcessBot]:
     settings = {"forge_write_interval": 0, **forge.bot_settings()}
     if forge.forge == "gitlab":  # the GitHub side must still be configured: point it nowhere
         settings.setdefault("github", {"api_url": "http://127.0.0.1:9/api/v3"})
     workdir = tmp_path / "bot"
     workdir.mkdir()
-    started = BotProcess(workdir, settings).start()
+    started = InProcessBot(workdir, settings).start()
     yield started
     started.stop()
 
@@ -57,7 +57,7 @@ def commented(forge: Harness, repo: str, number: int, text: str) -> None:
 
 
 def test_ok_to_test_after_a_push_builds_nothing_and_the_reply_says_why(
-    forge: Harness, bot: BotProcess
+    forge: Harness, bot: InProcessBot
 ) -> None:
     repo = forge.create_repo(unique("acme/app"))
     forge.commit(repo, {".s2i.yaml": CONFIG})
@@ -85,7 +85,7 @@ def test_ok_to_test_after_a_push_builds_nothing_and_the_reply_says_why(
     assert forge.statuses(repo, first) == []
 
 
-def test_a_comment_by_the_bots_own_account_does_nothing(forge: Harness, bot: BotProcess) -> None:
+def test_a_comment_by_the_bots_own_account_does_nothing(forge: Harness, bot: InProcessBot) -> None:
     repo = forge.create_repo(unique("acme/app"))
     forge.commit(repo, {"README": "no config"})
     forge.grant_write(repo, WRITER)
@@ -96,13 +96,11 @@ def test_a_comment_by_the_bots_own_account_does_nothing(forge: Harness, bot: Bot
     commented(forge, repo, number, "**s2i-bot commands**")
     helps = [c for c in forge.comments(repo, number) if "**s2i-bot commands**" in c]
     assert len(helps) == 1  # one answer: to the writer, none to the bot itself
-    outcomes = [
-        httpx.get(f"{bot.url}/deliveries/{d}").json()["outcome"] for d in delivered_ids(bot)
-    ]
+    outcomes = [http.get(f"{bot.url}/deliveries/{d}").json()["outcome"] for d in delivered_ids(bot)]
     assert "a comment by the bot itself: ignored" in outcomes
 
 
-def delivered_ids(bot: BotProcess) -> list[str]:
+def delivered_ids(bot: InProcessBot) -> list[str]:
     import sqlite3
 
     with sqlite3.connect(bot.data_dir / "s2i-bot.db") as db:

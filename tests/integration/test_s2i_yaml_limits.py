@@ -7,11 +7,12 @@ import functools
 import json
 import time
 
-import httpx
 import pytest
 
 from tests.fakes.github import FakeGitHub
 from tests.fakes.webhooks import ZERO_SHA, github_headers, push_payload
+from tests.support import http
+from tests.support.bot_in_process import InProcessBotFactory
 from tests.support.bot_process import BotFactory
 from tests.support.forges import WEBHOOK_SECRET
 from tests.support.names import unique
@@ -73,7 +74,7 @@ def test_s2i_yaml_bombs_fail_the_config_status_quickly_and_memory_stays_bounded(
         ).encode()
         sent = time.monotonic()
         headers = github_headers("push", body, WEBHOOK_SECRET)
-        response = httpx.post(f"{bot.url}/webhooks/github", content=body, headers=headers)
+        response = http.post(f"{bot.url}/webhooks/github", content=body, headers=headers)
         assert response.status_code == 202, response.text
         posted = functools.partial(github.statuses, repo.full_name, sha)
         github.wait_for(lambda: bool(posted()), timeout=STATUS_WITHIN)  # noqa: B023
@@ -81,9 +82,9 @@ def test_s2i_yaml_bombs_fail_the_config_status_quickly_and_memory_stays_bounded(
         (status,) = github.statuses(repo.full_name, sha)
         assert (status["context"], status["state"]) == ("s2i/config", "failure"), name
         assert str(status["description"]).startswith(".s2i.yaml line "), status["description"]
-        log = httpx.get(str(status["target_url"]), timeout=5).text
+        log = http.get(str(status["target_url"]), timeout=5).text
         assert reason in log, (name, log)
-        info = httpx.get(f"{bot.url}/deliveries/{headers['X-GitHub-Delivery']}").json()
+        info = http.get(f"{bot.url}/deliveries/{headers['X-GitHub-Delivery']}").json()
         assert info["processed"] and info["outcome"] == "invalid .s2i.yaml", info
         print(f"{name}: failed status after {took:.2f}s")
     peak = bot.peak_memory()
@@ -93,14 +94,14 @@ def test_s2i_yaml_bombs_fail_the_config_status_quickly_and_memory_stays_bounded(
 
 @pytest.mark.parametrize("tags", ['["{short_sha!r}"]', '["{branch[0]}"]', '["{branch.x}"]'])
 def test_a_tag_template_reaching_into_values_is_a_config_error_not_a_crash(
-    github: FakeGitHub, start_bot: BotFactory, tags: str
+    github: FakeGitHub, start_bot_in_process: InProcessBotFactory, tags: str
 ) -> None:
-    bot = start_bot()
+    bot = start_bot_in_process()
     repo = github.create_repo(unique("acme/tags"))
     sha = repo.commit({".s2i.yaml": build(tags)}, "a tag template")
     body = json.dumps(push_payload(repo, ref="refs/heads/main", before=ZERO_SHA, after=sha))
     headers = github_headers("push", body.encode(), WEBHOOK_SECRET)
-    httpx.post(f"{bot.url}/webhooks/github", content=body.encode(), headers=headers)
+    http.post(f"{bot.url}/webhooks/github", content=body.encode(), headers=headers)
     github.wait_for(lambda: bool(github.statuses(repo.full_name, sha)), timeout=STATUS_WITHIN)
     (status,) = github.statuses(repo.full_name, sha)
     assert status["state"] == "failure" and "is not a placeholder" in str(status["description"])

@@ -10,7 +10,8 @@ import httpx
 
 from tests.fakes.github import FakeGitHub
 from tests.fakes.webhooks import ZERO_SHA, github_headers, load_example, push_payload
-from tests.support.bot_process import BotFactory, BotProcess
+from tests.support import http
+from tests.support.bot_in_process import InProcessBot, InProcessBotFactory
 from tests.support.forges import WEBHOOK_SECRET
 from tests.support.names import unique
 from tests.support.outcomes import processed
@@ -18,11 +19,11 @@ from tests.support.outcomes import processed
 HELLO = Path(__file__).resolve().parents[1] / "apps" / "go-hello"
 
 
-def post(bot: BotProcess, event: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
-    return httpx.post(f"{bot.url}/webhooks/github", content=body, headers=headers, timeout=10)
+def post(bot: InProcessBot, event: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+    return http.post(f"{bot.url}/webhooks/github", content=body, headers=headers, timeout=10)
 
 
-def stored_deliveries(bot: BotProcess) -> int:
+def stored_deliveries(bot: InProcessBot) -> int:
     import sqlite3
 
     with sqlite3.connect(bot.data_dir / "s2i-bot.db") as db:
@@ -37,9 +38,9 @@ def push_to(github: FakeGitHub, files: dict[str, str | bytes | None]) -> tuple[s
 
 
 def test_a_wrong_or_missing_signature_is_401_and_nothing_is_stored(
-    github: FakeGitHub, start_bot: BotFactory
+    github: FakeGitHub, start_bot_in_process: InProcessBotFactory
 ) -> None:
-    bot = start_bot()
+    bot = start_bot_in_process()
     _, body = push_to(github, {"README": "hi"})
     wrong = github_headers("push", body, "not the secret")
     missing = github_headers("push", body, None)
@@ -51,8 +52,8 @@ def test_a_wrong_or_missing_signature_is_401_and_nothing_is_stored(
     assert github.requests == []
 
 
-def test_malformed_json_is_400(start_bot: BotFactory) -> None:
-    bot = start_bot()
+def test_malformed_json_is_400(start_bot_in_process: InProcessBotFactory) -> None:
+    bot = start_bot_in_process()
     body = b'{"ref": "refs/heads/main",'
     response = post(bot, "push", body, github_headers("push", body, WEBHOOK_SECRET))
     assert response.status_code == 400
@@ -60,16 +61,18 @@ def test_malformed_json_is_400(start_bot: BotFactory) -> None:
     assert stored_deliveries(bot) == 0
 
 
-def test_an_unknown_event_is_accepted_and_ignored(start_bot: BotFactory) -> None:
-    bot = start_bot()
+def test_an_unknown_event_is_accepted_and_ignored(
+    start_bot_in_process: InProcessBotFactory,
+) -> None:
+    bot = start_bot_in_process()
     body = json.dumps(load_example("star", "created")).encode()
     response = post(bot, "star", body, github_headers("star", body, WEBHOOK_SECRET))
     assert response.status_code == 202
     assert response.json() == {"ignored": "event 'star' is not handled"}
 
 
-def test_ping_is_answered(start_bot: BotFactory) -> None:
-    bot = start_bot()
+def test_ping_is_answered(start_bot_in_process: InProcessBotFactory) -> None:
+    bot = start_bot_in_process()
     body = json.dumps(load_example("ping")).encode()
     response = post(bot, "ping", body, github_headers("ping", body, WEBHOOK_SECRET))
     assert response.status_code == 200
@@ -77,9 +80,9 @@ def test_ping_is_answered(start_bot: BotFactory) -> None:
 
 
 def test_a_repo_without_s2i_yaml_gets_no_build_and_no_status(
-    github: FakeGitHub, start_bot: BotFactory
+    github: FakeGitHub, start_bot_in_process: InProcessBotFactory
 ) -> None:
-    bot = start_bot()
+    bot = start_bot_in_process()
     _, body = push_to(github, {"README": "no config here"})
     headers = github_headers("push", body, WEBHOOK_SECRET)
     assert post(bot, "push", body, headers).status_code == 202
@@ -90,9 +93,9 @@ def test_a_repo_without_s2i_yaml_gets_no_build_and_no_status(
 
 
 def test_a_broken_s2i_yaml_fails_with_the_line_and_reason(
-    github: FakeGitHub, start_bot: BotFactory
+    github: FakeGitHub, start_bot_in_process: InProcessBotFactory
 ) -> None:
-    bot = start_bot()
+    bot = start_bot_in_process()
     config = (
         "builds:\n  - name: web\n    template: go\n    imag: 127.0.0.1:5000/a/b\n"
         "    triggers: {branches: [main]}\n"
@@ -107,14 +110,14 @@ def test_a_broken_s2i_yaml_fails_with_the_line_and_reason(
     assert status["state"] == "failure"
     assert status["context"] == "s2i/config"
     assert status["description"] == ".s2i.yaml line 2, column 5: missing required key 'image'"
-    log = httpx.get(str(status["target_url"]), timeout=5).text
+    log = http.get(str(status["target_url"]), timeout=5).text
     assert "line 4, column 5: unknown key 'imag'; allowed: binary, context, env, image," in log
 
 
 def test_a_delivery_the_forge_could_not_answer_for_is_processed_later(
-    github: FakeGitHub, start_bot: BotFactory
+    github: FakeGitHub, start_bot_in_process: InProcessBotFactory
 ) -> None:
-    bot = start_bot(delivery_retry_interval=0.2)
+    bot = start_bot_in_process(delivery_retry_interval=0.2)
     full_name, body = push_to(github, {".s2i.yaml": "builds: [\n"})
     github.fail_next("GET", r"/contents/", 401, body={"message": "Bad credentials"}, times=2)
     headers = github_headers("push", body, WEBHOOK_SECRET)

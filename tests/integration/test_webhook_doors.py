@@ -7,6 +7,7 @@ naming a repository the forge does not have builds nothing and contacts nothing 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import urllib.parse
 from collections.abc import Iterator
@@ -22,7 +23,9 @@ from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.gitlab_webhooks import gitlab_headers
 from tests.fakes.gitlab_webhooks import push_payload as gitlab_push_payload
 from tests.fakes.webhooks import ZERO_SHA, github_headers, load_example, push_payload, sign
-from tests.support.bot_process import BotFactory, BotProcess
+from tests.support import http
+from tests.support.bot_in_process import InProcessBot, InProcessBotFactory
+from tests.support.bot_process import BotFactory, BotProcess, RunningBot
 from tests.support.forges import GITHUB_TOKEN, WEBHOOK_SECRET
 from tests.support.names import unique
 from tests.support.wait import wait_until
@@ -31,25 +34,25 @@ MIB = 1024 * 1024
 GITLAB_TOKEN = "glpat-doors-" + "x" * 12
 
 
-def post(bot: BotProcess, forge: str, body: Any, headers: dict[str, str]) -> httpx.Response:
-    return httpx.post(f"{bot.url}/webhooks/{forge}", content=body, headers=headers, timeout=60)
+def post(bot: RunningBot, forge: str, body: Any, headers: dict[str, str]) -> httpx.Response:
+    return http.post(f"{bot.url}/webhooks/{forge}", content=body, headers=headers, timeout=60)
 
 
 def signed(event: str, body: bytes, **extra: str) -> dict[str, str]:
     return github_headers(event, body, WEBHOOK_SECRET) | extra
 
 
-def stored_deliveries(bot: BotProcess) -> int:
+def stored_deliveries(bot: RunningBot) -> int:
     with sqlite3.connect(bot.data_dir / "s2i-bot.db") as db:
         return int(db.execute("select count(*) from deliveries").fetchone()[0])
 
 
-def processed(bot: BotProcess, delivery: str) -> dict[str, Any]:
+def processed(bot: RunningBot, delivery: str) -> dict[str, Any]:
     info: dict[str, Any] = {}
 
     def done() -> bool:
         nonlocal info
-        info = httpx.get(f"{bot.url}/deliveries/{delivery}", timeout=5).json()
+        info = http.get(f"{bot.url}/deliveries/{delivery}", timeout=5).json()
         return bool(info.get("processed"))
 
     wait_until(done, timeout=30, what=f"delivery {delivery} to be processed")
@@ -64,9 +67,17 @@ def gitlab() -> Iterator[FakeGitLab]:
 
 
 def bot_with(tmp_path: Path, settings: dict[str, Any]) -> BotProcess:
+    """`s2i-bot serve` with these settings, not started: for what only a process shows."""
     workdir = tmp_path / unique("bot")
     workdir.mkdir()
     return BotProcess(workdir, {"forge_write_interval": 0, **settings})
+
+
+def served_with(tmp_path: Path, settings: dict[str, Any]) -> InProcessBot:
+    """The bot with these settings, started in this process."""
+    workdir = tmp_path / unique("bot")
+    workdir.mkdir()
+    return InProcessBot(workdir, {"forge_write_interval": 0, **settings}).start()
 
 
 # -- configuration ---------------------------------------------------------------------------
@@ -101,19 +112,20 @@ def test_no_forge_configured_stops_the_start(tmp_path: Path) -> None:
 
 
 def test_insecure_unsigned_webhooks_starts_warning_at_every_start_and_takes_unsigned_ones(
-    tmp_path: Path, github: FakeGitHub
+    tmp_path: Path, github: FakeGitHub, caplog: pytest.LogCaptureFixture
 ) -> None:
-    bot = bot_with(
-        tmp_path,
-        {
-            "insecure_unsigned_webhooks": True,
-            "github": {"api_url": github.api_url, "token": GITHUB_TOKEN},
-        },
-    )
+    workdir = tmp_path / "bot"
+    workdir.mkdir()
+    settings = {
+        "forge_write_interval": 0,
+        "insecure_unsigned_webhooks": True,
+        "github": {"api_url": github.api_url, "token": GITHUB_TOKEN},
+    }
+    bot = InProcessBot(workdir, settings)  # started twice on the same data
     for start in (1, 2):
         bot.start()
         try:
-            warnings = [line for line in bot.log().splitlines() if "WARNING" in line]
+            warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
             assert len([w for w in warnings if "INSECURE: github has no webhook secret" in w]) == (
                 start
             )
@@ -127,7 +139,7 @@ def test_the_github_route_is_404_when_only_gitlab_is_configured(
     tmp_path: Path, gitlab: FakeGitLab
 ) -> None:
     settings = {"gitlab": {"url": gitlab.url, "token": GITLAB_TOKEN, "webhook_secret": "s"}}
-    bot = bot_with(tmp_path, settings).start()
+    bot = served_with(tmp_path, settings)
     try:
         body = json.dumps(load_example("ping")).encode()
         response = post(bot, "github", body, signed("ping", body))
@@ -141,14 +153,14 @@ def test_the_github_route_is_404_when_only_gitlab_is_configured(
 def test_unsigned_and_wrongly_signed_deliveries_are_401_on_both_forges(
     tmp_path: Path, github: FakeGitHub, gitlab: FakeGitLab
 ) -> None:
-    bot = bot_with(
+    bot = served_with(
         tmp_path,
         {
             "github": {"api_url": github.api_url, "token": GITHUB_TOKEN,
                        "webhook_secret": WEBHOOK_SECRET},
             "gitlab": {"url": gitlab.url, "token": GITLAB_TOKEN, "webhook_secret": "gl-secret"},
         },
-    ).start()  # fmt: skip
+    )  # fmt: skip
     try:
         body = json.dumps(load_example("ping")).encode()
         assert post(bot, "github", body, github_headers("ping", body, None)).status_code == 401
@@ -200,8 +212,10 @@ MALFORMED = {
 }
 
 
-def test_a_malformed_signed_body_is_400_with_a_one_line_reason(start_bot: BotFactory) -> None:
-    bot = start_bot()
+def test_a_malformed_signed_body_is_400_with_a_one_line_reason(
+    start_bot_in_process: InProcessBotFactory,
+) -> None:
+    bot = start_bot_in_process()
     for body, reason in MALFORMED.items():
         response = post(bot, "github", body, signed("push", body))
         assert response.status_code == 400, (body[:60], response.text)
@@ -216,10 +230,10 @@ def form(payload: str | None, **fields: str) -> bytes:
 
 
 def test_a_form_encoded_delivery_is_parsed_and_a_bad_one_is_400(
-    github: FakeGitHub, start_bot: BotFactory
+    github: FakeGitHub, start_bot_in_process: InProcessBotFactory
 ) -> None:
     # GitHub's "application/x-www-form-urlencoded" content type: the JSON in a `payload` field.
-    bot = start_bot()
+    bot = start_bot_in_process()
     repo = github.create_repo(unique("acme/form"))
     sha = repo.commit({"README": "no config"}, "one")
     push = json.dumps(push_payload(repo, ref="refs/heads/main", before=ZERO_SHA, after=sha))
@@ -245,9 +259,9 @@ def test_a_form_encoded_delivery_is_parsed_and_a_bad_one_is_400(
 
 # -- where the payload points ----------------------------------------------------------------
 def test_a_push_naming_a_repository_the_forge_lacks_builds_nothing_and_contacts_nothing(
-    github: FakeGitHub, start_bot: BotFactory
+    github: FakeGitHub, start_bot_in_process: InProcessBotFactory
 ) -> None:
-    bot = start_bot()
+    bot = start_bot_in_process()
     real = github.create_repo(unique("acme/real"))
     sha = real.commit({".s2i.yaml": "builds: []\n"}, "one")
     with CredentialTrap(host="localhost") as trap:
@@ -267,9 +281,11 @@ def test_a_push_naming_a_repository_the_forge_lacks_builds_nothing_and_contacts_
     assert github.statuses(real.full_name, sha) == []
 
 
-def test_the_signature_is_checked_over_the_raw_bytes(start_bot: BotFactory) -> None:
+def test_the_signature_is_checked_over_the_raw_bytes(
+    start_bot_in_process: InProcessBotFactory,
+) -> None:
     # The same JSON with one more space is another body: its old signature does not fit.
-    bot = start_bot()
+    bot = start_bot_in_process()
     body = json.dumps(load_example("ping")).encode()
     headers = signed("ping", body)
     assert post(bot, "github", body + b" ", headers).status_code == 401

@@ -1,4 +1,6 @@
-"""The bot as its users run it: `s2i-bot serve` in a child process, under uvicorn."""
+"""The bot as its users run it: `s2i-bot serve` in a child process, under uvicorn. For what only
+a process shows: exit codes and messages of a refused start, signals, restarts, memory. Tests of
+what the bot does with webhooks run it in their own process (tests/support/bot_in_process.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +11,12 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import yaml
 
+from tests.support import http
 from tests.support.wait import wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +28,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class BotProcess:
+class RunningBot(Protocol):
+    """What tests and helpers use of a started bot, in a process or in the test's own."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def data_dir(self) -> Path: ...
+
+
+class BotSettings:
+    """A bot's settings file in `workdir`: on 127.0.0.1, a free port, its data under
+    `workdir`/data, this checkout's templates; `settings` added (and overriding)."""
+
     def __init__(self, workdir: Path, settings: dict[str, Any]) -> None:
         self.port = free_port()
         self.data_dir = workdir / "data"
@@ -38,12 +53,22 @@ class BotProcess:
         }
         self.config_file = workdir / "bot.yaml"
         self.config_file.write_text(yaml.safe_dump(self.settings))
-        self.log_file = workdir / "bot.log"
-        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+
+def user_environment() -> dict[str, str]:
+    """This process's environment without S2I_BOT_* settings: the bot reads only its file."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("S2I_BOT_")}
+
+
+class BotProcess(BotSettings):
+    def __init__(self, workdir: Path, settings: dict[str, Any]) -> None:
+        super().__init__(workdir, settings)
+        self.log_file = workdir / "bot.log"
+        self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> BotProcess:
         self._launch()
@@ -51,11 +76,10 @@ class BotProcess:
         return self
 
     def _launch(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("S2I_BOT_")}
         with self.log_file.open("ab") as log:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "bot.cli", "--config", str(self.config_file), "serve"],
-                stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=env,
+                stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=user_environment(),
             )  # fmt: skip
 
     def start_expecting_exit(self, timeout: float = 30) -> tuple[int, str]:
@@ -71,7 +95,7 @@ class BotProcess:
         if self._proc.poll() is not None:
             raise RuntimeError(f"the bot exited:\n{self.log_file.read_text()}")
         try:
-            return httpx.get(self.url + "/healthz", timeout=1).status_code == 200
+            return http.get(self.url + "/healthz", timeout=1).status_code == 200
         except httpx.TransportError:
             return False
 

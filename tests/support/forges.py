@@ -8,14 +8,13 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, Protocol
 
-import httpx
-
 from tests.fakes import gitlab_webhooks as glw
 from tests.fakes import webhooks as ghw
 from tests.fakes.github import FakeGitHub
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.gitlab_objects import DEVELOPER
-from tests.support.bot_process import BotProcess
+from tests.support import http
+from tests.support.bot_process import RunningBot
 
 GITHUB_TOKEN = "ghs_" + "t0k3n" * 6  # the fake GitHub's token in tests/conftest.py's `github`
 WEBHOOK_SECRET = "It's a Secret to Everybody"
@@ -41,12 +40,12 @@ class Harness(Protocol):
         self, repo: str, files: Mapping[str, str | bytes | None], branch: str = "main"
     ) -> str: ...
     def push(
-        self, bot: BotProcess, repo: str, branch: str, sha: str, *, clone_url: str | None = None
+        self, bot: RunningBot, repo: str, branch: str, sha: str, *, clone_url: str | None = None
     ) -> None: ...  # clone_url: what the payload claims to clone from (the bot must ignore it)
-    def tag(self, bot: BotProcess, repo: str, tag: str, sha: str) -> None: ...
+    def tag(self, bot: RunningBot, repo: str, tag: str, sha: str) -> None: ...
     def open_pull(
         self,
-        bot: BotProcess,
+        bot: RunningBot,
         repo: str,
         files: Mapping[str, str | bytes | None],
         *,
@@ -54,8 +53,8 @@ class Harness(Protocol):
         fork: bool,
         draft: bool = False,
     ) -> tuple[int, str]: ...
-    def mark_ready(self, bot: BotProcess, repo: str, number: int) -> None: ...
-    def comment(self, bot: BotProcess, repo: str, number: int, body: str, author: str) -> None: ...
+    def mark_ready(self, bot: RunningBot, repo: str, number: int) -> None: ...
+    def comment(self, bot: RunningBot, repo: str, number: int, body: str, author: str) -> None: ...
     def grant_write(self, repo: str, user: str) -> None: ...
     def statuses(self, repo: str, sha: str) -> list[Status]: ...
     def pull_statuses(self, repo: str, number: int) -> list[Status]: ...
@@ -66,9 +65,9 @@ class Harness(Protocol):
     def status_answers(self) -> list[int]: ...
 
 
-def _deliver(bot: BotProcess, forge: str, body: bytes, headers: dict[str, str]) -> str | None:
+def _deliver(bot: RunningBot, forge: str, body: bytes, headers: dict[str, str]) -> str | None:
     """POST one webhook; the delivery id the bot stored (None when it ignored the event)."""
-    response = httpx.post(f"{bot.url}/webhooks/{forge}", content=body, headers=headers, timeout=10)
+    response = http.post(f"{bot.url}/webhooks/{forge}", content=body, headers=headers, timeout=10)
     assert response.status_code in (200, 202), response.text
     answer: dict[str, str] = response.json()
     return answer.get("accepted") or answer.get("duplicate")
@@ -85,7 +84,7 @@ class GitHubHarness:
         return {"github": {"api_url": self.fake.api_url, "token": self.token,
                            "webhook_secret": WEBHOOK_SECRET}}  # fmt: skip
 
-    def _send(self, bot: BotProcess, event: str, payload: dict[str, Any]) -> None:
+    def _send(self, bot: RunningBot, event: str, payload: dict[str, Any]) -> None:
         body = json.dumps(payload).encode()
         headers = ghw.github_headers(event, body, WEBHOOK_SECRET)
         self.delivered.append(_deliver(bot, "github", body, headers))
@@ -99,7 +98,7 @@ class GitHubHarness:
         return self.fake.repo(repo).commit(files, "a change", branch=branch)
 
     def push(
-        self, bot: BotProcess, repo: str, branch: str, sha: str, *, clone_url: str | None = None
+        self, bot: RunningBot, repo: str, branch: str, sha: str, *, clone_url: str | None = None
     ) -> None:
         payload = ghw.push_payload(
             self.fake.repo(repo), ref=f"refs/heads/{branch}", before=ZERO_SHA, after=sha
@@ -108,14 +107,14 @@ class GitHubHarness:
             payload["repository"].update(clone_url=clone_url, git_url=clone_url)
         self._send(bot, "push", payload)
 
-    def tag(self, bot: BotProcess, repo: str, tag: str, sha: str) -> None:
+    def tag(self, bot: RunningBot, repo: str, tag: str, sha: str) -> None:
         fake_repo = self.fake.repo(repo)
         fake_repo.create_tag(tag, sha)
         self._send(bot, "push", ghw.tag_push_payload(fake_repo, tag, sha))
 
     def open_pull(
         self,
-        bot: BotProcess,
+        bot: RunningBot,
         repo: str,
         files: Mapping[str, str | bytes | None],
         *,
@@ -132,12 +131,12 @@ class GitHubHarness:
         self._send(bot, "pull_request", ghw.pull_request_payload(base, number, "opened"))
         return number, sha
 
-    def mark_ready(self, bot: BotProcess, repo: str, number: int) -> None:
+    def mark_ready(self, bot: RunningBot, repo: str, number: int) -> None:
         base = self.fake.repo(repo)
         base.mark_ready(number)
         self._send(bot, "pull_request", ghw.pull_request_payload(base, number, "ready_for_review"))
 
-    def comment(self, bot: BotProcess, repo: str, number: int, body: str, author: str) -> None:
+    def comment(self, bot: RunningBot, repo: str, number: int, body: str, author: str) -> None:
         fake_repo = self.fake.repo(repo)
         comment = fake_repo.add_comment(number, body, author)
         self._send(bot, "issue_comment", ghw.issue_comment_payload(fake_repo, number, comment))
@@ -185,7 +184,7 @@ class GitLabHarness:
         return {"gitlab": {"url": self.fake.url, "token": self.token,
                            "webhook_secret": WEBHOOK_SECRET}}  # fmt: skip
 
-    def _send(self, bot: BotProcess, event: str, payload: dict[str, Any]) -> None:
+    def _send(self, bot: RunningBot, event: str, payload: dict[str, Any]) -> None:
         headers = glw.gitlab_headers(event, WEBHOOK_SECRET)
         self.delivered.append(_deliver(bot, "gitlab", json.dumps(payload).encode(), headers))
 
@@ -198,7 +197,7 @@ class GitLabHarness:
         return self.fake.project(repo).commit(files, "a change", branch=branch)
 
     def push(
-        self, bot: BotProcess, repo: str, branch: str, sha: str, *, clone_url: str | None = None
+        self, bot: RunningBot, repo: str, branch: str, sha: str, *, clone_url: str | None = None
     ) -> None:
         payload = glw.push_payload(self.fake.project(repo), f"refs/heads/{branch}", ZERO_SHA, sha)
         if clone_url is not None:
@@ -206,12 +205,12 @@ class GitLabHarness:
                 payload[key].update(git_http_url=clone_url, http_url=clone_url)
         self._send(bot, "Push Hook", payload)
 
-    def tag(self, bot: BotProcess, repo: str, tag: str, sha: str) -> None:
+    def tag(self, bot: RunningBot, repo: str, tag: str, sha: str) -> None:
         self._send(bot, "Tag Push Hook", glw.tag_push_payload(self.fake.project(repo), tag, sha))
 
     def open_pull(
         self,
-        bot: BotProcess,
+        bot: RunningBot,
         repo: str,
         files: Mapping[str, str | bytes | None],
         *,
@@ -232,13 +231,13 @@ class GitLabHarness:
         self._send(bot, "Merge Request Hook", glw.merge_request_payload(target, iid, "open"))
         return iid, sha
 
-    def mark_ready(self, bot: BotProcess, repo: str, number: int) -> None:
+    def mark_ready(self, bot: RunningBot, repo: str, number: int) -> None:
         project = self.fake.project(repo)
         changes = project.mark_ready(number)
         payload = glw.merge_request_payload(project, number, "update", changes=changes)
         self._send(bot, "Merge Request Hook", payload)
 
-    def comment(self, bot: BotProcess, repo: str, number: int, body: str, author: str) -> None:
+    def comment(self, bot: RunningBot, repo: str, number: int, body: str, author: str) -> None:
         project = self.fake.project(repo)
         note = project.add_note(number, body, author)
         self._send(bot, "Note Hook", glw.note_payload(project, number, note))

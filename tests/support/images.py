@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from tests.support import http
 from tests.support.testenv import ProvisionedEnv
 from tests.support.wait import wait_until
 
@@ -54,7 +55,7 @@ def running(env: ProvisionedEnv, image: str, port: int = 8080) -> Iterator[str]:
 
 def _answers(url: str) -> bool:
     try:
-        httpx.get(url, timeout=1)
+        http.get(url, timeout=1)
     except httpx.TransportError:
         return False
     return True

@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
 from tests.fakes.github import FakeGitHub
-from tests.support.bot_process import BotProcess
+from tests.support import http
+from tests.support.bot_process import RunningBot
 from tests.support.forges import GitHubHarness, Harness, Status
 from tests.support.wait import wait_until
 
@@ -74,27 +73,27 @@ def _wait_final(
 
 def log_of(status: Status) -> str:
     """The page the status links to (its target_url): the log of the build it reports."""
-    return httpx.get(status.target_url, timeout=10).text
+    return http.get(status.target_url, timeout=10).text
 
 
 def build_of(status: Status) -> dict[str, Any]:
     """The build the status reports, as the bot's API gives it (GET /builds/{key}: its whole
     reason, which a status description cuts to the forge's limit; its digest, its state)."""
-    response = httpx.get(status.target_url.removesuffix("/log"), timeout=10)
+    response = http.get(status.target_url.removesuffix("/log"), timeout=10)
     response.raise_for_status()
     info: dict[str, Any] = response.json()
     return info
 
 
-def delivery(bot: BotProcess, delivery_id: str) -> dict[str, Any]:
+def delivery(bot: RunningBot, delivery_id: str) -> dict[str, Any]:
     """GET /deliveries/{id}: whether the bot processed it, its outcome, the builds it started."""
-    response = httpx.get(f"{bot.url}/deliveries/{delivery_id}", timeout=10)
+    response = http.get(f"{bot.url}/deliveries/{delivery_id}", timeout=10)
     response.raise_for_status()
     info: dict[str, Any] = response.json()
     return info
 
 
-def processed(bot: BotProcess, delivery_id: str, timeout: float = 30) -> dict[str, Any]:
+def processed(bot: RunningBot, delivery_id: str, timeout: float = 30) -> dict[str, Any]:
     """Wait until the bot has processed the delivery; what it made of it (see delivery())."""
     wait_until(
         lambda: bool(delivery(bot, delivery_id).get("processed")),
@@ -104,9 +103,9 @@ def processed(bot: BotProcess, delivery_id: str, timeout: float = 30) -> dict[st
     return delivery(bot, delivery_id)
 
 
-def build(bot: BotProcess, build_id: int) -> dict[str, Any] | None:
+def build(bot: RunningBot, build_id: int) -> dict[str, Any] | None:
     """GET /builds/{id}: the build as JSON, or None when the bot has no such build."""
-    response = httpx.get(f"{bot.url}/builds/{build_id}", timeout=10)
+    response = http.get(f"{bot.url}/builds/{build_id}", timeout=10)
     if response.status_code == 404:
         return None
     response.raise_for_status()

@@ -6,18 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.repo_config import RepoConfig, RepoConfigError, parse_repo_config
+from tests.support.fuzz import fuzz_settings
 
 TEMPLATES = {"go", "python"}
-FUZZ = settings(
-    max_examples=200,
-    deadline=None,
-    database=None,  # nothing written into the work tree
-    suppress_health_check=[HealthCheck.too_slow],
-)
+# 200 examples a test in the full run (tests/support/fuzz.py); nothing written into the work tree.
+FUZZ = fuzz_settings(200, database=None)
 
 BUILD_KEYS = [
     "name", "template", "image", "tags", "context", "env", "incremental", "runtime", "binary",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from bot.build_result import BuildResult
@@ -47,7 +48,8 @@ def test_a_job_is_finished_by_its_conditions() -> None:
     assert job_finished(failed) == "Failed: X"
 
 
-def test_the_settings_choose_the_executor() -> None:
-    assert isinstance(make_executor(Settings()), LocalExecutor)
+def test_the_settings_choose_the_executor(tmp_path: Path) -> None:
+    # data_dir: the local executor's start sweeps its work directory (not ./var of the cwd)
+    assert isinstance(make_executor(Settings(data_dir=tmp_path)), LocalExecutor)
     executor = make_executor(Settings.model_validate({"executor": "kubernetes"}))
     assert isinstance(executor, KubernetesExecutor)

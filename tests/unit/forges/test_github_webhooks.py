@@ -4,7 +4,8 @@ from typing import Any
 import pytest
 
 from bot.events import Event, EventKind, PullAction
-from bot.forges.base import Ignored, PayloadError, Ping, SignatureError
+from bot.forges.base import Ignored, Ping, SignatureError
+from bot.forges.fields import PayloadError
 from bot.forges.github_webhooks import parse
 from tests.fakes.webhooks import github_headers, load_example, load_examples
 

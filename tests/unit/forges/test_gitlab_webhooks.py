@@ -4,7 +4,8 @@ from typing import Any
 import pytest
 
 from bot.events import Event, EventKind, PullAction
-from bot.forges.base import Ignored, PayloadError, SignatureError
+from bot.forges.base import Ignored, SignatureError
+from bot.forges.fields import PayloadError
 from bot.forges.gitlab_webhooks import parse
 from tests.fakes.gitlab_webhooks import gitlab_headers, load_example
 

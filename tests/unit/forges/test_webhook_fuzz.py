@@ -11,17 +11,19 @@ import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.events import Event
 from bot.forges import github_webhooks, gitlab_webhooks
-from bot.forges.base import Ignored, PayloadError, Ping, SignatureError, Webhook
+from bot.forges.base import Ignored, Ping, SignatureError, Webhook
+from bot.forges.fields import PayloadError
 from tests.fakes import gitlab_webhooks as gitlab_fakes
 from tests.fakes import webhooks as github_fakes
+from tests.support.fuzz import fuzz_settings
 
 Parse = Callable[[Mapping[str, str], bytes, str | None], Webhook]
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = fuzz_settings(300)  # 300 examples a test in the full run (tests/support/fuzz.py)
 SECRET = "fuzz-secret"
 
 GITHUB_EVENTS = ["push", "pull_request", "issue_comment", "release", "ping", "create"]

@@ -1,7 +1,13 @@
 """The wheel as users get it: built from this tree, pip installed with its dependencies into a
 fresh virtualenv, and `s2i-bot validate`, `templates` and `schema` run in an application's
 repository outside the checkout. `s2i-bot build` from the same install, which needs the engine
-and the registry, is in tests/e2e/test_installed_wheel_build.py."""
+and the registry, is in tests/e2e/test_installed_wheel_build.py.
+
+An end-to-end installation test, so marked e2e: building the wheel takes setuptools from the
+package index (pip's build isolation, scripts/wheel.sh) and the install takes some forty
+dependencies from the index or the wheelhouse scripts/ keep under $S2I_DEV_CACHE, tens of
+seconds that `pytest -m "not e2e"` (a minute at most, with nothing but the venv) cannot spend.
+It runs in CI (scripts/test) with the rest of tests/e2e."""
 
 from __future__ import annotations
 
@@ -15,6 +21,8 @@ import pytest
 from bot.templates import load_templates
 from tests.support.bot_process import REPO_ROOT
 from tests.support.installed_wheel import InstalledWheel, application_repository, installed_wheel
+
+pytestmark = pytest.mark.e2e
 
 WEB: dict[str, object] = {
     "name": "web",
