@@ -234,3 +234,17 @@ class GitLabApi:
         if self._bot_login is None:
             self._bot_login = self._call(current)
         return self._bot_login
+
+    def branch_head(self, repo: str, branch: str) -> str | None:
+        """doc/api/branches.md, "Get single repository branch": its `commit.id`."""
+
+        def head() -> str | None:
+            try:
+                found = self._project(repo).branches.get(branch, **_NO_SLEEP)
+            except GitlabGetError as exc:
+                if exc.response_code == 404:
+                    return None
+                raise
+            return str(found.commit["id"])
+
+        return self._call(head)

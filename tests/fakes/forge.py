@@ -23,6 +23,8 @@ class RecordingForge:
     tags: dict[tuple[str, str], str] = field(default_factory=dict)  # repo, tag -> sha
     releases: dict[tuple[str, int], list[ReleaseAsset]] = field(default_factory=dict)
     login: str = "s2i-bot"  # the account the bot acts as
+    heads: dict[tuple[str, str], str] = field(default_factory=dict)  # repo, branch -> sha
+    ids: dict[str, int] = field(default_factory=dict)  # repo -> the forge's id, when asked
 
     def read_file(self, repo: str, path: str, sha: str) -> str | None:
         return self.files.get((repo, path, sha))
@@ -40,7 +42,7 @@ class RecordingForge:
 
     def repository(self, full_name: str, repo_id: int | None) -> Repo:
         clone_url = f"https://{self.name}.example/{full_name}.git"
-        return Repo(self.name, full_name, clone_url, id=repo_id)
+        return Repo(self.name, full_name, clone_url, id=self.ids.get(full_name, repo_id))
 
     def can_write(self, repo: str, user: str, user_id: int | None) -> bool:
         return user in self.writers
@@ -67,3 +69,6 @@ class RecordingForge:
 
     def bot_login(self) -> str:
         return self.login
+
+    def branch_head(self, repo: str, branch: str) -> str | None:
+        return self.heads.get((repo, branch))
