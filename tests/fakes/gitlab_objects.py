@@ -517,6 +517,25 @@ def commit(p: FakeProject, info: CommitInfo) -> dict[str, JSON]:
     }
 
 
+def branch(p: FakeProject, name: str, info: CommitInfo) -> dict[str, JSON]:
+    """A branch (branches.md, "Get single repository branch"); the fake protects none."""
+    return {
+        "name": name,
+        "merged": False,
+        "protected": False,
+        "default": name == p.default_branch,
+        "developers_can_push": False,
+        "developers_can_merge": False,
+        "can_push": True,
+        "web_url": f"{p.web_url}/-/tree/{name}",
+        "commit": {
+            k: v
+            for k, v in commit(p, info).items()
+            if k not in ("last_pipeline", "status", "project_id")
+        },
+    }
+
+
 def note(
     p: FakeProject, mr: FakeMergeRequest, note_id: int, body: str, author: FakeUser
 ) -> dict[str, JSON]:
