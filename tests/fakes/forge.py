@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from bot.events import PullRequest, Repo
-from bot.forges.base import CommitStatus, ReleaseAsset
+from bot.forges.base import CommitStatus, HookDeliveryItem, LoggedDelivery, ReleaseAsset
 
 
 @dataclass
@@ -25,6 +26,11 @@ class RecordingForge:
     login: str = "s2i-bot"  # the account the bot acts as
     heads: dict[tuple[str, str], str] = field(default_factory=dict)  # repo, branch -> sha
     ids: dict[str, int] = field(default_factory=dict)  # repo -> the forge's id, when asked
+    # A hook's delivery log (newest first) and the requests it keeps, by (hook, entry id);
+    # `fetched` lists the entries asked for, in order.
+    hook_logs: dict[str, list[HookDeliveryItem]] = field(default_factory=dict)
+    logged: dict[tuple[str, int], LoggedDelivery] = field(default_factory=dict)
+    fetched: list[tuple[str, int]] = field(default_factory=list)
 
     def read_file(self, repo: str, path: str, sha: str) -> str | None:
         return self.files.get((repo, path, sha))
@@ -72,3 +78,13 @@ class RecordingForge:
 
     def branch_head(self, repo: str, branch: str) -> str | None:
         return self.heads.get((repo, branch))
+
+    def hook_deliveries(
+        self, hook: str, newer_than: datetime, limit: int
+    ) -> list[HookDeliveryItem]:
+        entries = [i for i in self.hook_logs.get(hook, []) if i.delivered_at >= newer_than]
+        return entries[:limit]
+
+    def hook_delivery(self, hook: str, delivery_id: int) -> LoggedDelivery | None:
+        self.fetched.append((hook, delivery_id))
+        return self.logged.get((hook, delivery_id))
