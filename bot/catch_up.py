@@ -15,7 +15,10 @@ branch checked is one API call.
 What: when the head is not the commit last built, a push delivery for the head is stored
 (GitHub's `push` or GitLab's `Push Hook`, made from the API's answers and sealed with the
 webhook secret like a recovered delivery) and the workers process it as any push: the
-`.s2i.yaml` at that commit, its triggers, the builds and their statuses. Its id is derived
+`.s2i.yaml` at that commit, its triggers, its path filters (the files changed since the commit
+last built, from the forge's compare API: so a push the bot did see, which built nothing
+because only filtered-out files changed, builds nothing here either), the builds and their
+statuses. Its id is derived
 from the forge, repository, branch and head, so a head is caught up once, whichever pass or
 replica sees it first; at most `catch_up_per_pass` per pass, the rest wait for the next one.
 
@@ -42,8 +45,11 @@ log = logging.getLogger(__name__)
 BRANCHES_PER_PASS = 100  # branch heads asked for per pass at most (one API call each)
 BRANCH_PREFIX = "refs/heads/"
 ACTOR = "s2i-bot-catch-up"  # who pushed, as the catch-up's deliveries say (nobody it knows)
-# Each forge's push webhook as its parser reads one: (repo, branch, before, sha, id, actor).
-PushDelivery = Callable[[Repo, str, str, str, str, str], tuple[dict[str, str], bytes]]
+# Each forge's push webhook as its parser reads one: repo, branch, before, sha, id, actor,
+# changed paths.
+PushDelivery = Callable[
+    [Repo, str, str, str, str, str, tuple[str, ...] | None], tuple[dict[str, str], bytes]
+]
 _PUSHES: dict[str, tuple[str, PushDelivery]] = {
     "github": ("push", github_webhooks.push_delivery),
     "gitlab": ("Push Hook", gitlab_webhooks.push_delivery),
@@ -135,11 +141,15 @@ class CatchUp:
             if missed is None or self._store.has_delivery(missed.delivery_id):
                 return None
             repo = api.repository(built.repo, None)  # its id and web page, for the payload
+            # What changed since the commit built, so path filters decide as for a push.
+            paths = api.changed_paths(built.repo, built.sha, missed.head)
         except ForgeError as exc:  # UnknownRepository too: it is gone, or the bot lost access
             log.warning("catch-up of %s: %s", where, exc)
             return None
         event, push = _PUSHES[built.forge]
-        headers, body = push(repo, built.branch, built.sha, missed.head, missed.delivery_id, ACTOR)
+        headers, body = push(
+            repo, built.branch, built.sha, missed.head, missed.delivery_id, ACTOR, paths
+        )
         headers = self._webhooks[built.forge].vouch(headers, body)
         delivery = Delivery(missed.delivery_id, built.forge, event, headers, body)
         if not self._store.add_delivery(delivery):

@@ -325,6 +325,11 @@ class ForgeApi(Protocol):
         """The commit a branch points at now; None when the repository has no such branch."""
         ...
 
+    def changed_paths(self, repo: str, base: str, head: str) -> tuple[str, ...] | None:
+        """The files `head` changed since its merge base with `base` (a push's changed
+        paths, for path filters); None when the forge cannot say (a commit gone, too many)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Webhooks:

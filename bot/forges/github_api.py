@@ -48,6 +48,8 @@ _WRITERS = ("admin", "maintain", "write")
 T = TypeVar("T")
 APP_HOOK = "app"  # the GitHub App's own webhook, as hook_deliveries names it
 _PAGE = 100  # the most entries GitHub's delivery logs give per page
+# "Compare two commits" lists at most 300 files; with that many, which changed is unknown.
+_COMPARE_FILES = 300
 
 
 def wait_hint(exc: BaseException) -> float | None:
@@ -369,3 +371,19 @@ class GitHubApi:
                 return None
 
         return self._call(head)
+
+    def changed_paths(self, repo: str, base: str, head: str) -> tuple[str, ...] | None:
+        """From "Compare two commits" (base...head: since the merge base), a renamed file
+        under both its names."""
+
+        def compare() -> tuple[str, ...] | None:
+            try:
+                files = self._github(repo).get_repo(repo).compare(base, head).files
+            except UnknownObjectException:  # a commit GitHub no longer has
+                return None
+            if len(files) >= _COMPARE_FILES:
+                return None
+            paths = {f.filename for f in files} | {f.previous_filename for f in files}
+            return tuple(sorted(p for p in paths if p))
+
+        return self._call(compare)

@@ -71,15 +71,23 @@ def sealed(headers: Mapping[str, str], body: bytes, secret: str | None) -> dict[
 
 
 def push_delivery(
-    repo: Repo, branch: str, before: str, sha: str, delivery_id: str, actor: str
+    repo: Repo,
+    branch: str,
+    before: str,
+    sha: str,
+    delivery_id: str,
+    actor: str,
+    paths: tuple[str, ...] | None,
 ) -> tuple[dict[str, str], bytes]:
     """A `push` webhook for `branch` moving to `sha`, as `parse` reads one (unsigned: see
     `sealed`): what the catch-up stores for a branch head no delivery told the bot about.
-    No commits are listed, so the changed paths are unknown and path filters build."""
+    The changed `paths` (None: unknown, and path filters build) are listed as one commit's,
+    the head's, which `parse` reads them from."""
     git_ref(f"refs/heads/{branch}", "branch")
+    commits = [] if paths is None else [{"id": sha, "modified": list(paths)}]
     payload = {
         "ref": f"refs/heads/{branch}", "before": before, "after": commit_sha(sha, "after"),
-        "created": False, "deleted": False, "forced": False, "commits": [],
+        "created": False, "deleted": False, "forced": False, "commits": commits,
         "head_commit": None, "pusher": {"name": actor}, "sender": {"login": actor},
         "repository": {"id": repo.id, "full_name": repo.full_name, "html_url": repo.html_url},
     }  # fmt: skip

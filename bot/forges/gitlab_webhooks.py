@@ -67,16 +67,24 @@ def sealed(headers: Mapping[str, str], body: bytes, secret: str | None) -> dict[
 
 
 def push_delivery(
-    repo: Repo, branch: str, before: str, sha: str, delivery_id: str, actor: str
+    repo: Repo,
+    branch: str,
+    before: str,
+    sha: str,
+    delivery_id: str,
+    actor: str,
+    paths: tuple[str, ...] | None,
 ) -> tuple[dict[str, str], bytes]:
     """A `Push Hook` for `branch` moving to `sha`, as `parse` reads one (without the token:
     see `sealed`): what the catch-up stores for a branch head no delivery told the bot
-    about. No commits are listed, so the changed paths are unknown and path filters build."""
+    about. The changed `paths` (None: unknown, and path filters build) are listed as one
+    commit's, the head's, which `parse` reads them from."""
     git_ref(f"refs/heads/{branch}", "branch")
+    commits = [] if paths is None else [{"id": sha, "modified": list(paths)}]
     payload = {
         "object_kind": "push", "event_name": "push", "ref": f"refs/heads/{branch}",
         "before": before, "after": commit_sha(sha, "after"), "checkout_sha": sha,
-        "user_username": actor, "commits": [], "total_commits_count": 0,
+        "user_username": actor, "commits": commits, "total_commits_count": len(commits),
         "project": {"id": repo.id, "path_with_namespace": repo.full_name,
                     "web_url": repo.html_url},
     }  # fmt: skip

@@ -26,6 +26,7 @@ class RecordingForge:
     login: str = "s2i-bot"  # the account the bot acts as
     heads: dict[tuple[str, str], str] = field(default_factory=dict)  # repo, branch -> sha
     ids: dict[str, int] = field(default_factory=dict)  # repo -> the forge's id, when asked
+    changes: dict[tuple[str, str, str], tuple[str, ...]] = field(default_factory=dict)
     # A hook's delivery log (newest first) and the requests it keeps, by (hook, entry id);
     # `fetched` lists the entries asked for, in order.
     hook_logs: dict[str, list[HookDeliveryItem]] = field(default_factory=dict)
@@ -78,6 +79,9 @@ class RecordingForge:
 
     def branch_head(self, repo: str, branch: str) -> str | None:
         return self.heads.get((repo, branch))
+
+    def changed_paths(self, repo: str, base: str, head: str) -> tuple[str, ...] | None:
+        return self.changes.get((repo, base, head))  # repo, base, head -> paths
 
     def hook_deliveries(
         self, hook: str, newer_than: datetime, limit: int

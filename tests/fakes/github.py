@@ -174,6 +174,8 @@ class FakeGitHub(ForgeServer):
             "repos/get": self._get_repo,
             "repos/get-content": self._get_content,
             "repos/get-commit": self._get_commit,
+            "repos/compare-commits-with-basehead": self._compare,
+            "repos/compare-commits": self._compare,  # the same, as the description also has it
             "repos/create-commit-status": self._create_status,
             "repos/list-commit-statuses-for-ref": self._list_statuses,
             "pulls/get": self._get_pull,
@@ -555,6 +557,20 @@ class FakeGitHub(ForgeServer):
         if sha is None:
             raise _Refused(422, f"No commit found for SHA: {call.params['ref']}")
         return _Reply(200, objects.commit(call.repo, call.repo.bare.commit_info(sha)))
+
+    def _compare(self, call: _Call) -> _Reply:
+        # "Compare two commits": BASE...HEAD, each a branch, tag or sha; 404 when one is
+        # unknown. The fake compares within one repository (no owner:branch of a fork).
+        params = call.params
+        basehead = params.get("basehead") or f"{params.get('base')}...{params.get('head')}"
+        base_ref, dots, head_ref = basehead.partition("...")
+        if not dots:
+            raise _Gap(f"FakeGitHub compares BASE...HEAD only, not {basehead}")
+        base, head = call.repo.bare.resolve(base_ref), call.repo.bare.resolve(head_ref)
+        merge_base = None if base is None or head is None else call.repo.bare.merge_base(base, head)
+        if base is None or head is None or merge_base is None:
+            raise _Refused(404, "Not Found")
+        return _Reply(200, objects.comparison(call.repo, base, head, merge_base))
 
     def _create_status(self, call: _Call) -> _Reply:
         repo, sha = call.repo, call.params["sha"]

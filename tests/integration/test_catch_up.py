@@ -11,12 +11,14 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.catch_up import catch_up_id
 from tests.fakes.github import FakeGitHub
 from tests.fakes.gitlab import FakeGitLab
 from tests.support.bot_process import BotProcess
 from tests.support.forges import GitHubHarness, GitLabHarness, Harness
 from tests.support.names import unique
 from tests.support.outcomes import final_status
+from tests.support.wait import wait_until
 
 TOKEN = "forge-token-" + "c" * 20
 API_TOKEN = "listing-" + "c" * 30
@@ -65,6 +67,18 @@ def head_checks(forge: Harness) -> int:
     return sum(1 for r in fake.requests if any(m in r.path for m in marks))
 
 
+def stored_and_processed(bot: BotProcess, delivery_id: str) -> dict[str, Any]:
+    """Wait until the bot stored the delivery (a catch-up pass makes it) and processed it."""
+
+    def done() -> bool:
+        answer = httpx.get(f"{bot.url}/deliveries/{delivery_id}")
+        return answer.status_code == 200 and bool(answer.json()["processed"])
+
+    wait_until(done, timeout=30, what=f"delivery {delivery_id} to be stored and processed")
+    info: dict[str, Any] = httpx.get(f"{bot.url}/deliveries/{delivery_id}").json()
+    return info
+
+
 def builds_of(bot: BotProcess, repo: str, sha: str) -> list[dict[str, Any]]:
     answer = httpx.get(
         f"{bot.url}/builds", params={"repo": repo}, headers={"Authorization": f"Bearer {API_TOKEN}"}
@@ -95,3 +109,32 @@ def test_a_branch_pushed_while_the_bot_was_down_is_built_once_on_start(
     (build,) = builds_of(bot, repo, missed)
     assert build["state"] == "error"
     assert len(builds_of(bot, repo, built)) == 1
+
+
+def test_the_catch_up_applies_path_filters_to_what_changed_since_the_last_build(
+    forge: Harness, bot: BotProcess
+) -> None:
+    repo = forge.create_repo(unique("acme/mono"))
+    built = forge.commit(repo, {".s2i.yaml": config(repo), "src/a.go": "a"})
+    bot.start()
+    forge.push(bot, repo, "main", built)
+    final_status(forge, repo, built, timeout=BUILD_SECONDS)
+    bot.stop()
+
+    # While the bot is down: the build now filters on src/*, and only docs change. A push of
+    # this would build nothing, and neither does the catch-up.
+    filtered = config(repo).replace("{branches: [main]}", '{branches: [main], paths: ["src/*"]}')
+    docs = forge.commit(repo, {".s2i.yaml": filtered, "README.md": "docs only"})
+    bot.start()
+    caught_up = stored_and_processed(bot, catch_up_id(forge.forge, repo, "main", docs))
+    assert caught_up["builds"] == [] and caught_up["outcome"] == "0 build(s) planned"
+    checks = head_checks(forge)
+    forge.wait_for(lambda: head_checks(forge) >= checks + 2, timeout=30)  # two more passes
+    assert forge.statuses(repo, docs) == [] and builds_of(bot, repo, docs) == []
+    bot.stop()
+
+    # A change in src/ while the bot is down again: built on start.
+    missed = forge.commit(repo, {"src/b.go": "b"})
+    bot.start()
+    final_status(forge, repo, missed, timeout=BUILD_SECONDS)
+    assert len(builds_of(bot, repo, missed)) == 1

@@ -39,19 +39,21 @@ def test_a_head_is_missed_when_the_branch_points_elsewhere_than_the_last_build()
 @pytest.mark.parametrize(
     ("forge", "module"), [("github", github_webhooks), ("gitlab", gitlab_webhooks)]
 )
-def test_each_forges_push_delivery_is_read_by_its_parser_as_a_push_of_unknown_paths(
+def test_each_forges_push_delivery_is_read_by_its_parser_with_its_changed_paths(
     forge: str, module: ModuleType
 ) -> None:
     repo = Repo(forge, "group/app", html_url="https://forge/group/app", id=42)
     push = module.push_delivery
     webhooks: WebhookParser = getattr(module, f"{forge}_webhooks")(SECRET)
-    headers, body = push(repo, "release/1.x", OLD, NEW, "catch-up-x", "s2i-bot-catch-up")
-    event = webhooks.parse(webhooks.vouch(headers, body), body)
-    assert isinstance(event, Event)
-    assert (event.kind, event.ref, event.sha, event.delivery_id) == (
-        EventKind.PUSH, "refs/heads/release/1.x", NEW, "catch-up-x",
-    )  # fmt: skip
-    assert (event.repo.full_name, event.repo.id, event.changed_paths) == ("group/app", 42, None)
+    for paths in (None, ("docs/a.md", "src/b.go"), ()):
+        headers, body = push(repo, "release/1.x", OLD, NEW, "catch-up-x", "s2i-bot", paths)
+        event = webhooks.parse(webhooks.vouch(headers, body), body)
+        assert isinstance(event, Event)
+        assert (event.kind, event.ref, event.sha, event.delivery_id) == (
+            EventKind.PUSH, "refs/heads/release/1.x", NEW, "catch-up-x",
+        )  # fmt: skip
+        assert (event.repo.full_name, event.repo.id) == ("group/app", 42)
+        assert event.changed_paths == paths  # None: unknown, so path filters build
 
 
 def built_on(
@@ -97,10 +99,12 @@ def test_a_missed_head_becomes_one_push_delivery_whatever_passes_run(database_ur
     assert catch_up.catch_up() == []  # nothing missed
 
     github.heads[("acme/app", "main")] = NEW
+    github.changes[("acme/app", OLD, NEW)] = ("docs/readme.md",)  # the forge's compare
     (delivery,) = catch_up.catch_up()
     assert delivery.id == catch_up_id("github", "acme/app", "main", NEW)
     event = github_webhooks.github_webhooks(SECRET).parse(delivery.headers, delivery.body)
     assert isinstance(event, Event) and (event.sha, event.repo.id) == (NEW, 42)
+    assert event.changed_paths == ("docs/readme.md",)  # path filters decide as for a push
     assert catch_up.catch_up() == []  # waits: the push is not processed yet
     finish_all(store)
     assert catch_up.catch_up() == []  # its delivery is stored: never made twice

@@ -1,7 +1,7 @@
 """What missed-delivery recovery and the catch-up ask the forges, through the real drivers
 against the fakes: a GitHub hook's delivery log (a repository hook with a token, the app's
 hook with its JWT), paged by GitHub's cursor and cut at an age; one delivery with the request
-GitHub sent; a branch's head on both forges."""
+GitHub sent; a branch's head, and what changed since a commit, on both forges."""
 
 from __future__ import annotations
 
@@ -98,13 +98,17 @@ def test_the_apps_hook_log_is_read_with_its_jwt(github: FakeGitHub) -> None:
     assert found.headers["X-GitHub-Delivery"] == missed.guid
 
 
-def test_branch_heads_on_github(github: FakeGitHub) -> None:
+def test_branch_heads_and_changed_paths_on_github(github: FakeGitHub) -> None:
     repo = github.create_repo("octo/heads")
-    sha = repo.commit({"f": "1"}, "c", branch="release/1.x")
+    base = repo.commit({"f": "1", "docs/a.md": "a"}, "c", branch="release/1.x")
+    repo.commit({"src/x.go": "x"}, "c2", branch="release/1.x")
+    sha = repo.commit({"docs/a.md": "b", "f": "2"}, "c3", branch="release/1.x")
     api = GitHubApi(github.api_url, GITHUB_TOKEN, retry=no_retry())
     assert api.branch_head(repo.full_name, "release/1.x") == sha
     assert api.branch_head(repo.full_name, "release") is None
     assert api.branch_head(repo.full_name, "nope") is None
+    assert api.changed_paths(repo.full_name, base, sha) == ("docs/a.md", "f", "src/x.go")
+    assert api.changed_paths(repo.full_name, "0" * 40, sha) is None  # a commit GitHub lacks
 
 
 @pytest.fixture
@@ -114,9 +118,13 @@ def gitlab() -> Iterator[FakeGitLab]:
         assert fake.errors == []
 
 
-def test_branch_heads_on_gitlab(gitlab: FakeGitLab) -> None:
+def test_branch_heads_and_changed_paths_on_gitlab(gitlab: FakeGitLab) -> None:
     project = gitlab.create_project("group/sub/heads")
-    sha = project.commit({"f": "1"}, "c", branch="release/1.x")
+    base = project.commit({"f": "1", "docs/a.md": "a"}, "c", branch="release/1.x")
+    project.commit({"src/x.go": "x"}, "c2", branch="release/1.x")
+    sha = project.commit({"docs/a.md": "b", "f": "2"}, "c3", branch="release/1.x")
     api = GitLabApi(gitlab.url, GITHUB_TOKEN, retry=no_retry())
-    assert api.branch_head(project.path_with_namespace, "release/1.x") == sha
-    assert api.branch_head(project.path_with_namespace, "nope") is None
+    name = project.path_with_namespace
+    assert api.branch_head(name, "release/1.x") == sha
+    assert api.branch_head(name, "nope") is None
+    assert api.changed_paths(name, base, sha) == ("docs/a.md", "f", "src/x.go")
