@@ -1,7 +1,8 @@
 """Missed webhooks (issue 10: 4), the bot as a process against the fake GitHub: a delivery
 GitHub logged but the bot never received is fetched from the hook's log and built, on start
 and by the periodic pass, exactly once (whatever passes run again, and when the same delivery
-is POSTed too); what the store has is never fetched; a pass fetches a bounded number."""
+is POSTed too); what the store has is never fetched; a pass fetches a bounded number; a
+GitHub App reads its own hook's log."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 
 from tests.fakes.github import FakeGitHub, FakeRepo
+from tests.fakes.github_app import make_app_key
 from tests.fakes.github_hooks import LoggedDelivery
 from tests.fakes.webhooks import ZERO_SHA, github_headers, push_payload
 from tests.support.bot_process import BotFactory, BotProcess
@@ -22,7 +24,8 @@ from tests.support.wait import wait_until
 API_TOKEN = "listing-" + "m" * 30
 BOT_LOGIN = "s2i-bot"  # the fake's token user
 REGISTRY = "127.0.0.1:9"  # nothing listens: the build ends in an error, with its statuses
-BUILD_SECONDS = 120  # the runner fails at the registry; a loaded machine is slow to get there
+BUILD_SECONDS = 120
+APP_ID = 31337  # the runner fails at the registry; a loaded machine is slow to get there
 
 
 def config(repo: FakeRepo) -> str:
@@ -166,3 +169,29 @@ def test_a_pass_fetches_at_most_missed_deliveries_per_pass_oldest_first(
         lambda: "1 stored now, 1 wait for the next pass" in bot.log(), timeout=10,
         what="the first pass to say what waits",
     )  # fmt: skip
+
+
+def test_a_github_app_recovers_what_its_own_hook_missed_without_naming_a_hook(
+    github: FakeGitHub, start_bot: BotFactory
+) -> None:
+    key, _ = make_app_key()
+    github.register_app(APP_ID, key)
+    owner = unique("acme")
+    installation = github.install_app(APP_ID, owner)
+    repo = github.create_repo(f"{owner}/app")
+    sha = repo.commit({".s2i.yaml": "builds: [\n"}, "broken: a failed s2i/config")
+    payload = push_payload(repo, ref="refs/heads/main", before=ZERO_SHA, after=sha)
+    payload["installation"] = {"id": installation, "node_id": "MDIzOkludGVncmF0aW9u"}
+    hook = github.app_hook(APP_ID, "http://127.0.0.1:9/webhooks/github")
+    missed = github.record_delivery(hook, "push", payload, secret=WEBHOOK_SECRET)
+
+    start_bot(
+        github={"api_url": github.api_url, "app_id": APP_ID, "private_key": key,
+                "webhook_secret": WEBHOOK_SECRET},
+    )  # fmt: skip
+    github.wait_for(lambda: bool(github.statuses(repo.full_name, sha)), timeout=30)
+    (status,) = github.statuses(repo.full_name, sha)
+    assert (status["context"], status["state"]) == ("s2i/config", "failure")
+    assert status["creator"]["login"] == f"app-{APP_ID}[bot]"  # through the installation
+    assert fetched(github, missed) == 1
+    assert any(r.path.endswith("/app/hook/deliveries") for r in github.requests)
