@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 
 FORGE = "github"  # GitLab keeps no delivery log the API serves; its catch-up is bot/catch_up.py
 LISTED_PER_HOOK = 1000  # log entries read per hook and pass at most (ten pages of 100)
+# A pass after a clean one reads the logs back to the newest entry that one saw, less this
+# much (seconds): GitHub logs an attempt once it ended (up to its 10 s timeout), so an entry
+# may appear with a time a little before the newest one already listed.
+OVERLAP = 600.0
 # Where a recovered delivery came from, among its stored headers (for people reading the
 # store; nothing decides on it).
 RECOVERED_HEADER = "x-s2i-bot-recovered-from"
@@ -125,23 +129,33 @@ class MissedDeliveries:
         self._store, self._webhooks, self._log = store, webhooks, hook_log
         self._hooks = list(hooks)
         self._max_age, self._retention_days, self._per_pass = max_age, retention_days, per_pass
+        # The newest entry (GitHub's clock) a pass saw that left nothing behind: what is older
+        # (by more than OVERLAP) was dealt with, so the next pass does not list it again.
+        self._covered: datetime | None = None
 
     def recover(self, now: datetime | None = None) -> list[Delivery]:
         """One pass; the deliveries it stored that the workers must process."""
         cutoff = oldest_wanted(now or datetime.now(UTC), self._max_age, self._retention_days)
+        if self._covered is not None:
+            cutoff = max(cutoff, self._covered - timedelta(seconds=OVERLAP))
         listed: list[HookDeliveryItem] = []
+        clean = True  # every log read, every chosen entry fetched, nothing left waiting
         for hook in self._hooks:
             try:
                 listed += self._log.hook_deliveries(hook, cutoff, LISTED_PER_HOOK)
             except ForgeError as exc:
+                clean = False
                 log.warning("missed deliveries: cannot read the log of hook %s: %s", hook, exc)
         stored = self._store.known_deliveries(sorted({item.guid for item in listed}))
         chosen, waiting = to_fetch(listed, stored, self._per_pass)
         found: list[Delivery] = []
         for item in chosen:
             delivery = self._fetch(item)
+            clean = clean and delivery is not None
             if delivery is not None and self._store_one(delivery):
                 found.append(delivery)
+        if clean and not waiting and listed:
+            self._covered = max(item.delivered_at for item in listed)
         if chosen or waiting:
             log.info(
                 "missed deliveries: %d of %d logged deliveries were never stored; %d stored "

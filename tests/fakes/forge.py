@@ -32,6 +32,7 @@ class RecordingForge:
     hook_logs: dict[str, list[HookDeliveryItem]] = field(default_factory=dict)
     logged: dict[tuple[str, int], LoggedDelivery] = field(default_factory=dict)
     fetched: list[tuple[str, int]] = field(default_factory=list)
+    listed_since: list[datetime] = field(default_factory=list)  # each listing's newer_than
 
     def read_file(self, repo: str, path: str, sha: str) -> str | None:
         return self.files.get((repo, path, sha))
@@ -86,6 +87,7 @@ class RecordingForge:
     def hook_deliveries(
         self, hook: str, newer_than: datetime, limit: int
     ) -> list[HookDeliveryItem]:
+        self.listed_since.append(newer_than)
         entries = [i for i in self.hook_logs.get(hook, []) if i.delivered_at >= newer_than]
         return entries[:limit]
 

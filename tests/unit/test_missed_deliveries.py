@@ -11,6 +11,7 @@ from bot.events import Event, EventKind
 from bot.forges.base import HookDeliveryItem, LoggedDelivery
 from bot.forges.github_webhooks import github_webhooks, signature_of
 from bot.missed_deliveries import (
+    OVERLAP,
     RECOVERED_HEADER,
     MissedDeliveries,
     delivery_of,
@@ -120,3 +121,23 @@ def test_a_pass_stores_what_was_missed_once_and_never_fetches_it_again(tmp_path:
     assert missed.recover(NOW) == [] and github.fetched.count((HOOK, 1000)) == 1
     info = store.delivery_info("broken")
     assert info is not None and info.processed and str(info.outcome).startswith("refused: ")
+
+
+def test_after_a_clean_pass_the_logs_are_read_back_only_to_what_it_saw(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    github = RecordingForge()
+    github.hook_logs[HOOK] = [item("newer", 1), item("older", 30)]
+    github.logged[(HOOK, 999)] = push("newer")
+    github.logged[(HOOK, 970)] = push("older")
+    missed = MissedDeliveries(
+        store, github_webhooks(SECRET), github, [HOOK], max_age=86400, retention_days=30,
+        per_pass=1,
+    )  # fmt: skip
+    assert [d.id for d in missed.recover(NOW)] == ["older"]  # one waits: not a clean pass
+    assert [d.id for d in missed.recover(NOW)] == ["newer"]
+    missed.recover(NOW)
+    newest = NOW - timedelta(minutes=1)
+    assert github.listed_since == [
+        NOW - timedelta(days=1), NOW - timedelta(days=1),
+        newest - timedelta(seconds=OVERLAP),
+    ]  # fmt: skip
