@@ -5,7 +5,8 @@ does not automatically redeliver failed deliveries"); it keeps a log of each hoo
 deliveries for three days, with the request it sent. So, on start and every
 `missed_delivery_interval` seconds, the bot reads the logs of its hooks (a GitHub App's own
 hook, and the repository hooks `github.hooks` names), back to `missed_delivery_max_age` (and
-never further back than `retention_days`, past which the store forgets what it had), and
+never further back than `retention_days`, past which the store forgets what it had; after a
+pass that left nothing behind, back to the newest entry it saw, less OVERLAP), and
 stores each delivery it lacks under its original id (the log entry's `guid`, which was the
 X-GitHub-Delivery header), for the workers to process as if it had arrived. A redelivery
 shares its event's guid, so a delivery stored once is never stored again, whichever way it
