@@ -91,7 +91,11 @@ class Bot:
     outbox: Outbox
     writer: DeliveryWriter
     forge_pool: ThreadPoolExecutor  # where calls that reach the forge's API run
+    # Passes that find what the forges sent and the bot missed, each storing deliveries for
+    # the workers: the hooks' delivery logs, then branch heads never built (bot.wiring).
+    missed: list[Callable[[], list[Delivery]]] = field(default_factory=list)
     _tidying: asyncio.Task[None] | None = None  # the retention duty, from recover()
+    _recovering: asyncio.Task[None] | None = None  # the missed-deliveries duty, likewise
     _queue: asyncio.Queue[Delivery] = field(default_factory=asyncio.Queue)
     _queued: set[str] = field(default_factory=set)  # ids in _queue or being processed
     _workers: list[asyncio.Task[None]] = field(default_factory=list)
@@ -228,6 +232,7 @@ class Bot:
         await asyncio.to_thread(self.store.release_delivery_claims)
         for delivery in await asyncio.to_thread(self.store.unprocessed_deliveries):
             self.accept(delivery)
+        self._recovering = asyncio.create_task(self.keep_recovering_missed(), name="missed")
 
     async def retry_deliveries(self) -> None:
         """Hand the workers what was stored but not processed (the forge was down, or the
@@ -244,6 +249,25 @@ class Bot:
             except Exception:  # the store itself failing: try again next round
                 log.exception("retrying unprocessed deliveries failed")
 
+    async def recover_missed(self) -> None:
+        """One pass of each missed-delivery duty (bot/missed_deliveries.py, then
+        bot/catch_up.py); what they stored, the workers process as if it had arrived."""
+        loop = asyncio.get_running_loop()
+        for duty in self.missed:
+            try:
+                found = await loop.run_in_executor(self.forge_pool, duty)
+            except Exception:  # the store or a forge failing: the next pass tries again
+                log.exception("recovering missed deliveries failed")
+                continue
+            for delivery in found:
+                self.accept(delivery)
+
+    async def keep_recovering_missed(self) -> None:
+        """On start, then every missed_delivery_interval seconds (0: never)."""
+        while self.settings.missed_delivery_interval > 0:
+            await self.recover_missed()
+            await asyncio.sleep(self.settings.missed_delivery_interval)
+
     async def keep_tidy(self) -> None:
         """Retention: now, then every RETENTION_INTERVAL, what is older than retention_days
         goes (forget_before)."""
@@ -259,8 +283,9 @@ class Bot:
             await asyncio.sleep(RETENTION_INTERVAL)
 
     async def stop(self) -> None:
-        if self._tidying is not None:
-            self._tidying.cancel()
+        for duty in (self._tidying, self._recovering):
+            if duty is not None:
+                duty.cancel()
         for worker in self._workers:
             worker.cancel()
         await asyncio.gather(*self._workers, *self._processing, return_exceptions=True)

@@ -11,13 +11,21 @@ Every error names where the value came from: the variable, or the file and line.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from annotated_types import Ge
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 
 ENV_PREFIX = "S2I_BOT_"
@@ -47,6 +55,9 @@ def _read_secret_files(model: BaseModel, *secrets: str) -> None:
                 raise _FieldError(f"{name}_file", f"cannot read {path}: {exc.strerror}") from exc
 
 
+_REPOSITORY_HOOK = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+:[0-9]{1,19}")
+
+
 class GitHubSettings(BaseModel):
     """GitHub is on when a token or an App id is set (bot.forges.make_forges); then a webhook
     secret is required."""
@@ -66,6 +77,21 @@ class GitHubSettings(BaseModel):
     app_id: int | None = None
     private_key: SecretStr | None = None
     private_key_file: Path | None = None
+    # Repository webhooks whose delivery logs the bot reads for deliveries it missed
+    # (bot/missed_deliveries.py), each `owner/repo:hook_id`; a GitHub App's own hook is read
+    # without being named here.
+    hooks: list[str] = []
+
+    @field_validator("hooks")
+    @classmethod
+    def _hooks(cls, hooks: list[str]) -> list[str]:
+        for hook in hooks:
+            if not _REPOSITORY_HOOK.fullmatch(hook):
+                raise ValueError(
+                    f"'{hook}' is not owner/repo:hook_id (the hook's id is the number at the "
+                    "end of its settings page, https://github.com/owner/repo/settings/hooks/<id>)"
+                )
+        return hooks
 
     @model_validator(mode="after")
     def _read_files(self) -> GitHubSettings:
@@ -210,6 +236,17 @@ class Settings(BaseModel):
     # as verifying and storing a delivery (bench/intake.py), and each delivery's outcome is
     # logged once it is processed (bot.orchestrator), which says more.
     access_log: bool = False
+    # Missed webhooks (README, "Missed webhooks"): on start and then every this many seconds
+    # (0: never) the bot reads the GitHub hooks' delivery logs for deliveries it never stored
+    # (GitHub does not deliver a failed one again) and builds branch heads it never built.
+    missed_delivery_interval: Annotated[float, Ge(0)] = 300.0
+    # How far back the delivery logs are read (GitHub keeps three days); never further back
+    # than retention_days, past which the store forgets deliveries it had.
+    missed_delivery_max_age: Annotated[float, Ge(0)] = 86400.0
+    # Per pass, at most this many missed deliveries are fetched and stored, and this many
+    # branch heads built by the catch-up (0: no catch-up); the rest wait for the next pass.
+    missed_deliveries_per_pass: Annotated[int, Ge(1)] = 50
+    catch_up_per_pass: Annotated[int, Ge(0)] = 20
     # Build links (/builds/<key>) are unguessable and need no login. Listing a repository's
     # builds (GET /builds?repo=owner/name) needs `Authorization: Bearer <api_token>`, except
     # for the repositories named here, whose builds anyone may list; with neither, there is
@@ -295,7 +332,7 @@ def _apply_env(data: dict[str, Any], origins: Origins, environ: Mapping[str, str
                     f"of settings; set it as {ENV_PREFIX}{'__'.join(keys[:depth]).upper()}"
                 )
             target = section
-        lists = ("insecure_registries", "artifact_allowed_hosts")
+        lists = ("insecure_registries", "artifact_allowed_hosts", "hooks")
         target[keys[-1]] = value.split(",") if keys[-1] in lists else value
         origins[keys] = name
 

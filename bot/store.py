@@ -372,6 +372,14 @@ class Store:
     def has_delivery(self, delivery_id: str) -> bool:
         return bool(self._rows(sa.select(deliveries.c.id).where(deliveries.c.id == delivery_id)))
 
+    def known_deliveries(self, ids: list[str]) -> set[str]:
+        """Which of these delivery ids are stored (missed-delivery recovery skips them)."""
+        known: set[str] = set()
+        for start in range(0, len(ids), 500):  # bounded IN lists
+            query = sa.select(deliveries.c.id).where(deliveries.c.id.in_(ids[start : start + 500]))
+            known.update(row.id for row in self._rows(query))
+        return known
+
     def delivery_outcome(self, delivery_id: str) -> str | None:
         rows = self._rows(sa.select(deliveries.c.outcome).where(deliveries.c.id == delivery_id))
         return rows[0].outcome if rows else None
@@ -441,6 +449,18 @@ class Store:
         if names is not None:
             query = query.where(builds.c.name.in_(names))
         return [_build(r) for r in self._rows(query.order_by(builds.c.id))]
+
+    def last_branch_builds(self, limit: int) -> list[Build]:
+        """The newest build of each branch the bot built (any name, any state), the most
+        recently built branches first, at most `limit` (the catch-up compares their shas
+        with the branch heads)."""
+        newest = (
+            sa.select(sa.func.max(builds.c.id))
+            .where(builds.c.ref_key.like("refs/heads/%"), builds.c.pr.is_(None))
+            .group_by(builds.c.forge, builds.c.repo, builds.c.ref_key)
+        )
+        query = sa.select(builds).where(builds.c.id.in_(newest))
+        return [_build(r) for r in self._rows(query.order_by(builds.c.id.desc()).limit(limit))]
 
     def latest_builds_of_pull(self, forge: str, repo: str, pr: int) -> list[Build]:
         """The newest build of each name for a pull request, in name order."""

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from bot.build_logs import LogStore
 from bot.build_record import Build
+from bot.catch_up import CatchUp
 from bot.delivery_writer import DeliveryWriter
 from bot.dispatcher import Dispatcher
 from bot.executors import make_executor
@@ -18,6 +19,8 @@ from bot.forges import make_forges
 from bot.forges.base import Forge, ForgeApi
 from bot.image_policy import ImagePolicy
 from bot.intake import Intake
+from bot.missed_deliveries import FORGE as HOOK_LOG_FORGE
+from bot.missed_deliveries import HookLog, MissedDeliveries
 from bot.orchestrator import Bot
 from bot.outbox import Outbox
 from bot.planner import resolve_image
@@ -25,7 +28,7 @@ from bot.pull_requests import PullRequests
 from bot.reporter import Reporter
 from bot.runner.credentials import Credentials
 from bot.settings import Settings
-from bot.store import Store
+from bot.store import Delivery, Store
 from bot.templates import Template, load_templates
 
 
@@ -94,5 +97,26 @@ def build_bot(
     forge_pool = ThreadPoolExecutor(settings.forge_threads, thread_name_prefix="forge")
     return Bot(
         settings, store, webhooks, apis, logs, intake, pulls, dispatcher, outbox,
-        DeliveryWriter(store), forge_pool,
+        DeliveryWriter(store), forge_pool, missed_duties(settings, store, forges),
     )  # fmt: skip
+
+
+def missed_duties(
+    settings: Settings, store: Store, forges: Mapping[str, Forge]
+) -> list[Callable[[], list[Delivery]]]:
+    """What recovers missed webhooks: GitHub's hook delivery logs (the App's own hook when
+    the bot is an App, and the repository hooks github.hooks names), then the catch-up of
+    branch heads on every forge."""
+    duties: list[Callable[[], list[Delivery]]] = []
+    github = forges.get(HOOK_LOG_FORGE)
+    hooks = (["app"] if settings.github.app_id is not None else []) + settings.github.hooks
+    if github is not None and isinstance(github.api, HookLog) and hooks:
+        missed = MissedDeliveries(
+            store, github.webhooks, github.api, hooks, max_age=settings.missed_delivery_max_age,
+            retention_days=settings.retention_days, per_pass=settings.missed_deliveries_per_pass,
+        )  # fmt: skip
+        duties.append(missed.recover)
+    webhooks = {name: forge.webhooks for name, forge in forges.items()}
+    apis = {name: forge.api for name, forge in forges.items()}
+    duties.append(CatchUp(store, apis, webhooks, settings.catch_up_per_pass).catch_up)
+    return duties

@@ -9,7 +9,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import Any, Protocol
 
 from bot.events import Event, PullRequest, Repo
 from bot.forges.fields import PayloadError, header, repo_path
@@ -91,6 +92,31 @@ class CommitStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class HookDeliveryItem:
+    """One entry of a hook's delivery log (GitHub's `hook-delivery-item`): one attempt to
+    deliver an event; redeliveries of an event share its `guid`, the X-GitHub-Delivery."""
+
+    hook: str  # "app" (the GitHub App's hook) or "owner/repo:hook_id"
+    id: int  # this attempt's id in the log
+    guid: str
+    event: str
+    action: str | None
+    delivered_at: datetime
+    status_code: int  # what the bot answered (0 or 5xx: it was down or refused)
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedDelivery:
+    """A delivery as the hook's log keeps it (GitHub's `hook-delivery`): the request's
+    headers and payload, as the forge sent them."""
+
+    guid: str
+    event: str
+    headers: dict[str, str]
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class ReleaseAsset:
     name: str
     url: str  # where the runner downloads it (with the forge token)
@@ -109,6 +135,11 @@ class WebhookParser(Protocol):
     def delivery_id(self, headers: Mapping[str, str]) -> str | None: ...
 
     def event_name(self, headers: Mapping[str, str]) -> str: ...
+
+    def vouch(self, headers: Mapping[str, str], body: bytes) -> dict[str, str]:
+        """`headers` with the signature (or token) `parse` checks, for a body the bot itself
+        vouches for: one it read from the forge's API, never one a request brought."""
+        ...
 
 
 class ForgeApi(Protocol):
@@ -157,6 +188,15 @@ class ForgeApi(Protocol):
         """A token that may clone the repository over HTTPS (the password of Basic auth)."""
         ...
 
+    def branch_head(self, repo: str, branch: str) -> str | None:
+        """The commit a branch points at now; None when the repository has no such branch."""
+        ...
+
+    def changed_paths(self, repo: str, base: str, head: str) -> tuple[str, ...] | None:
+        """The files `head` changed since its merge base with `base` (a push's changed
+        paths, for path filters); None when the forge cannot say (a commit gone, too many)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Webhooks:
@@ -168,9 +208,14 @@ class Webhooks:
     parser: Callable[[Mapping[str, str], bytes, str | None], Webhook]
     delivery_header: str
     event_header: str
+    # The headers that carry the secret's proof for a body (the driver's `sealed`).
+    sealer: Callable[[Mapping[str, str], bytes, str | None], dict[str, str]]
 
     def parse(self, headers: Mapping[str, str], body: bytes) -> Webhook:
         return self.parser(headers, body, self.secret)
+
+    def vouch(self, headers: Mapping[str, str], body: bytes) -> dict[str, str]:
+        return self.sealer(headers, body, self.secret)
 
     def delivery_id(self, headers: Mapping[str, str]) -> str | None:
         return header(headers, self.delivery_header)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import threading
 import urllib.parse
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from github import (
     Auth,
@@ -18,6 +19,8 @@ from github import (
     GithubIntegration,
     UnknownObjectException,
 )
+from github.HookDelivery import HookDeliverySummary
+from github.PaginatedList import PaginatedList
 
 from bot.events import PullRequest, Repo
 from bot.forges.base import (
@@ -26,6 +29,9 @@ from bot.forges.base import (
     FileTooLarge,
     ForgeError,
     FoundRepository,
+    HookDeliveryItem,
+    LoggedDelivery,
+    PermanentForgeError,
     ReleaseAsset,
     StatusState,
     confirmed_repo,
@@ -40,6 +46,10 @@ from bot.retry import RetryPolicy, call_with_retry
 _DESCRIPTION_MAX = 140
 _WRITERS = ("admin", "maintain", "write")
 T = TypeVar("T")
+APP_HOOK = "app"  # the GitHub App's own webhook, as hook_deliveries names it
+_PAGE = 100  # the most entries GitHub's delivery logs give per page
+# "Compare two commits" lists at most 300 files; with that many, which changed is unknown.
+_COMPARE_FILES = 300
 
 
 def wait_hint(exc: BaseException) -> float | None:
@@ -269,3 +279,111 @@ class GitHubApi:
             else:
                 self._bot_login = str(self._call(lambda: self._gh.get_user().login))
         return self._bot_login
+
+    # -- the hook's delivery log: what GitHub sent, and what it got back ------------------
+    def _integration(self) -> GithubIntegration:
+        assert self._app_auth is not None
+        return GithubIntegration(
+            auth=self._app_auth, base_url=self._api_url, retry=None,
+            seconds_between_requests=None, seconds_between_writes=None,
+        )  # fmt: skip
+
+    def _repository_hook(self, hook: str) -> tuple[str, int]:
+        repo, _, hook_id = hook.rpartition(":")
+        return repo, int(hook_id)
+
+    def _hook_log(self, hook: str) -> Iterable[HookDeliverySummary]:
+        if hook == APP_HOOK:
+            if self._app_auth is None:
+                raise PermanentForgeError("the app's hook needs github.app_id (a GitHub App)")
+            # "List deliveries for an app webhook" (GET /app/hook/deliveries): a JWT, which
+            # GithubIntegration's requester sends; PyGithub has no method of its own for it.
+            return PaginatedList(
+                HookDeliverySummary, self._integration().requester, "/app/hook/deliveries",
+                {"per_page": _PAGE},
+            )  # fmt: skip
+        repo, hook_id = self._repository_hook(hook)
+        # "List deliveries for a repository webhook": the token needs the repository's hooks.
+        return self._github(repo).get_repo(repo).get_hook_deliveries(hook_id)
+
+    def hook_deliveries(
+        self, hook: str, newer_than: datetime, limit: int
+    ) -> list[HookDeliveryItem]:
+        """The hook's delivery log, newest first, back to `newer_than` and at most `limit`
+        entries. GitHub pages it with a `cursor` in the Link header's next URL ("Using
+        pagination in the REST API"), which PaginatedList follows page by page, so the
+        listing stops as soon as it reaches older entries."""
+
+        def listing() -> list[HookDeliveryItem]:
+            items: list[HookDeliveryItem] = []
+            for entry in self._hook_log(hook):
+                delivered = entry.delivered_at
+                if delivered is None or entry.id is None or not entry.guid:
+                    continue
+                if delivered.tzinfo is None:
+                    delivered = delivered.replace(tzinfo=UTC)
+                if delivered < newer_than or len(items) >= limit:
+                    break
+                items.append(
+                    HookDeliveryItem(
+                        hook, int(entry.id), str(entry.guid), str(entry.event or ""),
+                        entry.action, delivered, int(entry.status_code or 0),
+                    )
+                )  # fmt: skip
+            return items
+
+        return self._call(listing)
+
+    def hook_delivery(self, hook: str, delivery_id: int) -> LoggedDelivery | None:
+        """One entry of the hook's log with the request GitHub sent: its headers and payload
+        ("Get a delivery for an app webhook", "... for a repository webhook"); None when the
+        log no longer has it or keeps no payload for it."""
+
+        def get() -> dict[str, Any] | None:
+            try:
+                if hook == APP_HOOK:
+                    requester = self._integration().requester
+                    url = f"/app/hook/deliveries/{delivery_id}"
+                    answer: dict[str, Any] = requester.requestJsonAndCheck("GET", url)[1]
+                    return answer
+                repo, hook_id = self._repository_hook(hook)
+                gh_repo = self._github(repo).get_repo(repo)
+                return dict(gh_repo.get_hook_delivery(hook_id, delivery_id).raw_data)
+            except UnknownObjectException:
+                return None
+
+        data = self._call(get)
+        request = (data or {}).get("request") or {}
+        payload, headers = request.get("payload"), request.get("headers")
+        if data is None or not isinstance(payload, dict):
+            return None
+        sent = {str(k): str(v) for k, v in (headers or {}).items()}
+        return LoggedDelivery(str(data["guid"]), str(data["event"]), sent, payload)
+
+    def branch_head(self, repo: str, branch: str) -> str | None:
+        def head() -> str | None:
+            try:
+                # "Get a reference" (heads/<branch>): exactly that branch, 404 otherwise.
+                return str(
+                    self._github(repo).get_repo(repo).get_git_ref(f"heads/{branch}").object.sha
+                )
+            except UnknownObjectException:
+                return None
+
+        return self._call(head)
+
+    def changed_paths(self, repo: str, base: str, head: str) -> tuple[str, ...] | None:
+        """From "Compare two commits" (base...head: since the merge base), a renamed file
+        under both its names."""
+
+        def compare() -> tuple[str, ...] | None:
+            try:
+                files = self._github(repo).get_repo(repo).compare(base, head).files
+            except UnknownObjectException:  # a commit GitHub no longer has
+                return None
+            if len(files) >= _COMPARE_FILES:
+                return None
+            paths = {f.filename for f in files} | {f.previous_filename for f in files}
+            return tuple(sorted(p for p in paths if p))
+
+        return self._call(compare)

@@ -7,6 +7,7 @@ deliveries". Nothing here talks to the network (gidgethub's sansio.py is the mod
 from __future__ import annotations
 
 import hmac
+import json
 import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -38,9 +39,55 @@ def verify_signature(headers: Mapping[str, str], body: bytes, secret: str) -> No
     signature = fields.header(headers, "X-Hub-Signature-256")
     if not signature:
         raise SignatureError("missing X-Hub-Signature-256 header")
-    expected = "sha256=" + hmac.digest(secret.encode(), body, "sha256").hex()
+    expected = signature_of(body, secret)
     if not hmac.compare_digest(signature.encode(), expected.encode()):
         raise SignatureError("X-Hub-Signature-256 does not match the payload")
+
+
+def signature_of(body: bytes, secret: str) -> str:
+    """The X-Hub-Signature-256 value GitHub sends for `body`."""
+    return "sha256=" + hmac.digest(secret.encode(), body, "sha256").hex()
+
+
+def sealed(headers: Mapping[str, str], body: bytes, secret: str | None) -> dict[str, str]:
+    """`headers` (names lowercased, as the web route stores them) with the signature of
+    `body` in place of any the forge sent: for a body the bot vouches for (read from GitHub's
+    API, or made by the catch-up), so it passes `parse` as a delivery GitHub signed does."""
+    kept = {k.lower(): v for k, v in headers.items()}
+    kept.pop("x-hub-signature", None)
+    kept.pop("x-hub-signature-256", None)
+    if secret is not None:
+        kept["x-hub-signature-256"] = signature_of(body, secret)
+    return kept
+
+
+def push_delivery(
+    repo: Repo,
+    branch: str,
+    before: str,
+    sha: str,
+    delivery_id: str,
+    actor: str,
+    paths: tuple[str, ...] | None,
+) -> tuple[dict[str, str], bytes]:
+    """A `push` webhook for `branch` moving to `sha`, as `parse` reads one (unsigned: see
+    `sealed`): what the catch-up stores for a branch head no delivery told the bot about.
+    The changed `paths` (None: unknown, and path filters build) are listed as one commit's,
+    the head's, which `parse` reads them from."""
+    fields.git_ref(f"refs/heads/{branch}", "branch")
+    commits = [] if paths is None else [{"id": sha, "modified": list(paths)}]
+    payload = {
+        "ref": f"refs/heads/{branch}", "before": before, "after": fields.commit_sha(sha, "after"),
+        "created": False, "deleted": False, "forced": False, "commits": commits,
+        "head_commit": None, "pusher": {"name": actor}, "sender": {"login": actor},
+        "repository": {"id": repo.id, "full_name": repo.full_name, "html_url": repo.html_url},
+    }  # fmt: skip
+    headers = {
+        "content-type": "application/json",
+        "x-github-event": "push",
+        "x-github-delivery": delivery_id,
+    }
+    return headers, json.dumps(payload).encode()
 
 
 def _repo(payload: Mapping[str, Any]) -> Repo:
@@ -197,5 +244,6 @@ def parse(headers: Mapping[str, str], body: bytes, secret: str | None) -> Webhoo
 def github_webhooks(secret: str | None) -> Webhooks:
     """The GitHub webhook endpoint: `parse` bound to the configured secret."""
     return Webhooks(
-        NAME, secret, parse, delivery_header="X-GitHub-Delivery", event_header="X-GitHub-Event"
-    )
+        NAME, secret, parse, delivery_header="X-GitHub-Delivery", event_header="X-GitHub-Event",
+        sealer=sealed,
+    )  # fmt: skip

@@ -234,3 +234,36 @@ class GitLabApi:
         if self._bot_login is None:
             self._bot_login = self._call(current)
         return self._bot_login
+
+    def branch_head(self, repo: str, branch: str) -> str | None:
+        """doc/api/branches.md, "Get single repository branch": its `commit.id`."""
+
+        def head() -> str | None:
+            try:
+                found = self._project(repo).branches.get(branch, **_NO_SLEEP)
+            except GitlabGetError as exc:
+                if exc.response_code == 404:
+                    return None
+                raise
+            return str(found.commit["id"])
+
+        return self._call(head)
+
+    def changed_paths(self, repo: str, base: str, head: str) -> tuple[str, ...] | None:
+        """doc/api/repositories.md, "Compare branches, tags or commits" (from...to: since the
+        merge base); None when GitLab timed out comparing."""
+
+        def compare() -> tuple[str, ...] | None:
+            try:
+                result = self._project(repo).repository_compare(base, head, **_NO_SLEEP)
+            except GitlabGetError as exc:
+                if exc.response_code == 404:
+                    return None
+                raise
+            if not isinstance(result, dict) or result.get("compare_timeout"):
+                return None
+            diffs = result.get("diffs") or []
+            paths = {d.get("new_path") for d in diffs} | {d.get("old_path") for d in diffs}
+            return tuple(sorted(str(p) for p in paths if p))
+
+        return self._call(compare)

@@ -8,6 +8,7 @@ network.
 from __future__ import annotations
 
 import hmac
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -46,6 +47,46 @@ def verify_token(headers: Mapping[str, str], secret: str) -> None:
         raise SignatureError("missing X-Gitlab-Token header")
     if not hmac.compare_digest(token.encode(), secret.encode()):
         raise SignatureError("X-Gitlab-Token does not match the webhook secret")
+
+
+def sealed(headers: Mapping[str, str], body: bytes, secret: str | None) -> dict[str, str]:
+    """`headers` (names lowercased, as the web route stores them) with the secret token
+    `parse` checks: for a body the bot vouches for (made by the catch-up from GitLab's API)."""
+    kept = {k.lower(): v for k, v in headers.items()}
+    kept.pop("x-gitlab-token", None)
+    if secret is not None:
+        kept["x-gitlab-token"] = secret
+    return kept
+
+
+def push_delivery(
+    repo: Repo,
+    branch: str,
+    before: str,
+    sha: str,
+    delivery_id: str,
+    actor: str,
+    paths: tuple[str, ...] | None,
+) -> tuple[dict[str, str], bytes]:
+    """A `Push Hook` for `branch` moving to `sha`, as `parse` reads one (without the token:
+    see `sealed`): what the catch-up stores for a branch head no delivery told the bot
+    about. The changed `paths` (None: unknown, and path filters build) are listed as one
+    commit's, the head's, which `parse` reads them from."""
+    fields.git_ref(f"refs/heads/{branch}", "branch")
+    commits = [] if paths is None else [{"id": sha, "modified": list(paths)}]
+    payload = {
+        "object_kind": "push", "event_name": "push", "ref": f"refs/heads/{branch}",
+        "before": before, "after": fields.commit_sha(sha, "after"), "checkout_sha": sha,
+        "user_username": actor, "commits": commits, "total_commits_count": len(commits),
+        "project": {"id": repo.id, "path_with_namespace": repo.full_name,
+                    "web_url": repo.html_url},
+    }  # fmt: skip
+    headers = {
+        "content-type": "application/json",
+        "x-gitlab-event": "Push Hook",
+        "x-gitlab-event-uuid": delivery_id,
+    }
+    return headers, json.dumps(payload).encode()
 
 
 def _repo(payload: Mapping[str, Any]) -> Repo:
@@ -180,5 +221,6 @@ def parse(headers: Mapping[str, str], body: bytes, secret: str | None) -> Webhoo
 def gitlab_webhooks(secret: str | None) -> Webhooks:
     """The GitLab webhook endpoint: `parse` bound to the configured secret token."""
     return Webhooks(
-        NAME, secret, parse, delivery_header="X-Gitlab-Event-UUID", event_header="X-Gitlab-Event"
-    )
+        NAME, secret, parse, delivery_header="X-Gitlab-Event-UUID",
+        event_header="X-Gitlab-Event", sealer=sealed,
+    )  # fmt: skip

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from bot.events import PullRequest, Repo
-from bot.forges.base import CommitStatus, ReleaseAsset
+from bot.forges.base import CommitStatus, HookDeliveryItem, LoggedDelivery, ReleaseAsset
 
 
 @dataclass
@@ -23,6 +24,15 @@ class RecordingForge:
     tags: dict[tuple[str, str], str] = field(default_factory=dict)  # repo, tag -> sha
     releases: dict[tuple[str, int], list[ReleaseAsset]] = field(default_factory=dict)
     login: str = "s2i-bot"  # the account the bot acts as
+    heads: dict[tuple[str, str], str] = field(default_factory=dict)  # repo, branch -> sha
+    ids: dict[str, int] = field(default_factory=dict)  # repo -> the forge's id, when asked
+    changes: dict[tuple[str, str, str], tuple[str, ...]] = field(default_factory=dict)
+    # A hook's delivery log (newest first) and the requests it keeps, by (hook, entry id);
+    # `fetched` lists the entries asked for, in order.
+    hook_logs: dict[str, list[HookDeliveryItem]] = field(default_factory=dict)
+    logged: dict[tuple[str, int], LoggedDelivery] = field(default_factory=dict)
+    fetched: list[tuple[str, int]] = field(default_factory=list)
+    listed_since: list[datetime] = field(default_factory=list)  # each listing's newer_than
 
     def read_file(self, repo: str, path: str, sha: str) -> str | None:
         return self.files.get((repo, path, sha))
@@ -40,7 +50,7 @@ class RecordingForge:
 
     def repository(self, full_name: str, repo_id: int | None) -> Repo:
         clone_url = f"https://{self.name}.example/{full_name}.git"
-        return Repo(self.name, full_name, clone_url, id=repo_id)
+        return Repo(self.name, full_name, clone_url, id=self.ids.get(full_name, repo_id))
 
     def can_write(self, repo: str, user: str, user_id: int | None) -> bool:
         return user in self.writers
@@ -67,3 +77,20 @@ class RecordingForge:
 
     def bot_login(self) -> str:
         return self.login
+
+    def branch_head(self, repo: str, branch: str) -> str | None:
+        return self.heads.get((repo, branch))
+
+    def changed_paths(self, repo: str, base: str, head: str) -> tuple[str, ...] | None:
+        return self.changes.get((repo, base, head))  # repo, base, head -> paths
+
+    def hook_deliveries(
+        self, hook: str, newer_than: datetime, limit: int
+    ) -> list[HookDeliveryItem]:
+        self.listed_since.append(newer_than)
+        entries = [i for i in self.hook_logs.get(hook, []) if i.delivered_at >= newer_than]
+        return entries[:limit]
+
+    def hook_delivery(self, hook: str, delivery_id: int) -> LoggedDelivery | None:
+        self.fetched.append((hook, delivery_id))
+        return self.logged.get((hook, delivery_id))

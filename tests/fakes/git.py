@@ -244,10 +244,14 @@ class BareRepo:
                 people[key] = (name, email, int(stamp.split()[0]))
         return CommitInfo(sha, tree, parents, people["author"], people["committer"], message)
 
-    def changes(self, sha: str) -> list[FileChange]:
-        """Files ``sha`` changed against its first parent (all files for a root commit)."""
-        raw = git(self.path, "diff-tree", "-r", "--root", "--no-commit-id", "--raw", "-z", sha)
-        num = git(self.path, "diff-tree", "-r", "--root", "--no-commit-id", "--numstat", "-z", sha)
+    def changes(self, sha: str, base: str | None = None) -> list[FileChange]:
+        """Files ``sha`` changed against ``base``, by default its first parent (all files
+        for a root commit)."""
+        commits = (base, sha) if base else (sha,)
+        raw = git(self.path, "diff-tree", "-r", "--root", "--no-commit-id", "--raw", "-z", *commits)
+        num = git(
+            self.path, "diff-tree", "-r", "--root", "--no-commit-id", "--numstat", "-z", *commits
+        )
         counts: dict[str, tuple[int, int]] = {}
         for entry in num.decode().split("\0"):
             if entry:

@@ -59,6 +59,7 @@ from tests.fakes.github_app import (
     Installation,
     InstallationToken,
 )
+from tests.fakes.github_hooks import FAILED, HookLogs, LoggedDelivery, cursor_page
 from tests.fakes.github_repo import ROLES, FakeRepo, Pull
 
 __all__ = ["API_PREFIX", "STORAGE_PREFIX", "Download", "FakeGitHub", "FakeRepo", "RecordedRequest"]
@@ -167,11 +168,14 @@ class FakeGitHub(ForgeServer):
         self._status_ids = 0
         self._comment_ids = itertools.count(1).__next__  # comment ids are global on GitHub
         self._apps = AppRegistry()
+        self._hooks = HookLogs()
         self._api = openapi.load()
         self._handlers: dict[str, Callable[[_Call], _Reply]] = {
             "repos/get": self._get_repo,
             "repos/get-content": self._get_content,
             "repos/get-commit": self._get_commit,
+            "repos/compare-commits-with-basehead": self._compare,
+            "repos/compare-commits": self._compare,  # the same, as the description also has it
             "repos/create-commit-status": self._create_status,
             "repos/list-commit-statuses-for-ref": self._list_statuses,
             "pulls/get": self._get_pull,
@@ -187,6 +191,8 @@ class FakeGitHub(ForgeServer):
             "repos/get-release-asset": self._get_release_asset,
             "git/get-ref": self._get_ref,
             "git/get-tag": self._get_tag,
+            "repos/list-webhook-deliveries": self._list_repo_hook_deliveries,
+            "repos/get-webhook-delivery": self._get_repo_hook_delivery,
         }
         # Operations on the authenticated user, not on a repository.
         self._user_handlers: dict[str, Callable[[_Caller], _Reply]] = {
@@ -203,6 +209,8 @@ class FakeGitHub(ForgeServer):
             "apps/create-installation-access-token": self._create_installation_token,
             "apps/get-installation": self._get_installation,
             "apps/get-repo-installation": self._get_repo_installation,
+            "apps/list-webhook-deliveries": self._list_app_hook_deliveries,
+            "apps/get-webhook-delivery": self._get_app_hook_delivery,
         }
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -287,6 +295,45 @@ class FakeGitHub(ForgeServer):
     def expire_tokens(self) -> None:
         """Every installation token issued so far expires now."""
         self._apps.expire_tokens()
+
+    # -- webhooks and their delivery logs (tests/fakes/github_hooks.py) -------------------
+    def create_hook(self, full_name: str, url: str) -> int:
+        """A webhook of repository ``full_name`` delivering to ``url``; its id."""
+        return self._hooks.create(url=url, repo=self.repo(full_name).full_name).id
+
+    def app_hook(self, app_id: int, url: str) -> int:
+        """The id of the registered app's one webhook (delivering to ``url``)."""
+        return self._hooks.app_hook(app_id, url).id
+
+    def record_delivery(
+        self,
+        hook_id: int,
+        event: str,
+        payload: dict[str, JSON],
+        *,
+        secret: str | None,
+        status_code: int = FAILED[0],
+        status: str = FAILED[1],
+        guid: str | None = None,
+    ) -> LoggedDelivery:
+        """Log what GitHub sent (or tried to send) to hook ``hook_id``, signed with
+        ``secret``; nothing is POSTed. By default an attempt that failed: a delivery the
+        receiver missed. The logged ``headers`` and ``body`` are what a test POSTs to deliver
+        the same event itself (then log it again with its ``guid`` and the answer's status)."""
+        hook = self._hooks.hook(hook_id)
+        if hook is None:
+            raise KeyError(f"no hook {hook_id}: create_hook() or app_hook() first")
+        return self._hooks.record(
+            hook, event, payload, secret=secret, status_code=status_code, status=status,
+            guid=guid,
+        )  # fmt: skip
+
+    def hook_log(self, hook_id: int) -> list[LoggedDelivery]:
+        """Hook ``hook_id``'s log, newest first."""
+        hook = self._hooks.hook(hook_id)
+        if hook is None:
+            raise KeyError(f"no hook {hook_id}")
+        return self._hooks.of(hook)
 
     @property
     def downloads(self) -> list[Download]:
@@ -510,6 +557,20 @@ class FakeGitHub(ForgeServer):
         if sha is None:
             raise _Refused(422, f"No commit found for SHA: {call.params['ref']}")
         return _Reply(200, objects.commit(call.repo, call.repo.bare.commit_info(sha)))
+
+    def _compare(self, call: _Call) -> _Reply:
+        # "Compare two commits": BASE...HEAD, each a branch, tag or sha; 404 when one is
+        # unknown. The fake compares within one repository (no owner:branch of a fork).
+        params = call.params
+        basehead = params.get("basehead") or f"{params.get('base')}...{params.get('head')}"
+        base_ref, dots, head_ref = basehead.partition("...")
+        if not dots:
+            raise _Gap(f"FakeGitHub compares BASE...HEAD only, not {basehead}")
+        base, head = call.repo.bare.resolve(base_ref), call.repo.bare.resolve(head_ref)
+        merge_base = None if base is None or head is None else call.repo.bare.merge_base(base, head)
+        if base is None or head is None or merge_base is None:
+            raise _Refused(404, "Not Found")
+        return _Reply(200, objects.comparison(call.repo, base, head, merge_base))
 
     def _create_status(self, call: _Call) -> _Reply:
         repo, sha = call.repo, call.params["sha"]
@@ -800,6 +861,47 @@ class FakeGitHub(ForgeServer):
         if installation is None:
             raise _Refused(404, "Not Found")
         return _Reply(200, self._installation_body(installation))
+
+    # -- webhook delivery logs -----------------------------------------------------------
+    def _delivery_page(self, request: Request, logged: list[LoggedDelivery]) -> _Reply:
+        # "Using pagination in the REST API": the delivery logs page by a cursor, the next
+        # page's URL in the Link header (per_page default 30, at most 100).
+        per_page = min(int(request.query_params.get("per_page", 30)), 100)
+        page, cursor = cursor_page(logged, per_page, request.query_params.get("cursor"))
+        headers = {}
+        if cursor is not None:
+            query = urllib.parse.urlencode({"per_page": per_page, "cursor": cursor})
+            headers["Link"] = f'<{self.url}{request.url.path}?{query}>; rel="next"'
+        return _Reply(200, [d.item() for d in page], headers)
+
+    def _repo_hook(self, call: _Call) -> Any:
+        hook = self._hooks.hook(int(call.params["hook_id"]))
+        if hook is None or hook.repo != call.repo.full_name.lower():
+            raise _Refused(404, "Not Found")
+        # Repository hooks are an admin's ("Repository webhooks": admin:repo_hook scope).
+        if call.caller.installation_token is None and call.repo.role(call.caller.login) != "admin":
+            raise _Refused(404, "Not Found")
+        return hook
+
+    def _list_repo_hook_deliveries(self, call: _Call) -> _Reply:
+        return self._delivery_page(call.request, self._hooks.of(self._repo_hook(call)))
+
+    def _get_repo_hook_delivery(self, call: _Call) -> _Reply:
+        found = self._hooks.find(self._repo_hook(call), int(call.params["delivery_id"]))
+        if found is None:
+            raise _Refused(404, "Not Found")
+        return _Reply(200, found.detail())
+
+    def _list_app_hook_deliveries(self, call: _AppCall) -> _Reply:
+        hook = self._hooks.app_hook(call.app.app_id, "")
+        return self._delivery_page(call.request, self._hooks.of(hook))
+
+    def _get_app_hook_delivery(self, call: _AppCall) -> _Reply:
+        hook = self._hooks.app_hook(call.app.app_id, "")
+        found = self._hooks.find(hook, int(call.params["delivery_id"]))
+        if found is None:
+            raise _Refused(404, "Not Found")
+        return _Reply(200, found.detail())
 
 
 def _unauthorized(message: str) -> Response:

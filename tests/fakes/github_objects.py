@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tests.fakes import openapi
-from tests.fakes.git import Blob, CommitInfo
+from tests.fakes.git import Blob, CommitInfo, git
 from tests.fakes.github_repo import AnnotatedTag, Asset, Comment, Issue, Pull, Release
 from tests.fakes.github_repo import FakeRepo as FakeRepo  # re-exported: it used to live here
 
@@ -222,12 +222,10 @@ def _iso(stamp: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
 
 
-def commit(repo: FakeRepo, info: CommitInfo) -> dict[str, JSON]:
-    """``GET /repos/{owner}/{repo}/commits/{ref}`` (schema ``commit``), from the git object."""
-    body = _retarget(copy.deepcopy(openapi.load().example("commit")), _urls(repo))
-    sha = info.sha
+def diff_entries(repo: FakeRepo, sha: str, base: str | None = None) -> list[dict[str, JSON]]:
+    """``diff-entry`` of each file ``sha`` changed against ``base`` (default: its parent)."""
     files: list[dict[str, JSON]] = []
-    for change in repo.bare.changes(sha):
+    for change in repo.bare.changes(sha, base):
         quoted = urllib.parse.quote(change.path)
         files.append(
             {
@@ -242,6 +240,14 @@ def commit(repo: FakeRepo, info: CommitInfo) -> dict[str, JSON]:
                 "contents_url": f"{repo.url}/contents/{quoted}?ref={sha}",
             }
         )
+    return files
+
+
+def commit(repo: FakeRepo, info: CommitInfo) -> dict[str, JSON]:
+    """``GET /repos/{owner}/{repo}/commits/{ref}`` (schema ``commit``), from the git object."""
+    body = _retarget(copy.deepcopy(openapi.load().example("commit")), _urls(repo))
+    sha = info.sha
+    files = diff_entries(repo, sha)
     additions = sum(f["additions"] for f in files)
     deletions = sum(f["deletions"] for f in files)
     (a_name, a_email, a_time), (c_name, c_email, c_time) = info.author, info.committer
@@ -661,4 +667,34 @@ def git_tag(repo: FakeRepo, tag: AnnotatedTag) -> dict[str, JSON]:
             "payload": None,
             "verified_at": None,
         },
+    }
+
+
+def comparison(repo: FakeRepo, base: str, head: str, merge_base: str) -> dict[str, JSON]:
+    """``GET /repos/{owner}/{repo}/compare/{base}...{head}`` (schema ``commit-comparison``):
+    the commits of ``merge_base..head`` and the files changed since the merge base."""
+    bare = repo.bare
+    ahead = git(bare.path, "rev-list", "--reverse", f"{merge_base}..{head}").decode().split()
+    behind = int(git(bare.path, "rev-list", "--count", f"{merge_base}..{base}").decode())
+    status = (
+        "identical" if not ahead and not behind
+        else "ahead" if not behind
+        else "behind" if not ahead
+        else "diverged"
+    )  # fmt: skip
+    basehead, owner = f"{base}...{head}", repo.owner
+    return {
+        "url": f"{repo.url}/compare/{basehead}",
+        "html_url": f"{repo.html_url}/compare/{basehead}",
+        "permalink_url": f"{repo.html_url}/compare/{owner}:{base[:7]}...{owner}:{head[:7]}",
+        "diff_url": f"{repo.html_url}/compare/{basehead}.diff",
+        "patch_url": f"{repo.html_url}/compare/{basehead}.patch",
+        "base_commit": commit(repo, bare.commit_info(base)),
+        "merge_base_commit": commit(repo, bare.commit_info(merge_base)),
+        "status": status,
+        "ahead_by": len(ahead),
+        "behind_by": behind,
+        "total_commits": len(ahead),
+        "commits": [commit(repo, bare.commit_info(sha)) for sha in ahead],
+        "files": diff_entries(repo, head, merge_base),
     }

@@ -53,6 +53,8 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         ("GET", rf"/projects/{_ID}", "_get_project"),
         ("GET", rf"/projects/{_ID}/repository/files/(?P<file_path>[^/]+)", "_get_file"),
         ("GET", rf"/projects/{_ID}/repository/files/(?P<file_path>[^/]+)/raw", "_get_raw_file"),
+        ("GET", rf"/projects/{_ID}/repository/branches/(?P<branch>[^/]+)", "_get_branch"),
+        ("GET", rf"/projects/{_ID}/repository/compare", "_compare"),
         ("GET", rf"/projects/{_ID}/repository/commits/(?P<sha>[^/]+)", "_get_commit"),
         ("GET", rf"/projects/{_ID}/repository/commits/(?P<sha>[^/]+)/statuses", "_list_statuses"),
         ("POST", rf"/projects/{_ID}/statuses/(?P<sha>[^/]+)", "_create_status"),
@@ -417,6 +419,29 @@ class FakeGitLab(ForgeServer):
         project = self._project(call)
         sha = self._resolve(project, call.params["sha"])
         return _Reply(200, objects.commit(project, project.bare.commit_info(sha)))
+
+    def _get_branch(self, call: _Call) -> _Reply:
+        """``GET /projects/:id/repository/branches/:branch`` (branches.md, "Get single
+        repository branch"): 404 "Branch Not Found" for a branch the project lacks."""
+        project = self._project(call)
+        name = call.params["branch"]
+        sha = project.bare.resolve(f"refs/heads/{name}")
+        if sha is None:
+            raise _Refused(404, "404 Branch Not Found")
+        return _Reply(200, objects.branch(project, name, project.bare.commit_info(sha)))
+
+    def _compare(self, call: _Call) -> _Reply:
+        """``GET /projects/:id/repository/compare?from=&to=`` (repositories.md, "Compare
+        branches, tags or commits"): not `straight`, so from the merge base (from...to)."""
+        project = self._project(call)
+        if str(call.args.get("straight", "false")).lower() == "true":
+            raise _Refused(400, "the fake compares from the merge base only (straight=false)")
+        base = self._resolve(project, str(call.args.get("from", "")))
+        head = self._resolve(project, str(call.args.get("to", "")))
+        merge_base = project.bare.merge_base(base, head)
+        if merge_base is None:
+            raise _Refused(404, "404 Commit Not Found")
+        return _Reply(200, objects.comparison(project, base, head, merge_base))
 
     def _create_status(self, call: _Call) -> _Reply:
         """``POST /projects/:id/statuses/:sha`` as Ci::CreateCommitStatusService runs it."""

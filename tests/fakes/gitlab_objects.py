@@ -517,6 +517,50 @@ def commit(p: FakeProject, info: CommitInfo) -> dict[str, JSON]:
     }
 
 
+def branch(p: FakeProject, name: str, info: CommitInfo) -> dict[str, JSON]:
+    """A branch (branches.md, "Get single repository branch"); the fake protects none."""
+    return {
+        "name": name,
+        "merged": False,
+        "protected": False,
+        "default": name == p.default_branch,
+        "developers_can_push": False,
+        "developers_can_merge": False,
+        "can_push": True,
+        "web_url": f"{p.web_url}/-/tree/{name}",
+        "commit": {
+            k: v
+            for k, v in commit(p, info).items()
+            if k not in ("last_pipeline", "status", "project_id")
+        },
+    }
+
+
+def comparison(p: FakeProject, base: str, head: str, merge_base: str) -> dict[str, JSON]:
+    """A comparison (repositories.md, "Compare branches, tags or commits"): the commits of
+    ``merge_base..head``, the newest as ``commit``, and a diff per file changed since the
+    merge base (the fake leaves ``diff`` empty)."""
+    ahead = git(p.bare.path, "rev-list", f"{merge_base}..{head}").decode().split()
+    commits = [commit(p, p.bare.commit_info(sha)) for sha in reversed(ahead)]
+    diffs = [
+        {
+            "old_path": change.path, "new_path": change.path, "a_mode": "100644",
+            "b_mode": "100644", "diff": "", "new_file": change.status == "added",
+            "renamed_file": False, "deleted_file": change.status == "removed",
+            "generated_file": None,
+        }
+        for change in p.bare.changes(head, merge_base)
+    ]  # fmt: skip
+    return {
+        "commit": commits[-1] if commits else None,
+        "commits": commits,
+        "diffs": diffs,
+        "compare_timeout": False,
+        "compare_same_ref": base == head,
+        "web_url": f"{p.web_url}/-/compare/{base}...{head}",
+    }
+
+
 def note(
     p: FakeProject, mr: FakeMergeRequest, note_id: int, body: str, author: FakeUser
 ) -> dict[str, JSON]:

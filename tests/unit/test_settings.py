@@ -155,3 +155,16 @@ def test_no_script_reads_an_s2i_bot_variable_that_is_not_a_setting() -> None:
             if "unknown setting" in str(exc) or "not a setting's name" in str(exc):
                 refused.append(str(exc))
     assert refused == []
+
+
+def test_github_hooks_are_owner_repo_hook_id_in_the_file_or_a_comma_separated_variable(
+    tmp_path: Path,
+) -> None:
+    settings = load_settings(None, {"S2I_BOT_GITHUB__HOOKS": "acme/app:12,acme/web:345"})
+    assert settings.github.hooks == ["acme/app:12", "acme/web:345"]
+    assert (settings.missed_delivery_interval, settings.catch_up_per_pass) == (300.0, 20)
+    config = tmp_path / "bot.yaml"
+    config.write_text("github:\n  hooks: [acme/app]\n")
+    message = settings_error({}, config)
+    assert message.startswith(f"{config}:2: github.hooks: 'acme/app' is not owner/repo:hook_id")
+    assert "settings/hooks/<id>" in message

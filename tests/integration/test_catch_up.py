@@ -1,0 +1,140 @@
+"""Catch-up (issue 10: 4), the bot as a process against each fake forge: a branch pushed
+while the bot was down is built on start as a push would be (statuses included), once,
+however many passes run after."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.catch_up import catch_up_id
+from tests.fakes.github import FakeGitHub
+from tests.fakes.gitlab import FakeGitLab
+from tests.support.bot_process import BotProcess
+from tests.support.forges import GitHubHarness, GitLabHarness, Harness
+from tests.support.names import unique
+from tests.support.outcomes import final_status
+from tests.support.wait import wait_until
+
+TOKEN = "forge-token-" + "c" * 20
+API_TOKEN = "listing-" + "c" * 30
+REGISTRY = "127.0.0.1:9"  # nothing listens: each build ends in an error, with its statuses
+BUILD_SECONDS = 120
+
+
+@pytest.fixture(params=["github", "gitlab"])
+def forge(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    if request.param == "github":
+        with FakeGitHub(TOKEN) as github:
+            yield GitHubHarness(github, TOKEN)
+            assert github.errors == []
+    else:
+        with FakeGitLab(TOKEN) as gitlab:
+            yield GitLabHarness(gitlab, TOKEN)
+            assert gitlab.errors == []
+
+
+@pytest.fixture
+def bot(forge: Harness, tmp_path: Path) -> Iterator[BotProcess]:
+    settings: dict[str, Any] = {
+        "forge_write_interval": 0, "builder_registry": REGISTRY,
+        "image_policy": {"registries": [REGISTRY]}, "api_token": API_TOKEN,
+        "missed_delivery_interval": 0.3, **forge.bot_settings(),
+    }  # fmt: skip
+    workdir = tmp_path / "bot"
+    workdir.mkdir()
+    process = BotProcess(workdir, settings)
+    yield process
+    process.stop()
+
+
+def config(repo: str) -> str:
+    return (
+        f"builds:\n  - name: web\n    template: go\n    image: {REGISTRY}/{repo.lower()}\n"
+        "    triggers: {branches: [main]}\n"
+    )
+
+
+def head_checks(forge: Harness) -> int:
+    """How many times the bot asked the forge for a branch's head (one per branch a pass)."""
+    fake = forge.fake if isinstance(forge, GitHubHarness | GitLabHarness) else None
+    assert isinstance(fake, FakeGitHub | FakeGitLab)
+    marks = ("/git/ref/heads/", "/repository/branches/")
+    return sum(1 for r in fake.requests if any(m in r.path for m in marks))
+
+
+def stored_and_processed(bot: BotProcess, delivery_id: str) -> dict[str, Any]:
+    """Wait until the bot stored the delivery (a catch-up pass makes it) and processed it."""
+
+    def done() -> bool:
+        answer = httpx.get(f"{bot.url}/deliveries/{delivery_id}")
+        return answer.status_code == 200 and bool(answer.json()["processed"])
+
+    wait_until(done, timeout=30, what=f"delivery {delivery_id} to be stored and processed")
+    info: dict[str, Any] = httpx.get(f"{bot.url}/deliveries/{delivery_id}").json()
+    return info
+
+
+def builds_of(bot: BotProcess, repo: str, sha: str) -> list[dict[str, Any]]:
+    answer = httpx.get(
+        f"{bot.url}/builds", params={"repo": repo}, headers={"Authorization": f"Bearer {API_TOKEN}"}
+    )
+    answer.raise_for_status()
+    return [b for b in answer.json()["builds"] if b["sha"] == sha]
+
+
+def test_a_branch_pushed_while_the_bot_was_down_is_built_once_on_start(
+    forge: Harness, bot: BotProcess
+) -> None:
+    repo = forge.create_repo(unique("acme/app"))
+    built = forge.commit(repo, {".s2i.yaml": config(repo)})
+    bot.start()
+    forge.push(bot, repo, "main", built)
+    final_status(forge, repo, built, timeout=BUILD_SECONDS)
+    bot.stop()
+
+    missed = forge.commit(repo, {"a.txt": "pushed while the bot was down"})  # no webhook
+    bot.start()
+    status = final_status(forge, repo, missed, timeout=BUILD_SECONDS)
+    assert status.state == {"github": "error", "gitlab": "failed"}[forge.forge]
+    assert status.target_url.startswith(f"{bot.url}/builds/")  # its log, as a push's
+    assert "catch-up of " in bot.log()
+
+    checks = head_checks(forge)
+    forge.wait_for(lambda: head_checks(forge) >= checks + 2, timeout=30)  # two more passes
+    (build,) = builds_of(bot, repo, missed)
+    assert build["state"] == "error"
+    assert len(builds_of(bot, repo, built)) == 1
+
+
+def test_the_catch_up_applies_path_filters_to_what_changed_since_the_last_build(
+    forge: Harness, bot: BotProcess
+) -> None:
+    repo = forge.create_repo(unique("acme/mono"))
+    built = forge.commit(repo, {".s2i.yaml": config(repo), "src/a.go": "a"})
+    bot.start()
+    forge.push(bot, repo, "main", built)
+    final_status(forge, repo, built, timeout=BUILD_SECONDS)
+    bot.stop()
+
+    # While the bot is down: the build now filters on src/*, and only docs change. A push of
+    # this would build nothing, and neither does the catch-up.
+    filtered = config(repo).replace("{branches: [main]}", '{branches: [main], paths: ["src/*"]}')
+    docs = forge.commit(repo, {".s2i.yaml": filtered, "README.md": "docs only"})
+    bot.start()
+    caught_up = stored_and_processed(bot, catch_up_id(forge.forge, repo, "main", docs))
+    assert caught_up["builds"] == [] and caught_up["outcome"] == "0 build(s) planned"
+    checks = head_checks(forge)
+    forge.wait_for(lambda: head_checks(forge) >= checks + 2, timeout=30)  # two more passes
+    assert forge.statuses(repo, docs) == [] and builds_of(bot, repo, docs) == []
+    bot.stop()
+
+    # A change in src/ while the bot is down again: built on start.
+    missed = forge.commit(repo, {"src/b.go": "b"})
+    bot.start()
+    final_status(forge, repo, missed, timeout=BUILD_SECONDS)
+    assert len(builds_of(bot, repo, missed)) == 1
