@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from annotated_types import Ge
+from annotated_types import Ge, Gt
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
@@ -213,6 +213,12 @@ class Settings(BaseModel):
     # Retry-After and not stored: the forge shows them failed (redeliver them from GitHub's
     # "Recent Deliveries" or GitLab's "Recent events" of the hook).
     max_backlog: Annotated[int, Ge(1)] = 1000
+    # Several replicas on one PostgreSQL database share the work by claims that expire:
+    # what a replica holds (a delivery, a build, an outbox item, a periodic duty) it renews
+    # every lease_renew_seconds; one that stops renewing (killed, its node lost) has it taken
+    # over after lease_seconds. Longer: a takeover waits longer; shorter: more writes.
+    lease_seconds: Annotated[float, Gt(0)] = 30.0
+    lease_renew_seconds: Annotated[float, Gt(0)] = 10.0
     # Build links (/builds/<key>) are unguessable and need no login. Listing a repository's
     # builds (GET /builds?repo=owner/name) needs `Authorization: Bearer <api_token>`, except
     # for the repositories named here, whose builds anyone may list; with neither, there is
@@ -240,6 +246,12 @@ class Settings(BaseModel):
         if not self.public_url:
             self.public_url = f"http://{self.host}:{self.port}"
         self.public_url = self.public_url.rstrip("/")
+        if self.lease_renew_seconds >= self.lease_seconds:
+            raise _FieldError(
+                "lease_renew_seconds",
+                f"must be shorter than lease_seconds ({self.lease_seconds}), or leases "
+                "expire before they are renewed",
+            )
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 's2i-bot.db'}"
         return self

@@ -39,6 +39,9 @@ class BotProcess:
         self.config_file = workdir / "bot.yaml"
         self.config_file.write_text(yaml.safe_dump(self.settings))
         self.log_file = workdir / "bot.log"
+        # What runs after `python -m`: the bot's command line, or a test's launcher of it
+        # (tests/support/gated_bot.py).
+        self.argv = ["bot.cli", "--config", str(self.config_file), "serve"]
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -54,7 +57,7 @@ class BotProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("S2I_BOT_")}
         with self.log_file.open("ab") as log:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "--config", str(self.config_file), "serve"],
+                [sys.executable, "-m", *self.argv],
                 stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=env,
             )  # fmt: skip
 
@@ -65,6 +68,10 @@ class BotProcess:
         code = self._proc.wait(timeout=timeout)
         self._proc = None
         return code, self.log()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
 
     def _healthy(self) -> bool:
         assert self._proc is not None

@@ -41,7 +41,7 @@ def test_builds_run_concurrently_up_to_the_limit_and_each_state_is_stored_and_re
         )
         outbox.start()
         dispatcher = Dispatcher(
-            store, executor, outbox, LogStore(tmp_path / "logs"), lambda b: Credentials(), 2
+            store, executor, outbox, LogStore(store, tmp_path / "logs"), lambda b: Credentials(), 2
         )
         for build in builds:
             dispatcher.submit(build)
@@ -77,7 +77,7 @@ def test_a_cancelled_build_is_stopped_by_the_executor_and_reported_cancelled(
         outbox = Outbox(store, reporter, min_interval=0, settle=0)
         outbox.start()
         dispatcher = Dispatcher(
-            store, executor, outbox, LogStore(tmp_path / "logs"), lambda b: Credentials(), 1
+            store, executor, outbox, LogStore(store, tmp_path / "logs"), lambda b: Credentials(), 1
         )
         dispatcher.submit(build)
         await executor.wait(lambda: build.id in executor.running)
@@ -113,7 +113,7 @@ def test_a_repository_runs_at_most_its_limit_and_its_next_build_waits_without_a_
         )
         outbox.start()
         dispatcher = Dispatcher(
-            store, executor, outbox, LogStore(tmp_path / "logs"), lambda b: Credentials(), 3,
+            store, executor, outbox, LogStore(store, tmp_path / "logs"), lambda b: Credentials(), 3,
             max_per_repo=2,
         )  # fmt: skip
         for build in [*busy, other]:

@@ -31,7 +31,8 @@ class World:
         self.store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
         self.forge = RecordingForge(writers={"maintainer"})
         templates = {"go": Template(name="go", builder="s2i-bot/go")}
-        intake = Intake(self.store, {"github": self.forge}, templates, LogStore(tmp_path), None)
+        logs = LogStore(self.store, tmp_path)
+        intake = Intake(self.store, {"github": self.forge}, templates, logs, None)
         self.pulls = PullRequests(self.store, {"github": self.forge}, intake, build_drafts=False)
         self.reporter = Reporter(self.store, {"github": self.forge}, "http://bot")
         self.deliveries = 0

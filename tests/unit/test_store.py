@@ -97,20 +97,21 @@ def test_a_claimed_or_waiting_delivery_is_not_due_and_attempts_count(database_ur
     db = Store(database_url)
     db.add_delivery(Delivery("d1", "github", "push", {}, b"{}"))
     now = time.time()
-    assert db.claim_delivery("d1", now + 600, now=now)
-    assert not db.claim_delivery("d1", now + 600, now=now)  # another attempt is under way
+    assert db.claim_delivery("d1", now=now)
+    assert not db.claim_delivery("d1", now=now)  # another attempt is under way
     assert db.unprocessed_deliveries(now) == []
     assert db.delivery_failed("d1", "GitHub answered 500") == 1
     db.retry_delivery_at("d1", now + 30)
     assert db.unprocessed_deliveries(now) == []
+    assert not db.claim_delivery("d1", now=now)  # waiting for its next attempt
     assert [d.id for d in db.unprocessed_deliveries(now + 31)] == ["d1"]
-    assert db.claim_delivery("d1", now + 600, now=None)  # on start: taken whatever its claim
+    assert db.claim_delivery("d1", now=now + 31)
     assert db.delivery_failed("d1", "again") == 2
     db.finish_delivery("d1", "error: given up")
     info = db.delivery_info("d1")
     assert info is not None
     assert (info.processed, info.attempts, info.last_error) == (True, 2, "again")
-    assert not db.claim_delivery("d1", now + 600, now=None)
+    assert not db.claim_delivery("d1", now=now + 3600)
     db.close()
 
 
@@ -120,7 +121,7 @@ def test_the_migrations_make_the_schema_the_store_queries(database_url: str) -> 
     with engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), metadata)
         assert differences == []
-        assert MigrationContext.configure(conn).get_current_revision() == "0002"
+        assert MigrationContext.configure(conn).get_current_revision() == "0003"
     engine.dispose()
 
 
