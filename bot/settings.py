@@ -174,6 +174,8 @@ class Settings(BaseModel):
     public_url: str = ""
     data_dir: Path = Path("var")
     database_url: str = ""  # default: SQLite in data_dir
+    # The URL from a file (a mounted Secret: a PostgreSQL URL holds its password).
+    database_url_file: Path | None = None
     # The operator's builder templates (*.yaml); unset: the ones bundled with the package
     # (config/templates of this repository).
     templates_dir: Path | None = None
@@ -252,6 +254,9 @@ class Settings(BaseModel):
                 f"must be shorter than lease_seconds ({self.lease_seconds}), or leases "
                 "expire before they are renewed",
             )
+        if not self.database_url and self.database_url_file is not None:
+            secret = _secret_from_file(None, self.database_url_file, "database_url_file")
+            self.database_url = secret.get_secret_value() if secret else ""
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 's2i-bot.db'}"
         return self

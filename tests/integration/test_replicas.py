@@ -1,7 +1,8 @@
 """Two bot processes on one PostgreSQL database, behind no balancer (issue 10: 3): deliveries
 posted to either or to both are each processed once, each build runs once, each status
 reaches the forge once; a replica killed (SIGKILL) mid-build has its build adopted by the
-other, whose final status arrives once; every log link answers on both replicas.
+other, whose final status arrives once; every log link answers on both replicas; a replica
+is ready (GET /readyz) only while its database answers.
 
 The builds are FileGatedExecutor's (tests/fakes/executor.py), driven from here through
 files: what is tested is who does what, not building."""
@@ -17,17 +18,20 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
+import sqlalchemy as sa
 
 from bot.build_result import BuildResult
 from tests.fakes.executor import FileGatedExecutor
 from tests.fakes.github import FakeGitHub, FakeRepo
 from tests.fakes.webhooks import ZERO_SHA, github_headers, push_payload
-from tests.support.bot_process import BotProcess
+from tests.support.bot_process import BotFactory, BotProcess
 from tests.support.databases import fresh_database
 from tests.support.forges import GITHUB_TOKEN, WEBHOOK_SECRET
 from tests.support.names import unique
 from tests.support.outcomes import FINAL_STATES, final_status
+from tests.support.testenv import ProvisionedEnv
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.e2e  # the PostgreSQL server scripts/provision.sh started
@@ -174,3 +178,26 @@ def test_a_replica_killed_mid_build_has_its_build_adopted_and_the_final_status_a
     wait_until(lambda: httpx.get(f"{survivor.url}/healthz").json()["active_builds"] == 0,
                timeout=30, what="the survivor to finish")  # fmt: skip
     assert final_count(github, repo, sha) == 1
+
+
+def test_a_replica_is_ready_only_while_its_database_answers(
+    tmp_path: Path, start_bot: BotFactory
+) -> None:
+    with fresh_database("postgresql", tmp_path) as database_url:
+        bot = start_bot(database_url=database_url)
+        assert httpx.get(f"{bot.url}/readyz").status_code == 200
+        name = sa.make_url(database_url).database
+        with psycopg.connect(ProvisionedEnv.load().postgres_url, autocommit=True) as admin:
+            # The database goes away: no new connection, the bot's ones cut.
+            admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )
+            answer = httpx.get(f"{bot.url}/readyz")
+            assert answer.status_code == 503
+            assert answer.json()["error"] == "the database does not answer"
+            admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+        wait_until(lambda: httpx.get(f"{bot.url}/readyz").status_code == 200, timeout=30,
+                   what="the bot to be ready again")  # fmt: skip
+        bot.stop()

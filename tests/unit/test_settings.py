@@ -155,3 +155,20 @@ def test_no_script_reads_an_s2i_bot_variable_that_is_not_a_setting() -> None:
             if "unknown setting" in str(exc) or "not a setting's name" in str(exc):
                 refused.append(str(exc))
     assert refused == []
+
+
+def test_the_database_url_can_come_from_a_mounted_secret_file(tmp_path: Path) -> None:
+    url = tmp_path / "url"
+    url.write_text("postgresql://bot:pw@db:5432/s2i_bot\n")
+    settings = load_settings(None, {"S2I_BOT_DATABASE_URL_FILE": str(url)})
+    assert settings.database_url == "postgresql://bot:pw@db:5432/s2i_bot"
+    missing = settings_error({"S2I_BOT_DATABASE_URL_FILE": str(tmp_path / "none")})
+    assert missing.startswith("S2I_BOT_DATABASE_URL_FILE: ")
+
+
+def test_leases_are_renewed_before_they_expire() -> None:
+    settings = Settings()
+    assert (settings.lease_seconds, settings.lease_renew_seconds) == (30.0, 10.0)
+    message = settings_error({"S2I_BOT_LEASE_SECONDS": "5", "S2I_BOT_LEASE_RENEW_SECONDS": "5"})
+    assert message.startswith("S2I_BOT_LEASE_RENEW_SECONDS: ")
+    assert "shorter than lease_seconds" in message

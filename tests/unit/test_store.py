@@ -182,3 +182,37 @@ def test_outbox_and_pull_comment_upserts_work_on_either_database(database_url: s
     comment = db.pull_comment("github", "acme/app", 7)
     assert (comment.comment_id, comment.notice, comment.notice_sha) == (99, "waiting", "abc")
     db.close()
+
+
+def test_a_database_of_the_single_bot_schema_is_upgraded_and_its_unfinished_work_adopted(
+    database_url: str,
+) -> None:
+    """0002 -> 0003: builds left queued or running by a bot of the previous version have no
+    owner, so the first replica to start adopts them; the rest is kept."""
+    engine = sa.create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        migrations.upgrade(conn, "0002")
+        conn.execute(
+            sa.text(
+                "INSERT INTO deliveries (id, forge, event, headers, body, received_at, attempts)"
+                " VALUES ('old', 'github', 'push', '{}', :body, '2025-01-01 00:00:00', 0)"
+            ),
+            {"body": b"{}"},
+        )
+        for build_id, state in ((1, "running"), (2, "succeeded")):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO builds (id, delivery_id, name, forge, repo, sha, ref_key, state,"
+                    " reason, created_at, key) VALUES (:id, 'old', :name, 'github', 'acme/app',"
+                    " 'abc', 'refs/heads/main', :state, '', '2025-01-01 00:00:00', :key)"
+                ),
+                {"id": build_id, "name": f"b{build_id}", "state": state, "key": f"k{build_id}"},
+            )
+    engine.dispose()
+    db = Store(database_url)
+    assert [b.id for b in db.orphaned_builds()] == [1]
+    adopted = db.adopt_build(1)
+    assert adopted is not None and adopted.state is BuildState.QUEUED
+    assert db.claim_delivery("old")
+    assert db.log_text(1) is None and db.take_lease("retention")
+    db.close()
