@@ -90,14 +90,30 @@ builds = sa.Table(
 _BUILDS_BY_KEY = sa.Index("builds_by_key", builds.c.key, unique=True)
 KEY_BYTES = 24  # 192 bits
 
+
+def _pull_key(*, with_sha: bool = False) -> list[sa.Column[Any]]:
+    """forge, repo, pr (and a head sha): the primary key of what the bot keeps per pull
+    request. New Column objects each time: a Column belongs to one table."""
+    key: list[sa.Column[Any]] = [
+        sa.Column("forge", sa.String, primary_key=True),
+        sa.Column("repo", sa.String, primary_key=True),
+        sa.Column("pr", sa.Integer, primary_key=True),
+    ]
+    if with_sha:
+        key.append(sa.Column("sha", sa.String, primary_key=True))
+    return key
+
+
+def _of_pull(table: sa.Table, forge: str, repo: str, pr: int) -> Any:
+    """The rows of `table` (keyed by _pull_key) that belong to one pull request."""
+    return sa.and_(table.c.forge == forge, table.c.repo == repo, table.c.pr == pr)
+
+
 # `/s2i ok-to-test` approvals, bound to the head sha they were given for.
 approvals = sa.Table(
     "approvals",
     metadata,
-    sa.Column("forge", sa.String, primary_key=True),
-    sa.Column("repo", sa.String, primary_key=True),
-    sa.Column("pr", sa.Integer, primary_key=True),
-    sa.Column("sha", sa.String, primary_key=True),
+    *_pull_key(with_sha=True),
     sa.Column("approver", sa.String, nullable=False),
     sa.Column("approved_at", sa.DateTime, nullable=False),
 )
@@ -106,9 +122,7 @@ approvals = sa.Table(
 pull_comments = sa.Table(
     "pull_comments",
     metadata,
-    sa.Column("forge", sa.String, primary_key=True),
-    sa.Column("repo", sa.String, primary_key=True),
-    sa.Column("pr", sa.Integer, primary_key=True),
+    *_pull_key(),
     sa.Column("comment_id", sa.BigInteger),
     sa.Column("notice", sa.Text, nullable=False, default=""),
     sa.Column("notice_sha", sa.String),  # the head commit the notice asks approval for
@@ -119,10 +133,7 @@ pull_comments = sa.Table(
 pull_notices = sa.Table(
     "pull_notices",
     metadata,
-    sa.Column("forge", sa.String, primary_key=True),
-    sa.Column("repo", sa.String, primary_key=True),
-    sa.Column("pr", sa.Integer, primary_key=True),
-    sa.Column("sha", sa.String, primary_key=True),
+    *_pull_key(with_sha=True),
     sa.Column("published_at", sa.DateTime, nullable=False),
 )
 
@@ -582,19 +593,13 @@ class Store:
     def approved_by(self, forge: str, repo: str, pr: int, sha: str) -> str | None:
         rows = self._rows(
             sa.select(approvals.c.approver).where(
-                approvals.c.forge == forge, approvals.c.repo == repo,
-                approvals.c.pr == pr, approvals.c.sha == sha,
+                _of_pull(approvals, forge, repo, pr), approvals.c.sha == sha
             )
-        )  # fmt: skip
+        )
         return rows[0].approver if rows else None
 
     def pull_comment(self, forge: str, repo: str, pr: int) -> PullComment:
-        rows = self._rows(
-            sa.select(pull_comments).where(
-                pull_comments.c.forge == forge, pull_comments.c.repo == repo,
-                pull_comments.c.pr == pr,
-            )
-        )  # fmt: skip
+        rows = self._rows(sa.select(pull_comments).where(_of_pull(pull_comments, forge, repo, pr)))
         if not rows:
             return PullComment(None, "")
         return PullComment(rows[0].comment_id, rows[0].notice, rows[0].notice_sha or "")
@@ -643,13 +648,10 @@ class Store:
         by then), or None when none had been published."""
         rows = self._rows(
             sa.select(pull_notices.c.sha)
-            .where(
-                pull_notices.c.forge == forge, pull_notices.c.repo == repo,
-                pull_notices.c.pr == pr, pull_notices.c.published_at <= at,
-            )
+            .where(_of_pull(pull_notices, forge, repo, pr), pull_notices.c.published_at <= at)
             .order_by(pull_notices.c.published_at.desc())
             .limit(1)
-        )  # fmt: skip
+        )
         return str(rows[0].sha) if rows else None
 
     # -- outbox
