@@ -80,10 +80,12 @@ class Dispatcher:
         cancelled = await asyncio.to_thread(self._store.cancel, build.id, reason)
         if cancelled is None:
             return  # it finished first
-        self._logs.append(build.id, f"CANCELLED: {reason}\n")
+        await asyncio.to_thread(self._logs.append, build.id, f"CANCELLED: {reason}\n")
+        # Whichever replica runs it: a Job is deleted from here; a local runner of another
+        # replica is stopped by that replica, whose heartbeat finds the build cancelled.
+        await self._executor.cancel(build.id, self._logs.path(build.id))
         task = self._tasks.get(build.id)
         if task is not None:
-            await self._executor.cancel(build.id, self._logs.path(build.id))
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         await self._outbox.status(cancelled)

@@ -10,9 +10,11 @@ order, off the builds' critical path, and survives forge outages and restarts.
 - A pending status waits `settle` seconds, so a build that starts as soon as it is queued shows
   "building" once instead of "queued" then "building" a moment later.
 - Several replicas share one outbox table: an item is claimed (bot/store.py `outbox_claim`)
-  before it is sent, so each is sent by one replica; a claim whose replica died expires and
-  another sends it (then a send cut short by the kill may reach the forge twice: a status
-  set twice to the same state, the comment edited twice, once in a while a reply twice).
+  before it is sent, so each is sent by one replica; what a key sent last stays in its row
+  (a digest), so a version that would send the same again is not sent, whichever replica
+  takes it. A claim whose replica died expires and another sends the item (then a send cut
+  short by the kill may reach the forge twice: a status set twice to the same state, the
+  comment edited twice, once in a while a reply twice).
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import contextlib
 import logging
 import time
 import uuid
-from collections import OrderedDict
 
 from bot.build_record import Build
 from bot.commit_status import context_of
@@ -33,7 +34,6 @@ from bot.store import OutboxItem, Store
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 600.0
-REMEMBERED = 10_000
 
 
 class Outbox:
@@ -45,9 +45,6 @@ class Outbox:
         self._wake = asyncio.Event()
         self._empty = asyncio.Event()
         self._last_write = float("-inf")  # monotonic
-        # What each key sent last, so a state sent twice (a race between a send and a newer
-        # put) goes out once; bounded, oldest forgotten first.
-        self._last_sent: OrderedDict[str, object] = OrderedDict()
         self._worker: asyncio.Task[None] | None = None
         self.sending: str | None = None  # the key of the item being sent: the heartbeat renews it
 
@@ -115,28 +112,22 @@ class Outbox:
 
     async def _deliver(self, item: OutboxItem) -> None:
         try:
-            last = self._last_sent.get(item.key)
-            sent = await asyncio.to_thread(self._reporter.send, item.kind, item.payload, last)
+            # What the key sent last (item.sent): a state sent twice (a race between a send
+            # and a newer put, on any replica) goes out once.
+            sent = await asyncio.to_thread(self._reporter.send, item.kind, item.payload, item.sent)
         except RateLimited as exc:
             log.warning("%s: rate limited, trying again in %.0fs", item.key, exc.retry_after)
             await self._retry(item, exc.retry_after, str(exc))
         except PermanentForgeError as exc:
             log.error("%s: the forge refused it for good, dropping it: %s", item.key, exc)
-            await asyncio.to_thread(self._store.outbox_done, item)
+            await asyncio.to_thread(self._store.outbox_done, item, item.sent)
         except Exception as exc:
             delay = min(2.0**item.attempts, MAX_BACKOFF)
             log.warning("%s: not delivered (%s), trying again in %.0fs", item.key, exc, delay)
             await self._retry(item, delay, repr(exc))
         else:
-            self._remember(item.key, sent)
-            await asyncio.to_thread(self._store.outbox_done, item)
+            await asyncio.to_thread(self._store.outbox_done, item, sent)
         self._last_write = time.monotonic()
-
-    def _remember(self, key: str, sent: object) -> None:
-        self._last_sent[key] = sent
-        self._last_sent.move_to_end(key)
-        while len(self._last_sent) > REMEMBERED:
-            self._last_sent.popitem(last=False)
 
     async def _retry(self, item: OutboxItem, delay: float, error: str) -> None:
         await asyncio.to_thread(self._store.outbox_retry, item, time.time() + delay, error)

@@ -150,7 +150,13 @@ outbox = sa.Table(
     sa.Column("seq", sa.Float, nullable=False),  # when first put: the sending order
     sa.Column("claimed_by", sa.String),  # the replica sending it, until claimed_until
     sa.Column("claimed_until", sa.Float),
+    # The version sent last and a digest of what it sent: a sent item stays, so whichever
+    # replica sends the key's next version knows what the forge shows already.
+    sa.Column("sent_version", sa.Integer),
+    sa.Column("sent", sa.String),
 )
+# Not sent yet: never, or a newer version was put since.
+_UNSENT = sa.or_(outbox.c.sent_version.is_(None), outbox.c.version > outbox.c.sent_version)
 
 # Named leases: a periodic duty (retries, recovery, retention...) is done by the replica
 # holding its lease, one at a time.
@@ -204,6 +210,11 @@ class OutboxItem:
     due_at: float
     version: int
     attempts: int
+    sent: str | None = None  # a digest of what this key sent last (bot/reporter.py)
+
+
+def _outbox_item(r: Any) -> OutboxItem:
+    return OutboxItem(r.key, r.kind, json.loads(r.payload), r.due_at, r.version, r.attempts, r.sent)
 
 
 @dataclass(frozen=True)
@@ -215,6 +226,10 @@ class PullComment:
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _epoch(naive_utc: datetime) -> float:
+    return naive_utc.replace(tzinfo=UTC).timestamp()
 
 
 def _build(row: Any) -> Build:
@@ -657,31 +672,36 @@ class Store:
     # -- outbox
     def outbox_put(self, key: str, kind: str, payload: dict[str, Any], due_at: float) -> None:
         """Add an item, or replace the payload of one not sent yet (keeping its place and the
-        earlier due time, so a stream of updates cannot postpone it forever). One atomic
-        upsert: the worker may delete the row at any moment."""
+        earlier due time, so a stream of updates cannot postpone it forever), or put a new
+        version of one sent already. One atomic upsert: a sender may update the row at any
+        moment."""
         insert = _insert(self._engine.dialect.name)(outbox).values(
             key=key, kind=kind, payload=json.dumps(payload), due_at=due_at, version=1,
             attempts=0, seq=time.time(),
         )  # fmt: skip
+        new = insert.excluded
+        earlier = (
+            sa.func.min(outbox.c.due_at, new.due_at)
+            if self._engine.dialect.name == "sqlite"
+            else sa.func.least(outbox.c.due_at, new.due_at)
+        )
         self._write(
             insert.on_conflict_do_update(
                 index_elements=[outbox.c.key],
                 set_={
-                    "payload": insert.excluded.payload,
-                    "due_at": sa.func.min(outbox.c.due_at, insert.excluded.due_at)
-                    if self._engine.dialect.name == "sqlite"
-                    else sa.func.least(outbox.c.due_at, insert.excluded.due_at),
+                    "payload": new.payload,
+                    "due_at": sa.case((_UNSENT, earlier), else_=new.due_at),
+                    "attempts": sa.case((_UNSENT, outbox.c.attempts), else_=0),
+                    "seq": sa.case((_UNSENT, outbox.c.seq), else_=new.seq),
                     "version": outbox.c.version + 1,
                 },
             )
         )
 
     def outbox_items(self) -> list[OutboxItem]:
-        rows = self._rows(sa.select(outbox).order_by(outbox.c.seq))
-        return [
-            OutboxItem(r.key, r.kind, json.loads(r.payload), r.due_at, r.version, r.attempts)
-            for r in rows
-        ]
+        """What waits to be sent, in order."""
+        rows = self._rows(sa.select(outbox).where(_UNSENT).order_by(outbox.c.seq))
+        return [_outbox_item(r) for r in rows]
 
     def _claimable(self, now: float) -> Any:
         until = outbox.c.claimed_until
@@ -694,23 +714,20 @@ class Store:
         now = time.time() if now is None else now
         due = (
             sa.select(outbox)
-            .where(outbox.c.due_at <= now, self._claimable(now))
+            .where(_UNSENT, outbox.c.due_at <= now, self._claimable(now))
             .order_by(outbox.c.seq)
             .limit(8)
         )
         for r in self._rows(due):
             taken = self._write(
                 outbox.update()
-                .where(outbox.c.key == r.key, self._claimable(now))
+                .where(outbox.c.key == r.key, _UNSENT, self._claimable(now))
                 .values(claimed_by=self.replica.id, claimed_until=self._until(now))
             )
             if taken.rowcount:
                 rows = self._rows(sa.select(outbox).where(outbox.c.key == r.key))
                 if rows:
-                    i = rows[0]
-                    return OutboxItem(
-                        i.key, i.kind, json.loads(i.payload), i.due_at, i.version, i.attempts
-                    )
+                    return _outbox_item(rows[0])
         return None
 
     def outbox_next_due(self) -> float | None:
@@ -718,21 +735,25 @@ class Store:
         replica that still holds it; None when the outbox is empty."""
         until = sa.func.coalesce(outbox.c.claimed_until, 0.0)
         later = sa.case((until > outbox.c.due_at, until), else_=outbox.c.due_at)
-        rows = self._rows(sa.select(sa.func.min(later)))
+        rows = self._rows(sa.select(sa.func.min(later)).where(_UNSENT))
         return None if rows[0][0] is None else float(rows[0][0])
 
-    def outbox_done(self, item: OutboxItem) -> None:
-        """Remove a sent item, unless a newer version was put while it was being sent (then
-        it is let go, for the newer version to be sent)."""
-        with self._engine.begin() as conn:
-            conn.execute(
-                outbox.delete().where(outbox.c.key == item.key, outbox.c.version == item.version)
+    def outbox_done(self, item: OutboxItem, sent: str | None = None) -> None:
+        """The item reached the forge (or was refused for good): it is sent, unless a newer
+        version was put meanwhile, which waits then; `sent` (a digest of what the forge got)
+        is kept either way, so the next version is not sent again when it is the same."""
+        self._write(
+            outbox.update()
+            .where(outbox.c.key == item.key)
+            .values(
+                sent=sent,
+                sent_version=sa.case(
+                    (outbox.c.version == item.version, item.version),
+                    else_=outbox.c.sent_version,
+                ),
+                claimed_by=None, claimed_until=None,
             )
-            conn.execute(
-                outbox.update()
-                .where(outbox.c.key == item.key, outbox.c.claimed_by == self.replica.id)
-                .values(claimed_by=None, claimed_until=None)
-            )
+        )  # fmt: skip
 
     def outbox_retry(self, item: OutboxItem, due_at: float, error: str) -> None:
         self._write(
@@ -873,6 +894,9 @@ class Store:
                 some = ids[start : start + 500]
                 conn.execute(log_chunks.delete().where(log_chunks.c.build_id.in_(some)))
                 conn.execute(builds.delete().where(builds.c.id.in_(some)))
+            # What the outbox sent then: kept only so no replica sends a state twice.
+            sent = sa.not_(_UNSENT)
+            conn.execute(outbox.delete().where(sent, outbox.c.due_at < _epoch(cutoff)))
             conn.execute(
                 deliveries.delete().where(
                     deliveries.c.processed_at.is_not(None),

@@ -53,9 +53,10 @@ class World:
 
     def publish(self) -> str:
         """Send the PR comment as the outbox would; the body the forge now shows."""
-        sent = self.reporter.send("pull_comment", {"forge": "github", "repo": "acme/app", "pr": 7})
-        assert isinstance(sent, str)
-        return sent
+        self.reporter.send("pull_comment", {"forge": "github", "repo": "acme/app", "pr": 7})
+        comment_id = self.store.pull_comment("github", "acme/app", 7).comment_id
+        assert comment_id is not None
+        return self.forge.comments[comment_id][2]
 
     def pull_event(self, pull: PullRequest, action: PullAction = PullAction.OPENED) -> Event:
         return Event(EventKind.PULL_REQUEST, REPO, pull.fetch_ref, pull.head_sha, pull.author,

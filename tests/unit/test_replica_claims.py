@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -134,11 +135,16 @@ def test_an_outbox_item_is_sent_by_one_replica_and_taken_over_when_its_sender_di
     taken = b.outbox_claim(now + LEASE + 1)  # a died while sending
     assert taken is not None and taken.key == "status:x"
     a.outbox_put("status:x", "status", {"build_id": 2}, now)  # a newer state meanwhile
-    b.outbox_done(taken)  # the older version sent: the newer one stays, free to take
+    b.outbox_done(taken, "digest-1")  # the older version sent: the newer one stays
     newer = a.outbox_claim(time.time())
     assert newer is not None and newer.payload == {"build_id": 2}
-    a.outbox_done(newer)
+    assert newer.sent == "digest-1"  # what the forge shows: not sent again if the same
+    a.outbox_done(newer, "digest-2")
     assert a.outbox_items() == [] and a.outbox_next_due() is None
+    assert a.outbox_claim(time.time() + 3 * LEASE) is None  # sent: never taken again
+    a.outbox_put("status:x", "status", {"build_id": 3}, time.time())  # a later state
+    (later,) = b.outbox_items()
+    assert (later.payload, later.sent, later.attempts) == ({"build_id": 3}, "digest-2", 0)
 
 
 def test_a_graceful_stop_lets_go_of_everything_at_once(replicas: tuple[Store, Store]) -> None:
@@ -168,3 +174,20 @@ def test_a_build_log_written_on_one_replica_reads_the_same_on_another_and_stays_
     assert a.log_text(7) == b.log_text(7) == "==> fetch\n<== fetch: done \u2713\n"
     a.log_append(7, b"x" * 100, 64)
     assert len(str(b.log_text(7)).encode()) == 64
+
+
+def test_what_the_outbox_sent_is_kept_until_retention_and_what_waits_stays(
+    replicas: tuple[Store, Store],
+) -> None:
+    a, _ = replicas
+    now = time.time()
+    a.outbox_put("status:sent", "status", {"build_id": 1}, now - 1)
+    a.outbox_put("status:waiting", "status", {"build_id": 2}, now + 3600)
+    sent = a.outbox_claim(now)
+    assert sent is not None and sent.key == "status:sent"
+    a.outbox_done(sent, "digest")
+    a.delete_finished_before(datetime.now(UTC) + timedelta(seconds=5))
+    a.outbox_put("status:sent", "status", {"build_id": 1}, now)
+    items = {item.key: item for item in a.outbox_items()}
+    assert set(items) == {"status:sent", "status:waiting"}
+    assert items["status:sent"].sent is None  # the kept row went: a new one

@@ -1,5 +1,6 @@
 """Several replicas on one database: who holds each claim and until when, named leases for
-the periodic duties, and build logs in the database (every replica serves every log link).
+the periodic duties, what each outbox key sent last (kept after sending, so no replica sends
+it again), and build logs in the database (every replica serves every log link).
 
 Revision ID: 0003
 Revises: 0002
@@ -18,7 +19,12 @@ depends_on = None
 ADDED: dict[str, list[sa.Column[object]]] = {
     "deliveries": [sa.Column("claimed_by", sa.String)],
     "builds": [sa.Column("owner", sa.String), sa.Column("lease_expires", sa.Float)],
-    "outbox": [sa.Column("claimed_by", sa.String), sa.Column("claimed_until", sa.Float)],
+    "outbox": [
+        sa.Column("claimed_by", sa.String),
+        sa.Column("claimed_until", sa.Float),
+        sa.Column("sent_version", sa.Integer),
+        sa.Column("sent", sa.String),
+    ],
 }
 
 
