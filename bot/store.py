@@ -488,10 +488,6 @@ class Store:
         query = sa.select(builds).where(sa.func.lower(builds.c.repo) == repo.lower())
         return [_build(r) for r in self._rows(query.order_by(builds.c.id.desc()).limit(limit))]
 
-    def builds_in(self, *states: BuildState) -> list[Build]:
-        query = sa.select(builds).where(builds.c.state.in_([s.value for s in states]))
-        return [_build(r) for r in self._rows(query.order_by(builds.c.id))]
-
     def builds_of_delivery(self, delivery_id: str) -> list[Build]:
         query = sa.select(builds).where(builds.c.delivery_id == delivery_id)
         return [_build(r) for r in self._rows(query.order_by(builds.c.id))]
@@ -782,13 +778,6 @@ class Store:
         with self._engine.begin() as conn:
             # RETURNING, not rowcount: psycopg does not tell an INSERT's rowcount (-1).
             return conn.execute(upsert.returning(leases.c.holder)).first() is not None
-
-    def lease_holder(self, name: str, now: float | None = None) -> str | None:
-        now = time.time() if now is None else now
-        rows = self._rows(
-            sa.select(leases.c.holder).where(leases.c.name == name, leases.c.expires >= now)
-        )
-        return str(rows[0].holder) if rows else None
 
     def renew(
         self, *, deliveries_held: set[str], builds_held: set[int], outbox_held: set[str]
