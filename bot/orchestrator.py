@@ -269,6 +269,8 @@ class Bot:
     async def recover_builds(self) -> None:
         """Adopt the builds whose owner's lease expired, and run them here."""
         for orphan in await asyncio.to_thread(self.store.orphaned_builds):
+            if orphan.id in self.dispatcher.held:
+                continue  # its own, whose lease lapsed (the database was away): renewed next
             build = await asyncio.to_thread(self.store.adopt_build, orphan.id)
             if build is not None:
                 log.info("build %s (%s) adopted by replica %s",
