@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.build_record import BuildState
+from bot.build_record import Build, BuildState
 from bot.build_result import BuildResult
 from bot.replica import Replica
 from bot.store import Delivery, Store
@@ -30,6 +30,18 @@ def replicas(database_url: str) -> Iterator[tuple[Store, Store]]:
     yield a, b
     a.close()
     b.close()
+
+
+def recorded_build(store: Store) -> Build:
+    """A build `store`'s replica recorded (so owns), of a delivery of its own."""
+    store.add_delivery(Delivery("d1", "github", "push", {}, b"{}"))
+    return store.add_build(delivery_id="d1", name="web", forge="github", repo="acme/app",
+                           sha="f" * 40, spec=None)  # fmt: skip
+
+
+def lost_builds(store: Store, *held: int) -> set[int]:
+    """The heartbeat of `store`'s replica, holding builds `held`: those it lost."""
+    return store.renew(deliveries_held=set(), builds_held=set(held), outbox_held=set())
 
 
 def test_a_claimed_delivery_is_left_alone_until_its_holder_stops_renewing_it(
@@ -80,16 +92,14 @@ def test_a_build_is_run_and_finished_only_by_its_owner_and_adopted_once_its_leas
     replicas: tuple[Store, Store],
 ) -> None:
     a, b = replicas
-    a.add_delivery(Delivery("d1", "github", "push", {}, b"{}"))
-    build = a.add_build(delivery_id="d1", name="web", forge="github", repo="acme/app",
-                        sha="f" * 40, spec=None)  # fmt: skip
+    build = recorded_build(a)
     assert b.mark_running(build.id) is None  # a's build: b does not run it
     running = a.mark_running(build.id)
     assert running is not None and running.state is BuildState.RUNNING
     now = time.time()
     assert b.orphaned_builds(now) == []
     assert b.adopt_build(build.id, now) is None
-    assert a.renew(deliveries_held=set(), builds_held={build.id}, outbox_held=set()) == set()
+    assert lost_builds(a, build.id) == set()
     later = time.time() + LEASE + 1  # a was killed: nothing renewed its lease since
     assert [o.id for o in b.orphaned_builds(later)] == [build.id]
     adopted = b.adopt_build(build.id, later)
@@ -97,25 +107,23 @@ def test_a_build_is_run_and_finished_only_by_its_owner_and_adopted_once_its_leas
     assert a.adopt_build(build.id, later) is None  # adopted once
     # a comes back to life: it may neither finish nor keep the build, and learns it lost it.
     assert a.finish(build.id, BuildResult(state="succeeded")) is None
-    assert a.renew(deliveries_held=set(), builds_held={build.id}, outbox_held=set()) == {build.id}
+    assert lost_builds(a, build.id) == {build.id}
     assert b.mark_running(build.id) is not None
     finished = b.finish(build.id, BuildResult(state="succeeded", digest="sha256:" + "1" * 64))
     assert finished is not None and finished.state is BuildState.SUCCEEDED
     assert b.finish(build.id, BuildResult(state="failed")) is None  # finished once
     # Finished here is not lost: the task that finished it goes on to report it.
-    assert b.renew(deliveries_held=set(), builds_held={build.id}, outbox_held=set()) == set()
+    assert lost_builds(b, build.id) == set()
 
 
 def test_a_build_cancelled_by_another_replica_is_lost_to_its_owner(
     replicas: tuple[Store, Store],
 ) -> None:
     a, b = replicas
-    a.add_delivery(Delivery("d1", "github", "push", {}, b"{}"))
-    build = a.add_build(delivery_id="d1", name="web", forge="github", repo="acme/app",
-                        sha="f" * 40, spec=None)  # fmt: skip
+    build = recorded_build(a)
     a.mark_running(build.id)
     assert b.cancel(build.id, "superseded") is not None
-    assert a.renew(deliveries_held=set(), builds_held={build.id}, outbox_held=set()) == {build.id}
+    assert lost_builds(a, build.id) == {build.id}
     assert a.finish(build.id, BuildResult(state="succeeded")) is None
     assert a.get_build(build.id).state is BuildState.CANCELLED
 
@@ -148,9 +156,7 @@ def test_an_outbox_item_is_sent_by_one_replica_and_taken_over_when_its_sender_di
 
 def test_a_graceful_stop_lets_go_of_everything_at_once(replicas: tuple[Store, Store]) -> None:
     a, b = replicas
-    a.add_delivery(Delivery("d1", "github", "push", {}, b"{}"))
-    build = a.add_build(delivery_id="d1", name="web", forge="github", repo="acme/app",
-                        sha="f" * 40, spec=None)  # fmt: skip
+    build = recorded_build(a)
     now = time.time()
     a.outbox_put("status:x", "status", {"build_id": build.id}, now - 1)
     assert a.claim_delivery("d1", now=now)
