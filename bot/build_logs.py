@@ -1,4 +1,12 @@
-"""Build logs: one plain-text file per build, readable while the build still writes it.
+"""Build logs: kept in the store, so every replica serves every log link (GET
+/builds/{key}/log), while the build runs and after.
+
+A build running on this replica writes its output (the runner's, the executor's lines) to a
+local spool file, `<logs dir>/<build id>.log`, as executors always did; `LogStore` ships what
+the file gained to the store every SHIP_INTERVAL while the build runs, at once before a read
+on this replica, and the rest when it ends; then the file goes. The bot's own lines (a config
+error, a cancellation) go to the store directly. A replica that dies mid-build leaves what it
+shipped; the replica that takes the build over appends its own run after it.
 
 A build decides how much it prints, so a log file grows to at most `max_log_bytes`
 (docs/security.md, "Bounded builds"). Past its head budget one line says the log was
@@ -11,13 +19,18 @@ written past the cap.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from bot.store import Store
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 TAIL_BYTES = 16 * 1024
+SHIP_INTERVAL = 1.0  # seconds: how far behind a live log read on another replica may be
 
 
 def truncation_line(max_bytes: int) -> str:
@@ -97,30 +110,71 @@ def append_capped(path: Path, text: str, max_bytes: int = DEFAULT_MAX_BYTES) -> 
 
 
 class LogStore:
-    def __init__(self, directory: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(self, store: Store, directory: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self._store = store
         self._directory = directory
         self.max_bytes = max_bytes
         directory.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._shipped: dict[int, int] = {}  # spooling builds: bytes of the file shipped
 
     def path(self, build_id: int) -> Path:
+        """The spool file a build running here writes to (between start() and end())."""
         return self._directory / f"{build_id}.log"
 
+    def start(self, build_id: int) -> None:
+        """The build starts running here: a fresh spool file, shipped from its start."""
+        with self._lock:
+            self.path(build_id).unlink(missing_ok=True)
+            self._shipped[build_id] = 0
+
+    def ship(self, build_id: int) -> None:
+        """What the spool file gained since the last ship, to the store."""
+        with self._lock:
+            self._ship(build_id)
+
+    def _ship(self, build_id: int) -> None:
+        offset = self._shipped.get(build_id)
+        if offset is None:
+            return
+        try:
+            with self.path(build_id).open("rb") as f:
+                f.seek(offset)
+                data = f.read()
+        except FileNotFoundError:
+            return
+        if data:
+            self._store.log_append(build_id, data, self.max_bytes)
+            self._shipped[build_id] = offset + len(data)
+
+    def end(self, build_id: int) -> None:
+        """The build stopped running here: the rest shipped, the spool file gone."""
+        with self._lock:
+            self._ship(build_id)
+            self._shipped.pop(build_id, None)
+            self.path(build_id).unlink(missing_ok=True)
+
     def write(self, build_id: int, text: str) -> None:
-        self.path(build_id).write_bytes(text.encode()[: self.max_bytes])
+        self.append(build_id, text)
 
     def append(self, build_id: int, text: str) -> None:
-        append_capped(self.path(build_id), text, self.max_bytes)
+        """One of the bot's own lines, after what the build wrote so far."""
+        with self._lock:
+            self._ship(build_id)
+            self._store.log_append(build_id, text.encode(), self.max_bytes)
 
     def read(self, build_id: int) -> str | None:
-        path = self.path(build_id)
-        return path.read_text(errors="replace") if path.exists() else None
+        with self._lock:
+            self._ship(build_id)
+        return self._store.log_text(build_id)
 
     def delete(self, build_ids: Iterable[int]) -> None:
+        """Spool files (a build's log in the store goes with the build)."""
         for build_id in build_ids:
             self.path(build_id).unlink(missing_ok=True)
 
     def written_before(self, cutoff: datetime) -> list[int]:
-        """Builds whose log was last written before `cutoff`."""
+        """Builds whose spool file was last written before `cutoff` (left by a crash)."""
         before = cutoff.timestamp()
         ids = []
         for path in self._directory.glob("*.log"):

@@ -2,8 +2,13 @@
 
 It owns no state of its own beyond what is being processed: every decision is recorded in the
 store first (by intake and pull requests), then carried out by the dispatcher and the outbox.
-On start it recovers what the last run left: queued and running builds, unprocessed
-deliveries, unsent statuses.
+
+Several replicas may share one database (bot/replica.py, bot/store.py): a heartbeat renews
+what this replica holds every `lease_renew_seconds`, and the periodic duties (`Bot.duties`:
+delivery retries, build recovery, retention, the outbox sweep) are each done by the one
+replica holding the duty's named lease. Build recovery adopts the builds whose owner's lease
+expired (a replica killed mid-build; the last run of a restarted bot): a Kubernetes Job is
+adopted, a local build runs again. A graceful stop lets go of everything at once.
 
 Intake never waits on processing: the webhook route stores a delivery (bot.delivery_writer)
 and hands it to `accept`; a bounded pool of workers (`delivery_workers`) claims and processes
@@ -24,14 +29,14 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from bot.actions import Actions
 from bot.build_logs import LogStore
-from bot.build_record import Build, BuildState
+from bot.build_record import Build
 from bot.delivery_writer import DeliveryWriter
 from bot.dispatcher import Dispatcher
 from bot.events import Event, EventKind
@@ -45,9 +50,6 @@ from bot.store import Delivery, Store
 log = logging.getLogger(__name__)
 
 MAX_RETRY_WAIT = 3600.0
-# How long one attempt may take before the retry loop may start another (a claim, so the loop
-# and the webhook's own task never process one delivery at the same time).
-ATTEMPT_LEASE = 600.0
 _CAUSE_MAX = 500
 
 
@@ -76,6 +78,16 @@ def forget_before(store: Store, logs: LogStore, cutoff: datetime) -> int:
     return len(ids)
 
 
+@dataclass(frozen=True)
+class Duty:
+    """A periodic duty: every `interval` seconds, done by whichever replica holds the lease
+    named `name` (one at a time)."""
+
+    name: str
+    interval: float
+    run: Callable[[], Awaitable[object]]
+
+
 @dataclass
 class Bot:
     """Everything one running bot holds, wired once by bot.wiring.build_bot."""
@@ -94,8 +106,7 @@ class Bot:
     # Passes that find what the forges sent and the bot missed, each storing deliveries for
     # the workers: the hooks' delivery logs, then branch heads never built (bot.wiring).
     missed: list[Callable[[], list[Delivery]]] = field(default_factory=list)
-    _tidying: asyncio.Task[None] | None = None  # the retention duty, from recover()
-    _recovering: asyncio.Task[None] | None = None  # the missed-deliveries duty, likewise
+    _duties: list[asyncio.Task[None]] = field(default_factory=list)  # from recover()
     _queue: asyncio.Queue[Delivery] = field(default_factory=asyncio.Queue)
     _queued: set[str] = field(default_factory=set)  # ids in _queue or being processed
     _workers: list[asyncio.Task[None]] = field(default_factory=list)
@@ -152,12 +163,9 @@ class Bot:
         """Delivery -> actions -> carried out. Failing before the actions are recorded leaves
         the delivery unprocessed, to be tried again later (a bounded number of times): nothing
         is lost, and nothing is tried forever."""
-        now = time.time()
-        claimed = await asyncio.to_thread(
-            self.store.claim_delivery, delivery.id, now + ATTEMPT_LEASE, now=now
-        )
+        claimed = await asyncio.to_thread(self.store.claim_delivery, delivery.id)
         if not claimed:
-            return  # processed meanwhile, or another attempt is under way
+            return  # processed meanwhile, or another attempt (maybe another replica's) holds it
         event: Event | None = None
         try:
             webhook = self.webhooks[delivery.forge].parse(delivery.headers, delivery.body)
@@ -216,38 +224,80 @@ class Bot:
         for forge, repo, pr in actions.pull_comments:
             await self.outbox.pull_comment(forge, repo, pr)
 
+    def duties(self) -> list[Duty]:
+        """The periodic duties, each done by one replica at a time (its named lease)."""
+        renew = self.settings.lease_renew_seconds
+        return [
+            Duty("build-recovery", renew, self.recover_builds),
+            Duty("delivery-retries", self.settings.delivery_retry_interval, self.retry_deliveries),
+            Duty("outbox-sweep", renew, self.sweep_outbox),
+            Duty("retention", RETENTION_INTERVAL, self.tidy),
+        ] + (
+            # bot/missed_deliveries.py, then bot/catch_up.py: what the forges sent and no
+            # replica stored (idempotent: what they store has the forge's own ids).
+            [Duty("missed-deliveries", missed, self.recover_missed)]
+            if (missed := self.settings.missed_delivery_interval) > 0
+            else []
+        )
+
     async def recover(self) -> None:
-        """On start: builds the last run left queued or running start again, deliveries it
-        stored but never processed are processed, and the outbox sends what it still holds,
-        so no status stays pending."""
+        """On start: the outbox sends what it still holds, the workers, the heartbeat and the
+        duties start (at once: builds left by a replica that is gone are adopted, deliveries
+        stored but never processed are processed), so no status stays pending."""
+        log.info("replica %s starting", self.store.replica.id)
         self.outbox.start()
         self.start_workers()
-        self._tidying = asyncio.create_task(self.keep_tidy(), name="retention")
-        for build in await asyncio.to_thread(
-            self.store.builds_in, BuildState.QUEUED, BuildState.RUNNING
-        ):
-            build = await asyncio.to_thread(self.store.requeue, build.id)
-            self.dispatcher.submit(build)
-        # No claim or back-off of the last run holds: every unprocessed delivery is due.
-        await asyncio.to_thread(self.store.release_delivery_claims)
-        for delivery in await asyncio.to_thread(self.store.unprocessed_deliveries):
-            self.accept(delivery)
-        self._recovering = asyncio.create_task(self.keep_recovering_missed(), name="missed")
+        self._duties.append(asyncio.create_task(self._heartbeat(), name="heartbeat"))
+        for duty in self.duties():
+            self._duties.append(asyncio.create_task(self._keep(duty), name=duty.name))
+
+    async def _keep(self, duty: Duty) -> None:
+        while True:
+            try:
+                if await asyncio.to_thread(self.store.take_lease, duty.name):
+                    await duty.run()
+            except Exception:  # the store failing: try again next round
+                log.exception("the periodic duty %s failed", duty.name)
+            await asyncio.sleep(duty.interval)
+
+    async def _heartbeat(self) -> None:
+        """Renew what this replica holds; stop the builds it no longer holds."""
+        while True:
+            await asyncio.sleep(self.settings.lease_renew_seconds)
+            sending = self.outbox.sending
+            try:
+                lost = await asyncio.to_thread(
+                    functools.partial(
+                        self.store.renew, deliveries_held=set(self._queued),
+                        builds_held=self.dispatcher.held,
+                        outbox_held={sending} if sending else set(),
+                    )
+                )  # fmt: skip
+                await self.dispatcher.lose(lost)
+            except Exception:  # the store failing: renew next round, or lose them
+                log.exception("renewing this replica's leases failed")
+
+    async def recover_builds(self) -> None:
+        """Adopt the builds whose owner's lease expired, and run them here."""
+        for orphan in await asyncio.to_thread(self.store.orphaned_builds):
+            if orphan.id in self.dispatcher.held:
+                continue  # its own, whose lease lapsed (the database was away): renewed next
+            build = await asyncio.to_thread(self.store.adopt_build, orphan.id)
+            if build is not None:
+                log.info("build %s (%s) adopted by replica %s",
+                         build.id, orphan.state.value, self.store.replica.id)  # fmt: skip
+                self.dispatcher.submit(build)
 
     async def retry_deliveries(self) -> None:
-        """Hand the workers what was stored but not processed (the forge was down, or the
-        request that stored it went away) and is due."""
+        """Hand the workers what was stored but not processed (the forge was down, the
+        request that stored it went away, the replica processing it died) and is due."""
         due = await asyncio.to_thread(self.store.unprocessed_deliveries, time.time())
         for delivery in due:
             self.accept(delivery)
 
-    async def keep_retrying(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.delivery_retry_interval)
-            try:
-                await self.retry_deliveries()
-            except Exception:  # the store itself failing: try again next round
-                log.exception("retrying unprocessed deliveries failed")
+    async def sweep_outbox(self) -> None:
+        """Items another replica put, or left when it died, are sent from here too."""
+        self.outbox.wake()
 
     async def recover_missed(self) -> None:
         """One pass of each missed-delivery duty (bot/missed_deliveries.py, then
@@ -262,35 +312,29 @@ class Bot:
             for delivery in found:
                 self.accept(delivery)
 
-    async def keep_recovering_missed(self) -> None:
-        """On start, then every missed_delivery_interval seconds (0: never)."""
-        while self.settings.missed_delivery_interval > 0:
-            await self.recover_missed()
-            await asyncio.sleep(self.settings.missed_delivery_interval)
-
-    async def keep_tidy(self) -> None:
-        """Retention: now, then every RETENTION_INTERVAL, what is older than retention_days
-        goes (forget_before)."""
-        while self.settings.retention_days > 0:
-            cutoff = datetime.now(UTC) - timedelta(days=self.settings.retention_days)
-            try:
-                forgotten = await asyncio.to_thread(forget_before, self.store, self.logs, cutoff)
-            except Exception:  # the store failing: try again next round
-                log.exception("deleting old deliveries, builds and logs failed")
-            else:
-                if forgotten:
-                    log.info("retention: %d builds and their logs deleted", forgotten)
-            await asyncio.sleep(RETENTION_INTERVAL)
+    async def tidy(self) -> None:
+        """Retention: what is older than retention_days goes (forget_before)."""
+        if self.settings.retention_days <= 0:
+            return
+        cutoff = datetime.now(UTC) - timedelta(days=self.settings.retention_days)
+        forgotten = await asyncio.to_thread(forget_before, self.store, self.logs, cutoff)
+        if forgotten:
+            log.info("retention: %d builds and their logs deleted", forgotten)
 
     async def stop(self) -> None:
-        for duty in (self._tidying, self._recovering):
-            if duty is not None:
-                duty.cancel()
+        for task in self._duties:
+            task.cancel()
         for worker in self._workers:
             worker.cancel()
+        await asyncio.gather(*self._duties, return_exceptions=True)
         await asyncio.gather(*self._workers, *self._processing, return_exceptions=True)
         await self.writer.close()
         await self.dispatcher.shutdown()
         await self.outbox.close()  # what it still holds is sent after the next start
+        try:
+            # What it held is free at once: for the other replicas, or its own next start.
+            await asyncio.to_thread(self.store.let_go)
+        except Exception:  # the store unreachable: then the leases expire
+            log.exception("letting go of this replica's leases failed")
         self.forge_pool.shutdown(wait=True)
         self.store.close()

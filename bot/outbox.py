@@ -9,6 +9,12 @@ order, off the builds' critical path, and survives forge outages and restarts.
   sent, so the forge gets fewer writes and ends on the latest state.
 - A pending status waits `settle` seconds, so a build that starts as soon as it is queued shows
   "building" once instead of "queued" then "building" a moment later.
+- Several replicas share one outbox table: an item is claimed (bot/store.py `outbox_claim`)
+  before it is sent, so each is sent by one replica; what a key sent last stays in its row
+  (a digest), so a version that would send the same again is not sent, whichever replica
+  takes it. A claim whose replica died expires and another sends the item (then a send cut
+  short by the kill may reach the forge twice: a status set twice to the same state, the
+  comment edited twice, once in a while a reply twice).
 """
 
 from __future__ import annotations
@@ -18,7 +24,6 @@ import contextlib
 import logging
 import time
 import uuid
-from collections import OrderedDict
 
 from bot.build_record import Build
 from bot.commit_status import context_of
@@ -29,7 +34,6 @@ from bot.store import OutboxItem, Store
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 600.0
-REMEMBERED = 10_000
 
 
 class Outbox:
@@ -41,10 +45,8 @@ class Outbox:
         self._wake = asyncio.Event()
         self._empty = asyncio.Event()
         self._last_write = float("-inf")  # monotonic
-        # What each key sent last, so a state sent twice (a race between a send and a newer
-        # put) goes out once; bounded, oldest forgotten first.
-        self._last_sent: OrderedDict[str, object] = OrderedDict()
         self._worker: asyncio.Task[None] | None = None
+        self.sending: str | None = None  # the key of the item being sent: the heartbeat renews it
 
     # -- putting
     async def _put(self, key: str, kind: str, payload: dict[str, object], delay: float) -> None:
@@ -73,54 +75,59 @@ class Outbox:
             self._worker = asyncio.create_task(self._run(), name="outbox")
             self._wake.set()  # items left by the last run
 
+    def wake(self) -> None:
+        """Look again now (items another replica put, or left when it died)."""
+        self._wake.set()
+
     async def _run(self) -> None:
         while True:
+            spacing = self._last_write + self._min_interval - time.monotonic()
+            if spacing > 0:
+                await asyncio.sleep(spacing)
             # Clear before reading: a put that lands while we read sets it again, so the wait
             # below returns at once instead of missing it.
             self._wake.clear()
-            items = await asyncio.to_thread(self._store.outbox_items)
-            if not items:
+            item = await asyncio.to_thread(self._store.outbox_claim)
+            if item is not None:
+                await self._send(item)
+                continue
+            next_due = await asyncio.to_thread(self._store.outbox_next_due)
+            if next_due is None:
                 if not self._wake.is_set():
                     self._empty.set()
                 await self._wait(None)
                 continue
-            now = time.time()
-            due = [i for i in items if i.due_at <= now]
-            spacing = self._last_write + self._min_interval - time.monotonic()
-            if not due or spacing > 0:
-                next_due = min(i.due_at for i in items) - now
-                await self._wait(max(next_due, spacing, 0.0))
-                continue
-            await self._send(due[0])
+            await self._wait(max(next_due - time.time(), 0.0))
 
     async def _wait(self, timeout: float | None) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def _send(self, item: OutboxItem) -> None:
+        self.sending = item.key
         try:
-            last = self._last_sent.get(item.key)
-            sent = await asyncio.to_thread(self._reporter.send, item.kind, item.payload, last)
+            await self._deliver(item)
+        finally:
+            self.sending = None
+
+    async def _deliver(self, item: OutboxItem) -> None:
+        try:
+            # What the key sent last (item.sent): a state sent twice (a race between a send
+            # and a newer put, on any replica) goes out once.
+            sent = await asyncio.to_thread(self._reporter.send, item.kind, item.payload, item.sent)
         except RateLimited as exc:
             log.warning("%s: rate limited, trying again in %.0fs", item.key, exc.retry_after)
             await self._retry(item, exc.retry_after, str(exc))
         except PermanentForgeError as exc:
             log.error("%s: the forge refused it for good, dropping it: %s", item.key, exc)
-            await asyncio.to_thread(self._store.outbox_done, item)
+            await asyncio.to_thread(self._store.outbox_done, item, item.sent)
         except Exception as exc:
             delay = min(2.0**item.attempts, MAX_BACKOFF)
             log.warning("%s: not delivered (%s), trying again in %.0fs", item.key, exc, delay)
             await self._retry(item, delay, repr(exc))
         else:
-            self._remember(item.key, sent)
-            await asyncio.to_thread(self._store.outbox_done, item)
+            await asyncio.to_thread(self._store.outbox_done, item, sent)
         self._last_write = time.monotonic()
-
-    def _remember(self, key: str, sent: object) -> None:
-        self._last_sent[key] = sent
-        self._last_sent.move_to_end(key)
-        while len(self._last_sent) > REMEMBERED:
-            self._last_sent.popitem(last=False)
 
     async def _retry(self, item: OutboxItem, delay: float, error: str) -> None:
         await asyncio.to_thread(self._store.outbox_retry, item, time.time() + delay, error)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from annotated_types import Ge
+from annotated_types import Ge, Gt
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -44,15 +44,20 @@ class _FieldError(ValueError):
         self.field = field
 
 
+def _file_text(path: Path, field: str) -> str:
+    """A value from a file (a mounted Secret's), without its trailing newline."""
+    try:
+        return path.read_text().strip()
+    except OSError as exc:
+        raise _FieldError(field, f"cannot read {path}: {exc.strerror}") from exc
+
+
 def _read_secret_files(model: BaseModel, *secrets: str) -> None:
     """Each of `model`'s `secrets` that is not set is read from its `<secret>_file`, if set."""
     for name in secrets:
         path: Path | None = getattr(model, f"{name}_file")
         if getattr(model, name) is None and path is not None:
-            try:
-                setattr(model, name, SecretStr(path.read_text().strip()))
-            except OSError as exc:
-                raise _FieldError(f"{name}_file", f"cannot read {path}: {exc.strerror}") from exc
+            setattr(model, name, SecretStr(_file_text(path, f"{name}_file")))
 
 
 _REPOSITORY_HOOK = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+:[0-9]{1,19}")
@@ -193,6 +198,8 @@ class Settings(BaseModel):
     public_url: str = ""
     data_dir: Path = Path("var")
     database_url: str = ""  # default: SQLite in data_dir
+    # The URL from a file (a mounted Secret: a PostgreSQL URL holds its password).
+    database_url_file: Path | None = None
     # The operator's builder templates (*.yaml); unset: the ones bundled with the package
     # (config/templates of this repository).
     templates_dir: Path | None = None
@@ -247,6 +254,12 @@ class Settings(BaseModel):
     # branch heads built by the catch-up (0: no catch-up); the rest wait for the next pass.
     missed_deliveries_per_pass: Annotated[int, Ge(1)] = 50
     catch_up_per_pass: Annotated[int, Ge(0)] = 20
+    # Several replicas on one PostgreSQL database share the work by claims that expire:
+    # what a replica holds (a delivery, a build, an outbox item, a periodic duty) it renews
+    # every lease_renew_seconds; one that stops renewing (killed, its node lost) has it taken
+    # over after lease_seconds. Longer: a takeover waits longer; shorter: more writes.
+    lease_seconds: Annotated[float, Gt(0)] = 30.0
+    lease_renew_seconds: Annotated[float, Gt(0)] = 10.0
     # Build links (/builds/<key>) are unguessable and need no login. Listing a repository's
     # builds (GET /builds?repo=owner/name) needs `Authorization: Bearer <api_token>`, except
     # for the repositories named here, whose builds anyone may list; with neither, there is
@@ -274,6 +287,14 @@ class Settings(BaseModel):
         if not self.public_url:
             self.public_url = f"http://{self.host}:{self.port}"
         self.public_url = self.public_url.rstrip("/")
+        if self.lease_renew_seconds >= self.lease_seconds:
+            raise _FieldError(
+                "lease_renew_seconds",
+                f"must be shorter than lease_seconds ({self.lease_seconds}), or leases "
+                "expire before they are renewed",
+            )
+        if not self.database_url and self.database_url_file is not None:
+            self.database_url = _file_text(self.database_url_file, "database_url_file")
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 's2i-bot.db'}"
         return self

@@ -8,6 +8,13 @@ is tried again later (`next_attempt_at`), a bounded number of times (`attempts`,
 `last_error`). Statuses and comments wait in the outbox table until the forge took them, so
 neither a forge outage nor a restart drops one.
 
+Several replicas may share one PostgreSQL database (SQLite: one bot). Whatever a replica
+works on it claims first, with one conditional UPDATE naming it (bot/replica.py) and an
+expiry its heartbeat renews (`renew`): a delivery (`claimed_by`, `next_attempt_at`), a build
+(`owner`, `lease_expires`), an outbox item (`claimed_by`, `claimed_until`), a periodic duty
+(`leases`). A claim whose holder stopped renewing it expires, and another replica takes the
+work over. Build logs live here too (`log_chunks`), so any replica serves any log link.
+
 Each build has a random `key` besides its id: log links carry the key, so they cannot be
 guessed, enumerated, or reused by a new database.
 """
@@ -32,6 +39,7 @@ from bot import migrations
 from bot.build_record import Build, BuildState
 from bot.build_result import BuildResult
 from bot.build_spec import BuildSpec
+from bot.replica import Replica
 
 metadata = sa.MetaData()
 
@@ -49,6 +57,7 @@ deliveries = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, server_default=sa.text("0")),
     sa.Column("last_error", sa.Text),
     sa.Column("next_attempt_at", sa.Float),  # epoch seconds; NULL: now
+    sa.Column("claimed_by", sa.String),  # the replica processing it until next_attempt_at
 )
 
 builds = sa.Table(
@@ -72,20 +81,39 @@ builds = sa.Table(
     sa.Column("finished_at", sa.DateTime),
     # What links name the build by (secrets.token_urlsafe): unguessable, never reused.
     sa.Column("key", sa.String),
+    # The replica that runs (or will run) the build, until lease_expires (epoch seconds).
+    sa.Column("owner", sa.String),
+    sa.Column("lease_expires", sa.Float),
     sa.UniqueConstraint("delivery_id", "name"),
     sa.Index("builds_by_ref", "forge", "repo", "ref_key", "name"),
 )
 _BUILDS_BY_KEY = sa.Index("builds_by_key", builds.c.key, unique=True)
 KEY_BYTES = 24  # 192 bits
 
+
+def _pull_key(*, with_sha: bool = False) -> list[sa.Column[Any]]:
+    """forge, repo, pr (and a head sha): the primary key of what the bot keeps per pull
+    request. New Column objects each time: a Column belongs to one table."""
+    key: list[sa.Column[Any]] = [
+        sa.Column("forge", sa.String, primary_key=True),
+        sa.Column("repo", sa.String, primary_key=True),
+        sa.Column("pr", sa.Integer, primary_key=True),
+    ]
+    if with_sha:
+        key.append(sa.Column("sha", sa.String, primary_key=True))
+    return key
+
+
+def _of_pull(table: sa.Table, forge: str, repo: str, pr: int) -> Any:
+    """The rows of `table` (keyed by _pull_key) that belong to one pull request."""
+    return sa.and_(table.c.forge == forge, table.c.repo == repo, table.c.pr == pr)
+
+
 # `/s2i ok-to-test` approvals, bound to the head sha they were given for.
 approvals = sa.Table(
     "approvals",
     metadata,
-    sa.Column("forge", sa.String, primary_key=True),
-    sa.Column("repo", sa.String, primary_key=True),
-    sa.Column("pr", sa.Integer, primary_key=True),
-    sa.Column("sha", sa.String, primary_key=True),
+    *_pull_key(with_sha=True),
     sa.Column("approver", sa.String, nullable=False),
     sa.Column("approved_at", sa.DateTime, nullable=False),
 )
@@ -94,9 +122,7 @@ approvals = sa.Table(
 pull_comments = sa.Table(
     "pull_comments",
     metadata,
-    sa.Column("forge", sa.String, primary_key=True),
-    sa.Column("repo", sa.String, primary_key=True),
-    sa.Column("pr", sa.Integer, primary_key=True),
+    *_pull_key(),
     sa.Column("comment_id", sa.BigInteger),
     sa.Column("notice", sa.Text, nullable=False, default=""),
     sa.Column("notice_sha", sa.String),  # the head commit the notice asks approval for
@@ -107,10 +133,7 @@ pull_comments = sa.Table(
 pull_notices = sa.Table(
     "pull_notices",
     metadata,
-    sa.Column("forge", sa.String, primary_key=True),
-    sa.Column("repo", sa.String, primary_key=True),
-    sa.Column("pr", sa.Integer, primary_key=True),
-    sa.Column("sha", sa.String, primary_key=True),
+    *_pull_key(with_sha=True),
     sa.Column("published_at", sa.DateTime, nullable=False),
 )
 
@@ -125,6 +148,35 @@ outbox = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("last_error", sa.Text),
     sa.Column("seq", sa.Float, nullable=False),  # when first put: the sending order
+    sa.Column("claimed_by", sa.String),  # the replica sending it, until claimed_until
+    sa.Column("claimed_until", sa.Float),
+    # The version sent last and a digest of what it sent: a sent item stays, so whichever
+    # replica sends the key's next version knows what the forge shows already.
+    sa.Column("sent_version", sa.Integer),
+    sa.Column("sent", sa.String),
+)
+# Not sent yet: never, or a newer version was put since.
+_UNSENT = sa.or_(outbox.c.sent_version.is_(None), outbox.c.version > outbox.c.sent_version)
+
+# Named leases: a periodic duty (retries, recovery, retention...) is done by the replica
+# holding its lease, one at a time.
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("holder", sa.String, nullable=False),
+    sa.Column("expires", sa.Float, nullable=False),  # epoch seconds
+)
+
+# Build logs, in the order written: what a replica's spool file got, shipped as it grows
+# (bot/build_logs.py).
+log_chunks = sa.Table(
+    "log_chunks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("build_id", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Index("log_chunks_by_build", "build_id", "id"),
 )
 
 
@@ -158,6 +210,11 @@ class OutboxItem:
     due_at: float
     version: int
     attempts: int
+    sent: str | None = None  # a digest of what this key sent last (bot/reporter.py)
+
+
+def _outbox_item(r: Any) -> OutboxItem:
+    return OutboxItem(r.key, r.kind, json.loads(r.payload), r.due_at, r.version, r.attempts, r.sent)
 
 
 @dataclass(frozen=True)
@@ -169,6 +226,10 @@ class PullComment:
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _epoch(naive_utc: datetime) -> float:
+    return naive_utc.replace(tzinfo=UTC).timestamp()
 
 
 def _build(row: Any) -> Build:
@@ -224,7 +285,9 @@ _MIGRATION_LOCK = 0x5321B07
 
 
 class Store:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, replica: Replica | None = None) -> None:
+        # Who this store's claims name; alone (tests, tools): a replica of its own.
+        self.replica = replica or Replica.new()
         url = _driver(url)
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -254,6 +317,13 @@ class Store:
     def _write(self, statement: Any) -> Any:
         with self._engine.begin() as conn:
             return conn.execute(statement)
+
+    def ping(self) -> None:
+        """A cheap query: raises when the database cannot be reached (GET /readyz)."""
+        self._rows(sa.select(sa.literal(1)))
+
+    def _until(self, now: float | None = None) -> float:
+        return (time.time() if now is None else now) + self.replica.lease_seconds
 
     # -- deliveries
     def add_delivery(self, delivery: Delivery) -> bool:
@@ -294,15 +364,6 @@ class Store:
                 conn.execute(insert.on_conflict_do_nothing(index_elements=[deliveries.c.id]), rows)
         return stored
 
-    def release_delivery_claims(self) -> None:
-        """On start: no claim or back-off of the last run holds; every unprocessed delivery
-        is due now."""
-        self._write(
-            deliveries.update()
-            .where(deliveries.c.processed_at.is_(None))
-            .values(next_attempt_at=None)
-        )
-
     def backlog(self) -> dict[str, int]:
         """What waits: deliveries stored but not processed, builds queued (GET /healthz)."""
         with self._engine.connect() as conn:
@@ -318,7 +379,7 @@ class Store:
         self._write(
             deliveries.update()
             .where(deliveries.c.id == delivery_id)
-            .values(processed_at=_now(), outcome=outcome, next_attempt_at=None)
+            .values(processed_at=_now(), outcome=outcome, next_attempt_at=None, claimed_by=None)
         )
 
     def unprocessed_deliveries(self, due_at: float | None = None) -> list[Delivery]:
@@ -331,17 +392,18 @@ class Store:
         rows = self._rows(query.order_by(deliveries.c.received_at))
         return [Delivery(r.id, r.forge, r.event, json.loads(r.headers), r.body) for r in rows]
 
-    def claim_delivery(self, delivery_id: str, until: float, *, now: float | None) -> bool:
-        """Take an unprocessed delivery to process until `until` (epoch seconds), so the
-        retry loop leaves it alone meanwhile; False when it is processed or claimed. `now`
-        None takes it whatever its claim (on start: no claim of a previous run holds)."""
+    def claim_delivery(self, delivery_id: str, now: float | None = None) -> bool:
+        """Take an unprocessed delivery for this replica, for a lease its heartbeat renews
+        (`renew`); False when it is processed, waits for its next attempt, or another
+        replica's claim on it has not expired."""
+        now = time.time() if now is None else now
+        next_attempt = deliveries.c.next_attempt_at
         query = deliveries.update().where(
-            deliveries.c.id == delivery_id, deliveries.c.processed_at.is_(None)
-        )
-        if now is not None:
-            next_attempt = deliveries.c.next_attempt_at
-            query = query.where(sa.or_(next_attempt.is_(None), next_attempt <= now))
-        return bool(self._write(query.values(next_attempt_at=until)).rowcount)
+            deliveries.c.id == delivery_id, deliveries.c.processed_at.is_(None),
+            sa.or_(next_attempt.is_(None), next_attempt <= now),
+        )  # fmt: skip
+        claim = {"next_attempt_at": self._until(now), "claimed_by": self.replica.id}
+        return bool(self._write(query.values(**claim)).rowcount)
 
     def delivery_failed(self, delivery_id: str, error: str) -> int:
         """Count a failed attempt and its cause; the number of attempts so far."""
@@ -356,7 +418,9 @@ class Store:
     def retry_delivery_at(self, delivery_id: str, at: float) -> None:
         """When (epoch seconds) the retry loop may try the delivery again."""
         self._write(
-            deliveries.update().where(deliveries.c.id == delivery_id).values(next_attempt_at=at)
+            deliveries.update()
+            .where(deliveries.c.id == delivery_id)
+            .values(next_attempt_at=at, claimed_by=None)
         )
 
     def delivery_info(self, delivery_id: str) -> DeliveryInfo | None:
@@ -405,6 +469,7 @@ class Store:
                 ref_key=ref_key, pr=pr, spec=spec.model_dump_json() if spec else None,
                 state=state.value, reason=reason, created_at=_now(),
                 finished_at=_now() if state.finished else None, key=_new_key(),
+                owner=self.replica.id, lease_expires=None if state.finished else self._until(),
             )
         )  # fmt: skip
         key = result.inserted_primary_key
@@ -430,10 +495,6 @@ class Store:
         newest first."""
         query = sa.select(builds).where(sa.func.lower(builds.c.repo) == repo.lower())
         return [_build(r) for r in self._rows(query.order_by(builds.c.id.desc()).limit(limit))]
-
-    def builds_in(self, *states: BuildState) -> list[Build]:
-        query = sa.select(builds).where(builds.c.state.in_([s.value for s in states]))
-        return [_build(r) for r in self._rows(query.order_by(builds.c.id))]
 
     def builds_of_delivery(self, delivery_id: str) -> list[Build]:
         query = sa.select(builds).where(builds.c.delivery_id == delivery_id)
@@ -472,21 +533,53 @@ class Store:
             latest[row.name] = _build(row)
         return [latest[name] for name in sorted(latest)]
 
-    def _set(self, build_id: int, **values: Any) -> Build:
-        self._write(builds.update().where(builds.c.id == build_id).values(**values))
-        return self.get_build(build_id)
-
-    def mark_running(self, build_id: int) -> Build:
-        """Queued -> running; a build cancelled meanwhile stays cancelled."""
+    def mark_running(self, build_id: int) -> Build | None:
+        """Queued -> running, for a build this replica owns; a build cancelled meanwhile
+        stays cancelled (and is returned so); None when another replica took it over."""
         self._write(
             builds.update()
-            .where(builds.c.id == build_id, builds.c.state == BuildState.QUEUED.value)
+            .where(
+                builds.c.id == build_id, builds.c.state == BuildState.QUEUED.value,
+                builds.c.owner == self.replica.id,
+            )
             .values(state=BuildState.RUNNING.value, started_at=_now())
-        )
-        return self.get_build(build_id)
+        )  # fmt: skip
+        build = self.get_build(build_id)
+        if build.state.finished or self._owner(build_id) == self.replica.id:
+            return build
+        return None
 
-    def requeue(self, build_id: int) -> Build:
-        return self._set(build_id, state=BuildState.QUEUED.value, started_at=None)
+    def _owner(self, build_id: int) -> str | None:
+        rows = self._rows(sa.select(builds.c.owner).where(builds.c.id == build_id))
+        return rows[0].owner if rows else None
+
+    def orphaned_builds(self, now: float | None = None) -> list[Build]:
+        """Unfinished builds no replica holds: the lease of their owner expired (it died,
+        or stopped and let them go)."""
+        now = time.time() if now is None else now
+        lease = builds.c.lease_expires
+        query = sa.select(builds).where(
+            builds.c.state.in_(_UNFINISHED), sa.or_(lease.is_(None), lease < now)
+        )
+        return [_build(r) for r in self._rows(query.order_by(builds.c.id))]
+
+    def adopt_build(self, build_id: int, now: float | None = None) -> Build | None:
+        """Take over an orphaned build for this replica, queued to run (again: a Job is
+        adopted by the executor); None when it finished or another replica holds it."""
+        now = time.time() if now is None else now
+        lease = builds.c.lease_expires
+        result = self._write(
+            builds.update()
+            .where(
+                builds.c.id == build_id, builds.c.state.in_(_UNFINISHED),
+                sa.or_(lease.is_(None), lease < now),
+            )
+            .values(
+                owner=self.replica.id, lease_expires=self._until(now),
+                state=BuildState.QUEUED.value, started_at=None,
+            )
+        )  # fmt: skip
+        return self.get_build(build_id) if result.rowcount else None
 
     def cancel(self, build_id: int, reason: str) -> Build | None:
         """Mark an unfinished build cancelled; None when it had already finished."""
@@ -497,16 +590,26 @@ class Store:
         )
         return self.get_build(build_id) if result.rowcount else None
 
-    def finish(self, build_id: int, result: BuildResult) -> Build:
+    def finish(self, build_id: int, result: BuildResult) -> Build | None:
+        """Record how an unfinished build this replica owns ended; None when it was
+        cancelled meanwhile or another replica took it over (then that one reports it)."""
         state = {
             "succeeded": BuildState.SUCCEEDED,
             "failed": BuildState.FAILED,
             "error": BuildState.ERROR,
         }[result.state]
-        return self._set(
-            build_id, state=state.value, reason=result.reason, digest=result.digest,
-            size=result.size, finished_at=_now(),
+        written = self._write(
+            builds.update()
+            .where(
+                builds.c.id == build_id, builds.c.state.in_(_UNFINISHED),
+                builds.c.owner == self.replica.id,
+            )
+            .values(
+                state=state.value, reason=result.reason, digest=result.digest,
+                size=result.size, finished_at=_now(), lease_expires=None,
+            )
         )  # fmt: skip
+        return self.get_build(build_id) if written.rowcount else None
 
     # -- pull requests
     def approve(self, forge: str, repo: str, pr: int, sha: str, approver: str) -> None:
@@ -521,19 +624,13 @@ class Store:
     def approved_by(self, forge: str, repo: str, pr: int, sha: str) -> str | None:
         rows = self._rows(
             sa.select(approvals.c.approver).where(
-                approvals.c.forge == forge, approvals.c.repo == repo,
-                approvals.c.pr == pr, approvals.c.sha == sha,
+                _of_pull(approvals, forge, repo, pr), approvals.c.sha == sha
             )
-        )  # fmt: skip
+        )
         return rows[0].approver if rows else None
 
     def pull_comment(self, forge: str, repo: str, pr: int) -> PullComment:
-        rows = self._rows(
-            sa.select(pull_comments).where(
-                pull_comments.c.forge == forge, pull_comments.c.repo == repo,
-                pull_comments.c.pr == pr,
-            )
-        )  # fmt: skip
+        rows = self._rows(sa.select(pull_comments).where(_of_pull(pull_comments, forge, repo, pr)))
         if not rows:
             return PullComment(None, "")
         return PullComment(rows[0].comment_id, rows[0].notice, rows[0].notice_sha or "")
@@ -582,62 +679,215 @@ class Store:
         by then), or None when none had been published."""
         rows = self._rows(
             sa.select(pull_notices.c.sha)
-            .where(
-                pull_notices.c.forge == forge, pull_notices.c.repo == repo,
-                pull_notices.c.pr == pr, pull_notices.c.published_at <= at,
-            )
+            .where(_of_pull(pull_notices, forge, repo, pr), pull_notices.c.published_at <= at)
             .order_by(pull_notices.c.published_at.desc())
             .limit(1)
-        )  # fmt: skip
+        )
         return str(rows[0].sha) if rows else None
 
     # -- outbox
     def outbox_put(self, key: str, kind: str, payload: dict[str, Any], due_at: float) -> None:
         """Add an item, or replace the payload of one not sent yet (keeping its place and the
-        earlier due time, so a stream of updates cannot postpone it forever). One atomic
-        upsert: the worker may delete the row at any moment."""
+        earlier due time, so a stream of updates cannot postpone it forever), or put a new
+        version of one sent already. One atomic upsert: a sender may update the row at any
+        moment."""
         insert = _insert(self._engine.dialect.name)(outbox).values(
             key=key, kind=kind, payload=json.dumps(payload), due_at=due_at, version=1,
             attempts=0, seq=time.time(),
         )  # fmt: skip
+        new = insert.excluded
+        earlier = (
+            sa.func.min(outbox.c.due_at, new.due_at)
+            if self._engine.dialect.name == "sqlite"
+            else sa.func.least(outbox.c.due_at, new.due_at)
+        )
         self._write(
             insert.on_conflict_do_update(
                 index_elements=[outbox.c.key],
                 set_={
-                    "payload": insert.excluded.payload,
-                    "due_at": sa.func.min(outbox.c.due_at, insert.excluded.due_at)
-                    if self._engine.dialect.name == "sqlite"
-                    else sa.func.least(outbox.c.due_at, insert.excluded.due_at),
+                    "payload": new.payload,
+                    "due_at": sa.case((_UNSENT, earlier), else_=new.due_at),
+                    "attempts": sa.case((_UNSENT, outbox.c.attempts), else_=0),
+                    "seq": sa.case((_UNSENT, outbox.c.seq), else_=new.seq),
                     "version": outbox.c.version + 1,
                 },
             )
         )
 
     def outbox_items(self) -> list[OutboxItem]:
-        rows = self._rows(sa.select(outbox).order_by(outbox.c.seq))
-        return [
-            OutboxItem(r.key, r.kind, json.loads(r.payload), r.due_at, r.version, r.attempts)
-            for r in rows
-        ]
+        """What waits to be sent, in order."""
+        rows = self._rows(sa.select(outbox).where(_UNSENT).order_by(outbox.c.seq))
+        return [_outbox_item(r) for r in rows]
 
-    def outbox_done(self, item: OutboxItem) -> None:
-        """Remove a sent item, unless a newer version was put while it was being sent."""
-        self._write(
-            outbox.delete().where(outbox.c.key == item.key, outbox.c.version == item.version)
+    def _claimable(self, now: float) -> Any:
+        until = outbox.c.claimed_until
+        return sa.or_(until.is_(None), until < now)
+
+    def outbox_claim(self, now: float | None = None) -> OutboxItem | None:
+        """Take the first due item no other replica is sending, for this replica to send;
+        None when nothing is due. Each candidate is taken by a conditional UPDATE, so two
+        replicas never both take one."""
+        now = time.time() if now is None else now
+        due = (
+            sa.select(outbox)
+            .where(_UNSENT, outbox.c.due_at <= now, self._claimable(now))
+            .order_by(outbox.c.seq)
+            .limit(8)
         )
+        for r in self._rows(due):
+            taken = self._write(
+                outbox.update()
+                .where(outbox.c.key == r.key, _UNSENT, self._claimable(now))
+                .values(claimed_by=self.replica.id, claimed_until=self._until(now))
+            )
+            if taken.rowcount:
+                rows = self._rows(sa.select(outbox).where(outbox.c.key == r.key))
+                if rows:
+                    return _outbox_item(rows[0])
+        return None
+
+    def outbox_next_due(self) -> float | None:
+        """When (epoch seconds) an item may next be taken: due, and not claimed by a
+        replica that still holds it; None when the outbox is empty."""
+        until = sa.func.coalesce(outbox.c.claimed_until, 0.0)
+        later = sa.case((until > outbox.c.due_at, until), else_=outbox.c.due_at)
+        rows = self._rows(sa.select(sa.func.min(later)).where(_UNSENT))
+        return None if rows[0][0] is None else float(rows[0][0])
+
+    def outbox_done(self, item: OutboxItem, sent: str | None = None) -> None:
+        """The item reached the forge (or was refused for good): it is sent, unless a newer
+        version was put meanwhile, which waits then; `sent` (a digest of what the forge got)
+        is kept either way, so the next version is not sent again when it is the same."""
+        self._write(
+            outbox.update()
+            .where(outbox.c.key == item.key)
+            .values(
+                sent=sent,
+                sent_version=sa.case(
+                    (outbox.c.version == item.version, item.version),
+                    else_=outbox.c.sent_version,
+                ),
+                claimed_by=None, claimed_until=None,
+            )
+        )  # fmt: skip
 
     def outbox_retry(self, item: OutboxItem, due_at: float, error: str) -> None:
         self._write(
             outbox.update()
             .where(outbox.c.key == item.key)
-            .values(due_at=due_at, attempts=outbox.c.attempts + 1, last_error=error)
+            .values(
+                due_at=due_at, attempts=outbox.c.attempts + 1, last_error=error,
+                claimed_by=None, claimed_until=None,
+            )
+        )  # fmt: skip
+
+    # -- leases
+    def take_lease(self, name: str, now: float | None = None) -> bool:
+        """Hold the named lease (a periodic duty) for this replica: True when it was free,
+        expired, or this replica's already (then renewed). One INSERT ... ON CONFLICT DO
+        UPDATE ... WHERE, atomic on both databases."""
+        now = time.time() if now is None else now
+        insert = _insert(self._engine.dialect.name)(leases).values(
+            name=name, holder=self.replica.id, expires=self._until(now)
         )
+        upsert = insert.on_conflict_do_update(
+            index_elements=[leases.c.name],
+            set_={"holder": insert.excluded.holder, "expires": insert.excluded.expires},
+            where=sa.or_(leases.c.holder == self.replica.id, leases.c.expires < now),
+        )
+        with self._engine.begin() as conn:
+            # RETURNING, not rowcount: psycopg does not tell an INSERT's rowcount (-1).
+            return conn.execute(upsert.returning(leases.c.holder)).first() is not None
+
+    def renew(
+        self, *, deliveries_held: set[str], builds_held: set[int], outbox_held: set[str]
+    ) -> set[int]:
+        """The heartbeat: extend this replica's claims on what it still works on, and its
+        named leases. The builds of `builds_held` it no longer holds (cancelled, or taken
+        over after its lease expired) are returned, for the replica to stop them."""
+        until = self._until()
+        me = self.replica.id
+        with self._engine.begin() as conn:
+            if deliveries_held:
+                conn.execute(
+                    deliveries.update()
+                    .where(
+                        deliveries.c.id.in_(deliveries_held), deliveries.c.claimed_by == me,
+                        deliveries.c.processed_at.is_(None),
+                    )
+                    .values(next_attempt_at=until)
+                )  # fmt: skip
+            if outbox_held:
+                conn.execute(
+                    outbox.update()
+                    .where(outbox.c.key.in_(outbox_held), outbox.c.claimed_by == me)
+                    .values(claimed_until=until)
+                )
+            conn.execute(leases.update().where(leases.c.holder == me).values(expires=until))
+            if not builds_held:
+                return set()
+            held = builds.c.id.in_(builds_held)
+            conn.execute(
+                builds.update()
+                .where(held, builds.c.owner == me, builds.c.state.in_(_UNFINISHED))
+                .values(lease_expires=until)
+            )
+            # Lost: another replica owns it now, or cancelled it. (Finished here is not lost:
+            # its task is reporting it.)
+            lost = sa.or_(builds.c.owner != me, builds.c.state == BuildState.CANCELLED.value)
+            rows = conn.execute(sa.select(builds.c.id).where(held, lost))
+            return {int(r.id) for r in rows}
+
+    def let_go(self) -> None:
+        """On a graceful stop: what this replica held is free at once for the others (or
+        for its own next start), instead of when its leases would expire."""
+        me = self.replica.id
+        with self._engine.begin() as conn:
+            conn.execute(
+                deliveries.update()
+                .where(deliveries.c.claimed_by == me, deliveries.c.processed_at.is_(None))
+                .values(next_attempt_at=None, claimed_by=None)
+            )
+            conn.execute(
+                builds.update()
+                .where(builds.c.owner == me, builds.c.state.in_(_UNFINISHED))
+                .values(lease_expires=None)
+            )
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.claimed_by == me)
+                .values(claimed_by=None, claimed_until=None)
+            )
+            conn.execute(leases.delete().where(leases.c.holder == me))
+
+    # -- build logs
+    def log_append(self, build_id: int, data: bytes, max_bytes: int) -> None:
+        """Append to a build's log, as much as `max_bytes` in all leaves room for."""
+        if not data:
+            return
+        with self._engine.begin() as conn:
+            size = conn.execute(
+                sa.select(
+                    sa.func.coalesce(sa.func.sum(sa.func.length(log_chunks.c.data)), 0)
+                ).where(log_chunks.c.build_id == build_id)
+            ).scalar()
+            room = max_bytes - int(size or 0)
+            if room > 0:
+                conn.execute(log_chunks.insert().values(build_id=build_id, data=data[:room]))
+
+    def log_text(self, build_id: int) -> str | None:
+        """A build's log so far; None when nothing was written yet."""
+        query = sa.select(log_chunks.c.data).where(log_chunks.c.build_id == build_id)
+        rows = self._rows(query.order_by(log_chunks.c.id))
+        if not rows:
+            return None
+        return b"".join(bytes(r.data) for r in rows).decode(errors="replace")
 
     # -- retention
     def delete_finished_before(self, cutoff: datetime) -> list[int]:
         """Delete the builds that finished before `cutoff`, then the processed deliveries
-        received before it that have no build left; the ids of the deleted builds (their log
-        files go too). Unfinished builds and unprocessed deliveries always stay, and so does
+        received before it that have no build left; the ids of the deleted builds (their logs
+        go too). Unfinished builds and unprocessed deliveries always stay, and so does
         the newest build: SQLite gives a new row the largest id plus one, so deleting it would
         hand its id to the next build."""
         if cutoff.tzinfo is not None:
@@ -650,7 +900,12 @@ class Store:
             )  # fmt: skip
             ids = [int(row.id) for row in conn.execute(old)]
             for start in range(0, len(ids), 500):  # bounded IN lists
-                conn.execute(builds.delete().where(builds.c.id.in_(ids[start : start + 500])))
+                some = ids[start : start + 500]
+                conn.execute(log_chunks.delete().where(log_chunks.c.build_id.in_(some)))
+                conn.execute(builds.delete().where(builds.c.id.in_(some)))
+            # What the outbox sent then: kept only so no replica sends a state twice.
+            sent = sa.not_(_UNSENT)
+            conn.execute(outbox.delete().where(sent, outbox.c.due_at < _epoch(cutoff)))
             conn.execute(
                 deliveries.delete().where(
                     deliveries.c.processed_at.is_not(None),

@@ -25,6 +25,7 @@ from bot.orchestrator import Bot
 from bot.outbox import Outbox
 from bot.planner import resolve_image
 from bot.pull_requests import PullRequests
+from bot.replica import Replica
 from bot.reporter import Reporter
 from bot.runner.credentials import Credentials
 from bot.settings import Settings
@@ -70,8 +71,9 @@ def build_bot(
     executor: Executor | None = None,
 ) -> Bot:
     templates = load_templates(settings.templates_dir)
-    store = Store(settings.database_url)
-    logs = LogStore(settings.data_dir / "logs", max_bytes=settings.max_log_bytes)
+    replica = Replica.new(settings.lease_seconds, settings.lease_renew_seconds)
+    store = Store(settings.database_url, replica)
+    logs = LogStore(store, settings.data_dir / "logs", max_bytes=settings.max_log_bytes)
     if forges is None:
         forges = make_forges(settings)
     apis = {name: forge.api for name, forge in forges.items()}

@@ -2,7 +2,8 @@
 
 run() creates the build's Secret and Job (bot/executors/job_manifest.py renders them) or, when a Job
 with the build's id label already exists, adopts it: that is how a restarted bot picks up
-the builds it left running (Bot.recover dispatches them again). It follows the pod's log
+the builds it left running, and how a replica adopts those of one that died
+(Bot.recover_builds dispatches them again). It follows the pod's log
 into the build log, watches the Job until it has finished, and reads the BuildResult from
 the container's termination message. cancel() deletes the Job and its pod; cancelling the
 task only stops watching (the bot is stopping), and the next start adopts the Job.

@@ -10,6 +10,7 @@ GET  /builds?repo=o/n     a repository's newest builds: with `Authorization: Bea
                           <api_token>`, or for a repository in `public_repositories`
 GET  /deliveries/{id}     whether a delivery was processed, its outcome, attempts and builds
 GET  /healthz             liveness; what waits (deliveries, builds), from the store
+GET  /readyz              readiness: 200 while the database answers, 503 when it does not
 
 A build is reached only by its key, the random name every link the bot publishes uses: ids,
 repository names or shas open nothing (404), so links cannot be guessed or enumerated.
@@ -104,7 +105,7 @@ def create_app(bot: Bot) -> Starlette:
 
     async def build_log(request: Request) -> Response:
         build = await _build(request)
-        text = bot.logs.read(build.id) if build is not None else None
+        text = await asyncio.to_thread(bot.logs.read, build.id) if build is not None else None
         if text is None:
             return PlainTextResponse("no such build\n", 404)
         return PlainTextResponse(text)
@@ -165,12 +166,20 @@ def create_app(bot: Bot) -> Starlette:
             | waiting
         )
 
+    async def readyz(request: Request) -> Response:
+        # A replica that cannot reach the database can store no webhook: a Service sends
+        # webhooks to the replicas that can (manifests/: the Deployment's readinessProbe).
+        try:
+            await asyncio.to_thread(bot.store.ping)
+        except Exception as exc:
+            log.warning("not ready: the database does not answer: %s", exc)
+            return JSONResponse({"ready": False, "error": "the database does not answer"}, 503)
+        return JSONResponse({"ready": True, "replica": bot.store.replica.id})
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await bot.recover()
-        retrying = asyncio.create_task(bot.keep_retrying(), name="delivery-retry")
         yield
-        retrying.cancel()
         await bot.stop()
 
     return Starlette(
@@ -181,6 +190,7 @@ def create_app(bot: Bot) -> Starlette:
             Route("/builds/{key}", build_info),
             Route("/deliveries/{delivery_id}", delivery_info),
             Route("/healthz", healthz),
+            Route("/readyz", readyz),
         ],
         lifespan=lifespan,
     )

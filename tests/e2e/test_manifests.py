@@ -290,3 +290,31 @@ def test_the_deployed_bot_is_available_and_answers_its_health_check(
               ("get", "nodes")]  # fmt: skip
     for args in denied:
         assert not can(*args), args
+
+
+@pytest.mark.e2e
+def test_the_replicas_overlay_runs_two_bots_ready_on_the_database_with_its_url_from_a_secret(
+    testenv: ProvisionedEnv,
+) -> None:
+    """manifests/overlays/replicas, rendered by the cluster's kubectl (kustomize): two
+    replicas rolled one at a time, ready only while the database answers (/readyz; alive
+    by /healthz), the database URL read from a mounted Secret, never an environment value."""
+    kubectl = json.loads((STATE / "cluster" / "cluster.json").read_text())["kubectl"]
+    out = subprocess.run(
+        [kubectl, "kustomize", str(MANIFESTS / "overlays" / "replicas")],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    (deployment,) = [o for o in yaml.safe_load_all(out) if o["kind"] == "Deployment"]
+    spec = deployment["spec"]
+    assert spec["replicas"] == 2 and spec["strategy"]["type"] == "RollingUpdate"
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    pod = spec["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    env = {e["name"]: e for e in container["env"]}
+    assert not any("secretKeyRef" in e.get("valueFrom", {}) for e in env.values())
+    url_file = Path(env["S2I_BOT_DATABASE_URL_FILE"]["value"])
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == str(url_file.parent)]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    assert volume["secret"]["secretName"] == "s2i-bot-database" and mount["readOnly"] is True

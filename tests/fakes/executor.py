@@ -4,6 +4,7 @@ scheduling, not building (the real runner is tested end to end in tests/e2e)."""
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from bot.build_result import BuildResult
@@ -65,3 +66,39 @@ class NoBuilds:
 
     async def cancel(self, build_id: int, log_path: Path) -> None:
         self.asked.append((build_id, "cancel"))
+
+
+class FileGatedExecutor:
+    """An Executor for a bot running as its own process (tests/support/gated_bot.py), whose
+    builds a test drives through files in `gates`: a build that starts appends
+    `<build id> <pid>` to `gates/runs` and a line to its log, and ends when
+    `gates/<build id>.json` (a BuildResult) appears. Killing the bot kills its builds."""
+
+    def __init__(self, gates: Path, poll: float = 0.05) -> None:
+        self.gates, self.poll = gates, poll
+
+    async def run(
+        self, build_id: int, spec: BuildSpec, credentials: Credentials, log_path: Path
+    ) -> BuildResult:
+        with (self.gates / "runs").open("a") as runs:
+            runs.write(f"{build_id} {os.getpid()}\n")
+        with log_path.open("a") as log:
+            log.write(f"fake build {build_id} of {spec.repo} running in process {os.getpid()}\n")
+        result = self.gates / f"{build_id}.json"
+        while not result.exists():  # the test's word, from another process
+            await asyncio.sleep(self.poll)
+        return BuildResult.model_validate_json(result.read_text())
+
+    async def cancel(self, build_id: int, log_path: Path) -> None:
+        """Cancelling the task that awaits run() stops the build."""
+
+    def runs(self) -> list[tuple[int, int]]:
+        """(build id, pid) of every build started so far, in order."""
+        path = self.gates / "runs"
+        lines = path.read_text().splitlines() if path.exists() else []
+        return [(int(b), int(p)) for b, p in (line.split() for line in lines)]
+
+    def finish(self, build_id: int, result: BuildResult) -> None:
+        partial = self.gates / f"{build_id}.json.part"
+        partial.write_text(result.model_dump_json())
+        partial.rename(self.gates / f"{build_id}.json")  # appears whole

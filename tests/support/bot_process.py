@@ -68,6 +68,9 @@ class BotProcess(BotSettings):
     def __init__(self, workdir: Path, settings: dict[str, Any]) -> None:
         super().__init__(workdir, settings)
         self.log_file = workdir / "bot.log"
+        # What runs after `python -m`: the bot's command line, or a test's launcher of it
+        # (tests/support/gated_bot.py).
+        self.argv = ["bot.cli", "--config", str(self.config_file), "serve"]
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> BotProcess:
@@ -78,7 +81,7 @@ class BotProcess(BotSettings):
     def _launch(self) -> None:
         with self.log_file.open("ab") as log:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "--config", str(self.config_file), "serve"],
+                [sys.executable, "-m", *self.argv],
                 stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=user_environment(),
             )  # fmt: skip
 
@@ -89,6 +92,10 @@ class BotProcess(BotSettings):
         code = self._proc.wait(timeout=timeout)
         self._proc = None
         return code, self.log()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
 
     def _healthy(self) -> bool:
         assert self._proc is not None

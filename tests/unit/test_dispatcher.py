@@ -7,6 +7,7 @@ from bot.build_result import BuildResult
 from bot.build_spec import BuildSpec, SourceSpec
 from bot.dispatcher import Dispatcher
 from bot.outbox import Outbox
+from bot.replica import Replica
 from bot.reporter import Reporter
 from bot.runner.credentials import Credentials
 from bot.store import Delivery, Store
@@ -41,7 +42,7 @@ def test_builds_run_concurrently_up_to_the_limit_and_each_state_is_stored_and_re
         )
         outbox.start()
         dispatcher = Dispatcher(
-            store, executor, outbox, LogStore(tmp_path / "logs"), lambda b: Credentials(), 2
+            store, executor, outbox, LogStore(store, tmp_path / "logs"), lambda b: Credentials(), 2
         )
         for build in builds:
             dispatcher.submit(build)
@@ -77,7 +78,7 @@ def test_a_cancelled_build_is_stopped_by_the_executor_and_reported_cancelled(
         outbox = Outbox(store, reporter, min_interval=0, settle=0)
         outbox.start()
         dispatcher = Dispatcher(
-            store, executor, outbox, LogStore(tmp_path / "logs"), lambda b: Credentials(), 1
+            store, executor, outbox, LogStore(store, tmp_path / "logs"), lambda b: Credentials(), 1
         )
         dispatcher.submit(build)
         await executor.wait(lambda: build.id in executor.running)
@@ -113,7 +114,7 @@ def test_a_repository_runs_at_most_its_limit_and_its_next_build_waits_without_a_
         )
         outbox.start()
         dispatcher = Dispatcher(
-            store, executor, outbox, LogStore(tmp_path / "logs"), lambda b: Credentials(), 3,
+            store, executor, outbox, LogStore(store, tmp_path / "logs"), lambda b: Credentials(), 3,
             max_per_repo=2,
         )  # fmt: skip
         for build in [*busy, other]:
@@ -134,3 +135,50 @@ def test_a_repository_runs_at_most_its_limit_and_its_next_build_waits_without_a_
     asyncio.run(scenario())
     assert executor.started[3] == busy[2].id and len(executor.started) == 4
     assert all(store.get_build(b.id).state is BuildState.SUCCEEDED for b in [*busy, other])
+
+
+def test_a_build_cancelled_on_another_replica_is_stopped_by_its_owner_and_reported_once(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    owner, other = Store(url, Replica("owner")), Store(url, Replica("other"))
+    owner.add_delivery(Delivery("d1", "github", "push", {}, b"{}"))
+    forge = RecordingForge()
+    build = owner.add_build(delivery_id="d1", name="a", forge="github", repo="a/b",
+                            sha="f" * 40, spec=spec("a"))  # fmt: skip
+    runs, elsewhere = GatedExecutor(), GatedExecutor()
+
+    def dispatcher(store: Store, executor: GatedExecutor, outbox: Outbox) -> Dispatcher:
+        logs = LogStore(store, tmp_path / store.replica.id)
+        return Dispatcher(store, executor, outbox, logs, lambda b: Credentials(), 1)
+
+    async def scenario() -> None:
+        boxes = [
+            Outbox(s, Reporter(s, {"github": forge}, "http://bot"), min_interval=0, settle=0)
+            for s in (owner, other)
+        ]
+        for box in boxes:
+            box.start()
+        running_here = dispatcher(owner, runs, boxes[0])
+        running_here.submit(build)
+        await runs.wait(lambda: build.id in runs.running)
+        await dispatcher(other, elsewhere, boxes[1]).cancel(build, "superseded by 1234567")
+        assert elsewhere.cancelled == [build.id]  # a Job would be deleted from there
+        # The owner's heartbeat learns it lost the build, and stops it.
+        lost = owner.renew(deliveries_held=set(), builds_held=running_here.held, outbox_held=set())
+        assert lost == {build.id}
+        await running_here.lose(lost)
+        assert runs.running == set()
+        await asyncio.wait_for(running_here.idle(), timeout=5)
+        for box in reversed(boxes):  # what the other put, then the owner's (woken to look:
+            box.wake()  # the outbox-sweep duty does that in a running bot)
+            await asyncio.wait_for(box.drain(), timeout=5)
+        for box in boxes:
+            await box.close()
+
+    asyncio.run(scenario())
+    assert owner.get_build(build.id).state is BuildState.CANCELLED
+    finals = [s for *_, s in forge.statuses if s.state.value not in ("pending", "running")]
+    assert [(s.state.value, s.description) for s in finals] == [
+        ("cancelled", "superseded by 1234567")
+    ]

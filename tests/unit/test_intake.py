@@ -42,7 +42,8 @@ def world(tmp_path: Path) -> tuple[Store, RecordingForge, Intake]:
     for sha in (SHA, SHA2):
         forge.files[("acme/app", ".s2i.yaml", sha)] = CONFIG
     templates = {n: Template(name=n, builder=f"s2i-bot/{n}") for n in ("go", "binary")}
-    return store, forge, Intake(store, {"github": forge}, templates, LogStore(tmp_path), None)
+    logs = LogStore(store, tmp_path)
+    return store, forge, Intake(store, {"github": forge}, templates, logs, None)
 
 
 def delivery(store: Store, name: str) -> Delivery:
@@ -115,7 +116,7 @@ def test_without_a_config_an_opt_in_detects_the_template_and_says_so(tmp_path: P
     )
     templates = {n: Template(name=n, builder=f"s2i-bot/{n}") for n in ("nodejs", "static")}
     detect = AutodetectSettings(enabled=True, image_prefix="reg/auto")
-    intake = Intake(store, {"github": forge}, templates, LogStore(tmp_path), None, detect)
+    intake = Intake(store, {"github": forge}, templates, LogStore(store, tmp_path), None, detect)
     event = Event(EventKind.PUSH, REPO, "refs/heads/main", SHA, "a", "d5")
     actions = intake.builds_for(delivery(store, "d5"), event)
     (build,) = actions.dispatch
@@ -123,5 +124,5 @@ def test_without_a_config_an_opt_in_detects_the_template_and_says_so(tmp_path: P
     assert build.spec.outputs == ["reg/auto/acme/app:main"]
     assert build.spec.note == "template nodejs, detected from package.json"
     assert actions.outcome == "template nodejs, detected from package.json: 1 build(s) planned"
-    off = Intake(store, {"github": forge}, templates, LogStore(tmp_path), None)
+    off = Intake(store, {"github": forge}, templates, LogStore(store, tmp_path), None)
     assert off.builds_for(delivery(store, "d6"), replace(event, delivery_id="d6")).dispatch == []

@@ -40,6 +40,18 @@ def sent(forge: RecordingForge) -> list[tuple[str, str]]:
     return [(s.context, s.description) for *_, s in forge.statuses]
 
 
+def finish(store: Store, build_id: int, result: BuildResult) -> Build:
+    finished = store.finish(build_id, result)
+    assert finished is not None
+    return finished
+
+
+def running(store: Store, build_id: int) -> Build:
+    build = store.mark_running(build_id)
+    assert build is not None
+    return build
+
+
 def test_a_superseded_pending_state_is_not_sent(store: Store) -> None:
     forge = RecordingForge()
 
@@ -47,9 +59,9 @@ def test_a_superseded_pending_state_is_not_sent(store: Store) -> None:
         box = outbox(store, forge, min_interval=0, settle=0.5)
         build = add(store)
         await box.status(build)
-        await box.status(store.mark_running(build.id))
+        await box.status(running(store, build.id))
         await asyncio.wait_for(box.drain(), 5)
-        await box.status(store.finish(build.id, BuildResult(state="succeeded", digest=DIGEST)))
+        await box.status(finish(store, build.id, BuildResult(state="succeeded", digest=DIGEST)))
         await asyncio.wait_for(box.drain(), 5)
         await box.close()
 
@@ -66,7 +78,7 @@ def test_a_pending_state_that_lasts_is_sent_and_writes_are_spaced(store: Store) 
         await box.status(web)
         await box.status(api)
         await asyncio.wait_for(box.drain(), 5)
-        await box.status(store.finish(api.id, BuildResult(state="failed", reason="no")))
+        await box.status(finish(store, api.id, BuildResult(state="failed", reason="no")))
         await asyncio.wait_for(box.drain(), 5)
         await box.close()
 
@@ -83,7 +95,7 @@ def test_a_rate_limited_status_is_sent_again_after_the_wait_the_forge_asked_for(
 
     async def scenario() -> float:
         box = outbox(store, forge, min_interval=0, settle=0)
-        build = store.finish(add(store).id, BuildResult(state="error", reason="registry down"))
+        build = finish(store, add(store).id, BuildResult(state="error", reason="registry down"))
         loop = asyncio.get_running_loop()
         start = loop.time()
         await box.status(build)
@@ -121,8 +133,8 @@ def test_a_refused_item_is_dropped_and_the_rest_still_goes(store: Store) -> None
 
     async def scenario() -> None:
         box = outbox(store, forge, min_interval=0, settle=0)
-        await box.status(store.finish(add(store, "a").id, BuildResult(state="failed")))
-        await box.status(store.finish(add(store, "b").id, BuildResult(state="failed")))
+        await box.status(finish(store, add(store, "a").id, BuildResult(state="failed")))
+        await box.status(finish(store, add(store, "b").id, BuildResult(state="failed")))
         await asyncio.wait_for(box.drain(), 5)
         await box.close()
 
@@ -138,7 +150,7 @@ def test_a_pull_request_build_keeps_one_comment_edited_in_place(store: Store) ->
         build = add(store, pr=7)
         await box.status(build)
         await asyncio.wait_for(box.drain(), 5)
-        await box.status(store.finish(build.id, BuildResult(state="succeeded", digest=DIGEST)))
+        await box.status(finish(store, build.id, BuildResult(state="succeeded", digest=DIGEST)))
         await asyncio.wait_for(box.drain(), 5)
         await box.close()
 

@@ -31,7 +31,8 @@ class World:
         self.store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
         self.forge = RecordingForge(writers={"maintainer"})
         templates = {"go": Template(name="go", builder="s2i-bot/go")}
-        intake = Intake(self.store, {"github": self.forge}, templates, LogStore(tmp_path), None)
+        logs = LogStore(self.store, tmp_path)
+        intake = Intake(self.store, {"github": self.forge}, templates, logs, None)
         self.pulls = PullRequests(self.store, {"github": self.forge}, intake, build_drafts=False)
         self.reporter = Reporter(self.store, {"github": self.forge}, "http://bot")
         self.deliveries = 0
@@ -52,9 +53,10 @@ class World:
 
     def publish(self) -> str:
         """Send the PR comment as the outbox would; the body the forge now shows."""
-        sent = self.reporter.send("pull_comment", {"forge": "github", "repo": "acme/app", "pr": 7})
-        assert isinstance(sent, str)
-        return sent
+        self.reporter.send("pull_comment", {"forge": "github", "repo": "acme/app", "pr": 7})
+        comment_id = self.store.pull_comment("github", "acme/app", 7).comment_id
+        assert comment_id is not None
+        return self.forge.comments[comment_id][2]
 
     def pull_event(self, pull: PullRequest, action: PullAction = PullAction.OPENED) -> Event:
         return Event(EventKind.PULL_REQUEST, REPO, pull.fetch_ref, pull.head_sha, pull.author,

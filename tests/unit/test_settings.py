@@ -168,3 +168,20 @@ def test_github_hooks_are_owner_repo_hook_id_in_the_file_or_a_comma_separated_va
     message = settings_error({}, config)
     assert message.startswith(f"{config}:2: github.hooks: 'acme/app' is not owner/repo:hook_id")
     assert "settings/hooks/<id>" in message
+
+
+def test_the_database_url_can_come_from_a_mounted_secret_file(tmp_path: Path) -> None:
+    url = tmp_path / "url"
+    url.write_text("postgresql://bot:pw@db:5432/s2i_bot\n")
+    settings = load_settings(None, {"S2I_BOT_DATABASE_URL_FILE": str(url)})
+    assert settings.database_url == "postgresql://bot:pw@db:5432/s2i_bot"
+    missing = settings_error({"S2I_BOT_DATABASE_URL_FILE": str(tmp_path / "none")})
+    assert missing.startswith("S2I_BOT_DATABASE_URL_FILE: ")
+
+
+def test_leases_are_renewed_before_they_expire() -> None:
+    settings = Settings()
+    assert (settings.lease_seconds, settings.lease_renew_seconds) == (30.0, 10.0)
+    message = settings_error({"S2I_BOT_LEASE_SECONDS": "5", "S2I_BOT_LEASE_RENEW_SECONDS": "5"})
+    assert message.startswith("S2I_BOT_LEASE_RENEW_SECONDS: ")
+    assert "shorter than lease_seconds" in message

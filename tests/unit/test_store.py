@@ -97,20 +97,21 @@ def test_a_claimed_or_waiting_delivery_is_not_due_and_attempts_count(database_ur
     db = Store(database_url)
     db.add_delivery(Delivery("d1", "github", "push", {}, b"{}"))
     now = time.time()
-    assert db.claim_delivery("d1", now + 600, now=now)
-    assert not db.claim_delivery("d1", now + 600, now=now)  # another attempt is under way
+    assert db.claim_delivery("d1", now=now)
+    assert not db.claim_delivery("d1", now=now)  # another attempt is under way
     assert db.unprocessed_deliveries(now) == []
     assert db.delivery_failed("d1", "GitHub answered 500") == 1
     db.retry_delivery_at("d1", now + 30)
     assert db.unprocessed_deliveries(now) == []
+    assert not db.claim_delivery("d1", now=now)  # waiting for its next attempt
     assert [d.id for d in db.unprocessed_deliveries(now + 31)] == ["d1"]
-    assert db.claim_delivery("d1", now + 600, now=None)  # on start: taken whatever its claim
+    assert db.claim_delivery("d1", now=now + 31)
     assert db.delivery_failed("d1", "again") == 2
     db.finish_delivery("d1", "error: given up")
     info = db.delivery_info("d1")
     assert info is not None
     assert (info.processed, info.attempts, info.last_error) == (True, 2, "again")
-    assert not db.claim_delivery("d1", now + 600, now=None)
+    assert not db.claim_delivery("d1", now=now + 3600)
     db.close()
 
 
@@ -120,7 +121,7 @@ def test_the_migrations_make_the_schema_the_store_queries(database_url: str) -> 
     with engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), metadata)
         assert differences == []
-        assert MigrationContext.configure(conn).get_current_revision() == "0002"
+        assert MigrationContext.configure(conn).get_current_revision() == "0003"
     engine.dispose()
 
 
@@ -180,4 +181,38 @@ def test_outbox_and_pull_comment_upserts_work_on_either_database(database_url: s
     db.set_pull_comment("github", "acme/app", 7, comment_id=99)
     comment = db.pull_comment("github", "acme/app", 7)
     assert (comment.comment_id, comment.notice, comment.notice_sha) == (99, "waiting", "abc")
+    db.close()
+
+
+def test_a_database_of_the_single_bot_schema_is_upgraded_and_its_unfinished_work_adopted(
+    database_url: str,
+) -> None:
+    """0002 -> 0003: builds left queued or running by a bot of the previous version have no
+    owner, so the first replica to start adopts them; the rest is kept."""
+    engine = sa.create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        migrations.upgrade(conn, "0002")
+        conn.execute(
+            sa.text(
+                "INSERT INTO deliveries (id, forge, event, headers, body, received_at, attempts)"
+                " VALUES ('old', 'github', 'push', '{}', :body, '2025-01-01 00:00:00', 0)"
+            ),
+            {"body": b"{}"},
+        )
+        for build_id, state in ((1, "running"), (2, "succeeded")):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO builds (id, delivery_id, name, forge, repo, sha, ref_key, state,"
+                    " reason, created_at, key) VALUES (:id, 'old', :name, 'github', 'acme/app',"
+                    " 'abc', 'refs/heads/main', :state, '', '2025-01-01 00:00:00', :key)"
+                ),
+                {"id": build_id, "name": f"b{build_id}", "state": state, "key": f"k{build_id}"},
+            )
+    engine.dispose()
+    db = Store(database_url)
+    assert [b.id for b in db.orphaned_builds()] == [1]
+    adopted = db.adopt_build(1)
+    assert adopted is not None and adopted.state is BuildState.QUEUED
+    assert db.claim_delivery("old")
+    assert db.log_text(1) is None and db.take_lease("retention")
     db.close()
