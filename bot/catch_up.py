@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from bot.build_record import Build
-from bot.events import Repo
+from bot.events import BranchPush
 from bot.forges import github_webhooks, gitlab_webhooks
 from bot.forges.base import ForgeApi, ForgeError, WebhookParser
 from bot.store import Delivery, Store
@@ -45,11 +45,8 @@ log = logging.getLogger(__name__)
 BRANCHES_PER_PASS = 100  # branch heads asked for per pass at most (one API call each)
 BRANCH_PREFIX = "refs/heads/"
 ACTOR = "s2i-bot-catch-up"  # who pushed, as the catch-up's deliveries say (nobody it knows)
-# Each forge's push webhook as its parser reads one: repo, branch, before, sha, id, actor,
-# changed paths.
-PushDelivery = Callable[
-    [Repo, str, str, str, str, str, tuple[str, ...] | None], tuple[dict[str, str], bytes]
-]
+# Each forge's push webhook (headers, body) as its parser reads one.
+PushDelivery = Callable[[BranchPush], tuple[dict[str, str], bytes]]
 _PUSHES: dict[str, tuple[str, PushDelivery]] = {
     "github": ("push", github_webhooks.push_delivery),
     "gitlab": ("Push Hook", gitlab_webhooks.push_delivery),
@@ -100,19 +97,15 @@ def missed_head(built: BranchBuilt, head: str | None) -> MissedHead | None:
     return MissedHead(built, head)
 
 
+@dataclass(frozen=True)
 class CatchUp:
     """One pass at a time (`catch_up`, in a forge thread): find missed heads, store a push
     delivery for each; the orchestrator hands what was stored to its workers."""
 
-    def __init__(
-        self,
-        store: Store,
-        forges: Mapping[str, ForgeApi],
-        webhooks: Mapping[str, WebhookParser],
-        per_pass: int,
-    ) -> None:
-        self._store, self._forges, self._webhooks = store, forges, webhooks
-        self._per_pass = per_pass
+    _store: Store
+    _forges: Mapping[str, ForgeApi]
+    _webhooks: Mapping[str, WebhookParser]
+    _per_pass: int
 
     def catch_up(self) -> list[Delivery]:
         """One pass; the push deliveries it stored that the workers must process."""
@@ -148,7 +141,7 @@ class CatchUp:
             return None
         event, push = _PUSHES[built.forge]
         headers, body = push(
-            repo, built.branch, built.sha, missed.head, missed.delivery_id, ACTOR, paths
+            BranchPush(repo, built.branch, built.sha, missed.head, missed.delivery_id, ACTOR, paths)
         )
         headers = self._webhooks[built.forge].vouch(headers, body)
         delivery = Delivery(missed.delivery_id, built.forge, event, headers, body)

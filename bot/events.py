@@ -41,6 +41,20 @@ class Repo:
 
 
 @dataclass(frozen=True, slots=True)
+class BranchPush:
+    """A branch moved from `before` to `sha`, told by no webhook: what the catch-up writes as
+    each forge's push webhook (bot/catch_up.py). `paths`: the files changed, None unknown."""
+
+    repo: Repo
+    branch: str
+    before: str
+    sha: str
+    delivery_id: str
+    actor: str
+    paths: tuple[str, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
 class PullRequest:
     number: int  # GitHub number / GitLab iid
     head_sha: str

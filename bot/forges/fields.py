@@ -189,3 +189,10 @@ def pull_event(
         EventKind.PULL_REQUEST, repo, pull.fetch_ref, pull.head_sha,
         member(payload, sender, str), delivery_id, pull=pull, pull_action=action,
     )  # fmt: skip
+
+
+def json_delivery(
+    payload: Mapping[str, Any], headers: Mapping[str, str]
+) -> tuple[dict[str, str], bytes]:
+    """A JSON webhook's headers (names lowercased, as the web route stores them) and body."""
+    return {"content-type": "application/json", **headers}, json.dumps(payload).encode()

@@ -7,12 +7,11 @@ deliveries". Nothing here talks to the network (gidgethub's sansio.py is the mod
 from __future__ import annotations
 
 import hmac
-import json
 import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bot.events import Event, EventKind, PullAction, PullRequest, Repo
+from bot.events import BranchPush, Event, EventKind, PullAction, PullRequest, Repo
 from bot.forges import fields
 from bot.forges.base import Ignored, Ping, SignatureError, Webhook, Webhooks
 from bot.forges.fields import PayloadError
@@ -61,33 +60,24 @@ def sealed(headers: Mapping[str, str], body: bytes, secret: str | None) -> dict[
     return kept
 
 
-def push_delivery(
-    repo: Repo,
-    branch: str,
-    before: str,
-    sha: str,
-    delivery_id: str,
-    actor: str,
-    paths: tuple[str, ...] | None,
-) -> tuple[dict[str, str], bytes]:
+def push_delivery(push: BranchPush) -> tuple[dict[str, str], bytes]:
     """A `push` webhook for `branch` moving to `sha`, as `parse` reads one (unsigned: see
     `sealed`): what the catch-up stores for a branch head no delivery told the bot about.
     The changed `paths` (None: unknown, and path filters build) are listed as one commit's,
     the head's, which `parse` reads them from."""
-    fields.git_ref(f"refs/heads/{branch}", "branch")
-    commits = [] if paths is None else [{"id": sha, "modified": list(paths)}]
+    fields.git_ref(f"refs/heads/{push.branch}", "branch")
+    commits = [] if push.paths is None else [{"id": push.sha, "modified": list(push.paths)}]
+    repo = push.repo
     payload = {
-        "ref": f"refs/heads/{branch}", "before": before, "after": fields.commit_sha(sha, "after"),
+        "ref": f"refs/heads/{push.branch}", "before": push.before,
+        "after": fields.commit_sha(push.sha, "after"),
         "created": False, "deleted": False, "forced": False, "commits": commits,
-        "head_commit": None, "pusher": {"name": actor}, "sender": {"login": actor},
+        "head_commit": None, "pusher": {"name": push.actor}, "sender": {"login": push.actor},
         "repository": {"id": repo.id, "full_name": repo.full_name, "html_url": repo.html_url},
     }  # fmt: skip
-    headers = {
-        "content-type": "application/json",
-        "x-github-event": "push",
-        "x-github-delivery": delivery_id,
-    }
-    return headers, json.dumps(payload).encode()
+    return fields.json_delivery(
+        payload, {"x-github-event": "push", "x-github-delivery": push.delivery_id}
+    )
 
 
 def _repo(payload: Mapping[str, Any]) -> Repo:

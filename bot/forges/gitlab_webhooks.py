@@ -8,12 +8,11 @@ network.
 from __future__ import annotations
 
 import hmac
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from bot.events import Event, EventKind, PullAction, PullRequest, Repo
+from bot.events import BranchPush, Event, EventKind, PullAction, PullRequest, Repo
 from bot.forges import fields
 from bot.forges.base import Ignored, SignatureError, Webhook, Webhooks
 from bot.forges.fields import PayloadError
@@ -59,34 +58,24 @@ def sealed(headers: Mapping[str, str], body: bytes, secret: str | None) -> dict[
     return kept
 
 
-def push_delivery(
-    repo: Repo,
-    branch: str,
-    before: str,
-    sha: str,
-    delivery_id: str,
-    actor: str,
-    paths: tuple[str, ...] | None,
-) -> tuple[dict[str, str], bytes]:
+def push_delivery(push: BranchPush) -> tuple[dict[str, str], bytes]:
     """A `Push Hook` for `branch` moving to `sha`, as `parse` reads one (without the token:
     see `sealed`): what the catch-up stores for a branch head no delivery told the bot
     about. The changed `paths` (None: unknown, and path filters build) are listed as one
     commit's, the head's, which `parse` reads them from."""
-    fields.git_ref(f"refs/heads/{branch}", "branch")
-    commits = [] if paths is None else [{"id": sha, "modified": list(paths)}]
+    fields.git_ref(f"refs/heads/{push.branch}", "branch")
+    commits = [] if push.paths is None else [{"id": push.sha, "modified": list(push.paths)}]
     payload = {
-        "object_kind": "push", "event_name": "push", "ref": f"refs/heads/{branch}",
-        "before": before, "after": fields.commit_sha(sha, "after"), "checkout_sha": sha,
-        "user_username": actor, "commits": commits, "total_commits_count": len(commits),
-        "project": {"id": repo.id, "path_with_namespace": repo.full_name,
-                    "web_url": repo.html_url},
+        "object_kind": "push", "event_name": "push", "ref": f"refs/heads/{push.branch}",
+        "before": push.before, "after": fields.commit_sha(push.sha, "after"),
+        "checkout_sha": push.sha,
+        "user_username": push.actor, "commits": commits, "total_commits_count": len(commits),
+        "project": {"id": push.repo.id, "path_with_namespace": push.repo.full_name,
+                    "web_url": push.repo.html_url},
     }  # fmt: skip
-    headers = {
-        "content-type": "application/json",
-        "x-gitlab-event": "Push Hook",
-        "x-gitlab-event-uuid": delivery_id,
-    }
-    return headers, json.dumps(payload).encode()
+    return fields.json_delivery(
+        payload, {"x-gitlab-event": "Push Hook", "x-gitlab-event-uuid": push.delivery_id}
+    )
 
 
 def _repo(payload: Mapping[str, Any]) -> Repo:

@@ -11,7 +11,7 @@ import pytest
 
 from bot.build_record import BuildState
 from bot.catch_up import BranchBuilt, CatchUp, branches_built, catch_up_id, missed_head
-from bot.events import Event, EventKind, Repo
+from bot.events import BranchPush, Event, EventKind, Repo
 from bot.forges import github_webhooks, gitlab_webhooks
 from bot.forges.base import WebhookParser
 from bot.store import Delivery, Store
@@ -46,7 +46,9 @@ def test_each_forges_push_delivery_is_read_by_its_parser_with_its_changed_paths(
     push = module.push_delivery
     webhooks: WebhookParser = getattr(module, f"{forge}_webhooks")(SECRET)
     for paths in (None, ("docs/a.md", "src/b.go"), ()):
-        headers, body = push(repo, "release/1.x", OLD, NEW, "catch-up-x", "s2i-bot", paths)
+        headers, body = push(
+            BranchPush(repo, "release/1.x", OLD, NEW, "catch-up-x", "s2i-bot", paths)
+        )
         event = webhooks.parse(webhooks.vouch(headers, body), body)
         assert isinstance(event, Event)
         assert (event.kind, event.ref, event.sha, event.delivery_id) == (
