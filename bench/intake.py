@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -105,8 +106,15 @@ bare_app = Starlette(routes=[Route("/webhooks/github", bare, methods=["POST"])])
 
 
 def serve_bare(port: int) -> None:
-    # As `s2i-bot serve` runs uvicorn (bot/cli.py): the same logging, access lines included.
-    uvicorn.run(bare_app, host="127.0.0.1", port=port, log_level="info")
+    # As `s2i-bot serve` runs uvicorn (bot/cli.py): the same logging, no access lines (the
+    # bot's default, access_log: false).
+    uvicorn.run(bare_app, host="127.0.0.1", port=port, log_level="info", access_log=False)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process used so far, all its threads (proc(5): stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wrk(url: str, work: Path, body: bytes, headers: dict[str, str], seconds: int) -> dict[str, Any]:
@@ -201,9 +209,16 @@ def main() -> None:
                 body = json.dumps(payload).encode()
                 headers = github_headers("push", body, WEBHOOK_SECRET)
                 url_bare = f"http://127.0.0.1:{bare_port}/webhooks/github"
+                before = cpu_seconds(bare_proc.pid)
                 bare_result = wrk(url_bare, work, body, headers, args.seconds)
+                bare_result["cpu"] = cpu_seconds(bare_proc.pid) - before
                 spy = _profile(bot, args.profile, args.seconds) if args.profile else None
+                assert bot.pid is not None
+                before, forge_before = cpu_seconds(bot.pid), time.process_time()
                 bot_result = wrk(f"{bot.url}/webhooks/github", work, body, headers, args.seconds)
+                bot_result["cpu"] = cpu_seconds(bot.pid) - before
+                # This process's threads: the fake GitHub answering the bot's API calls.
+                forge_cpu = time.process_time() - forge_before
                 if spy is not None:
                     spy.wait(timeout=120)
                 started = time.monotonic()
@@ -212,6 +227,7 @@ def main() -> None:
                     timeout=1800, what="the bot to process what it stored",
                 )  # fmt: skip
                 drain = time.monotonic() - started
+                commit = commit_latency(database_url)
                 stored, processed, reads = exactly_once(
                     database_url, bot_result["run"], github, repo.full_name
                 )
@@ -233,6 +249,15 @@ def main() -> None:
             f"socket errors {r['socket_errors']}"
         )
     print(f"ratio bot / bare: {ratio:.2f} (goal >= {GOAL_RATIO})")
+    # Where the difference goes: CPU per answer, of the server and (bot) the fake forge it
+    # calls while it processes what it took in, on the same cores as the load generator.
+    for name, r in (("bare", bare_result), ("bot", bot_result)):
+        print(f"{name:4}: {r['cpu'] / max(r['requests'], 1) * 1000:.2f} ms CPU per request "
+              f"({r['cpu']:.1f} s over {args.seconds} s)")  # fmt: skip
+    print(f"fake forge: {forge_cpu:.1f} s CPU while the bot ran ({os.cpu_count()} cores in all)")
+    # A 202 waits for its delivery's commit (group commits: all that arrived meanwhile), so
+    # with 16 connections the bot answers at most about 16 per commit time.
+    print(f"store commit after the run: p50 {commit[0]:.1f} ms  p99 {commit[1]:.1f} ms")
     print(f"bot p99: {bot_result['p99_us'] / 1000:.1f} ms (goal <= {GOAL_P99_MS:.0f} ms)")
     print(f"backlog drained {drain:.1f}s after the load; stored {stored}, processed {processed}, "
           f".s2i.yaml reads {reads}")  # fmt: skip
@@ -258,6 +283,35 @@ def _answers(url: str) -> bool:
     except httpx.TransportError:
         return False
     return True
+
+
+def commit_latency(database_url: str, rounds: int = 200) -> tuple[float, float]:
+    """p50 and p99 (ms) of committing one delivery-sized row, on this store as the intake
+    writer commits (SQLite: WAL, synchronous=FULL): what a 202 waits for at least."""
+    engine = sa.create_engine(_sqlalchemy_url(database_url))
+    if engine.dialect.name == "sqlite":
+
+        @sa.event.listens_for(engine, "connect")
+        def _synced(connection: Any, _record: Any) -> None:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+
+    table = f"bench_commit_{uuid.uuid4().hex[:8]}"
+    times = []
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"CREATE TABLE {table} (body TEXT)"))
+        for _ in range(rounds):
+            started = time.perf_counter()
+            with engine.begin() as conn:
+                conn.execute(sa.text(f"INSERT INTO {table} VALUES (:b)"), {"b": "x" * 7000})
+            times.append((time.perf_counter() - started) * 1000)
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE {table}"))
+    finally:
+        engine.dispose()
+    times.sort()
+    return times[len(times) // 2], times[int(len(times) * 0.99)]
 
 
 def _sqlalchemy_url(url: str) -> str:
