@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.build_spec import BuildSpec
 
@@ -39,3 +40,7 @@ class Build:
     pr: int | None = None
     # The unguessable name its links use (/builds/<key>); the id is never published.
     key: str = ""
+    # When it was recorded, started and ended (naive UTC, as stored): its queue and run times.
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None

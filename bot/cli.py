@@ -21,6 +21,7 @@ import os
 import sys
 from pathlib import Path
 
+from bot import log_context
 from bot.build_result import EXIT_CODES
 from bot.repo_config import FILE_NAME, RepoConfigError, parse_repo_config, schema
 from bot.settings import Settings, SettingsError, load_settings
@@ -38,7 +39,15 @@ def _fail(message: str, code: int) -> int:
 
 
 def _serve(settings: Settings) -> int:
+    # JSON lines (log_format: json), from the first (importing the store logs): uvicorn
+    # configures no logging of its own, its lines propagate to the root logger and are
+    # written as JSON with the bot's.
+    json_logs = settings.log_format == "json"
+    if json_logs:
+        log_context.configure("json")
+
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     from bot.web.app import create_app
     from bot.wiring import build_bot
@@ -49,7 +58,7 @@ def _serve(settings: Settings) -> int:
         raise _SetupError(f"cannot start: {exc}") from None
     uvicorn.run(
         create_app(bot), host=settings.host, port=settings.port, log_level="info",
-        access_log=settings.access_log,
+        access_log=settings.access_log, log_config=None if json_logs else LOGGING_CONFIG,
     )  # fmt: skip
     return 0
 

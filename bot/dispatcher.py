@@ -15,10 +15,12 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from bot import log_context
 from bot.build_logs import SHIP_INTERVAL, LogStore
 from bot.build_record import Build
 from bot.build_result import BuildResult
 from bot.executors.base import Executor
+from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.runner.credentials import Credentials
 from bot.store import Store
@@ -37,8 +39,10 @@ class Dispatcher:
         max_concurrent: int,
         *,
         max_per_repo: int | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store, self._executor, self._outbox, self._logs = store, executor, outbox, logs
+        self._metrics = metrics or Metrics()
         self._credentials_for = credentials_for
         self._slots = asyncio.Semaphore(max_concurrent)
         # One semaphore per repository (as many as repositories built since the start).
@@ -80,6 +84,7 @@ class Dispatcher:
         cancelled = await asyncio.to_thread(self._store.cancel, build.id, reason)
         if cancelled is None:
             return  # it finished first
+        self._metrics.build_ended(cancelled)
         await asyncio.to_thread(self._logs.append, build.id, f"CANCELLED: {reason}\n")
         # Whichever replica runs it: a Job is deleted from here; a local runner of another
         # replica is stopped by that replica, whose heartbeat finds the build cancelled.
@@ -93,6 +98,7 @@ class Dispatcher:
     async def _run(self, build: Build) -> None:
         spec = build.spec
         assert spec is not None, "only builds with a spec are dispatched"
+        log_context.build_id.set(build.id)  # this task's log lines name the build
         repo_slots = self._repo_slots.setdefault(
             (build.forge, build.repo), asyncio.Semaphore(self._max_per_repo)
         )
@@ -101,6 +107,7 @@ class Dispatcher:
             running = await asyncio.to_thread(self._store.mark_running, build.id)
             if running is None or running.state.finished:  # taken over, or cancelled
                 return
+            self._metrics.build_started(running)
             await self._outbox.status(running)
             await asyncio.to_thread(self._logs.start, build.id)
             shipping = asyncio.create_task(self._ship(build.id))
@@ -120,6 +127,7 @@ class Dispatcher:
                 await asyncio.to_thread(self._logs.end, build.id)
             finished = await asyncio.to_thread(self._store.finish, build.id, result)
             if finished is not None:  # else cancelled or taken over meanwhile: not ours
+                self._metrics.build_ended(finished)
                 await self._outbox.status(finished)
 
     async def _ship(self, build_id: int) -> None:

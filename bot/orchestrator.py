@@ -26,6 +26,7 @@ commit it names gets an `error` status saying why.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 import time
@@ -34,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from bot import log_context
 from bot.actions import Actions
 from bot.build_logs import LogStore
 from bot.build_record import Build
@@ -42,6 +44,7 @@ from bot.dispatcher import Dispatcher
 from bot.events import Event, EventKind
 from bot.forges.base import ForgeApi, ForgeError, UnknownRepository, WebhookParser
 from bot.intake import Intake
+from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.pull_requests import PullRequests
 from bot.settings import Settings
@@ -106,6 +109,7 @@ class Bot:
     # Passes that find what the forges sent and the bot missed, each storing deliveries for
     # the workers: the hooks' delivery logs, then branch heads never built (bot.wiring).
     missed: list[Callable[[], list[Delivery]]] = field(default_factory=list)
+    metrics: Metrics = field(default_factory=Metrics)  # GET /metrics (bot/metrics.py)
     _duties: list[asyncio.Task[None]] = field(default_factory=list)  # from recover()
     _queue: asyncio.Queue[Delivery] = field(default_factory=asyncio.Queue)
     _queued: set[str] = field(default_factory=set)  # ids in _queue or being processed
@@ -143,7 +147,9 @@ class Bot:
                 self._queued.discard(delivery.id)
 
     async def _on_forge(self, call: Callable[[], Actions | Build | None]) -> object:
-        return await asyncio.get_running_loop().run_in_executor(self.forge_pool, call)
+        # In this task's context: the forge thread's log lines name the delivery too.
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(self.forge_pool, context.run, call)
 
     def _handle(self, delivery: Delivery, event: Event) -> Actions:
         # The payload names the repository; the forge's API confirms it, and the configuration
@@ -163,6 +169,7 @@ class Bot:
         """Delivery -> actions -> carried out. Failing before the actions are recorded leaves
         the delivery unprocessed, to be tried again later (a bounded number of times): nothing
         is lost, and nothing is tried forever."""
+        log_context.delivery_id.set(delivery.id)  # this task's log lines name it
         claimed = await asyncio.to_thread(self.store.claim_delivery, delivery.id)
         if not claimed:
             return  # processed meanwhile, or another attempt (maybe another replica's) holds it

@@ -243,6 +243,9 @@ class Settings(BaseModel):
     # as verifying and storing a delivery (bench/intake.py), and each delivery's outcome is
     # logged once it is processed (bot.orchestrator), which says more.
     access_log: bool = False
+    # `json`: one JSON object per log line, with the delivery and build ids it is about
+    # (bot/log_context.py), for a log collector; `text`: lines for a person.
+    log_format: Literal["text", "json"] = "text"
     # Missed webhooks (README, "Missed webhooks"): on start and then every this many seconds
     # (0: never) the bot reads the GitHub hooks' delivery logs for deliveries it never stored
     # (GitHub does not deliver a failed one again) and builds branch heads it never built.

@@ -237,6 +237,7 @@ def _build(row: Any) -> Build:
     return Build(
         row.id, row.delivery_id, row.name, row.forge, row.repo, row.sha, spec,
         BuildState(row.state), row.reason, row.digest, row.size, row.ref_key, row.pr, row.key,
+        row.created_at, row.started_at, row.finished_at,
     )  # fmt: skip
 
 
@@ -374,6 +375,22 @@ class Store:
                 sa.select(sa.func.count()).where(builds.c.state == BuildState.QUEUED.value)
             ).scalar()
         return {"unprocessed_deliveries": int(unprocessed or 0), "queued_builds": int(queued or 0)}
+
+    def gauges(self) -> dict[str, int]:
+        """What waits now, for every replica alike (bot/metrics.py, read when scraped):
+        deliveries not processed, builds queued and running, outbox items not sent."""
+        with self._engine.connect() as conn:
+
+            def count(table: sa.Table, *where: Any) -> int:
+                return int(conn.execute(sa.select(sa.func.count()).select_from(table)
+                                        .where(*where)).scalar() or 0)  # fmt: skip
+
+            return {
+                "unprocessed_deliveries": count(deliveries, deliveries.c.processed_at.is_(None)),
+                "queued_builds": count(builds, builds.c.state == BuildState.QUEUED.value),
+                "running_builds": count(builds, builds.c.state == BuildState.RUNNING.value),
+                "outbox_backlog": count(outbox, _UNSENT),
+            }
 
     def finish_delivery(self, delivery_id: str, outcome: str) -> None:
         self._write(

@@ -19,6 +19,7 @@ from bot.forges import make_forges
 from bot.forges.base import Forge, ForgeApi
 from bot.image_policy import ImagePolicy
 from bot.intake import Intake
+from bot.metrics import Metrics
 from bot.missed_deliveries import FORGE as HOOK_LOG_FORGE
 from bot.missed_deliveries import HookLog, MissedDeliveries
 from bot.orchestrator import Bot
@@ -73,9 +74,10 @@ def build_bot(
     templates = load_templates(settings.templates_dir)
     replica = Replica.new(settings.lease_seconds, settings.lease_renew_seconds)
     store = Store(settings.database_url, replica)
+    metrics = Metrics(store.gauges)  # this bot's own registry: GET /metrics
     logs = LogStore(store, settings.data_dir / "logs", max_bytes=settings.max_log_bytes)
     if forges is None:
-        forges = make_forges(settings)
+        forges = make_forges(settings, metrics)
     apis = {name: forge.api for name, forge in forges.items()}
     reporter = Reporter(store, apis, settings.public_url)
     outbox = Outbox(store, reporter, min_interval=settings.forge_write_interval)
@@ -94,12 +96,13 @@ def build_bot(
         functools.partial(build_credentials, settings, apis),
         settings.max_concurrent_builds,
         max_per_repo=settings.max_builds_per_repo,
+        metrics=metrics,
     )
     webhooks = {name: forge.webhooks for name, forge in forges.items()}
     forge_pool = ThreadPoolExecutor(settings.forge_threads, thread_name_prefix="forge")
     return Bot(
         settings, store, webhooks, apis, logs, intake, pulls, dispatcher, outbox,
-        DeliveryWriter(store), forge_pool, missed_duties(settings, store, forges),
+        DeliveryWriter(store), forge_pool, missed_duties(settings, store, forges), metrics,
     )  # fmt: skip
 
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from pydantic import SecretStr
 
     from bot.forges.base import Forge
+    from bot.metrics import Metrics
     from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -59,9 +60,9 @@ def _webhook_secret(settings: Settings, forge: str, secret: SecretStr | None) ->
     return None
 
 
-def make_forges(settings: Settings) -> dict[str, Forge]:
-    """The enabled forges by name; SettingsError (one line per problem) when a forge is
-    configured incompletely or none is."""
+def make_forges(settings: Settings, metrics: Metrics | None = None) -> dict[str, Forge]:
+    """The enabled forges by name, their API calls counted in `metrics`; SettingsError (one
+    line per problem) when a forge is configured incompletely or none is."""
     # Imported here: each client library is imported only by its driver, and only when used.
     from bot.forges.base import Forge
     from bot.forges.github_api import GitHubApi, web_url
@@ -91,12 +92,18 @@ def make_forges(settings: Settings) -> dict[str, Forge]:
                 app_id=github.app_id,
                 private_key=_secret(github.private_key),
                 git_url=git_url,
+                metrics=metrics,
             ),
         )
     if gitlab_enabled(settings):
         forges["gitlab"] = Forge(
             gitlab_webhooks(_webhook_secret(settings, "gitlab", gitlab.webhook_secret)),
-            GitLabApi(gitlab.url, _secret(gitlab.token), git_url=gitlab.git_url or None),
+            GitLabApi(
+                gitlab.url,
+                _secret(gitlab.token),
+                git_url=gitlab.git_url or None,
+                metrics=metrics,
+            ),
         )
     if not forges:
         raise SettingsError(

@@ -39,6 +39,7 @@ from bot.forges.base import (
 from bot.forges.fields import PayloadError
 from bot.forges.github_webhooks import NAME, pull_from_json
 from bot.forges.rate_limits import forge_error, wait_hint_for_status
+from bot.metrics import Metrics
 from bot.pull_comment import MARKER
 from bot.retry import RetryPolicy, call_with_retry
 
@@ -95,8 +96,10 @@ class GitHubApi:
         private_key: str | None = None,
         retry: RetryPolicy | None = None,
         git_url: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._api_url = api_url.rstrip("/")
+        self._metrics = metrics or Metrics()
         # Where repositories are cloned from: https://github.com/<owner>/<name>.git (GitHub's
         # docs, "About remote repositories"); the token is only ever sent there.
         self._git_url = (git_url or web_url(api_url)).rstrip("/")
@@ -133,6 +136,22 @@ class GitHubApi:
             return self._installations[owner]
 
     def _call(self, fn: Callable[[], T]) -> T:
+        try:
+            with self._metrics.forge_call(NAME):
+                return self._call_once(fn)
+        finally:
+            self._metrics.rate_limit(NAME, self._rate_limit_remaining())
+
+    def _rate_limit_remaining(self) -> int | None:
+        """The fewest requests left of any client's window (the token's, or each App
+        installation's), from the `x-ratelimit-remaining` header of its last answer ("Rate
+        limits for the REST API": GitHub sends it with each response); None before any."""
+        # Not under self._lock: _github() calls _call while holding it (a copy is atomic).
+        clients = [self._gh, *tuple(self._installations.values())]
+        known = [c.requester.rate_limiting[0] for c in clients]
+        return min((n for n in known if n >= 0), default=None)
+
+    def _call_once(self, fn: Callable[[], T]) -> T:
         try:
             try:
                 return call_with_retry(fn, self._retry, wait_hint=wait_hint)

@@ -25,6 +25,7 @@ from bot.forges.base import (
 )
 from bot.forges.gitlab_webhooks import NAME
 from bot.forges.rate_limits import forge_error, wait_hint_for_status
+from bot.metrics import Metrics
 from bot.pull_comment import MARKER
 from bot.retry import RetryPolicy, call_with_retry
 
@@ -51,8 +52,10 @@ class GitLabApi:
     def __init__(
         self, url: str, token: str | None, *,
         retry: RetryPolicy | None = None, git_url: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:  # fmt: skip
         self._token = token
+        self._metrics = metrics or Metrics()
         # Where projects are cloned from: <url>/<path_with_namespace>.git, the project's
         # http_url_to_repo (doc/api/projects.md); the token is only ever sent there.
         self._git_url = (git_url or url).rstrip("/")
@@ -66,6 +69,11 @@ class GitLabApi:
         self._bot_login: str | None = None
 
     def _remember(self, response: requests.Response, *args: object, **kwargs: object) -> None:
+        # GitLab sends RateLimit-Remaining with answers of a rate-limited path (doc/
+        # administration/settings/user_and_ip_rate_limits.md, "Response headers").
+        remaining = response.headers.get("RateLimit-Remaining", "")
+        if remaining.isdigit():
+            self._metrics.rate_limit(NAME, int(remaining))
         if response.status_code >= 400:
             self._local.headers = dict(response.headers)
 
@@ -78,6 +86,10 @@ class GitLabApi:
         return 0.0 if isinstance(exc, network) else None
 
     def _call(self, fn: Callable[[], T]) -> T:
+        with self._metrics.forge_call(NAME):
+            return self._call_once(fn)
+
+    def _call_once(self, fn: Callable[[], T]) -> T:
         try:
             return call_with_retry(fn, self._retry, wait_hint=self.wait_hint)
         except GitlabError as exc:

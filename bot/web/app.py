@@ -11,6 +11,7 @@ GET  /builds?repo=o/n     a repository's newest builds: with `Authorization: Bea
 GET  /deliveries/{id}     whether a delivery was processed, its outcome, attempts and builds
 GET  /healthz             liveness; what waits (deliveries, builds), from the store
 GET  /readyz              readiness: 200 while the database answers, 503 when it does not
+GET  /metrics             Prometheus metrics (bot/metrics.py): counts, no repository names
 
 A build is reached only by its key, the random name every link the bot publishes uses: ids,
 repository names or shas open nothing (404), so links cannot be guessed or enumerated.
@@ -23,6 +24,7 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import time
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -30,10 +32,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot import log_context
 from bot.build_record import Build
 from bot.commit_status import build_url, log_url
 from bot.forges.base import Ignored, Ping, SignatureError
 from bot.forges.fields import PayloadError
+from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.orchestrator import Bot
 from bot.store import Delivery
 from bot.web.request_body import MAX_WEBHOOK_BODY, BadContentLength, BodyTooLarge, read_capped
@@ -46,49 +50,62 @@ log = logging.getLogger(__name__)
 def create_app(bot: Bot) -> Starlette:
     async def webhook(request: Request) -> Response:
         forge_name = request.path_params["forge"]
-        forge = bot.webhooks.get(forge_name)
-        if forge is None:
+        if forge_name not in bot.webhooks:
             return JSONResponse({"error": f"no forge '{forge_name}' configured"}, 404)
+        received = time.perf_counter()
+        response, event, outcome = await _webhook(request, forge_name)
+        bot.metrics.delivery(forge_name, event, outcome)
+        if response.status_code == 202:
+            bot.metrics.intake_seconds.observe(time.perf_counter() - received)
+        return response
+
+    async def _webhook(request: Request, forge_name: str) -> tuple[Response, str | None, str]:
+        """The answer, the event the forge verified (None before the signature is checked),
+        and the outcome as /metrics counts it."""
+        forge = bot.webhooks[forge_name]
         try:
             body = await read_capped(request, MAX_WEBHOOK_BODY)
         except BodyTooLarge as exc:
-            return JSONResponse({"error": str(exc)}, 413)
+            return JSONResponse({"error": str(exc)}, 413), None, "too_large"
         except BadContentLength as exc:
-            return JSONResponse({"error": str(exc)}, 400)
+            return JSONResponse({"error": str(exc)}, 400), None, "malformed"
         headers = dict(request.headers)
         try:
             webhook = forge.parse(headers, body)  # the signature first, over the raw bytes
         except SignatureError as exc:
-            return JSONResponse({"error": str(exc)}, 401)
+            return JSONResponse({"error": str(exc)}, 401), None, "bad_signature"
         except PayloadError as exc:
-            return JSONResponse({"error": str(exc)}, 400)
+            return JSONResponse({"error": str(exc)}, 400), None, "malformed"
         except Exception:  # a body the parser did not foresee: still the sender's fault
             log.exception("a %s webhook's body could not be parsed", forge_name)
-            return JSONResponse({"error": "the body could not be parsed"}, 400)
+            return JSONResponse({"error": "the body could not be parsed"}, 400), None, "malformed"
+        event = forge.event_name(headers)  # signed: the forge's own word
         if isinstance(webhook, Ping):
-            return JSONResponse({"pong": True, "zen": webhook.zen})
+            return JSONResponse({"pong": True, "zen": webhook.zen}), event, "ping"
         if isinstance(webhook, Ignored):
-            return JSONResponse({"ignored": webhook.reason}, 202)
+            return JSONResponse({"ignored": webhook.reason}, 202), event, "ignored"
         if bot.backlog >= bot.settings.max_backlog:
             # Backpressure: refused, not stored, so the forge records the delivery as failed
             # (and the operator can redeliver it) rather than the bot holding more than it
             # can work off.
             log.warning("webhook refused: %d deliveries wait (max_backlog)", bot.backlog)
             headers = {"Retry-After": str(BACKLOG_RETRY_AFTER)}
-            return JSONResponse({"error": "too many deliveries wait; retry later"}, 503, headers)
+            refused = JSONResponse({"error": "too many deliveries wait; retry later"}, 503, headers)
+            return refused, event, "backlog_full"
         delivery = Delivery(
             id=forge.delivery_id(headers) or hashlib.sha256(body).hexdigest(),
             forge=forge_name,
-            event=forge.event_name(headers),
+            event=event,
             headers=headers,
             body=body,
         )
+        log_context.delivery_id.set(delivery.id)
         # Persist before acknowledging: once we answer 202, a crash must not lose the event.
         # The intake writer's own thread, never behind forge calls (bot.delivery_writer).
         if not await bot.writer.add(delivery):
-            return JSONResponse({"duplicate": delivery.id}, 202)
+            return JSONResponse({"duplicate": delivery.id}, 202), event, "duplicate"
         bot.accept(delivery)
-        return JSONResponse({"accepted": delivery.id}, 202)
+        return JSONResponse({"accepted": delivery.id}, 202), event, "accepted"
 
     async def _build(request: Request) -> Build | None:
         key = request.path_params["key"]
@@ -166,6 +183,11 @@ def create_app(bot: Bot) -> Starlette:
             | waiting
         )
 
+    async def metrics(request: Request) -> Response:
+        # The store's gauges are read here (a few COUNTs): off the event loop.
+        text = await asyncio.to_thread(bot.metrics.render)
+        return Response(text, media_type=METRICS_CONTENT_TYPE)
+
     async def readyz(request: Request) -> Response:
         # A replica that cannot reach the database can store no webhook: a Service sends
         # webhooks to the replicas that can (manifests/: the Deployment's readinessProbe).
@@ -191,6 +213,7 @@ def create_app(bot: Bot) -> Starlette:
             Route("/deliveries/{delivery_id}", delivery_info),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics),
         ],
         lifespan=lifespan,
     )

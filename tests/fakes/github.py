@@ -67,6 +67,7 @@ __all__ = ["API_PREFIX", "STORAGE_PREFIX", "Download", "FakeGitHub", "FakeRepo",
 JSON = Any
 API_PREFIX = "/api/v3"
 DOCS = "https://docs.github.com/rest"
+RATE_LIMIT = 5000  # a token's primary rate limit per hour ("Rate limits for the REST API")
 RATE_LIMIT_DOCS = "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api"
 _NOT_ACCESSIBLE = (
     "There is at least one repository that does not exist or is not accessible to the parent "
@@ -169,6 +170,7 @@ class FakeGitHub(ForgeServer):
         self._comment_ids = itertools.count(1).__next__  # comment ids are global on GitHub
         self._apps = AppRegistry()
         self._hooks = HookLogs()
+        self._requests_by: dict[str, int] = {}  # API requests per caller login: rate limits
         self._api = openapi.load()
         self._handlers: dict[str, Callable[[_Call], _Reply]] = {
             "repos/get": self._get_repo,
@@ -428,10 +430,30 @@ class FakeGitHub(ForgeServer):
                 return _Caller(token.installation.app.bot_login, True, installation_token=token)
         return _unauthorized("Bad credentials")
 
+    def rate_limit_remaining(self, login: str) -> int:
+        """Requests left in the window of the caller `login` (the token's user, an app's
+        slug, an installation's bot login), as the last answer's X-RateLimit-Remaining said."""
+        with self._cond:
+            return RATE_LIMIT - self._requests_by.get(login, 0)
+
     def _api_request(self, request: Request, path: str, raw: bytes) -> Response:
         caller = self._authenticate(request)
         if isinstance(caller, Response):
             return caller
+        response = self._answer(request, path, raw, caller)
+        # "Rate limits for the REST API", "Checking the status of your rate limit": GitHub
+        # sends the primary rate limit's headers with each response; every request counts.
+        with self._cond:
+            used = self._requests_by[caller.login] = self._requests_by.get(caller.login, 0) + 1
+        for name, value in {
+            "X-RateLimit-Limit": str(RATE_LIMIT), "X-RateLimit-Remaining": str(RATE_LIMIT - used),
+            "X-RateLimit-Used": str(used), "X-RateLimit-Reset": str(int(time.time()) + 3600),
+            "X-RateLimit-Resource": "core",
+        }.items():  # fmt: skip
+            response.headers.setdefault(name, value)
+        return response
+
+    def _answer(self, request: Request, path: str, raw: bytes, caller: _Caller) -> Response:
         method = request.method
         match = self._api.find(method, path)
         for alias_method, pattern, replacement in _ALIASES:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bot.executors.base import Executor
 from bot.orchestrator import Bot
 from bot.settings import load_settings
 from bot.web.app import create_app
@@ -30,9 +31,13 @@ STOP_TIMEOUT = 60.0  # the bot's shutdown: workers, dispatcher, outbox (Bot.stop
 
 
 class InProcessBot(BotSettings):
-    def __init__(self, workdir: Path, settings: dict[str, Any]) -> None:
+    def __init__(
+        self, workdir: Path, settings: dict[str, Any], executor: Executor | None = None
+    ) -> None:
+        """`executor`: one whose builds the test drives (tests/fakes/executor.py), instead
+        of NoBuilds."""
         super().__init__(workdir, settings)
-        self.executor = NoBuilds()
+        self.executor: Executor = executor or NoBuilds()
         self.bot: Bot | None = None
         self._server: ThreadedServer | None = None
 
@@ -50,7 +55,9 @@ class InProcessBot(BotSettings):
         if self._server is not None:
             self._server.stop(timeout=STOP_TIMEOUT)
         self._server = None
-        assert self.executor.asked == [], f"this bot builds nothing, yet ran {self.executor.asked}"
+        if isinstance(self.executor, NoBuilds):
+            asked = self.executor.asked
+            assert asked == [], f"this bot builds nothing, yet ran {asked}"
 
 
 # What the `start_bot_in_process` fixture (tests/conftest.py) gives a test: start the bot in

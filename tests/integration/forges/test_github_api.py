@@ -10,6 +10,7 @@ import pytest
 
 from bot.forges.base import CommitStatus, RateLimited, StatusState, UnknownRepository
 from bot.forges.github_api import GitHubApi, web_url
+from bot.metrics import Metrics
 from bot.pull_comment import MARKER
 from bot.retry import RetryPolicy
 from bot.runner.process import BuildLog
@@ -164,3 +165,23 @@ def test_the_commenters_id_decides_whose_permission_counts(
     assert not forge.can_write(repo.full_name, "writer", 987_654_321)  # no such account
     by_id = [r for r in github.requests if r.path.startswith("/api/v3/user/")]
     assert len(by_id) == 3
+
+
+def test_calls_are_counted_by_outcome_and_the_rate_limit_left_is_what_github_said(
+    github: FakeGitHub, repo: FakeRepo
+) -> None:
+    metrics = Metrics()
+    forge = GitHubApi(github.api_url, GITHUB_TOKEN, retry=RetryPolicy(sleep=lambda _: None),
+                      metrics=metrics)  # fmt: skip
+    sample = metrics.registry.get_sample_value
+    github.rate_limit_next("POST", r"/statuses/", reset_in=3600, secondary=False)
+    with pytest.raises(RateLimited):
+        forge.set_status(repo.full_name, repo.head(), status(StatusState.SUCCESS))
+    calls = "s2i_bot_forge_api_calls_total"
+    assert sample(calls, {"forge": "github", "outcome": "rate_limited"}) == 1
+    assert sample("s2i_bot_forge_rate_limit_remaining", {"forge": "github"}) == 0
+    forge.set_status(repo.full_name, repo.head(), status(StatusState.SUCCESS))
+    assert sample(calls, {"forge": "github", "outcome": "ok"}) == 1
+    left = github.rate_limit_remaining(github.login)
+    assert left < 5000
+    assert sample("s2i_bot_forge_rate_limit_remaining", {"forge": "github"}) == left

@@ -11,6 +11,7 @@ from bot.commit_status import status_for
 from bot.events import Event, EventKind, Repo
 from bot.forges.base import CommitStatus, RateLimited, StatusState, UnknownRepository
 from bot.forges.gitlab_api import GitLabApi
+from bot.metrics import Metrics
 from bot.planner import plan
 from bot.pull_comment import MARKER
 from bot.repo_config import parse_repo_config
@@ -195,3 +196,20 @@ def test_a_renamed_accounts_old_name_taken_by_someone_else_gives_no_write_access
     assert not forge.can_write("group/app", "dev", squatter.id)
     assert forge.can_write("group/app", "dev-renamed", dev.id)
     assert not forge.can_write("group/app", "dev", None)  # without an id, nobody
+
+
+def test_calls_are_counted_by_outcome_and_the_rate_limit_left_is_what_gitlab_said(
+    fake: FakeGitLab, project: FakeProject
+) -> None:
+    sha = project.commit({"a": "1"}, "start")
+    metrics = Metrics()
+    forge = GitLabApi(fake.url, TOKEN, retry=RetryPolicy(sleep=lambda _: None), metrics=metrics)
+    sample = metrics.registry.get_sample_value
+    forge.set_status("group/app", sha, status(StatusState.PENDING))
+    assert sample("s2i_bot_forge_api_calls_total", {"forge": "gitlab", "outcome": "ok"}) == 1
+    fake.rate_limit("POST", r"/statuses/", retry_after=3600)  # RateLimit-Remaining: 0
+    with pytest.raises(RateLimited):
+        forge.set_status("group/app", sha, status(StatusState.SUCCESS))
+    limited = {"forge": "gitlab", "outcome": "rate_limited"}
+    assert sample("s2i_bot_forge_api_calls_total", limited) == 1
+    assert sample("s2i_bot_forge_rate_limit_remaining", {"forge": "gitlab"}) == 0
