@@ -365,7 +365,9 @@ class Store:
         return stored
 
     def backlog(self) -> dict[str, int]:
-        """What waits: deliveries stored but not processed, builds queued (GET /healthz)."""
+        """What waits: deliveries stored but not processed, builds queued, outbox items not
+        sent yet, i.e. forge writes and what the bot records once the forge took them
+        (GET /healthz)."""
         with self._engine.connect() as conn:
             unprocessed = conn.execute(
                 sa.select(sa.func.count()).where(deliveries.c.processed_at.is_(None))
@@ -373,7 +375,11 @@ class Store:
             queued = conn.execute(
                 sa.select(sa.func.count()).where(builds.c.state == BuildState.QUEUED.value)
             ).scalar()
-        return {"unprocessed_deliveries": int(unprocessed or 0), "queued_builds": int(queued or 0)}
+            unsent = conn.execute(sa.select(sa.func.count()).where(_UNSENT)).scalar()
+        return {
+            "unprocessed_deliveries": int(unprocessed or 0), "queued_builds": int(queued or 0),
+            "unsent_outbox_items": int(unsent or 0),
+        }  # fmt: skip
 
     def finish_delivery(self, delivery_id: str, outcome: str) -> None:
         self._write(
