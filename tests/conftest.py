@@ -59,13 +59,16 @@ def _github_bot_settings(github: FakeGitHub) -> dict[str, Any]:
 
 @pytest.fixture
 def start_bot(tmp_path: Path, github: FakeGitHub) -> Iterator[BotFactory]:
-    """Start `s2i-bot serve` against the fake GitHub; keyword arguments override settings."""
+    """Start `s2i-bot serve` against the fake GitHub; keyword arguments override settings,
+    but `builds=False`: a process that builds nothing (BotProcess.without_builds)."""
     started: list[BotProcess] = []
 
-    def start(**settings: Any) -> BotProcess:
+    def start(builds: bool = True, **settings: Any) -> BotProcess:
         workdir = tmp_path / f"bot{len(started)}"
         workdir.mkdir()
         bot = BotProcess(workdir, _github_bot_settings(github) | settings)
+        if not builds:
+            bot.without_builds()
         started.append(bot)
         return bot.start()
 
