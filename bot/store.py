@@ -366,7 +366,9 @@ class Store:
         return stored
 
     def backlog(self) -> dict[str, int]:
-        """What waits: deliveries stored but not processed, builds queued (GET /healthz)."""
+        """What waits: deliveries stored but not processed, builds queued, outbox items not
+        sent yet, i.e. forge writes and what the bot records once the forge took them
+        (GET /healthz)."""
         with self._engine.connect() as conn:
             unprocessed = conn.execute(
                 sa.select(sa.func.count()).where(deliveries.c.processed_at.is_(None))
@@ -374,7 +376,11 @@ class Store:
             queued = conn.execute(
                 sa.select(sa.func.count()).where(builds.c.state == BuildState.QUEUED.value)
             ).scalar()
-        return {"unprocessed_deliveries": int(unprocessed or 0), "queued_builds": int(queued or 0)}
+            unsent = conn.execute(sa.select(sa.func.count()).where(_UNSENT)).scalar()
+        return {
+            "unprocessed_deliveries": int(unprocessed or 0), "queued_builds": int(queued or 0),
+            "unsent_outbox_items": int(unsent or 0),
+        }  # fmt: skip
 
     def gauges(self) -> dict[str, int]:
         """What waits now, for every replica alike (bot/metrics.py, read when scraped):

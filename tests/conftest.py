@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from bot.executors.base import Executor
 from tests.fakes.github import FakeGitHub
 from tests.support.bot_in_process import InProcessBot, InProcessBotFactory
 from tests.support.bot_process import BotFactory, BotProcess
@@ -58,13 +59,16 @@ def _github_bot_settings(github: FakeGitHub) -> dict[str, Any]:
 
 @pytest.fixture
 def start_bot(tmp_path: Path, github: FakeGitHub) -> Iterator[BotFactory]:
-    """Start `s2i-bot serve` against the fake GitHub; keyword arguments override settings."""
+    """Start `s2i-bot serve` against the fake GitHub; keyword arguments override settings,
+    but `builds=False`: a process that builds nothing (BotProcess.without_builds)."""
     started: list[BotProcess] = []
 
-    def start(**settings: Any) -> BotProcess:
+    def start(builds: bool = True, **settings: Any) -> BotProcess:
         workdir = tmp_path / f"bot{len(started)}"
         workdir.mkdir()
         bot = BotProcess(workdir, _github_bot_settings(github) | settings)
+        if not builds:
+            bot.without_builds()
         started.append(bot)
         return bot.start()
 
@@ -76,13 +80,14 @@ def start_bot(tmp_path: Path, github: FakeGitHub) -> Iterator[BotFactory]:
 @pytest.fixture
 def start_bot_in_process(tmp_path: Path, github: FakeGitHub) -> Iterator[InProcessBotFactory]:
     """Start the bot in this process (tests/support/bot_in_process.py) against the fake
-    GitHub; keyword arguments override settings."""
+    GitHub; keyword arguments override settings, but `executor`: the fake it builds with
+    (tests/fakes/executor.py; NoBuilds when not given)."""
     started: list[InProcessBot] = []
 
-    def start(**settings: Any) -> InProcessBot:
+    def start(executor: Executor | None = None, **settings: Any) -> InProcessBot:
         workdir = tmp_path / f"bot{len(started)}"
         workdir.mkdir()
-        bot = InProcessBot(workdir, _github_bot_settings(github) | settings)
+        bot = InProcessBot(workdir, _github_bot_settings(github) | settings, executor)
         started.append(bot)
         return bot.start()
 

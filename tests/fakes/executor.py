@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from pathlib import Path
 
 from bot.build_result import BuildResult
@@ -66,6 +67,44 @@ class NoBuilds:
 
     async def cancel(self, build_id: int, log_path: Path) -> None:
         self.asked.append((build_id, "cancel"))
+
+
+class QuickBuilds:
+    """An Executor whose every build ends with the result the test chose, at once, or, while
+    the test holds them (hold()), as soon as it releases them (release(): from any thread):
+    for tests of what the bot decides to build and reports (catch-up, missed deliveries), not
+    of building, which needs the real s2i and engine (tests/e2e). It records each build it ran
+    and, like NoBuilds, never asks the engine anything."""
+
+    def __init__(self, result: BuildResult, poll: float = 0.02) -> None:
+        self.result, self.poll = result, poll
+        self.ran: list[tuple[int, str, str]] = []  # (build id, repository, commit)
+        self._open = threading.Event()
+        self._open.set()
+
+    def hold(self) -> None:
+        """Builds started from now on run until release()."""
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
+
+    async def run(
+        self, build_id: int, spec: BuildSpec, credentials: Credentials, log_path: Path
+    ) -> BuildResult:
+        self.ran.append((build_id, spec.repo, spec.source.sha))
+        with log_path.open("a") as log:
+            log.write(f"fake build {build_id} of {spec.repo} at {spec.source.sha}\n")
+        while not self._open.is_set():  # the test's word, from its own thread
+            await asyncio.sleep(self.poll)
+        return self.result
+
+    async def cancel(self, build_id: int, log_path: Path) -> None:
+        """Cancelling the task that awaits run() stops the build."""
+
+    def runs_of(self, repo: str, sha: str) -> int:
+        """How many builds of `sha` this executor ran."""
+        return sum(1 for _, r, s in self.ran if (r, s) == (repo, sha))
 
 
 class FileGatedExecutor:

@@ -15,6 +15,7 @@ from tests.support import http
 from tests.support.bot_in_process import InProcessBot
 from tests.support.forges import GitHubHarness, GitLabHarness, Harness
 from tests.support.names import unique
+from tests.support.wait import wait_until
 
 TOKEN = "forge-token-" + "p" * 20
 WRITER = "maintainer"
@@ -56,6 +57,14 @@ def commented(forge: Harness, repo: str, number: int, text: str) -> None:
         raise AssertionError(f"no comment has {text!r}: {forge.comments(repo, number)}") from None
 
 
+def outbox_sent(bot: InProcessBot) -> None:
+    """Wait until the bot's outbox has nothing left to send (GET /healthz)."""
+    wait_until(
+        lambda: http.get(f"{bot.url}/healthz").json()["unsent_outbox_items"] == 0,
+        timeout=30, what="the bot to have sent everything in its outbox",
+    )  # fmt: skip
+
+
 def test_ok_to_test_after_a_push_builds_nothing_and_the_reply_says_why(
     forge: Harness, bot: InProcessBot
 ) -> None:
@@ -64,6 +73,13 @@ def test_ok_to_test_after_a_push_builds_nothing_and_the_reply_says_why(
     forge.grant_write(repo, WRITER)
     number, first = forge.open_pull(bot, repo, {"a.txt": "1"}, author="mallory", fork=True)
     commented(forge, repo, number, f"(for commit {first[:7]})")
+    # The forge shows the notice a moment before the bot records when it was published (what
+    # an `/s2i ok-to-test` is checked against: bot/reporter.py, Store.notice_shown). The bot
+    # records it only after the forge took the comment, so an approval can never name a head
+    # the approver was not shown; a comment sent in between rightly finds no notice. The
+    # record is part of sending the outbox item, so once /healthz shows nothing unsent, the
+    # bot knows the notice is published.
+    outbox_sent(bot)
 
     # A push the approver has not seen (its webhook not even processed yet).
     second = forge.commit(f"mallory/{repo.split('/')[-1]}", {"a.txt": "2"}, branch="feature")
@@ -74,6 +90,7 @@ def test_ok_to_test_after_a_push_builds_nothing_and_the_reply_says_why(
         f"nothing was built; comment `/s2i ok-to-test` again to build {second[:7]}.",
     )  # fmt: skip
     commented(forge, repo, number, f"(for commit {second[:7]})")  # the notice moved on
+    outbox_sent(bot)  # and the bot recorded it (see above)
     assert forge.statuses(repo, first) == [] and forge.statuses(repo, second) == []
 
     # Approving what the notice now names goes on to plan its builds: the bot's table gets a

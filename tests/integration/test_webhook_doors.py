@@ -179,7 +179,7 @@ def test_unsigned_and_wrongly_signed_deliveries_are_401_on_both_forges(
 def test_a_30_mib_body_is_413_before_it_is_read_and_costs_no_memory(
     start_bot: BotFactory,
 ) -> None:
-    bot = start_bot()
+    bot = start_bot(builds=False)  # the process, for its memory; nothing is built
     idle = bot.peak_memory()
     body = b"x" * (30 * MIB)
     declared = post(bot, "github", body, {"X-GitHub-Event": "push", "X-Hub-Signature-256": "x"})

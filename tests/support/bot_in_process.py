@@ -3,14 +3,19 @@
 to the fake forges over HTTP with the real PyGithub and python-gitlab clients, as the process
 does. It starts in a fraction of the process's time (no interpreter, imports or engine to ask),
 so tests of what the bot does with webhooks use it; what only a process shows (exit codes,
-start-up messages on stderr, signals, restarts, memory) stays with
+start-up messages on stderr, signals, a restart after a kill, memory) stays with
 tests/support/bot_process.py.
 
 One part differs: the executor. These bots build nothing (a build needs the real s2i and
 engine: tests/e2e), so theirs is tests/fakes/executor.NoBuilds, which fails any build and makes
-:meth:`InProcessBot.stop` fail the test if one was asked for. The local executor would ask the
-engine at every start for the images old builds left (bot/executors/local_images.py), seconds
-on a host whose engine holds hundreds of them."""
+:meth:`InProcessBot.stop` fail the test if one was asked for; a test about what the bot builds
+and reports passes one of the other fakes there (QuickBuilds: each build ends with the result
+the test chose). The local executor would ask the engine at every start for the images old builds
+left (bot/executors/local_images.py), seconds on a host whose engine holds hundreds of them.
+
+A bot stopped can be started again on the same data directory, as `s2i-bot serve` restarted
+is: :meth:`InProcessBot.start` wires a new Bot from the settings file each time (its store,
+recovery and duties), keeping the port and the executor."""
 
 from __future__ import annotations
 
@@ -43,7 +48,8 @@ class InProcessBot(BotSettings):
 
     def start(self) -> InProcessBot:
         """Wire the bot as `s2i-bot serve` does (bot.cli) and serve it; returns once its
-        recovery ran and it answers."""
+        recovery ran and it answers. After stop(), a restart on the same data."""
+        assert self._server is None, "the bot is running already"
         settings = load_settings(self.config_file, user_environment())
         self.bot = build_bot(settings, executor=self.executor)
         self._server = ThreadedServer(create_app(self.bot), port=self.port)

@@ -73,6 +73,12 @@ class BotProcess(BotSettings):
         self.argv = ["bot.cli", "--config", str(self.config_file), "serve"]
         self._proc: subprocess.Popen[bytes] | None = None
 
+    def without_builds(self) -> BotProcess:
+        """Run it with an executor that builds nothing (tests/support/gated_bot.py), for a
+        test where nothing is to be built: its start does not ask the engine anything."""
+        self.argv = ["tests.support.gated_bot", str(self.config_file)]
+        return self
+
     def start(self) -> BotProcess:
         self._launch()
         wait_until(self._healthy, timeout=30, what=f"the bot to answer on {self.url}")

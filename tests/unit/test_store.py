@@ -163,7 +163,11 @@ def test_a_burst_stores_each_delivery_once_and_names_the_redeliveries(database_u
     batch = [Delivery(i, "github", "push", {"k": i}, b"{}") for i in ("a", "old", "b", "a")]
     assert db.add_deliveries(batch) == [True, False, True, False]
     assert sorted(d.id for d in db.unprocessed_deliveries()) == ["a", "b", "old"]
-    assert db.backlog() == {"unprocessed_deliveries": 3, "queued_builds": 0}
+    assert db.backlog() == {
+        "unprocessed_deliveries": 3,
+        "queued_builds": 0,
+        "unsent_outbox_items": 0,
+    }
     db.finish_delivery("a", "done")
     assert db.backlog()["unprocessed_deliveries"] == 2
     db.close()
@@ -175,8 +179,10 @@ def test_outbox_and_pull_comment_upserts_work_on_either_database(database_url: s
     db.outbox_put("status:1", "status", {"n": 2}, due_at=200.0)  # keeps the earlier due time
     (item,) = db.outbox_items()
     assert (item.payload, item.due_at, item.version) == ({"n": 2}, 100.0, 2)
+    assert db.backlog()["unsent_outbox_items"] == 1  # GET /healthz
     db.outbox_done(item)
     assert db.outbox_items() == []
+    assert db.backlog()["unsent_outbox_items"] == 0
     db.set_pull_comment("github", "acme/app", 7, notice="waiting", notice_sha="abc")
     db.set_pull_comment("github", "acme/app", 7, comment_id=99)
     comment = db.pull_comment("github", "acme/app", 7)
