@@ -28,11 +28,14 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
+from bot.catch_up import BRANCH_PREFIX, catch_up_id
+from bot.events import Event, EventKind
 from bot.forges.base import (
     ForgeError,
     HookDeliveryItem,
     LoggedDelivery,
     SignatureError,
+    Webhook,
     WebhookParser,
 )
 from bot.forges.fields import PayloadError
@@ -181,13 +184,21 @@ class MissedDeliveries:
         payload the webhook route would have refused, stored already finished so no later
         pass fetches it again)."""
         try:
-            self._webhooks.parse(delivery.headers, delivery.body)
+            webhook = self._webhooks.parse(delivery.headers, delivery.body)
         except (PayloadError, SignatureError) as exc:
             if self._store.add_delivery(delivery):
                 self._store.finish_delivery(delivery.id, f"refused: {exc}")
             log.warning(
                 "missed delivery %s: refused, as the webhook route would: %s", delivery.id, exc
             )
+            return False
+        built_by = self._caught_up(webhook)
+        if built_by is not None:
+            # The catch-up built this head already (it ran before GitHub logged the failed
+            # attempt, which it does once the attempt ends): stored finished, not built twice.
+            if self._store.add_delivery(delivery):
+                self._store.finish_delivery(delivery.id, f"built by the catch-up ({built_by})")
+            log.info("missed delivery %s: its head was built by the catch-up", delivery.id)
             return False
         if not self._store.add_delivery(delivery):
             return False
@@ -196,3 +207,13 @@ class MissedDeliveries:
             delivery.headers[RECOVERED_HEADER],
         )  # fmt: skip
         return True
+
+    def _caught_up(self, webhook: Webhook) -> str | None:
+        """The catch-up delivery that stored this push's head, if one did."""
+        if not isinstance(webhook, Event) or webhook.kind is not EventKind.PUSH:
+            return None
+        branch = webhook.ref.removeprefix(BRANCH_PREFIX)
+        if branch == webhook.ref:
+            return None  # a tag: the catch-up follows branches only
+        catch_up = catch_up_id(FORGE, webhook.repo.full_name, branch, webhook.sha)
+        return catch_up if self._store.has_delivery(catch_up) else None

@@ -143,14 +143,12 @@ def test_the_periodic_pass_recovers_only_what_the_store_lacks(
     repo, hook = hooked_repo(github)
     base = repo.commit({".s2i.yaml": "builds: []\n"}, "nothing to build")
     executor = QuickBuilds(ERROR)
-    # Only the missed-delivery pass: the catch-up (bot/catch_up.py) would see main move past
-    # the commit it last built as soon as the test commits, and a pass landing between that
-    # commit and GitHub's log entry builds the head itself, then the recovered delivery
-    # builds it again (GitHub logs an attempt only once it ended, so the window is real).
+    # The catch-up (bot/catch_up.py) runs too: a pass landing between the commit and GitHub's
+    # log entry builds the head itself (GitHub logs an attempt only once it ended), and the
+    # recovered delivery must then not build it again (MissedDeliveries._caught_up).
     bot = start(
-        start_bot_in_process, github, repo, hook, missed_delivery_interval=0.3, executor=executor,
-        catch_up_per_pass=0,
-    )  # fmt: skip
+        start_bot_in_process, github, repo, hook, missed_delivery_interval=0.3, executor=executor
+    )
 
     # Delivered and acknowledged; and delivered, stored, but logged failed (GitHub gave up
     # waiting for the answer after 10 s): the bot has both, and fetches neither. GitHub logs

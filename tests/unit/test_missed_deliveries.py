@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot.catch_up import catch_up_id
 from bot.events import Event, EventKind
 from bot.forges.base import HookDeliveryItem, LoggedDelivery
 from bot.forges.github_webhooks import github_webhooks, signature_of
@@ -121,6 +122,33 @@ def test_a_pass_stores_what_was_missed_once_and_never_fetches_it_again(tmp_path:
     assert missed.recover(NOW) == [] and github.fetched.count((HOOK, 1000)) == 1
     info = store.delivery_info("broken")
     assert info is not None and info.processed and str(info.outcome).startswith("refused: ")
+
+
+def test_a_push_whose_head_the_catch_up_built_is_stored_finished_not_built_again(
+    tmp_path: Path,
+) -> None:
+    # The catch-up ran between the push GitHub failed to deliver and GitHub logging the
+    # attempt (once it ended), and built the head; the log then offers the push itself.
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    caught_up = catch_up_id("github", "acme/app", "main", SHA)
+    store.add_delivery(Delivery(caught_up, "github", "push", {}, b"{}"))
+    github = RecordingForge()
+    github.hook_logs[HOOK] = [item("pushed", 1), item("other-branch", 2)]
+    github.logged[(HOOK, 999)] = push("pushed")
+    other = push("other-branch")
+    github.logged[(HOOK, 998)] = LoggedDelivery(
+        other.guid, other.event, other.headers, {**other.payload, "ref": "refs/heads/dev"}
+    )
+    missed = MissedDeliveries(
+        store, github_webhooks(SECRET), github, [HOOK], max_age=86400, retention_days=30,
+        per_pass=10,
+    )  # fmt: skip
+
+    assert [d.id for d in missed.recover(NOW)] == ["other-branch"]  # its head: never built
+    info = store.delivery_info("pushed")
+    assert info is not None and info.processed
+    assert info.outcome == f"built by the catch-up ({caught_up})"
+    assert missed.recover(NOW) == [] and github.fetched.count((HOOK, 999)) == 1
 
 
 def test_after_a_clean_pass_the_logs_are_read_back_only_to_what_it_saw(tmp_path: Path) -> None:
