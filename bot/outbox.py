@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = 600.0
 
 
+DRAIN_POLL = 0.05  # seconds
+
+
 class Outbox:
     def __init__(
         self, store: Store, reporter: Reporter, *, min_interval: float = 1.0, settle: float = 0.25
@@ -133,9 +136,13 @@ class Outbox:
         await asyncio.to_thread(self._store.outbox_retry, item, time.time() + delay, error)
 
     async def drain(self) -> None:
-        """Wait until everything put so far was delivered (or dropped as refused for good)."""
+        """Wait until everything put so far was delivered (or dropped as refused for good),
+        here or by another replica. The worker says when it found nothing to take; an item
+        another replica holds it does not take, and waits for that claim to expire, so the
+        store is also asked every DRAIN_POLL seconds."""
         while True:
-            await self._empty.wait()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._empty.wait(), DRAIN_POLL)
             if not await asyncio.to_thread(self._store.outbox_items):
                 return
             self._empty.clear()
