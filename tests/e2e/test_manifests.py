@@ -242,7 +242,7 @@ def test_the_deployed_bot_is_available_and_answers_its_health_check(
         # /healthz reads from the database).
         assert health == {
             "ok": True, "active_builds": 0, "delivery_backlog": 0,
-            "unprocessed_deliveries": 0, "queued_builds": 0,
+            "unprocessed_deliveries": 0, "queued_builds": 0, "unsent_outbox_items": 0,
         }  # fmt: skip
 
     # As deployed: non-root, read-only root, secrets as files (no env value from a Secret).
