@@ -25,6 +25,7 @@ import contextlib
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -404,6 +405,25 @@ class Store:
             .where(deliveries.c.id == delivery_id)
             .values(processed_at=_now(), outcome=outcome, next_attempt_at=None, claimed_by=None)
         )
+
+    def reseal_deliveries(
+        self, forge: str, header: str, reseal: Callable[[dict[str, str], bytes], dict[str, str]]
+    ) -> int:
+        """Rewrite the stored headers of `forge`'s deliveries that still hold `header` with
+        `reseal`'s; returns how many. An upgrade step: GitLab deliveries stored before the
+        bot sealed them hold the webhook secret itself (bot.forges.gitlab_webhooks)."""
+        query = sa.select(deliveries.c.id, deliveries.c.headers, deliveries.c.body).where(
+            deliveries.c.forge == forge, deliveries.c.headers.contains(f'"{header}"')
+        )
+        rows = self._rows(query)
+        for row in rows:
+            headers = reseal(json.loads(row.headers), row.body)
+            self._write(
+                deliveries.update()
+                .where(deliveries.c.id == row.id)
+                .values(headers=json.dumps(headers))
+            )
+        return len(rows)
 
     def unprocessed_deliveries(self, due_at: float | None = None) -> list[Delivery]:
         """Deliveries not processed yet; with `due_at`, only those due by then (not waiting

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
@@ -32,6 +33,8 @@ from bot.runner.credentials import Credentials
 from bot.settings import Settings
 from bot.store import Delivery, Store
 from bot.templates import Template, load_templates
+
+log = logging.getLogger(__name__)
 
 
 def build_credentials(
@@ -99,6 +102,10 @@ def build_bot(
         metrics=metrics,
     )
     webhooks = {name: forge.webhooks for name, forge in forges.items()}
+    if "gitlab" in webhooks:  # deliveries stored before they were sealed hold the secret
+        resealed = store.reseal_deliveries("gitlab", "x-gitlab-token", webhooks["gitlab"].vouch)
+        if resealed:
+            log.info("sealed %d stored GitLab deliveries that held the webhook token", resealed)
     forge_pool = ThreadPoolExecutor(settings.forge_threads, thread_name_prefix="forge")
     return Bot(
         settings, store, webhooks, apis, logs, intake, pulls, dispatcher, outbox,

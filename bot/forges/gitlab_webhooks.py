@@ -38,9 +38,26 @@ _NOTE = fields.CommentPaths(
 )  # fmt: skip
 
 
-def verify_token(headers: Mapping[str, str], secret: str) -> None:
-    """GitLab sends the webhook's secret token as is in X-Gitlab-Token; compare in constant
-    time."""
+# GitLab proves a delivery by sending the webhook's secret itself (X-Gitlab-Token), so a
+# stored copy of that header would be the secret in the database. What the bot stores
+# instead is its own seal: an HMAC of the body keyed with the secret, which proves the same
+# thing to `parse` and tells nobody the secret (docs/security.md, "What the database holds").
+SEAL_HEADER = "x-s2i-bot-seal"
+
+
+def seal_of(body: bytes, secret: str) -> str:
+    """The seal the bot stores in place of the token: sha256 HMAC of the body."""
+    return "sha256=" + hmac.digest(secret.encode(), body, "sha256").hex()
+
+
+def verify_token(headers: Mapping[str, str], body: bytes, secret: str) -> None:
+    """GitLab sends the webhook's secret token as is in X-Gitlab-Token; a stored delivery
+    carries the bot's seal of its body instead (`sealed`). Compare in constant time."""
+    seal = fields.header(headers, SEAL_HEADER)
+    if seal is not None:
+        if not hmac.compare_digest(seal.encode(), seal_of(body, secret).encode()):
+            raise SignatureError(f"{SEAL_HEADER} does not match the payload")
+        return
     token = fields.header(headers, "X-Gitlab-Token")
     if not token:
         raise SignatureError("missing X-Gitlab-Token header")
@@ -49,12 +66,14 @@ def verify_token(headers: Mapping[str, str], secret: str) -> None:
 
 
 def sealed(headers: Mapping[str, str], body: bytes, secret: str | None) -> dict[str, str]:
-    """`headers` (names lowercased, as the web route stores them) with the secret token
-    `parse` checks: for a body the bot vouches for (made by the catch-up from GitLab's API)."""
+    """`headers` (names lowercased, as the web route stores them) with the bot's seal of
+    `body` in place of the secret token: what is stored for a verified delivery, and for a
+    body the bot vouches for (made by the catch-up from GitLab's API)."""
     kept = {k.lower(): v for k, v in headers.items()}
     kept.pop("x-gitlab-token", None)
+    kept.pop(SEAL_HEADER, None)
     if secret is not None:
-        kept["x-gitlab-token"] = secret
+        kept[SEAL_HEADER] = seal_of(body, secret)
     return kept
 
 
@@ -188,7 +207,7 @@ def _note(payload: Mapping[str, Any], delivery_id: str) -> Webhook:
 def parse(headers: Mapping[str, str], body: bytes, secret: str | None) -> Webhook:
     """Verify the token (when a secret is configured) and normalise the payload."""
     if secret is not None:
-        verify_token(headers, secret)
+        verify_token(headers, body, secret)
     event = fields.header(headers, "X-Gitlab-Event") or ""
     delivery_id = fields.header(headers, "X-Gitlab-Event-UUID") or ""
     payload = fields.json_object(body)

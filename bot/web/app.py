@@ -96,7 +96,9 @@ def create_app(bot: Bot) -> Starlette:
             id=forge.delivery_id(headers) or hashlib.sha256(body).hexdigest(),
             forge=forge_name,
             event=event,
-            headers=headers,
+            # Stored sealed: the forge's proof replaced by the bot's own over the same bytes,
+            # so no header in the database is the secret itself (GitLab sends it as is).
+            headers=forge.vouch(headers, body),
             body=body,
         )
         log_context.delivery_id.set(delivery.id)

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.store import Delivery, Store
 from tests.fakes.credential_trap import CredentialTrap
 from tests.fakes.github import FakeGitHub
 from tests.fakes.gitlab import FakeGitLab
@@ -291,3 +292,43 @@ def test_the_signature_is_checked_over_the_raw_bytes(
     assert post(bot, "github", body + b" ", headers).status_code == 401
     assert headers["X-Hub-Signature-256"] == sign(body, WEBHOOK_SECRET)
     assert post(bot, "github", body, headers).status_code == 200
+
+
+def test_the_gitlab_token_is_never_stored_and_rows_stored_before_are_sealed_at_start(
+    tmp_path: Path, gitlab: FakeGitLab
+) -> None:
+    # GitLab proves a delivery by sending the secret itself: stored as received, the
+    # database would hold the webhook secret (readable by whoever reads a backup).
+    secret = unique("gl-webhook-secret")
+    bot = served_with(
+        tmp_path, {"gitlab": {"url": gitlab.url, "token": GITLAB_TOKEN, "webhook_secret": secret}}
+    )
+    project = gitlab.create_project("group/app")
+    sha = project.commit({"a": "1"}, "one")
+    push = json.dumps(gitlab_push_payload(project, "refs/heads/main", ZERO_SHA, sha)).encode()
+    database = bot.data_dir / "s2i-bot.db"
+
+    def rows() -> list[tuple[str, str, bytes]]:
+        with sqlite3.connect(database) as db:
+            return [tuple(row) for row in db.execute("select id, headers, body from deliveries")]
+
+    try:
+        headers = gitlab_headers("Push Hook", secret) | {"X-Gitlab-Event-UUID": "new-one"}
+        assert post(bot, "gitlab", push, headers).status_code == 202
+        assert processed(bot, "new-one")["outcome"]
+    finally:
+        bot.stop()
+    [(_, stored, _)] = rows()
+    assert secret not in stored and "x-gitlab-token" not in stored
+    # A row as an older bot stored it, token and all, waiting to be processed.
+    older = {k.lower(): v for k, v in gitlab_headers("Push Hook", secret).items()}
+    older["x-gitlab-event-uuid"] = "stored-before"
+    Store(f"sqlite:///{database}").add_delivery(
+        Delivery("stored-before", "gitlab", "Push Hook", older, push)
+    )
+    bot.start()
+    try:
+        assert processed(bot, "stored-before")["outcome"]  # still verified, and processed
+    finally:
+        bot.stop()
+    assert all(secret not in headers for _, headers, _ in rows()), rows()

@@ -6,7 +6,7 @@ import pytest
 from bot.events import Event, EventKind, PullAction
 from bot.forges.base import Ignored, SignatureError
 from bot.forges.fields import PayloadError
-from bot.forges.gitlab_webhooks import parse
+from bot.forges.gitlab_webhooks import SEAL_HEADER, parse, sealed
 from tests.fakes.gitlab_webhooks import gitlab_headers, load_example
 
 SECRET = "gitlab-secret"
@@ -24,6 +24,28 @@ def test_the_token_is_compared_and_required() -> None:
         parse(gitlab_headers("Push Hook", "wrong"), body, SECRET)
     with pytest.raises(SignatureError, match="missing"):
         parse(gitlab_headers("Push Hook", None), body, SECRET)
+
+
+def test_a_sealed_delivery_holds_no_token_and_passes_only_with_its_own_body() -> None:
+    body = json.dumps(load_example("push")).encode()
+    stored = sealed(
+        {k.lower(): v for k, v in gitlab_headers("Push Hook", SECRET).items()}, body, SECRET
+    )
+    assert SECRET not in json.dumps(stored)
+    assert "x-gitlab-token" not in stored
+    assert isinstance(parse(stored, body, SECRET), Event)
+    with pytest.raises(SignatureError, match=f"{SEAL_HEADER} does not match"):
+        parse(stored, body.replace(b"master", b"evil00"), SECRET)
+    with pytest.raises(SignatureError, match="does not match"):
+        parse(stored, body, "another-secret")
+
+
+def test_a_request_that_brings_a_seal_needs_the_secret_to_make_it() -> None:
+    body = json.dumps(load_example("push")).encode()
+    forged = {k.lower(): v for k, v in gitlab_headers("Push Hook", None).items()}
+    forged[SEAL_HEADER] = "sha256=" + "0" * 64
+    with pytest.raises(SignatureError, match="does not match"):
+        parse(forged, body, SECRET)
 
 
 def test_the_documented_push_example() -> None:
