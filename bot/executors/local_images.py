@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,12 @@ def _finished_build(source: str, work_dir: Path) -> bool:
 def prune_finished_builds(engine: str, work_dir: Path) -> int:
     """Remove the images of finished builds under work_dir from the engine's storage; the
     number of images removed."""
+    return prune_images(engine, lambda source: _finished_build(source, work_dir))
+
+
+def prune_images(engine: str, doomed_source: Callable[[str], bool]) -> int:
+    """Remove from the engine's storage the images whose s2i source location `doomed_source`
+    condemns; the number of images removed."""
     if engine == "docker":
         cli, env, name = ["docker"], None, "{{.Repository}}:{{.Tag}}"
         labels = f'{{{{index .Config.Labels "{SOURCE_LABEL}"}}}}'
@@ -78,7 +84,7 @@ def prune_finished_builds(engine: str, work_dir: Path) -> int:
     doomed = [
         (image_id, names[image_id])
         for image_id, source in zip(ids, sources, strict=True)
-        if _finished_build(source.strip(), work_dir)
+        if doomed_source(source.strip())
     ]
     for image_id, tags in doomed:
         if tags:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from bot.executors.local_images import prune_images
 from tests.fakes.github import FakeGitHub
 from tests.fakes.gitlab import FakeGitLab
 from tests.support.bot_process import BotFactory, BotProcess
@@ -13,6 +14,18 @@ from tests.support.forges import GitHubHarness, GitLabHarness, Harness
 from tests.support.testenv import ProvisionedEnv
 
 FORGE_TOKEN = "forge-token-" + "x" * 20
+
+
+@pytest.fixture(scope="session", autouse=True)
+def images_built_here_are_removed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """When the session ends, remove from both engines the images its builds made (s2i labels
+    each with its source directory, all under this session's temporary root): left behind,
+    they fill the disk run after run, and every local executor's start inspects each of them
+    (bot/executors/local_images.py)."""
+    yield
+    root = f"{tmp_path_factory.getbasetemp()}/"
+    for engine in ("docker", "buildah"):
+        prune_images(engine, lambda source: source.startswith(root))
 
 
 @pytest.fixture
