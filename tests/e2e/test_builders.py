@@ -139,3 +139,42 @@ def test_an_incremental_build_falls_back_to_clean_then_reuses_the_previous_build
     assert first != second
     with running(testenv, f"{image}@{second}") as url:
         assert "Hello" in httpx.get(url, timeout=10).text
+
+
+def test_the_go_builder_saves_a_cache_entry_made_in_the_second_its_build_started(
+    testenv: ProvisionedEnv, tmp_path: Path
+) -> None:
+    # An image's layers keep modification times in whole seconds, so once the built image is
+    # committed an entry written in the same second as save-artifacts' "build started"
+    # marker is no newer than the marker: a fast build saved no cache at all (issue 12).
+    # The entry here is dated the first instant the build could have written one: when
+    # assemble started, or when it marked the start if that came later.
+    container = unique("go-assemble")
+    src = tmp_path / "src"
+    shutil.copytree(APPS / "go-hello", src)
+    src.chmod(0o755)
+    script = (
+        "set -eu; cp -r /tmp/in/. /tmp/src; started=$(date +%s.%N); /usr/libexec/s2i/assemble; "
+        "marked=$(stat -c %.9Y /opt/app-root/.s2i-build-started); "
+        'first=$(printf \'%s\\n%s\\n\' "$started" "$marked" | sort -g | tail -1); '
+        "entry=$(find \"$HOME/.cache/go-build\" -type f -name '*-d' | head -1); "
+        'touch -d "@$first" "$entry"; echo "${entry#$HOME/}"'
+    )
+    image = f"s2i-bot-test/{container}"
+    try:
+        made = subprocess.run(
+            ["docker", "run", "--name", container, "-v", f"{src}:/tmp/in:ro",
+             testenv.images["go"], "sh", "-c", script],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        entry = made.stdout.strip().splitlines()[-1]
+        subprocess.run(["docker", "commit", container, image], capture_output=True, check=True)
+        saved = subprocess.run(
+            ["sh", "-c", f"docker run --rm {image} /usr/libexec/s2i/save-artifacts"
+                         " | tar -xOf - gocache.tar.zst | zstd -dc | tar -tf -"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert entry in saved.stdout.splitlines(), (entry, saved.stdout[:2000])
+    finally:
+        subprocess.run(["docker", "rm", "-f", container], capture_output=True, check=False)
+        subprocess.run(["docker", "rmi", "-f", image], capture_output=True, check=False)
