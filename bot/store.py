@@ -561,13 +561,14 @@ class Store:
         return _build(rows[0]) if rows else None
 
     def latest_builds_of_commit(self, forge: str, repo: str, sha: str) -> list[Build]:
-        """The newest build of each name and ref of one commit, in id order."""
+        """The newest build of each name of one commit (what GitHub shows on it: one check
+        run per name), in id order."""
         query = sa.select(builds).where(
             builds.c.forge == forge, builds.c.repo == repo, builds.c.sha == sha
         )
-        latest: dict[tuple[str, str], Build] = {}
+        latest: dict[str, Build] = {}
         for row in self._rows(query.order_by(builds.c.id)):
-            latest[(row.name, row.ref_key)] = _build(row)
+            latest[row.name] = _build(row)
         return sorted(latest.values(), key=lambda b: b.id)
 
     def last_branch_builds(self, limit: int) -> list[Build]:
