@@ -3,11 +3,13 @@ comment and replies to commands. It reads the store at send time, so what it sen
 latest state.
 
 A check run is created by its build's first item and updated by the next ones (its id is in
-the store); a failed build's annotations go ANNOTATIONS_PER_REQUEST a request, and the store
-counts how many GitHub has after each, so an item sent again (a replica died mid-send) adds
-only the rest: at most one request's worth can reach GitHub twice, when the kill falls between
-GitHub's answer and the count's write. The same window can create a second check run for a
-build whose id was not written yet."""
+the store). Before creating one the reporter asks GitHub for a check run of the build's name
+and key on its commit: a replica killed between GitHub's answer to the create and the store's
+write of the id would otherwise leave that check run in progress forever beside a second one.
+A failed build's annotations go ANNOTATIONS_PER_REQUEST a request, and the store counts how
+many GitHub has after each, so an item sent again (a replica died mid-send) adds only the
+rest: at most one request's worth can reach GitHub twice, when the kill falls between
+GitHub's answer and the count's write."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from bot.check_run import check_run_for, chunks
 from bot.commit_status import status_for
 from bot.forges.base import Annotation, CheckRun, CheckRunApi, ForgeApi, PermanentForgeError
 from bot.pull_comment import render
-from bot.store import Store
+from bot.store import CheckRunRecord, Store
 
 
 def digest(sent: object) -> str:
@@ -79,6 +81,8 @@ class Reporter:
         if not isinstance(api, CheckRunApi):
             raise PermanentForgeError(f"{build.forge} shows no check runs")
         record = self._store.check_run(build.id)
+        if record is None and (found := api.find_check_run(build.repo, run)) is not None:
+            record = CheckRunRecord(*found)  # created by a send cut short
         annotated = record.annotations_sent if record is not None else 0
         parts: list[Sequence[Annotation]] = list(chunks(run.annotations[annotated:])) or [()]
         if record is None:

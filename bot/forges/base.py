@@ -258,6 +258,11 @@ class CheckRunApi(Protocol):
         each request's annotations to those the run has)."""
         ...
 
+    def find_check_run(self, repo: str, run: CheckRun) -> tuple[int, int] | None:
+        """The check run made for `run`'s build already (its name and external id on its
+        commit), if any: its id and how many annotations it has."""
+        ...
+
 
 @dataclass(frozen=True)
 class Webhooks:

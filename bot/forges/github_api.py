@@ -273,6 +273,19 @@ class GitHubApi:
 
         self._call(update)
 
+    def find_check_run(self, repo: str, run: CheckRun) -> tuple[int, int] | None:
+        """From "List check runs for a Git reference" (every run of the name, not only the
+        latest: filter=all)."""
+
+        def find() -> tuple[int, int] | None:
+            commit = self._github(repo).get_repo(repo).get_commit(run.head_sha)
+            for found in commit.get_check_runs(check_name=run.name, filter="all"):
+                if found.external_id == run.external_id:
+                    return int(found.id), int(found.output.annotations_count or 0)
+            return None
+
+        return self._call(find)
+
     def pull_request(self, repo: str, number: int) -> PullRequest:
         pull = self._call(lambda: self._github(repo).get_repo(repo).get_pull(number))
         return pull_from_json(pull.raw_data)

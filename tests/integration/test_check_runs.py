@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import uuid
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from tests.fakes.webhooks import (
 )
 from tests.support import http
 from tests.support.bot_in_process import InProcessBot, InProcessBotFactory
+from tests.support.bot_process import BotProcess, RunningBot
 from tests.support.forges import WEBHOOK_SECRET
 from tests.support.names import unique
 from tests.support.wait import wait_until
@@ -78,7 +80,7 @@ class App:
         files = {"main.go": "package main\n", ".s2i.yaml": config(repo, *names, context=context)}
         return repo, repo.commit(files, "app")
 
-    def deliver(self, bot: InProcessBot, event: str, payload: dict[str, Any]) -> str:
+    def deliver(self, bot: RunningBot, event: str, payload: dict[str, Any]) -> str:
         """POST a signed delivery from the App's hook; its id."""
         payload["installation"] = {"id": self.installation, "node_id": "MDIzOkludGVncmF0aW9u"}
         body = json.dumps(payload).encode()
@@ -90,7 +92,7 @@ class App:
         assert response.status_code == 202, response.text
         return delivery
 
-    def push(self, bot: InProcessBot, repo: FakeRepo, sha: str) -> str:
+    def push(self, bot: RunningBot, repo: FakeRepo, sha: str) -> str:
         payload = push_payload(repo, ref="refs/heads/main", before=ZERO_SHA, after=sha)
         return self.deliver(bot, "push", payload)
 
@@ -343,24 +345,42 @@ def test_a_readers_re_run_is_refused_with_a_reply_on_the_pull_request(
     assert len(github.check_runs(repo.full_name)) == 1
 
 
-def test_a_check_run_a_stopped_bot_left_in_progress_is_completed_after_the_restart(
-    github: FakeGitHub, app: App, start_bot_in_process: InProcessBotFactory, tmp_path: Path
+def test_a_check_run_a_killed_bot_left_in_progress_is_completed_after_its_restart(
+    github: FakeGitHub, app: App, tmp_path: Path
 ) -> None:
+    """`s2i-bot serve` killed (SIGKILL) mid-build and started again on its data: build
+    recovery adopts the build once its lease expired and runs it again, and its check run,
+    left in progress, is completed: updated, not created a second time."""
     gates = tmp_path / "gates"
     gates.mkdir()
     executor = FileGatedExecutor(gates)
-    bot = app.start(start_bot_in_process, executor)
-    repo, sha = app.repo("api")
-    app.push(bot, repo, sha)
-    github.wait_for(
-        lambda: [r.status for r in github.check_runs(repo.full_name)] == ["in_progress"],
-        timeout=WAIT,
-    )
-    bot.stop()  # mid-build: the build stays running in the store, the check run in progress
+    workdir = tmp_path / "bot"
+    workdir.mkdir()
+    settings = {
+        "forge_write_interval": 0, "lease_seconds": 2.0, "lease_renew_seconds": 0.5,
+        "missed_delivery_interval": 0, "builder_registry": REGISTRY,
+        "image_policy": {"registries": [REGISTRY]},
+        "github": {"api_url": github.api_url, "app_id": APP_ID, "private_key": app.key,
+                   "webhook_secret": WEBHOOK_SECRET},
+    }  # fmt: skip
+    bot = BotProcess(workdir, settings)
+    bot.argv = ["tests.support.gated_bot", str(bot.config_file), str(gates)]
+    try:
+        bot.start()
+        repo, sha = app.repo("api")
+        app.push(bot, repo, sha)
+        github.wait_for(
+            lambda: [r.status for r in github.check_runs(repo.full_name)] == ["in_progress"],
+            timeout=WAIT,
+        )
+        bot.stop(signal.SIGKILL)
 
-    bot.start()  # build recovery adopts the build and runs it again
-    github.wait_for(lambda: len(executor.runs()) == 2, timeout=WAIT)
-    executor.finish(executor.runs()[1][0], GO_FAILED)
-    (run,) = completed(github, repo)
+        bot.start()
+        wait_until(lambda: len(executor.runs()) == 2, timeout=WAIT, what="the build adopted")
+        executor.finish(executor.runs()[1][0], GO_FAILED)
+        (run,) = completed(github, repo)
+    finally:
+        bot.stop()
     assert run.conclusion == "failure" and run.title == GO_REASON
+    assert run.statuses[-1] == "completed/failure"
     assert [r.method for r in github.requests if "/check-runs" in r.path].count("POST") == 1

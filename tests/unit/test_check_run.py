@@ -172,3 +172,17 @@ def test_the_tail_cuts_very_long_lines_so_the_summary_stays_within_githubs_limit
     assert len(run.summary) <= SUMMARY_MAX
     tail = run.summary.split("```text\n")[1].removesuffix("\n```\n").split("\n")
     assert len(tail) == 30 and all(len(line) == 400 and line.endswith("…") for line in tail)
+
+
+def test_javac_and_tsc_errors_are_annotated_with_their_lines_and_columns() -> None:
+    log = (
+        "STEP 5/6: RUN /usr/libexec/s2i/assemble\n"
+        "src/main/java/hello/Main.java:26: error: cannot find symbol\n"
+        "src/index.ts(3,7): error TS2322: Type 'string' is not assignable to type 'number'.\n"
+        "/opt/app-root/src/web/app.js:4:10: 'x' is not defined  no-undef\n"
+    )
+    found = [(a.path, a.start_line, a.start_column) for a in annotations_from(log, "ui")]
+    assert found == [
+        ("ui/src/main/java/hello/Main.java", 26, None), ("ui/src/index.ts", 3, 7),
+        ("ui/web/app.js", 4, 10),
+    ]  # fmt: skip
