@@ -136,7 +136,9 @@ def _result_lines(build: Build) -> list[str]:
     if build.state is not BuildState.SUCCEEDED:
         what = "Why" if build.state is not BuildState.CANCELLED else "Cancelled"
         lines += [f"**{what}:** {code_span(build.reason or build.state.value, 1000)}", ""]
-    lines += ["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)]
+    # The first row heads the table: an empty header row would show as a blank bar.
+    lines += [f"| {k} | {v} |" for k, v in rows[:1]] + ["|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in rows[1:]]
     if build.state is BuildState.SUCCEEDED and spec is not None and build.digest:
         lines += ["", "```", f"docker pull {spec.image}@{build.digest}", "```"]
     return lines
