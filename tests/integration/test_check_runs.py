@@ -64,10 +64,11 @@ class App:
         self.github = github
 
     def start(
-        self, start_bot: InProcessBotFactory, executor: Executor, **more: Any
-    ) -> InProcessBot:
+        self, start_bot: InProcessBotFactory, executor: Executor, check_runs: str = "auto",
+        **more: Any,
+    ) -> InProcessBot:  # fmt: skip
         github = {"api_url": self.github.api_url, "app_id": APP_ID, "private_key": self.key,
-                  "webhook_secret": WEBHOOK_SECRET}  # fmt: skip
+                  "webhook_secret": WEBHOOK_SECRET, "check_runs": check_runs}  # fmt: skip
         return start_bot(
             executor, builder_registry=REGISTRY, image_policy={"registries": [REGISTRY]},
             missed_delivery_interval=0, github=github, **more,
@@ -216,6 +217,22 @@ def test_a_failed_go_build_completes_with_its_reason_the_log_tail_and_an_annotat
          "title": "services/api/main.go:24"}
     ]  # fmt: skip
     assert "1 error(s) are annotated" in summary
+
+
+def test_check_runs_both_sends_commit_statuses_too(
+    github: FakeGitHub, app: App, start_bot_in_process: InProcessBotFactory
+) -> None:
+    bot = app.start(start_bot_in_process, QuickBuilds(SUCCEEDED), check_runs="both")
+    repo, sha = app.repo("api")
+    app.push(bot, repo, sha)
+    (run,) = completed(github, repo)
+    github.wait_for(
+        lambda: [s["state"] for s in github.statuses(repo.full_name, sha)][-1:] == ["success"],
+        timeout=WAIT,
+    )
+    (status,) = [s for s in github.statuses(repo.full_name, sha) if s["state"] == "success"]
+    assert (status["context"], run.name, run.conclusion) == ("s2i/api", "s2i/api", "success")
+    assert status["creator"]["login"] == f"app-{APP_ID}[bot]"
 
 
 def many_errors_log(count: int) -> str:
