@@ -172,7 +172,9 @@ def test_each_build_is_one_check_run_queued_then_in_progress_then_completed_with
         assert (run.head_sha, run.conclusion, run.app_id) == (sha, "success", APP_ID)
         # The build's page is the details; the check run's external id is the build's key.
         assert run.details_url == f"{bot.url}/builds/{run.external_id}"
-        build = http.get(str(run.details_url), timeout=5).json()
+        # JSON asked for: the same URL is the build's HTML page for a browser (issue 11: 1).
+        json_answer = {"Accept": "application/json"}
+        build = http.get(str(run.details_url), headers=json_answer, timeout=5).json()
         assert (build["name"], build["sha"], build["state"]) == (
             run.name[len("s2i/") :],
             sha,
