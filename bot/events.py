@@ -17,6 +17,7 @@ class EventKind(enum.StrEnum):
     PULL_REQUEST = "pull_request"  # GitHub pull request / GitLab merge request
     COMMENT = "comment"  # on a pull/merge request
     RELEASE = "release"  # a release published
+    RERUN = "rerun"  # someone asked for builds of a commit again (GitHub's "Re-run")
 
 
 class PullAction(enum.StrEnum):
@@ -79,6 +80,16 @@ class Comment:
 
 
 @dataclass(frozen=True, slots=True)
+class Rerun:
+    """A request to run builds again from the forge's own button (GitHub: a check run's
+    "Re-run", `check_run` `rerequested`; "Re-run all checks", `check_suite` `rerequested`)."""
+
+    build_key: str | None  # the build re-run (its check run's external_id); None: the commit's
+    requester: str
+    requester_id: int | None = None  # the forge's user id: it decides who asked
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     kind: EventKind
     repo: Repo
@@ -92,6 +103,7 @@ class Event:
     pr_number: int | None = None  # a comment's pull request (its head is looked up)
     changed_paths: tuple[str, ...] | None = None  # None: unknown (build regardless of paths)
     release_id: int | None = None
+    rerun: Rerun | None = None
 
     @property
     def branch(self) -> str | None:

@@ -47,6 +47,7 @@ from bot.intake import Intake
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.pull_requests import PullRequests
+from bot.reruns import Reruns
 from bot.settings import Settings
 from bot.store import Delivery, Store
 
@@ -110,6 +111,7 @@ class Bot:
     # the workers: the hooks' delivery logs, then branch heads never built (bot.wiring).
     missed: list[Callable[[], list[Delivery]]] = field(default_factory=list)
     metrics: Metrics = field(default_factory=Metrics)  # GET /metrics (bot/metrics.py)
+    reruns: Reruns | None = None  # GitHub's "Re-run" of check runs (bot/reruns.py)
     _duties: list[asyncio.Task[None]] = field(default_factory=list)  # from recover()
     _queue: asyncio.Queue[Delivery] = field(default_factory=asyncio.Queue)
     _queued: set[str] = field(default_factory=set)  # ids in _queue or being processed
@@ -161,6 +163,10 @@ class Bot:
             log.warning("delivery %s: %s; nothing done", delivery.id, exc)
             return Actions(outcome=str(exc))
         event = replace(event, repo=repo)
+        if event.kind is EventKind.RERUN:
+            if self.reruns is None:
+                return Actions(outcome="re-runs are not handled by this bot")
+            return self.reruns.handle(delivery, event)
         if event.kind in (EventKind.PULL_REQUEST, EventKind.COMMENT):
             return self.pulls.handle(delivery, event)
         return self.intake.builds_for(delivery, event)

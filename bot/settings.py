@@ -82,6 +82,12 @@ class GitHubSettings(BaseModel):
     app_id: int | None = None
     private_key: SecretStr | None = None
     private_key_file: Path | None = None
+    # How builds show on GitHub (README, "Check runs"): `auto` is check runs for a GitHub App
+    # (one per build, with the failure's log tail and annotations; they take the place of
+    # commit statuses, which GitHub would show beside them) and commit statuses with a token
+    # (check runs are a GitHub App's only); `instead`, `both` (check runs and statuses) and
+    # `off` (statuses only) choose. `instead` and `both` need github.app_id.
+    check_runs: Literal["auto", "instead", "both", "off"] = "auto"
     # Repository webhooks whose delivery logs the bot reads for deliveries it missed
     # (bot/missed_deliveries.py), each `owner/repo:hook_id`; a GitHub App's own hook is read
     # without being named here.
@@ -101,7 +107,22 @@ class GitHubSettings(BaseModel):
     @model_validator(mode="after")
     def _read_files(self) -> GitHubSettings:
         _read_secret_files(self, "token", "webhook_secret", "private_key")
+        if self.check_runs in ("instead", "both") and self.app_id is None:
+            raise _FieldError(
+                "check_runs",
+                f"'{self.check_runs}' needs github.app_id: GitHub lets only GitHub Apps make "
+                "check runs (with a token, use 'auto' or 'off': commit statuses)",
+            )
         return self
+
+    @property
+    def reports(self) -> frozenset[str]:
+        """What shows builds on GitHub: "check_run", "status" or both."""
+        mode = self.check_runs
+        if mode == "auto":
+            mode = "instead" if self.app_id is not None else "off"
+        return frozenset({"instead": {"check_run"}, "both": {"check_run", "status"},
+                          "off": {"status"}}[mode])  # fmt: skip
 
 
 class GitLabSettings(BaseModel):

@@ -181,6 +181,23 @@ log_chunks = sa.Table(
 )
 
 
+# The check run that shows a build on GitHub (bot/check_run.py): created once, then updated;
+# annotations go 50 a request, and how many GitHub has is kept so none is sent twice.
+check_runs = sa.Table(
+    "check_runs",
+    metadata,
+    sa.Column("build_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("check_run_id", sa.BigInteger, nullable=False),
+    sa.Column("annotations_sent", sa.Integer, nullable=False, server_default=sa.text("0")),
+)
+
+
+@dataclass(frozen=True)
+class CheckRunRecord:
+    check_run_id: int
+    annotations_sent: int
+
+
 @dataclass(frozen=True)
 class Delivery:
     id: str
@@ -554,6 +571,26 @@ class Store:
             query = query.where(builds.c.name.in_(names))
         return [_build(r) for r in self._rows(query.order_by(builds.c.id))]
 
+    def newest_build(self, forge: str, repo: str, ref_key: str, name: str) -> Build | None:
+        """The newest build of one name and ref (what a re-run would supersede)."""
+        query = sa.select(builds).where(
+            builds.c.forge == forge, builds.c.repo == repo, builds.c.ref_key == ref_key,
+            builds.c.name == name,
+        )  # fmt: skip
+        rows = self._rows(query.order_by(builds.c.id.desc()).limit(1))
+        return _build(rows[0]) if rows else None
+
+    def latest_builds_of_commit(self, forge: str, repo: str, sha: str) -> list[Build]:
+        """The newest build of each name of one commit (what GitHub shows on it: one check
+        run per name), in id order."""
+        query = sa.select(builds).where(
+            builds.c.forge == forge, builds.c.repo == repo, builds.c.sha == sha
+        )
+        latest: dict[str, Build] = {}
+        for row in self._rows(query.order_by(builds.c.id)):
+            latest[row.name] = _build(row)
+        return sorted(latest.values(), key=lambda b: b.id)
+
     def last_branch_builds(self, limit: int) -> list[Build]:
         """The newest build of each branch the bot built (any name, any state), the most
         recently built branches first, at most `limit` (the catch-up compares their shas
@@ -824,6 +861,31 @@ class Store:
             )
         )  # fmt: skip
 
+    # -- check runs
+    def check_run(self, build_id: int) -> CheckRunRecord | None:
+        """The check run showing the build, once one was created."""
+        rows = self._rows(sa.select(check_runs).where(check_runs.c.build_id == build_id))
+        return (
+            CheckRunRecord(int(rows[0].check_run_id), int(rows[0].annotations_sent))
+            if rows
+            else None
+        )
+
+    def set_check_run(self, build_id: int, check_run_id: int, annotations_sent: int) -> None:
+        """Remember the build's check run and how many annotations it has."""
+        insert = _insert(self._engine.dialect.name)(check_runs).values(
+            build_id=build_id, check_run_id=check_run_id, annotations_sent=annotations_sent
+        )
+        self._write(
+            insert.on_conflict_do_update(
+                index_elements=[check_runs.c.build_id],
+                set_={
+                    "check_run_id": insert.excluded.check_run_id,
+                    "annotations_sent": insert.excluded.annotations_sent,
+                },
+            )
+        )
+
     # -- leases
     def take_lease(self, name: str, now: float | None = None) -> bool:
         """Hold the named lease (a periodic duty) for this replica: True when it was free,
@@ -945,6 +1007,7 @@ class Store:
             for start in range(0, len(ids), 500):  # bounded IN lists
                 some = ids[start : start + 500]
                 conn.execute(log_chunks.delete().where(log_chunks.c.build_id.in_(some)))
+                conn.execute(check_runs.delete().where(check_runs.c.build_id.in_(some)))
                 conn.execute(builds.delete().where(builds.c.id.in_(some)))
             # What the outbox sent then: kept only so no replica sends a state twice.
             sent = sa.not_(_UNSENT)

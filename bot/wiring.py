@@ -29,6 +29,7 @@ from bot.planner import resolve_image
 from bot.pull_requests import PullRequests
 from bot.replica import Replica
 from bot.reporter import Reporter
+from bot.reruns import Reruns
 from bot.runner.credentials import Credentials
 from bot.settings import Settings
 from bot.store import Delivery, Store
@@ -68,6 +69,19 @@ def build_image_policy(settings: Settings, templates: Mapping[str, Template]) ->
     )  # fmt: skip
 
 
+def report_kinds(
+    settings: Settings, forges: Mapping[str, object]
+) -> tuple[frozenset[str], frozenset[str]]:
+    """(the forges that show builds as check runs, those that show them as commit statuses):
+    GitHub as github.check_runs says (bot/settings.py), GitLab with statuses."""
+    reports = {name: settings.github.reports if name == "github" else frozenset({"status"})
+               for name in forges}  # fmt: skip
+    return (
+        frozenset(name for name, kinds in reports.items() if "check_run" in kinds),
+        frozenset(name for name, kinds in reports.items() if "status" in kinds),
+    )
+
+
 def build_bot(
     settings: Settings,
     *,
@@ -83,12 +97,17 @@ def build_bot(
         forges = make_forges(settings, metrics)
     apis = {name: forge.api for name, forge in forges.items()}
     reporter = Reporter(store, apis, settings.public_url)
-    outbox = Outbox(store, reporter, min_interval=settings.forge_write_interval)
+    check_runs, statuses = report_kinds(settings, apis)
+    outbox = Outbox(
+        store, reporter, min_interval=settings.forge_write_interval, check_runs=check_runs,
+        statuses=statuses,
+    )  # fmt: skip
     if executor is None:
         executor = make_executor(settings)
+    image_policy = build_image_policy(settings, templates)
     intake = Intake(
         store, apis, templates, logs, settings.builder_registry, settings.autodetect,
-        build_image_policy(settings, templates),
+        image_policy,
     )  # fmt: skip
     pulls = PullRequests(store, apis, intake, build_drafts=settings.build_draft_pull_requests)
     dispatcher = Dispatcher(
@@ -110,6 +129,7 @@ def build_bot(
     return Bot(
         settings, store, webhooks, apis, logs, intake, pulls, dispatcher, outbox,
         DeliveryWriter(store), forge_pool, missed_duties(settings, store, forges), metrics,
+        Reruns(store, apis, logs, image_policy),
     )  # fmt: skip
 
 

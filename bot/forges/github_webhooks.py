@@ -7,11 +7,12 @@ deliveries". Nothing here talks to the network (gidgethub's sansio.py is the mod
 from __future__ import annotations
 
 import hmac
+import re
 import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bot.events import BranchPush, Event, EventKind, PullAction, PullRequest, Repo
+from bot.events import BranchPush, Event, EventKind, PullAction, PullRequest, Repo, Rerun
 from bot.forges import fields
 from bot.forges.base import Ignored, Ping, SignatureError, Webhook, Webhooks
 from bot.forges.fields import PayloadError
@@ -180,11 +181,37 @@ def _release(payload: Mapping[str, Any], delivery_id: str) -> Webhook:
     )  # fmt: skip
 
 
+# A build's key (bot/store.py: secrets.token_urlsafe), which the bot gives its check runs as
+# their external_id: a check run without one that looks like it is not the bot's.
+_BUILD_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def _rerun(payload: Mapping[str, Any], delivery_id: str, kind: str) -> Webhook:
+    """`check_run` / `check_suite` `rerequested` (GitHub docs, "Webhook events and payloads":
+    someone chose "Re-run" on a check run, or "Re-run all checks" on its suite)."""
+    action = fields.member(payload, "action", str)
+    if action != "rerequested":
+        return Ignored(f"{kind} action '{action}' is not handled")
+    key = None
+    if kind == "check_run":
+        key = fields.optional_member(payload, "check_run.external_id", str) or ""
+        if not _BUILD_KEY.fullmatch(key):
+            return Ignored("a check run the bot did not make (its external_id is no build key)")
+    sha = fields.commit_sha(fields.member(payload, f"{kind}.head_sha", str), f"{kind}.head_sha")
+    requester = fields.member(payload, "sender.login", str)
+    return Event(
+        EventKind.RERUN, _repo(payload), "", sha, requester, delivery_id,
+        rerun=Rerun(key, requester, fields.optional_member(payload, "sender.id", int)),
+    )  # fmt: skip
+
+
 _PARSERS: dict[str, Callable[[Mapping[str, Any], str], Webhook]] = {
     "push": _push,
     "pull_request": _pull_request,
     "issue_comment": _issue_comment,
     "release": _release,
+    "check_run": lambda payload, delivery_id: _rerun(payload, delivery_id, "check_run"),
+    "check_suite": lambda payload, delivery_id: _rerun(payload, delivery_id, "check_suite"),
 }
 _FORM = "application/x-www-form-urlencoded"
 

@@ -76,8 +76,10 @@ class QuickBuilds:
     of building, which needs the real s2i and engine (tests/e2e). It records each build it ran
     and, like NoBuilds, never asks the engine anything."""
 
-    def __init__(self, result: BuildResult, poll: float = 0.02) -> None:
-        self.result, self.poll = result, poll
+    def __init__(self, result: BuildResult, poll: float = 0.02, log: str = "") -> None:
+        """`log`: what each build writes to its log after its first line (a real build's
+        recorded output, e.g. a compiler's errors, tests/unit/data/failures)."""
+        self.result, self.poll, self.log = result, poll, log
         self.ran: list[tuple[int, str, str]] = []  # (build id, repository, commit)
         self._open = threading.Event()
         self._open.set()
@@ -97,6 +99,9 @@ class QuickBuilds:
             log.write(f"fake build {build_id} of {spec.repo} at {spec.source.sha}\n")
         while not self._open.is_set():  # the test's word, from its own thread
             await asyncio.sleep(self.poll)
+        if self.log:
+            with log_path.open("a") as log:
+                log.write(self.log)
         return self.result
 
     async def cancel(self, build_id: int, log_path: Path) -> None:

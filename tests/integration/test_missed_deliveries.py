@@ -225,9 +225,11 @@ def test_a_github_app_recovers_what_its_own_hook_missed_without_naming_a_hook(
         github={"api_url": github.api_url, "app_id": APP_ID, "private_key": key,
                 "webhook_secret": WEBHOOK_SECRET},
     )  # fmt: skip
-    github.wait_for(lambda: bool(github.statuses(repo.full_name, sha)), timeout=30)
-    (status,) = github.statuses(repo.full_name, sha)
-    assert (status["context"], status["state"]) == ("s2i/config", "failure")
-    assert status["creator"]["login"] == f"app-{APP_ID}[bot]"  # through the installation
+    # A GitHub App shows builds as check runs (github.check_runs: auto), not statuses.
+    github.wait_for(lambda: bool(github.check_runs(repo.full_name)), timeout=30)
+    (run,) = github.check_runs(repo.full_name)
+    assert (run.name, run.head_sha, run.conclusion) == ("s2i/config", sha, "failure")
+    assert run.app_id == APP_ID  # through the installation
+    assert github.statuses(repo.full_name, sha) == []
     assert fetched(github, missed) == 1
     assert any(r.path.endswith("/app/hook/deliveries") for r in github.requests)

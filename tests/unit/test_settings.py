@@ -185,3 +185,17 @@ def test_leases_are_renewed_before_they_expire() -> None:
     message = settings_error({"S2I_BOT_LEASE_SECONDS": "5", "S2I_BOT_LEASE_RENEW_SECONDS": "5"})
     assert message.startswith("S2I_BOT_LEASE_RENEW_SECONDS: ")
     assert "shorter than lease_seconds" in message
+
+
+def test_a_github_app_shows_builds_as_check_runs_and_a_token_as_statuses_unless_told() -> None:
+    app = {"app_id": 7, "private_key": "pem"}
+    assert Settings.model_validate({"github": app}).github.reports == {"check_run"}
+    assert Settings.model_validate({"github": {"token": "t"}}).github.reports == {"status"}
+    both = {**app, "check_runs": "both"}
+    assert Settings.model_validate({"github": both}).github.reports == {"check_run", "status"}
+    off = {**app, "check_runs": "off"}
+    assert Settings.model_validate({"github": off}).github.reports == {"status"}
+    message = settings_error({"S2I_BOT_GITHUB__TOKEN": "t", "S2I_BOT_GITHUB__CHECK_RUNS": "both"})
+    assert message.startswith(
+        "S2I_BOT_GITHUB__CHECK_RUNS: github.check_runs: 'both' needs github.app_id"
+    )
