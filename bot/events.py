@@ -43,7 +43,11 @@ class Repo:
 @dataclass(frozen=True, slots=True)
 class BranchPush:
     """A branch moved from `before` to `sha`, told by no webhook: what the catch-up writes as
-    each forge's push webhook (bot/catch_up.py). `paths`: the files changed, None unknown."""
+    each forge's push webhook (bot/catch_up.py). `paths`: the files changed, None unknown.
+
+    A manual trigger (bot/manual_trigger.py) writes one too, for a branch or, with `tag`, a
+    tag (`branch` is then the tag's name): `only_builds` limits it to builds of
+    `.s2i.yaml` by name, and `note` says why in its pending statuses."""
 
     repo: Repo
     branch: str
@@ -52,6 +56,9 @@ class BranchPush:
     delivery_id: str
     actor: str
     paths: tuple[str, ...] | None
+    tag: bool = False
+    only_builds: tuple[str, ...] | None = None
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +99,10 @@ class Event:
     pr_number: int | None = None  # a comment's pull request (its head is looked up)
     changed_paths: tuple[str, ...] | None = None  # None: unknown (build regardless of paths)
     release_id: int | None = None
+    # Set only by a delivery the bot wrote itself (a manual trigger: BranchPush): only these
+    # builds of `.s2i.yaml` (None: every build the event triggers), and why, for the statuses.
+    only_builds: tuple[str, ...] | None = None
+    note: str = ""
 
     @property
     def branch(self) -> str | None:

@@ -143,8 +143,8 @@ class Intake:
             return actions
         existing = {b.name for b in self._store.builds_of_delivery(delivery.id)}
         for spec in specs:
-            if config.note:
-                spec = spec.model_copy(update={"note": config.note})
+            if note := "; ".join(n for n in (event.note, config.note) if n):
+                spec = spec.model_copy(update={"note": note})
             if spec.name in existing:
                 continue
             if spec.source.binary_asset:

@@ -44,6 +44,7 @@ from bot.dispatcher import Dispatcher
 from bot.events import Event, EventKind
 from bot.forges.base import ForgeApi, ForgeError, UnknownRepository, WebhookParser
 from bot.intake import Intake
+from bot.manual_trigger import ManualTrigger
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.pull_requests import PullRequests
@@ -110,6 +111,7 @@ class Bot:
     # the workers: the hooks' delivery logs, then branch heads never built (bot.wiring).
     missed: list[Callable[[], list[Delivery]]] = field(default_factory=list)
     metrics: Metrics = field(default_factory=Metrics)  # GET /metrics (bot/metrics.py)
+    trigger: ManualTrigger | None = None  # POST /api/builds (bot/manual_trigger.py)
     _duties: list[asyncio.Task[None]] = field(default_factory=list)  # from recover()
     _queue: asyncio.Queue[Delivery] = field(default_factory=asyncio.Queue)
     _queued: set[str] = field(default_factory=set)  # ids in _queue or being processed
@@ -163,7 +165,8 @@ class Bot:
         event = replace(event, repo=repo)
         if event.kind in (EventKind.PULL_REQUEST, EventKind.COMMENT):
             return self.pulls.handle(delivery, event)
-        return self.intake.builds_for(delivery, event)
+        # A manual trigger's push names the builds it asked for (bot/manual_trigger.py).
+        return self.intake.builds_for(delivery, event, names=event.only_builds)
 
     async def process(self, delivery: Delivery) -> None:
         """Delivery -> actions -> carried out. Failing before the actions are recorded leaves

@@ -267,7 +267,10 @@ class Settings(BaseModel):
     # builds (GET /builds?repo=owner/name) needs `Authorization: Bearer <api_token>`, except
     # for the repositories named here, whose builds anyone may list; with neither, there is
     # no listing.
+    # It also allows manual triggers (POST /api/builds, `s2i-bot trigger`). From a file (a
+    # mounted Secret, as manifests/overlays/scheduled-rebuild does): api_token_file.
     api_token: SecretStr | None = None
+    api_token_file: Path | None = None
     public_repositories: list[str] = []
     s2i: str = "s2i"
     insecure_registries: list[str] = []
@@ -296,6 +299,7 @@ class Settings(BaseModel):
                 f"must be shorter than lease_seconds ({self.lease_seconds}), or leases "
                 "expire before they are renewed",
             )
+        _read_secret_files(self, "api_token")
         if not self.database_url and self.database_url_file is not None:
             self.database_url = _file_text(self.database_url_file, "database_url_file")
         if not self.database_url:

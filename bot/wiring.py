@@ -19,6 +19,7 @@ from bot.forges import make_forges
 from bot.forges.base import Forge, ForgeApi
 from bot.image_policy import ImagePolicy
 from bot.intake import Intake
+from bot.manual_trigger import ManualTrigger
 from bot.metrics import Metrics
 from bot.missed_deliveries import FORGE as HOOK_LOG_FORGE
 from bot.missed_deliveries import HookLog, MissedDeliveries
@@ -100,9 +101,11 @@ def build_bot(
     )
     webhooks = {name: forge.webhooks for name, forge in forges.items()}
     forge_pool = ThreadPoolExecutor(settings.forge_threads, thread_name_prefix="forge")
+    trigger = ManualTrigger(store, apis, webhooks, templates.keys(), settings.autodetect.enabled)
     return Bot(
         settings, store, webhooks, apis, logs, intake, pulls, dispatcher, outbox,
         DeliveryWriter(store), forge_pool, missed_duties(settings, store, forges), metrics,
+        trigger,
     )  # fmt: skip
 
 
