@@ -47,6 +47,10 @@ def status_for(build: Build, public_url: str) -> CommitStatus:
         case BuildState.SUCCEEDED:
             size = f" ({human_size(build.size)})" if build.size is not None else ""
             state, description = StatusState.SUCCESS, f"{build.digest}{size}"
+            if rebuilt := build.spec.rebuilt_on if build.spec else "":
+                # First, so GitHub's 140 characters keep it; the base's digest shortened as
+                # `docker images` shows it (in full on /builds/<key>), the image's in full.
+                description = f"rebuilt on {short_digest(rebuilt)}: {description}"
         case BuildState.FAILED:
             state, description = StatusState.FAILURE, build.reason or "the build failed"
         case BuildState.CANCELLED:
@@ -61,6 +65,15 @@ def status_for(build: Build, public_url: str) -> CommitStatus:
         log_url(public_url, build.key),
         ref,
     )
+
+
+def short_digest(reference: str) -> str:
+    """`image@sha256:<64 hex>` -> `image@sha256:<12 hex>`; anything else as it is."""
+    image, at, digest = reference.rpartition("@")
+    algorithm, colon, hex_digits = digest.partition(":")
+    if not at or not colon:
+        return reference
+    return f"{image}@{algorithm}:{hex_digits[:12]}"
 
 
 def _noted(description: str, build: Build) -> str:

@@ -45,9 +45,10 @@ class BranchPush:
     """A branch moved from `before` to `sha`, told by no webhook: what the catch-up writes as
     each forge's push webhook (bot/catch_up.py). `paths`: the files changed, None unknown.
 
-    A manual trigger (bot/manual_trigger.py) writes one too, for a branch or, with `tag`, a
-    tag (`branch` is then the tag's name): `only_builds` limits it to builds of
-    `.s2i.yaml` by name, and `note` says why in its pending statuses."""
+    A manual trigger (bot/manual_trigger.py) and a rebuild on a new base image
+    (bot/base_images.py) write one too, for a branch or, with `tag`, a tag (`branch` is then
+    the tag's name): `only_builds` limits it to builds of `.s2i.yaml` by name, and `note` says
+    why in its pending statuses."""
 
     repo: Repo
     branch: str
@@ -59,6 +60,7 @@ class BranchPush:
     tag: bool = False
     only_builds: tuple[str, ...] | None = None
     note: str = ""
+    rebuilt_on: str = ""  # a rebuild on a new base image: `image@digest` (bot/base_images.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,7 @@ class Event:
     # builds of `.s2i.yaml` (None: every build the event triggers), and why, for the statuses.
     only_builds: tuple[str, ...] | None = None
     note: str = ""
+    rebuilt_on: str = ""  # a rebuild of the same commit on a new base image: `image@digest`
 
     @property
     def branch(self) -> str | None:

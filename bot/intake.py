@@ -133,6 +133,9 @@ class Intake:
         config = self.read_config(delivery, event, config_sha or event.sha, actions)
         if config is None:
             return actions
+        if event.rebuilt_on and not config.rebuild_on_base_change:
+            actions.outcome = f"not rebuilt on {event.rebuilt_on}: rebuild_on_base_change: false"
+            return actions
         try:
             specs = plan(
                 event, config, self._templates, builder_registry=self._builder_registry,
@@ -145,6 +148,8 @@ class Intake:
         for spec in specs:
             if note := "; ".join(n for n in (event.note, config.note) if n):
                 spec = spec.model_copy(update={"note": note})
+            if event.rebuilt_on:
+                spec = spec.model_copy(update={"rebuilt_on": event.rebuilt_on})
             if spec.name in existing:
                 continue
             if spec.source.binary_asset:

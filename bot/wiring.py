@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
+from bot.base_images import BaseImageWatch, registry_digests
 from bot.build_logs import LogStore
 from bot.build_record import Build
 from bot.catch_up import CatchUp
@@ -102,10 +103,11 @@ def build_bot(
     webhooks = {name: forge.webhooks for name, forge in forges.items()}
     forge_pool = ThreadPoolExecutor(settings.forge_threads, thread_name_prefix="forge")
     trigger = ManualTrigger(store, apis, webhooks, templates.keys(), settings.autodetect.enabled)
+    lookup = registry_digests(settings.registry_auth_file, settings.insecure_registries)
     return Bot(
         settings, store, webhooks, apis, logs, intake, pulls, dispatcher, outbox,
         DeliveryWriter(store), forge_pool, missed_duties(settings, store, forges), metrics,
-        trigger,
+        trigger, BaseImageWatch(store, apis, webhooks, lookup),
     )  # fmt: skip
 
 

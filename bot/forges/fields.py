@@ -154,10 +154,12 @@ BOT_MEMBER = "s2i_bot"
 
 
 class Requested(NamedTuple):
-    """What the bot's own push asks for beyond a push: only some builds, and a note."""
+    """What the bot's own push asks for beyond a push: only some builds, a note, and (a
+    rebuild on a new base image) the `image@digest` it is rebuilt on."""
 
     only_builds: tuple[str, ...] | None
     note: str
+    rebuilt_on: str
 
 
 def requested(payload: Mapping[str, Any]) -> Requested:
@@ -166,15 +168,18 @@ def requested(payload: Mapping[str, Any]) -> Requested:
     if names is not None and not all(isinstance(n, str) for n in names):
         raise PayloadError(f"has {BOT_MEMBER}.builds that is not a list of names")
     note = optional_member(payload, f"{BOT_MEMBER}.note", str) or ""
-    return Requested(tuple(names) if names is not None else None, note)
+    rebuilt_on = optional_member(payload, f"{BOT_MEMBER}.rebuilt_on", str) or ""
+    return Requested(tuple(names) if names is not None else None, note, rebuilt_on)
 
 
-def bot_member(only_builds: tuple[str, ...] | None, note: str) -> dict[str, Any]:
+def bot_member(
+    only_builds: tuple[str, ...] | None, note: str, rebuilt_on: str = ""
+) -> dict[str, Any]:
     """The payload's BOT_MEMBER for what `requested` reads back (empty: nothing asked)."""
-    if only_builds is None and not note:
+    if only_builds is None and not note and not rebuilt_on:
         return {}
-    return {BOT_MEMBER: {"builds": list(only_builds) if only_builds is not None else None,
-                         "note": note}}  # fmt: skip
+    names = list(only_builds) if only_builds is not None else None
+    return {BOT_MEMBER: {"builds": names, "note": note, "rebuilt_on": rebuilt_on}}
 
 
 class CommentPaths(NamedTuple):

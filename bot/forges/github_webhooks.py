@@ -75,7 +75,7 @@ def push_delivery(push: BranchPush) -> tuple[dict[str, str], bytes]:
         "created": push.tag, "deleted": False, "forced": False, "commits": commits,
         "head_commit": None, "pusher": {"name": push.actor}, "sender": {"login": push.actor},
         "repository": {"id": repo.id, "full_name": repo.full_name, "html_url": repo.html_url},
-    } | fields.bot_member(push.only_builds, push.note)  # fmt: skip
+    } | fields.bot_member(push.only_builds, push.note, push.rebuilt_on)  # fmt: skip
     return fields.json_delivery(
         payload, {"x-github-event": "push", "x-github-delivery": push.delivery_id}
     )
@@ -118,10 +118,10 @@ def _push(payload: Mapping[str, Any], delivery_id: str) -> Webhook:
         payload, "pusher.name", str
     )
     changed = _changed_paths(payload) if kind is EventKind.PUSH else None
-    only_builds, note = fields.requested(payload)
+    only_builds, note, rebuilt_on = fields.requested(payload)
     return Event(
         kind, _repo(payload), ref, fields.commit_sha(after, "after"), actor, delivery_id,
-        changed_paths=changed, only_builds=only_builds, note=note,
+        changed_paths=changed, only_builds=only_builds, note=note, rebuilt_on=rebuilt_on,
     )  # fmt: skip
 
 

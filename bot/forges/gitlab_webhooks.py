@@ -75,7 +75,7 @@ def push_delivery(push: BranchPush) -> tuple[dict[str, str], bytes]:
         "user_username": push.actor, "commits": commits, "total_commits_count": len(commits),
         "project": {"id": push.repo.id, "path_with_namespace": push.repo.full_name,
                     "web_url": push.repo.html_url},
-    } | fields.bot_member(push.only_builds, push.note)  # fmt: skip
+    } | fields.bot_member(push.only_builds, push.note, push.rebuilt_on)  # fmt: skip
     return fields.json_delivery(
         payload, {"x-gitlab-event": event, "x-gitlab-event-uuid": push.delivery_id}
     )
@@ -117,10 +117,10 @@ def _push(payload: Mapping[str, Any], delivery_id: str, kind: EventKind) -> Webh
     actor = fields.optional_member(payload, "user_username", str) or (
         fields.optional_member(payload, "user_name", str) or ""
     )
-    only_builds, note = fields.requested(payload)
+    only_builds, note, rebuilt_on = fields.requested(payload)
     return Event(
         kind, _repo(payload), ref, sha, actor, delivery_id, changed_paths=changed,
-        only_builds=only_builds, note=note,
+        only_builds=only_builds, note=note, rebuilt_on=rebuilt_on,
     )  # fmt: skip
 
 

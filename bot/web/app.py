@@ -8,6 +8,10 @@ POST /api/builds          a manual trigger (bot/manual_trigger.py): `Authorizati
                           <api_token>` and {"repo", "ref", "name", "forge"}; 202 with the
                           delivery's id and link (401 without the token, 404 when no
                           api_token is configured, 4xx naming what is unknown)
+POST /webhooks/registry   a registry's notifications (Docker Distribution), with
+                          `Authorization: Bearer <registry_webhook_token>`: the tags pushed
+                          are checked against the builds' base images (bot/base_images.py);
+                          202, 401 without the token, 404 when none is configured
 GET  /builds/{key}/log    the build log as plain text, while it runs and after
 GET  /builds/{key}        the build as JSON
 GET  /builds?repo=o/n     a repository's newest builds: with `Authorization: Bearer
@@ -45,6 +49,7 @@ from bot.manual_trigger import MAX_BODY as MAX_TRIGGER_BODY
 from bot.manual_trigger import TriggerError, parse_request
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.orchestrator import Bot
+from bot.registry_notifications import NotificationError, pushed_tags
 from bot.store import Delivery
 from bot.web.request_body import MAX_WEBHOOK_BODY, BadContentLength, BodyTooLarge, read_capped
 
@@ -200,6 +205,26 @@ def create_app(bot: Bot) -> Starlette:
         }  # fmt: skip
         return JSONResponse(answer, 202)
 
+    async def registry_webhook(request: Request) -> Response:
+        token = bot.settings.registry_webhook_token
+        if token is None:
+            return JSONResponse({"error": "not found"}, 404)  # no token: no notifications
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        expected = token.get_secret_value().encode()
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
+            headers = {"WWW-Authenticate": 'Bearer realm="s2i-bot"'}
+            return JSONResponse({"error": "a bearer token (registry_webhook_token) is needed"},
+                                401, headers)  # fmt: skip
+        try:
+            body = await read_capped(request, MAX_WEBHOOK_BODY)
+            tags = pushed_tags(body)
+        except BodyTooLarge as exc:
+            return JSONResponse({"error": str(exc)}, 413)
+        except (BadContentLength, NotificationError) as exc:
+            return JSONResponse({"error": str(exc)}, 400)
+        bot.base_images_pushed(tags)
+        return JSONResponse({"tags": [str(t) for t in tags]}, 202)
+
     async def delivery_info(request: Request) -> Response:
         delivery_id = request.path_params["delivery_id"]
         info = await asyncio.to_thread(bot.store.delivery_info, delivery_id)
@@ -248,6 +273,7 @@ def create_app(bot: Bot) -> Starlette:
 
     return Starlette(
         routes=[
+            Route("/webhooks/registry", registry_webhook, methods=["POST"]),
             Route("/webhooks/{forge}", webhook, methods=["POST"]),
             Route("/api/builds", trigger, methods=["POST"]),
             Route("/builds", build_list),
