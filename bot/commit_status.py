@@ -48,9 +48,10 @@ def status_for(build: Build, public_url: str) -> CommitStatus:
             size = f" ({human_size(build.size)})" if build.size is not None else ""
             state, description = StatusState.SUCCESS, f"{build.digest}{size}"
             if rebuilt := build.spec.rebuilt_on if build.spec else "":
-                # First, so GitHub's 140 characters keep it; the base's digest shortened as
-                # `docker images` shows it (in full on /builds/<key>), the image's in full.
-                description = f"rebuilt on {short_digest(rebuilt)}: {description}"
+                # Within GitHub's 140 characters: the image's digest in full (what users
+                # copy), the base's shortened as `docker images` shows it, without its tag
+                # and without the size (both on /builds/<key>).
+                description = f"{build.digest}, rebuilt on {short_digest(rebuilt)}"
         case BuildState.FAILED:
             state, description = StatusState.FAILURE, build.reason or "the build failed"
         case BuildState.CANCELLED:
@@ -68,11 +69,14 @@ def status_for(build: Build, public_url: str) -> CommitStatus:
 
 
 def short_digest(reference: str) -> str:
-    """`image@sha256:<64 hex>` -> `image@sha256:<12 hex>`; anything else as it is."""
+    """`host/repo:tag@sha256:<64 hex>` -> `host/repo@sha256:<12 hex>`; else as it is."""
     image, at, digest = reference.rpartition("@")
     algorithm, colon, hex_digits = digest.partition(":")
     if not at or not colon:
         return reference
+    name, _, tag = image.rpartition(":")
+    if name and "/" not in tag:
+        image = name
     return f"{image}@{algorithm}:{hex_digits[:12]}"
 
 

@@ -145,7 +145,8 @@ def test_a_new_builder_digest_rebuilds_the_branch_from_the_same_commit_and_says_
     assert len(info["builds"]) == 1 and info["outcome"] == "1 build(s) planned"
     status = final_status(forge, repo, sha, timeout=STATUS_SECONDS)
     assert status.state == "success"
-    assert status.description.startswith(f"rebuilt on {BUILDER}@sha256:222222222222: sha256:dd")
+    rebuilt_on = f"{BUILDER.removesuffix(':latest')}@sha256:222222222222"
+    assert status.description == f"{BUILT.digest}, rebuilt on {rebuilt_on}"
     # The rebuild's pending statuses (after the first build's success) say why it runs.
     states = [(s.state, s.description) for s in forge.statuses(repo, sha)]
     first_success = next(i for i, (state, _) in enumerate(states) if state == "success")
