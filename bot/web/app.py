@@ -35,6 +35,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -129,6 +130,9 @@ def create_app(bot: Bot) -> Starlette:
             "state": build.state.value, "reason": build.reason, "digest": build.digest,
             "size": build.size, "image": build.spec.output if build.spec else None,
             "url": build_url(public_url, build.key), "log_url": log_url(public_url, build.key),
+            # What it was built on (bot/base_images.py), and why it was built again.
+            "builder_digest": build.builder_digest, "runtime_digest": build.runtime_digest,
+            "rebuilt_on": build.spec.rebuilt_on if build.spec else "",
         }  # fmt: skip
 
     async def build_log(request: Request) -> Response:
@@ -144,9 +148,10 @@ def create_app(bot: Bot) -> Starlette:
             return JSONResponse({"error": "no such build"}, 404)
         return JSONResponse(_json(build))
 
-    def _bearer(request: Request) -> bool:
-        """`Authorization: Bearer <api_token>`, compared in constant time."""
-        token = bot.settings.api_token
+    def _bearer(request: Request, token: SecretStr | None = None) -> bool:
+        """`Authorization: Bearer <token>` (by default the api_token), compared in constant
+        time; never with no token configured."""
+        token = token or bot.settings.api_token
         if token is None:
             return False
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
@@ -209,9 +214,7 @@ def create_app(bot: Bot) -> Starlette:
         token = bot.settings.registry_webhook_token
         if token is None:
             return JSONResponse({"error": "not found"}, 404)  # no token: no notifications
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        expected = token.get_secret_value().encode()
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
+        if not _bearer(request, token):
             headers = {"WWW-Authenticate": 'Bearer realm="s2i-bot"'}
             return JSONResponse({"error": "a bearer token (registry_webhook_token) is needed"},
                                 401, headers)  # fmt: skip

@@ -14,11 +14,16 @@ from pathlib import Path
 
 import pytest
 
+from bot.base_images import registry_digests
+from bot.build_result import BuildResult
+from tests.fakes.executor import QuickBuilds
 from tests.fakes.github import FakeGitHub
 from tests.support.apps import app_files, s2i_yaml
+from tests.support.bot_in_process import InProcessBotFactory
 from tests.support.bot_process import BotFactory, free_port
 from tests.support.deliveries import push_main
 from tests.support.forges import GitHubHarness
+from tests.support.images import skopeo_inspect
 from tests.support.names import unique
 from tests.support.outcomes import final_status, log_of
 from tests.support.registry import LocalRegistry
@@ -89,3 +94,38 @@ def test_a_re_pushed_builder_image_rebuilds_the_branch_on_the_new_builder(
         layers, base = own.diff_ids(f"{image}@{second}"), own.diff_ids(builder)
         assert layers[: len(base)] == base
         assert f"builder image {builder}@{new_builder}" in log_of(status)
+
+
+def test_the_periodic_check_asks_the_registry_and_rebuilds_what_no_notification_told(
+    github: FakeGitHub, github_forge: GitHubHarness, start_bot_in_process: InProcessBotFactory,
+    testenv: ProvisionedEnv, tmp_path: Path,
+) -> None:  # fmt: skip
+    """The fallback for registries that send no notifications: the `base-images` duty asks
+    the real registry (skopeo, registry_auth_file) where the builder's tag points. The builds
+    end at once (tests/fakes/executor.QuickBuilds), recording a builder digest the shared
+    registry's static builder does not have: the tag moved since, as far as the bot knows."""
+    recorded = "sha256:" + "0" * 64
+    executor = QuickBuilds(
+        BuildResult(state="succeeded", digest="sha256:" + "d" * 64, builder_digest=recorded)
+    )
+    bot = start_bot_in_process(
+        executor, builder_registry=testenv.builder_registry,
+        registry_auth_file=str(testenv.auth_file(tmp_path)),
+        image_policy={"registries": [testenv.registry]}, base_image_check_interval=0.5,
+    )  # fmt: skip
+    builder = testenv.images["static"]
+    now = registry_digests(testenv.auth_file(tmp_path), [])(builder)
+    assert now is not None and now == skopeo_inspect(testenv, builder)["Digest"]
+    repo = github_forge.create_repo(unique("acme/periodic"))
+    image = f"{testenv.registry}/{repo}".lower()
+    sha = github_forge.commit(repo, {".s2i.yaml": s2i_yaml(image, template="static")})
+    push_main(github, bot, repo, sha)
+
+    def rebuilt() -> bool:
+        return any(", rebuilt on " in s["description"] for s in github.statuses(repo, sha))
+
+    github_forge.wait_for(rebuilt, timeout=60)
+    status = final_status(github_forge, repo, sha, timeout=60)
+    on = f"{builder.removesuffix(':latest')}@{now[:19]}"
+    assert status.description == f"sha256:{'d' * 64}, rebuilt on {on}"
+    assert executor.runs_of(repo, sha) == 2

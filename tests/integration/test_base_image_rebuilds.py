@@ -154,6 +154,8 @@ def test_a_new_builder_digest_rebuilds_the_branch_from_the_same_commit_and_says_
     assert all(d.endswith(f"(rebuilt on {BUILDER})") for _, d in rebuild_pending), states
     rebuilt = httpx.get(f"{bot.url}/builds/{info['builds'][0]}").json()
     assert (rebuilt["name"], rebuilt["sha"], rebuilt["state"]) == ("web", sha, "succeeded")
+    # (builder_digest: what the fake executor reports; a real runner reads the new one)
+    assert (rebuilt["rebuilt_on"], rebuilt["builder_digest"]) == (f"{BUILDER}@{NEW}", OLD)
     assert executor.runs_of(repo, sha) == 2
 
 
