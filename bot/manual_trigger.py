@@ -136,9 +136,11 @@ class ManualTrigger:
                 configured = ", ".join(sorted(self._forges)) or "none"
                 raise TriggerError(404, f"no forge '{asked}' is configured ({configured})")
             return asked
-        if len(self._forges) != 1:
-            configured = " and ".join(sorted(self._forges)) or "no forge"
-            raise TriggerError(400, f"{configured} configured: name one in 'forge'")
+        if not self._forges:
+            raise TriggerError(404, "no forge is configured")
+        if len(self._forges) > 1:
+            configured = " and ".join(sorted(self._forges))
+            raise TriggerError(400, f"{configured} are configured: name one in 'forge'")
         return next(iter(self._forges))
 
     def _head(self, api: ForgeApi, repo: str, ref: str | None) -> tuple[EventKind, str, str]:
@@ -161,7 +163,7 @@ class ManualTrigger:
                 else api.tag_head(repo, name)) is not None
         }  # fmt: skip
         if not found:
-            what = " or ".join(_ref_label(k, name).split()[0] for k in kinds)
+            what = " or ".join("tag" if k is EventKind.TAG else "branch" for k in kinds)
             raise TriggerError(404, f"{repo} has no {what} '{name}'")
         if len(found) > 1:
             raise TriggerError(400, f"{repo} has a branch and a tag named '{name}': say "

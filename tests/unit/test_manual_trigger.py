@@ -145,3 +145,26 @@ def test_without_s2i_yaml_a_trigger_is_refused_unless_the_template_may_be_detect
     with pytest.raises(TriggerError, match="is not valid: line") as caught:
         manual.trigger(TriggerRequest("acme/app"))
     assert caught.value.status == 422
+
+
+def test_with_both_forges_configured_a_trigger_names_its_forge(tmp_path: Path) -> None:
+    github, gitlab = RecordingForge(), RecordingForge(name="gitlab")
+    for forge in (github, gitlab):
+        forge.ids["acme/app"] = 42
+        forge.heads[("acme/app", "main")] = HEAD
+        forge.files[("acme/app", ".s2i.yaml", HEAD)] = CONFIG
+    webhooks = {
+        "github": github_webhooks.github_webhooks(SECRET),
+        "gitlab": gitlab_webhooks.gitlab_webhooks(SECRET),
+    }
+    store = Store(f"sqlite:///{tmp_path}/db.sqlite")
+    manual = ManualTrigger(store, {"github": github, "gitlab": gitlab}, webhooks, ["go"], False)
+    with pytest.raises(TriggerError, match="github and gitlab are configured: name one") as caught:
+        manual.trigger(TriggerRequest("acme/app"))
+    assert caught.value.status == 400
+    done = manual.trigger(TriggerRequest("acme/app", forge="gitlab"))
+    assert (done.forge, done.delivery.forge, done.delivery.event) == (
+        "gitlab",
+        "gitlab",
+        "Push Hook",
+    )
