@@ -575,6 +575,15 @@ class Store:
         query = sa.select(builds).where(builds.c.id.in_(newest_ok), ~unfinished_newer)
         return [_build(r) for r in self._rows(query.order_by(builds.c.id))]
 
+    def last_success(self, forge: str, repo: str, ref_key: str, name: str) -> Build | None:
+        """The newest successful build of one name on one ref."""
+        query = sa.select(builds).where(
+            builds.c.forge == forge, builds.c.repo == repo, builds.c.ref_key == ref_key,
+            builds.c.name == name, builds.c.state == BuildState.SUCCEEDED.value,
+        )  # fmt: skip
+        rows = self._rows(query.order_by(builds.c.id.desc()).limit(1))
+        return _build(rows[0]) if rows else None
+
     def latest_builds_of_pull(self, forge: str, repo: str, pr: int) -> list[Build]:
         """The newest build of each name for a pull request, in name order."""
         query = sa.select(builds).where(
