@@ -36,6 +36,9 @@ class BuildSpec(BaseModel):
     source: SourceSpec
     template: str
     note: str = ""  # shown with pending statuses, e.g. which template was detected
+    # A rebuild of the same commit on a new builder or runtime image: `image@digest`, said in
+    # its statuses (bot/base_images.py).
+    rebuilt_on: str = ""
     # The ref commit statuses name when it is not source.ref: a pull request's head branch.
     status_ref: str = ""
     builder_image: str

@@ -5,10 +5,15 @@ s2i-bot [--config FILE] serve        run the bot (embedded default: SQLite, loca
 s2i-bot [--config FILE] validate [FILE]    check a .s2i.yaml against the known templates
 s2i-bot [--config FILE] build [DIR] [--name N]    the bot's build of a working tree
 s2i-bot [--config FILE] templates    list the builder templates
+s2i-bot [--config FILE] trigger OWNER/REPO [--ref REF] [--name BUILD] [--forge F] [--url URL]
+                                     ask the running bot to build a branch or tag head
+                                     (URL: --url, else public_url; token: api_token, e.g.
+                                     S2I_BOT_API_TOKEN; bot/trigger_client.py)
 s2i-bot schema                       print the JSON Schema of .s2i.yaml
 
-Exit codes: 0 fine; 1 the .s2i.yaml is missing or invalid (validate), or a build failed;
-2 the bot cannot run as set up (settings, templates, credentials) or a build met an error.
+Exit codes: 0 fine; 1 the .s2i.yaml is missing or invalid (validate), or a build failed, or
+the bot refused a trigger; 2 the bot cannot run as set up (settings, templates, credentials),
+a build met an error, or the bot could not be asked (trigger).
 Every error is one line per problem on stderr, never a traceback.
 """
 
@@ -128,6 +133,19 @@ def _build(settings: Settings, path: Path, names: list[str] | None) -> int:
     return max(EXIT_CODES[r.state] for r in results)
 
 
+def _trigger(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.trigger_client import TriggerFailed, request_body, trigger
+
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    body = request_body(args.repo, args.ref, args.name, args.forge)
+    try:
+        accepted = trigger(args.url or settings.public_url, token, body)
+    except TriggerFailed as exc:
+        return _fail(str(exc), exc.code)
+    print(accepted.summary())
+    return 0
+
+
 def _registry_auth(path: Path | None) -> dict[str, object]:
     if path is None:
         return {"auths": {}}
@@ -163,6 +181,12 @@ def _run(argv: list[str] | None) -> int:
     build.add_argument("path", type=Path, nargs="?", default=Path("."))
     build.add_argument("--name", action="append", help="only this build (repeatable)")
     sub.add_parser("templates", help="list the builder templates")
+    trigger = sub.add_parser("trigger", help="ask the running bot to build a branch or tag")
+    trigger.add_argument("repo", help="OWNER/REPO (GitLab: the project's full path)")
+    trigger.add_argument("--ref", help="a branch or tag (default: the default branch)")
+    trigger.add_argument("--name", help="only this build of .s2i.yaml")
+    trigger.add_argument("--forge", choices=["github", "gitlab"], help="when both are set up")
+    trigger.add_argument("--url", help="where the bot answers (default: public_url)")
     sub.add_parser("schema", help=f"print the JSON Schema of {FILE_NAME}")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -179,6 +203,8 @@ def _run(argv: list[str] | None) -> int:
             return _build(settings, args.path, args.name)
         if args.command == "templates":
             return _templates(settings)
+        if args.command == "trigger":
+            return _trigger(settings, args)
         return _validate(settings, args.file)
     except (SettingsError, TemplateError, _SetupError) as exc:
         return _fail(str(exc), 2)

@@ -44,7 +44,12 @@ class Repo:
 @dataclass(frozen=True, slots=True)
 class BranchPush:
     """A branch moved from `before` to `sha`, told by no webhook: what the catch-up writes as
-    each forge's push webhook (bot/catch_up.py). `paths`: the files changed, None unknown."""
+    each forge's push webhook (bot/catch_up.py). `paths`: the files changed, None unknown.
+
+    A manual trigger (bot/manual_trigger.py) and a rebuild on a new base image
+    (bot/base_images.py) write one too, for a branch or, with `tag`, a tag (`branch` is then
+    the tag's name): `only_builds` limits it to builds of `.s2i.yaml` by name, and `note` says
+    why in its pending statuses."""
 
     repo: Repo
     branch: str
@@ -53,6 +58,10 @@ class BranchPush:
     delivery_id: str
     actor: str
     paths: tuple[str, ...] | None
+    tag: bool = False
+    only_builds: tuple[str, ...] | None = None
+    note: str = ""
+    rebuilt_on: str = ""  # a rebuild on a new base image: `image@digest` (bot/base_images.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +113,11 @@ class Event:
     changed_paths: tuple[str, ...] | None = None  # None: unknown (build regardless of paths)
     release_id: int | None = None
     rerun: Rerun | None = None
+    # Set only by a delivery the bot wrote itself (a manual trigger: BranchPush): only these
+    # builds of `.s2i.yaml` (None: every build the event triggers), and why, for the statuses.
+    only_builds: tuple[str, ...] | None = None
+    note: str = ""
+    rebuilt_on: str = ""  # a rebuild of the same commit on a new base image: `image@digest`
 
     @property
     def branch(self) -> str | None:

@@ -133,6 +133,9 @@ class Intake:
         config = self.read_config(delivery, event, config_sha or event.sha, actions)
         if config is None:
             return actions
+        if event.rebuilt_on and not config.rebuild_on_base_change:
+            actions.outcome = f"not rebuilt on {event.rebuilt_on}: rebuild_on_base_change: false"
+            return actions
         try:
             specs = plan(
                 event, config, self._templates, builder_registry=self._builder_registry,
@@ -142,9 +145,15 @@ class Intake:
             self._config_failure(delivery, event, str(exc), str(exc), actions)
             return actions
         existing = {b.name for b in self._store.builds_of_delivery(delivery.id)}
+        if event.rebuilt_on:
+            specs = [
+                s for s in specs if s.name in existing or self._still_newest(delivery, event, s)
+            ]
         for spec in specs:
-            if config.note:
-                spec = spec.model_copy(update={"note": config.note})
+            if note := "; ".join(n for n in (event.note, config.note) if n):
+                spec = spec.model_copy(update={"note": note})
+            if event.rebuilt_on:
+                spec = spec.model_copy(update={"rebuilt_on": event.rebuilt_on})
             if spec.name in existing:
                 continue
             if spec.source.binary_asset:
@@ -161,6 +170,17 @@ class Intake:
         planned = f"{len(specs)} build(s) planned"
         actions.outcome = f"{config.note}: {planned}" if config.note else planned
         return actions
+
+    def _still_newest(self, delivery: Delivery, event: Event, spec: BuildSpec) -> bool:
+        """Whether a rebuild on a new base (bot/base_images.py) still rebuilds what the ref's
+        tags show: no build of that name and ref ran or succeeded at another commit since it
+        was found, which would have used the new base, and whose tags the rebuild would move
+        back to an older commit."""
+        forge, repo, ref = delivery.forge, event.repo.full_name, ref_key(event)
+        if self._store.unfinished_builds(forge, repo, ref, [spec.name]):
+            return False
+        last = self._store.last_success(forge, repo, ref, spec.name)
+        return last is not None and last.sha == event.sha
 
     def _resolve_asset(self, forge: ForgeApi, event: Event, spec: BuildSpec) -> BuildSpec | str:
         """The release asset matching the build's glob, as a download for the runner; or why

@@ -153,6 +153,8 @@ class BuildEntry:
 class RepoConfig:
     builds: tuple[BuildEntry, ...]
     note: str = ""  # how the bot came by it, when not from the file (template detection)
+    # Whether a new digest of a build's builder or runtime image rebuilds it (bot/base_images.py).
+    rebuild_on_base_change: bool = True
 
 
 def schema() -> dict[str, Any]:
@@ -542,4 +544,6 @@ def parse_repo_config(
         builds.append(entry)
     if errors:
         raise RepoConfigError(path, errors)
-    return RepoConfig(tuple(builds))
+    return RepoConfig(
+        tuple(builds), rebuild_on_base_change=data.get("rebuild_on_base_change", True)
+    )

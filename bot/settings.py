@@ -288,8 +288,19 @@ class Settings(BaseModel):
     # builds (GET /builds?repo=owner/name) needs `Authorization: Bearer <api_token>`, except
     # for the repositories named here, whose builds anyone may list; with neither, there is
     # no listing.
+    # It also allows manual triggers (POST /api/builds, `s2i-bot trigger`). From a file (a
+    # mounted Secret, as manifests/overlays/scheduled-rebuild does): api_token_file.
     api_token: SecretStr | None = None
+    api_token_file: Path | None = None
     public_repositories: list[str] = []
+    # Rebuilds on a new base image (README, "Rebuilds on a new base image"): a registry's
+    # notifications (POST /webhooks/registry) carry `Authorization: Bearer <this>` (the
+    # endpoint's `headers`); unset, the route answers 404. From a file: ..._file.
+    registry_webhook_token: SecretStr | None = None
+    registry_webhook_token_file: Path | None = None
+    # Every this many seconds (0: never) the bot also asks the registries where the builder
+    # and runtime images' tags point, for registries that send no notifications.
+    base_image_check_interval: Annotated[float, Ge(0)] = 3600.0
     s2i: str = "s2i"
     insecure_registries: list[str] = []
     # Registry credentials, a dockerconfigjson file (as `kubectl create secret docker-registry`).
@@ -317,6 +328,7 @@ class Settings(BaseModel):
                 f"must be shorter than lease_seconds ({self.lease_seconds}), or leases "
                 "expire before they are renewed",
             )
+        _read_secret_files(self, "api_token", "registry_webhook_token")
         if not self.database_url and self.database_url_file is not None:
             self.database_url = _file_text(self.database_url_file, "database_url_file")
         if not self.database_url:

@@ -85,6 +85,9 @@ builds = sa.Table(
     # The replica that runs (or will run) the build, until lease_expires (epoch seconds).
     sa.Column("owner", sa.String),
     sa.Column("lease_expires", sa.Float),
+    # The builder and runtime images' digests it was built from (bot/base_images.py).
+    sa.Column("builder_digest", sa.String),
+    sa.Column("runtime_digest", sa.String),
     sa.UniqueConstraint("delivery_id", "name"),
     sa.Index("builds_by_ref", "forge", "repo", "ref_key", "name"),
 )
@@ -255,7 +258,7 @@ def _build(row: Any) -> Build:
     return Build(
         row.id, row.delivery_id, row.name, row.forge, row.repo, row.sha, spec,
         BuildState(row.state), row.reason, row.digest, row.size, row.ref_key, row.pr, row.key,
-        row.created_at, row.started_at, row.finished_at,
+        row.created_at, row.started_at, row.finished_at, row.builder_digest, row.runtime_digest,
     )  # fmt: skip
 
 
@@ -597,11 +600,46 @@ class Store:
         with the branch heads)."""
         newest = (
             sa.select(sa.func.max(builds.c.id))
-            .where(builds.c.ref_key.like("refs/heads/%"), builds.c.pr.is_(None))
+            .where(
+                builds.c.ref_key.like("refs/heads/%"), builds.c.pr.is_(None),
+                # A rebuild on a new base image (bot/base_images.py) builds an older commit
+                # again: where the branch was, not where it is.
+                builds.c.delivery_id.not_like("rebuild-%"),
+            )
             .group_by(builds.c.forge, builds.c.repo, builds.c.ref_key)
-        )
+        )  # fmt: skip
         query = sa.select(builds).where(builds.c.id.in_(newest))
         return [_build(r) for r in self._rows(query.order_by(builds.c.id.desc()).limit(limit))]
+
+    def last_successful_branch_builds(self) -> list[Build]:
+        """The newest successful build of each name on each branch, when no newer build of
+        that name and branch is queued or running (which builds on the base images as they
+        are now): what a new builder or runtime image rebuilds (bot/base_images.py)."""
+        newest_ok = (
+            sa.select(sa.func.max(builds.c.id))
+            .where(
+                builds.c.ref_key.like("refs/heads/%"), builds.c.pr.is_(None),
+                builds.c.state == BuildState.SUCCEEDED.value, builds.c.spec.is_not(None),
+            )
+            .group_by(builds.c.forge, builds.c.repo, builds.c.ref_key, builds.c.name)
+        )  # fmt: skip
+        newer = builds.alias("newer")
+        unfinished_newer = sa.exists().where(
+            newer.c.forge == builds.c.forge, newer.c.repo == builds.c.repo,
+            newer.c.ref_key == builds.c.ref_key, newer.c.name == builds.c.name,
+            newer.c.id > builds.c.id, newer.c.state.in_(_UNFINISHED),
+        )  # fmt: skip
+        query = sa.select(builds).where(builds.c.id.in_(newest_ok), ~unfinished_newer)
+        return [_build(r) for r in self._rows(query.order_by(builds.c.id))]
+
+    def last_success(self, forge: str, repo: str, ref_key: str, name: str) -> Build | None:
+        """The newest successful build of one name on one ref."""
+        query = sa.select(builds).where(
+            builds.c.forge == forge, builds.c.repo == repo, builds.c.ref_key == ref_key,
+            builds.c.name == name, builds.c.state == BuildState.SUCCEEDED.value,
+        )  # fmt: skip
+        rows = self._rows(query.order_by(builds.c.id.desc()).limit(1))
+        return _build(rows[0]) if rows else None
 
     def latest_builds_of_pull(self, forge: str, repo: str, pr: int) -> list[Build]:
         """The newest build of each name for a pull request, in name order."""
@@ -687,6 +725,7 @@ class Store:
             .values(
                 state=state.value, reason=result.reason, digest=result.digest,
                 size=result.size, finished_at=_now(), lease_expires=None,
+                builder_digest=result.builder_digest, runtime_digest=result.runtime_digest,
             )
         )  # fmt: skip
         return self.get_build(build_id) if written.rowcount else None

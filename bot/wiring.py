@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
+from bot.base_images import BaseImageWatch, registry_digests
 from bot.build_logs import LogStore
 from bot.build_record import Build
 from bot.catch_up import CatchUp
@@ -20,6 +21,7 @@ from bot.forges import make_forges
 from bot.forges.base import Forge, ForgeApi
 from bot.image_policy import ImagePolicy
 from bot.intake import Intake
+from bot.manual_trigger import ManualTrigger
 from bot.metrics import Metrics
 from bot.missed_deliveries import FORGE as HOOK_LOG_FORGE
 from bot.missed_deliveries import HookLog, MissedDeliveries
@@ -126,10 +128,13 @@ def build_bot(
         if resealed:
             log.info("sealed %d stored GitLab deliveries that held the webhook token", resealed)
     forge_pool = ThreadPoolExecutor(settings.forge_threads, thread_name_prefix="forge")
+    trigger = ManualTrigger(store, apis, webhooks, templates.keys(), settings.autodetect.enabled)
+    lookup = registry_digests(settings.registry_auth_file, settings.insecure_registries)
     return Bot(
         settings, store, webhooks, apis, logs, intake, pulls, dispatcher, outbox,
         DeliveryWriter(store), forge_pool, missed_duties(settings, store, forges), metrics,
         Reruns(store, apis, logs, image_policy),
+        trigger, BaseImageWatch(store, apis, webhooks, lookup),
     )  # fmt: skip
 
 

@@ -241,6 +241,15 @@ class ForgeApi(Protocol):
         paths, for path filters); None when the forge cannot say (a commit gone, too many)."""
         ...
 
+    def tag_head(self, repo: str, tag: str) -> str | None:
+        """The commit a tag points at (annotated tags peeled); None when there is no such
+        tag (a manual trigger's ref, bot/manual_trigger.py)."""
+        ...
+
+    def default_branch(self, repo: str) -> str:
+        """The repository's default branch (what a manual trigger builds unless told)."""
+        ...
+
 
 @runtime_checkable
 class CheckRunApi(Protocol):

@@ -465,6 +465,25 @@ class GitHubApi:
 
         return self._call(head)
 
+    def tag_head(self, repo: str, tag: str) -> str | None:
+        """ "Get a reference" (tags/<tag>), 404 for no such tag; an annotated tag's object
+        is the tag, whose own object is the commit ("Get a tag")."""
+
+        def head() -> str | None:
+            gh_repo = self._github(repo).get_repo(repo)
+            try:
+                target = gh_repo.get_git_ref(f"tags/{tag}").object
+            except UnknownObjectException:
+                return None
+            if target.type == "tag":
+                return str(gh_repo.get_git_tag(target.sha).object.sha)
+            return str(target.sha)
+
+        return self._call(head)
+
+    def default_branch(self, repo: str) -> str:
+        return self._call(lambda: str(self._github(repo).get_repo(repo).default_branch))
+
     def changed_paths(self, repo: str, base: str, head: str) -> tuple[str, ...] | None:
         """From "Compare two commits" (base...head: since the merge base), a renamed file
         under both its names."""

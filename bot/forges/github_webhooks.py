@@ -63,19 +63,20 @@ def sealed(headers: Mapping[str, str], body: bytes, secret: str | None) -> dict[
 
 def push_delivery(push: BranchPush) -> tuple[dict[str, str], bytes]:
     """A `push` webhook for `branch` moving to `sha`, as `parse` reads one (unsigned: see
-    `sealed`): what the catch-up stores for a branch head no delivery told the bot about.
-    The changed `paths` (None: unknown, and path filters build) are listed as one commit's,
-    the head's, which `parse` reads them from."""
-    fields.git_ref(f"refs/heads/{push.branch}", "branch")
+    `sealed`): what the catch-up stores for a branch head no delivery told the bot about, and
+    a manual trigger for a branch or a tag (GitHub sends a tag's push as a `push` to
+    refs/tags/<tag>). The changed `paths` (None: unknown, and path filters build) are listed
+    as one commit's, the head's, which `parse` reads them from."""
+    ref = f"refs/tags/{push.branch}" if push.tag else f"refs/heads/{push.branch}"
+    fields.git_ref(ref, "branch")
     commits = [] if push.paths is None else [{"id": push.sha, "modified": list(push.paths)}]
     repo = push.repo
     payload = {
-        "ref": f"refs/heads/{push.branch}", "before": push.before,
-        "after": fields.commit_sha(push.sha, "after"),
-        "created": False, "deleted": False, "forced": False, "commits": commits,
+        "ref": ref, "before": push.before, "after": fields.commit_sha(push.sha, "after"),
+        "created": push.tag, "deleted": False, "forced": False, "commits": commits,
         "head_commit": None, "pusher": {"name": push.actor}, "sender": {"login": push.actor},
         "repository": {"id": repo.id, "full_name": repo.full_name, "html_url": repo.html_url},
-    }  # fmt: skip
+    } | fields.bot_member(push.only_builds, push.note, push.rebuilt_on)  # fmt: skip
     return fields.json_delivery(
         payload, {"x-github-event": "push", "x-github-delivery": push.delivery_id}
     )
@@ -118,9 +119,10 @@ def _push(payload: Mapping[str, Any], delivery_id: str) -> Webhook:
         payload, "pusher.name", str
     )
     changed = _changed_paths(payload) if kind is EventKind.PUSH else None
+    only_builds, note, rebuilt_on = fields.requested(payload)
     return Event(
         kind, _repo(payload), ref, fields.commit_sha(after, "after"), actor, delivery_id,
-        changed_paths=changed,
+        changed_paths=changed, only_builds=only_builds, note=note, rebuilt_on=rebuilt_on,
     )  # fmt: skip
 
 

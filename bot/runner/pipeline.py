@@ -61,8 +61,9 @@ def run_build(
         log.add_secret(secret)
     Credentials.remove_dir_files(secrets_dir)
     private = PrivateFiles(credentials, options.private_dir)
+    bases = _Bases()
     try:
-        digest, size = _build(spec, credentials, private, workdir, log, options)
+        digest, size = _build(spec, credentials, private, workdir, log, options, bases)
     except (BuildFailure, UnsafeValue) as exc:
         reason = str(exc)
         if isinstance(exc, UnsafeValue):
@@ -75,7 +76,18 @@ def run_build(
     finally:
         private.close()
     log.line(f"pushed {spec.output}@{digest} ({size} bytes) in {time.monotonic() - started:.1f}s")
-    return BuildResult(state="succeeded", image=spec.image, digest=digest, size=size)
+    return BuildResult(
+        state="succeeded", image=spec.image, digest=digest, size=size,
+        builder_digest=bases.builder, runtime_digest=bases.runtime,
+    )  # fmt: skip
+
+
+@dataclass
+class _Bases:
+    """The digests of the builder and runtime images, as the build read them."""
+
+    builder: str | None = None
+    runtime: str | None = None
 
 
 def _refuse_unsafe_values(spec: BuildSpec) -> None:
@@ -133,6 +145,7 @@ def _build(
     workdir: Path,
     log: BuildLog,
     options: RunnerOptions,
+    bases: _Bases,
 ) -> tuple[str, int]:
     _refuse_unsafe_values(spec)
     source_dir = _fetch(spec, credentials, private, workdir / "source", log, options)
@@ -149,11 +162,15 @@ def _build(
     with private.registry_auth() as authfile:
         registry = RegistryClient(authfile, options.insecure_registries)
         with log.step(f"read s2i labels of {spec.builder_image}"):
-            labels = registry.labels(spec.builder_image)
+            # With the digests the tags point at now: what the build is built on, recorded so
+            # that a new digest rebuilds it (the engine pulls the tags right after this).
+            labels, bases.builder = registry.labels_and_digest(spec.builder_image)
             for key in (s2i.SCRIPTS_URL, s2i.DESTINATION, s2i.ASSEMBLE_USER):
                 log.line(f"{key}={labels.get(key, '(unset)')}")
+            log.line(f"builder image {spec.builder_image}@{bases.builder}")
             if spec.runtime is not None:
-                runtime_labels = registry.labels(spec.runtime.image)
+                runtime_labels, bases.runtime = registry.labels_and_digest(spec.runtime.image)
+                log.line(f"runtime image {spec.runtime.image}@{bases.runtime}")
         if spec.incremental:
             with log.step(f"look for the previous build {spec.cache_image}"):
                 # s2i --incremental does not check that the previous image exists (a first

@@ -4,6 +4,14 @@ POST /webhooks/github, /webhooks/gitlab   verify, persist, answer 202; the worke
                           (404 for a forge that is not configured, 413 over 25 MiB, 400 for
                           any body that is not the forge's JSON, 401 unsigned, 503 with
                           Retry-After while max_backlog deliveries wait)
+POST /api/builds          a manual trigger (bot/manual_trigger.py): `Authorization: Bearer
+                          <api_token>` and {"repo", "ref", "name", "forge"}; 202 with the
+                          delivery's id and link (401 without the token, 404 when no
+                          api_token is configured, 4xx naming what is unknown)
+POST /webhooks/registry   a registry's notifications (Docker Distribution), with
+                          `Authorization: Bearer <registry_webhook_token>`: the tags pushed
+                          are checked against the builds' base images (bot/base_images.py);
+                          202, 401 without the token, 404 when none is configured
 GET  /builds/{key}/log    the build log as plain text, while it runs and after
 GET  /builds/{key}        the build as JSON
 GET  /builds?repo=o/n     a repository's newest builds: with `Authorization: Bearer
@@ -27,6 +35,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -35,10 +44,13 @@ from starlette.routing import Route
 from bot import log_context
 from bot.build_record import Build
 from bot.commit_status import build_url, log_url
-from bot.forges.base import Ignored, Ping, SignatureError
+from bot.forges.base import ForgeError, Ignored, Ping, SignatureError
 from bot.forges.fields import PayloadError
+from bot.manual_trigger import MAX_BODY as MAX_TRIGGER_BODY
+from bot.manual_trigger import TriggerError, parse_request
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.orchestrator import Bot
+from bot.registry_notifications import NotificationError, pushed_tags
 from bot.store import Delivery
 from bot.web.request_body import MAX_WEBHOOK_BODY, BadContentLength, BodyTooLarge, read_capped
 
@@ -120,6 +132,9 @@ def create_app(bot: Bot) -> Starlette:
             "state": build.state.value, "reason": build.reason, "digest": build.digest,
             "size": build.size, "image": build.spec.output if build.spec else None,
             "url": build_url(public_url, build.key), "log_url": log_url(public_url, build.key),
+            # What it was built on (bot/base_images.py), and why it was built again.
+            "builder_digest": build.builder_digest, "runtime_digest": build.runtime_digest,
+            "rebuilt_on": build.spec.rebuilt_on if build.spec else "",
         }  # fmt: skip
 
     async def build_log(request: Request) -> Response:
@@ -135,16 +150,19 @@ def create_app(bot: Bot) -> Starlette:
             return JSONResponse({"error": "no such build"}, 404)
         return JSONResponse(_json(build))
 
-    def _may_list(request: Request, repo: str) -> bool:
-        public = {name.lower() for name in bot.settings.public_repositories}
-        if repo.lower() in public:
-            return True
-        token = bot.settings.api_token
+    def _bearer(request: Request, token: SecretStr | None = None) -> bool:
+        """`Authorization: Bearer <token>` (by default the api_token), compared in constant
+        time; never with no token configured."""
+        token = token or bot.settings.api_token
         if token is None:
             return False
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
         expected = token.get_secret_value().encode()
         return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected)
+
+    def _may_list(request: Request, repo: str) -> bool:
+        public = {name.lower() for name in bot.settings.public_repositories}
+        return repo.lower() in public or _bearer(request)
 
     async def build_list(request: Request) -> Response:
         repo = request.query_params.get("repo", "")
@@ -159,6 +177,58 @@ def create_app(bot: Bot) -> Starlette:
             return JSONResponse({"error": "a bearer token (api_token) is needed"}, 401, headers)
         builds = await asyncio.to_thread(bot.store.builds_of_repo, repo, LISTED_BUILDS)
         return JSONResponse({"repo": repo, "builds": [_json(b) for b in builds]})
+
+    async def trigger(request: Request) -> Response:
+        if bot.settings.api_token is None or bot.trigger is None:
+            return JSONResponse({"error": "not found"}, 404)  # no api_token: no triggers
+        if not _bearer(request):
+            headers = {"WWW-Authenticate": 'Bearer realm="s2i-bot"'}
+            return JSONResponse({"error": "a bearer token (api_token) is needed"}, 401, headers)
+        try:
+            body = await read_capped(request, MAX_TRIGGER_BODY)
+            asked = parse_request(body)
+        except (BodyTooLarge, BadContentLength) as exc:
+            return JSONResponse({"error": str(exc)}, 413 if isinstance(exc, BodyTooLarge) else 400)
+        except TriggerError as exc:
+            return JSONResponse({"error": str(exc)}, exc.status)
+        if bot.backlog >= bot.settings.max_backlog:
+            headers = {"Retry-After": str(BACKLOG_RETRY_AFTER)}
+            return JSONResponse({"error": "too many deliveries wait; retry later"}, 503, headers)
+        loop = asyncio.get_running_loop()
+        manual = bot.trigger
+        try:
+            # The forge's API and the store: in the forge pool, as a delivery's processing.
+            done = await loop.run_in_executor(bot.forge_pool, manual.trigger, asked)
+        except TriggerError as exc:
+            return JSONResponse({"error": str(exc)}, exc.status)
+        except ForgeError as exc:
+            return JSONResponse({"error": f"the forge did not answer: {exc}"}, 502)
+        bot.accept(done.delivery)
+        answer = {
+            "accepted": done.delivery.id,
+            "delivery": f"{bot.settings.public_url}/deliveries/{done.delivery.id}",
+            "forge": done.forge, "repo": done.repo, "ref": done.ref, "sha": done.sha,
+            "builds": list(done.builds),
+        }  # fmt: skip
+        return JSONResponse(answer, 202)
+
+    async def registry_webhook(request: Request) -> Response:
+        token = bot.settings.registry_webhook_token
+        if token is None:
+            return JSONResponse({"error": "not found"}, 404)  # no token: no notifications
+        if not _bearer(request, token):
+            headers = {"WWW-Authenticate": 'Bearer realm="s2i-bot"'}
+            return JSONResponse({"error": "a bearer token (registry_webhook_token) is needed"},
+                                401, headers)  # fmt: skip
+        try:
+            body = await read_capped(request, MAX_WEBHOOK_BODY)
+            tags = pushed_tags(body)
+        except BodyTooLarge as exc:
+            return JSONResponse({"error": str(exc)}, 413)
+        except (BadContentLength, NotificationError) as exc:
+            return JSONResponse({"error": str(exc)}, 400)
+        bot.base_images_pushed(tags)
+        return JSONResponse({"tags": [str(t) for t in tags]}, 202)
 
     async def delivery_info(request: Request) -> Response:
         delivery_id = request.path_params["delivery_id"]
@@ -208,7 +278,9 @@ def create_app(bot: Bot) -> Starlette:
 
     return Starlette(
         routes=[
+            Route("/webhooks/registry", registry_webhook, methods=["POST"]),
             Route("/webhooks/{forge}", webhook, methods=["POST"]),
+            Route("/api/builds", trigger, methods=["POST"]),
             Route("/builds", build_list),
             Route("/builds/{key}/log", build_log),
             Route("/builds/{key}", build_info),

@@ -43,6 +43,7 @@ class Harness(Protocol):
         self, bot: RunningBot, repo: str, branch: str, sha: str, *, clone_url: str | None = None
     ) -> None: ...  # clone_url: what the payload claims to clone from (the bot must ignore it)
     def tag(self, bot: RunningBot, repo: str, tag: str, sha: str) -> None: ...
+    def create_tag(self, repo: str, tag: str, sha: str) -> None: ...  # no webhook sent
     def open_pull(
         self,
         bot: RunningBot,
@@ -111,6 +112,9 @@ class GitHubHarness:
         fake_repo = self.fake.repo(repo)
         fake_repo.create_tag(tag, sha)
         self._send(bot, "push", ghw.tag_push_payload(fake_repo, tag, sha))
+
+    def create_tag(self, repo: str, tag: str, sha: str) -> None:
+        self.fake.repo(repo).create_tag(tag, sha)
 
     def open_pull(
         self,
@@ -207,6 +211,9 @@ class GitLabHarness:
 
     def tag(self, bot: RunningBot, repo: str, tag: str, sha: str) -> None:
         self._send(bot, "Tag Push Hook", glw.tag_push_payload(self.fake.project(repo), tag, sha))
+
+    def create_tag(self, repo: str, tag: str, sha: str) -> None:
+        self.fake.project(repo).bare.tag(tag, sha)
 
     def open_pull(
         self,

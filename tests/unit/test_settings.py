@@ -35,6 +35,16 @@ def test_the_environment_overrides_the_file_and_secrets_can_come_from_files(tmp_
     assert "ghp_x" not in repr(settings)
 
 
+def test_the_api_token_can_come_from_a_file_as_a_mounted_secret(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("operator-token\n")
+    settings = load_settings(None, {"S2I_BOT_API_TOKEN_FILE": str(token)})
+    assert settings.api_token is not None
+    assert settings.api_token.get_secret_value() == "operator-token"
+    given = load_settings(None, {"S2I_BOT_API_TOKEN_FILE": str(token), "S2I_BOT_API_TOKEN": "x"})
+    assert given.api_token is not None and given.api_token.get_secret_value() == "x"
+
+
 def test_build_limits_have_safe_defaults_and_refuse_what_would_disable_them() -> None:
     settings = Settings()
     assert (settings.max_builds_per_repo, settings.max_build_seconds) == (2, 1800)
