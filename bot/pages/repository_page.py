@@ -1,0 +1,87 @@
+"""The repository page, pure: a repository's newest builds (as GET /builds?repo= lists them)
+-> HTML, with the filters the listing took (branch, pull request, state) as a plain GET form,
+so it works without JavaScript."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from bot.build_record import Build, BuildState
+from bot.commit_status import human_size
+from bot.pages.html_layout import esc, page
+
+
+@dataclass(frozen=True)
+class BuildFilters:
+    """What a listing is narrowed to; empty: everything."""
+
+    branch: str = ""
+    pr: int | None = None
+    state: BuildState | None = None
+
+    @property
+    def ref_key(self) -> str | None:
+        return f"refs/heads/{self.branch}" if self.branch else None
+
+
+def _ref(build: Build) -> str:
+    if build.pr is not None:
+        return f"{'!' if build.forge == 'gitlab' else '#'}{build.pr}"
+    for prefix in ("refs/heads/", "refs/tags/"):
+        if build.ref_key.startswith(prefix):
+            return build.ref_key[len(prefix) :]
+    return build.ref_key
+
+
+def _duration(build: Build) -> str:
+    if build.started_at is None or build.finished_at is None:
+        return ""
+    return f"{(build.finished_at - build.started_at).total_seconds():.0f} s"
+
+
+def _row(build: Build) -> str:
+    state = build.state.value
+    when = build.created_at.strftime("%Y-%m-%d %H:%M:%S") if build.created_at else ""
+    size = human_size(build.size) if build.size is not None else ""
+    return (
+        f'<tr class="build state-{esc(state)}">'
+        f'<td><a href="builds/{esc(build.key)}"><span class="state state-{esc(state)}">'
+        f"{esc(state)}</span></a></td>"
+        f"<td>{esc(build.name)}</td><td>{esc(_ref(build))}</td>"
+        f"<td><code>{esc(build.sha[:12])}</code></td><td>{esc(when)} UTC</td>"
+        f"<td>{esc(_duration(build))}</td><td>{esc(size)}</td>"
+        f'<td class="reason">{esc(build.reason)}</td></tr>'
+    )
+
+
+def _filters_form(repo: str, filters: BuildFilters) -> str:
+    options = "".join(
+        f'<option value="{esc(s.value)}"{" selected" if filters.state == s else ""}>'
+        f"{esc(s.value)}</option>"
+        for s in BuildState
+    )
+    pr = "" if filters.pr is None else str(filters.pr)
+    return (
+        '<form class="filters" method="get" action="builds">'
+        f'<input type="hidden" name="repo" value="{esc(repo)}">'
+        f'<label>branch <input name="branch" value="{esc(filters.branch)}"></label> '
+        f'<label>pull request <input name="pr" value="{esc(pr)}" inputmode="numeric"></label> '
+        f'<label>state <select name="state"><option value="">any</option>{options}</select>'
+        '</label> <button type="submit">filter</button></form>'
+    )
+
+
+def repository_page(repo: str, builds: list[Build], filters: BuildFilters) -> str:
+    rows = "".join(_row(b) for b in builds) or (
+        '<tr><td colspan="8" class="empty">no builds match</td></tr>'
+    )
+    body = f"""<header><h1>{esc(repo)} <span class="on">builds</span></h1></header>
+<main>
+{_filters_form(repo, filters)}
+<table class="builds"><thead><tr><th>state</th><th>build</th><th>ref</th><th>commit</th>
+<th>queued at</th><th>took</th><th>size</th><th>reason</th></tr></thead>
+<tbody>{rows}</tbody></table>
+<p class="json"><a href="builds?{esc(urlencode({"repo": repo}))}&amp;format=json">JSON</a></p>
+</main>"""
+    return page(f"{repo} · builds", body, assets="assets/")
