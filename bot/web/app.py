@@ -172,7 +172,7 @@ def create_app(bot: Bot) -> Starlette:
         event = await asyncio.to_thread(bot.store.delivery_event, build.delivery_id)
         stream = build_events(
             build, after, bot.logs, bot.store.find_build,
-            lambda current, lines: _view(current, lines, event),
+            lambda current, lines: _view(current, lines, event), bot.settings.event_stream_seconds,
         )  # fmt: skip
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
         return StreamingResponse(stream, media_type="text/event-stream", headers=headers)

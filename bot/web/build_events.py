@@ -8,8 +8,9 @@ final one, after the last line; then the stream ends.
 The log is read from the store (bot/build_logs.py: any replica serves any build, live within
 SHIP_INTERVAL), chunk by chunk; only whole lines are sent while the build runs, so line
 numbers never change under a reader. Lines and summaries are rendered by the same pure code
-as the page (bot/pages/build_page.py). A stream lasts at most STREAM_SECONDS, then the
-browser reconnects and resumes: a server shutting down waits for no stream longer than that.
+as the page (bot/pages/build_page.py). A stream lasts at most `stream_seconds` (the setting
+event_stream_seconds), then the browser reconnects and resumes: a server shutting down waits
+for no stream longer than that.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from bot.pages.build_view import BuildView
 
 POLL_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
-STREAM_SECONDS = 25.0
 RETRY_MS = 1000  # how soon a browser reconnects (the `retry` field)
 
 
@@ -52,6 +52,7 @@ async def build_events(
     logs: LogStore,
     find_build: Callable[[int], Build | None],
     view_of: Callable[[Build, list[str]], BuildView],
+    stream_seconds: float,
 ) -> AsyncIterator[str]:
     yield f"retry: {RETRY_MS}\n\n"
     lines: list[str] = []
@@ -102,7 +103,7 @@ async def build_events(
         if finished:
             return
         now = time.monotonic()
-        if now - started > STREAM_SECONDS:
+        if now - started > stream_seconds:
             return  # the browser reconnects with Last-Event-ID
         if now - last_sent > KEEPALIVE_SECONDS:
             yield ": keep-alive\n\n"

@@ -65,6 +65,11 @@
   function follow() {
     const after = body.dataset.lines || "0";
     const source = new EventSource(body.dataset.events + "?after=" + encodeURIComponent(after));
+    let connections = 0;
+    source.addEventListener("open", function () {
+      // A reconnect sends Last-Event-ID itself; the count shows how often it did (tests).
+      body.dataset.connections = String(++connections);
+    });
     source.addEventListener("line", function (event) {
       const data = JSON.parse(event.data);
       if (document.getElementById("L" + data.n)) return; // shown already
