@@ -46,7 +46,7 @@ class Step:
     kind: str  # fetch, s2i, build, push or other
     first_line: int  # 1-based: the `==>` line
     last_line: int | None  # the `<==` line; None while it runs
-    state: str  # running, done, failed
+    state: str  # running, done, failed; unfinished in a build that ended
     seconds: float | None
 
 
@@ -78,8 +78,10 @@ def log_lines(text: str, *, complete_only: bool = False) -> list[str]:
     return lines
 
 
-def outline(lines: list[str], *, failed: bool) -> LogOutline:
-    """Steps of the log, and, for a build that failed, the line its failure is on."""
+def outline(lines: list[str], *, failed: bool, finished: bool | None = None) -> LogOutline:
+    """Steps of the log, and, for a build that failed, the line its failure is on. In a
+    finished build (`finished`, which `failed` implies) a step that never ended was cut
+    short (cancelled, timed out, the runner killed): `unfinished`, not `running`."""
     steps: list[Step] = []
     open_steps: dict[str, int] = {}  # title -> index in steps
     spotter = FailureSpotter()
@@ -105,4 +107,10 @@ def outline(lines: list[str], *, failed: bool) -> LogOutline:
             after = spotter.reason()
             if after != before:
                 spotted = number if after is not None else None
+    if finished or (finished is None and failed):
+        steps = [s if s.state != "running" else _unfinished(s) for s in steps]
     return LogOutline(tuple(steps), (spotted or verdict) if failed else None)
+
+
+def _unfinished(step: Step) -> Step:
+    return Step(step.title, step.kind, step.first_line, None, "unfinished", None)

@@ -169,6 +169,6 @@ def build_view(build: Build, lines: list[str], event: str | None, public_url: st
         url=build_url(public_url, build.key),
         log_url=log_url(public_url, build.key),
         events_url=f"{build_url(public_url, build.key)}/events",
-        outline=outline(lines, failed=failed),
+        outline=outline(lines, failed=failed, finished=build.state.finished),
         lines_shown=len(lines),
     )

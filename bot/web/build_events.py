@@ -2,8 +2,9 @@
 (HTML Living Standard, "Server-sent events"). Each log line is one `line` event whose id is its
 line number, so a browser that reconnects sends `Last-Event-ID` and the stream resumes after
 that line; a page opened mid-build asks for the lines after the ones it shows (`?after=N`).
-A `state` event carries the page's summary when the build's state changes, and `end` the
-final one, after the last line; then the stream ends.
+A `state` event carries the page's summary when the build's state changes or a runner step
+begins or ends (its timings), and `end` the final one, after the last line; then the stream
+ends.
 
 The log is read from the store (bot/build_logs.py: any replica serves any build, live within
 SHIP_INTERVAL), chunk by chunk; only whole lines are sent while the build runs, so line
@@ -29,6 +30,7 @@ from bot.pages.build_view import BuildView
 POLL_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
 RETRY_MS = 1000  # how soon a browser reconnects (the `retry` field)
+STEP_MARKS = ("==> ", "<== ")  # the runner's step lines (bot/runner/process.py, StepTimer)
 
 
 def sse(event: str, data: object, event_id: int | None = None) -> str:
@@ -83,10 +85,12 @@ async def build_events(
             new.append(pending.decode(errors="replace"))
             pending = b""
         lines += new
-        if finished or current.state != sent_state:
+        # A step that began or ended changes the summary's timings: sent again with it.
+        stepped = any(line.startswith(STEP_MARKS) for line in new)
+        if finished or current.state != sent_state or stepped:
             view = view_of(current, lines)
         events: list[str] = []
-        if current.state != sent_state and not finished and view is not None:
+        if (current.state != sent_state or stepped) and not finished and view is not None:
             events.append(sse("state", _state(view)))  # before the lines it came with
             sent_state = current.state
         for number in range(len(lines) - len(new) + 1, len(lines) + 1):

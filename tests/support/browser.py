@@ -53,6 +53,8 @@ def screenshot(page: Page, name: str, *, top: bool = False) -> Path:
     path = artifacts_dir() / f"{name}.png"
     if top:
         page.evaluate("window.scrollTo(0, 0)")
+    # Two animation frames: the scroll and the last update painted before the picture.
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     page.screenshot(path=str(path))
     return path
 

@@ -57,3 +57,9 @@ def test_a_live_reader_sees_only_whole_lines() -> None:
     assert log_lines("a\nb\npart", complete_only=True) == ["a", "b"]
     assert log_lines("a\nb\npart") == ["a", "b", "part"]
     assert log_lines("a\n") == ["a"] and log_lines("") == []
+
+
+def test_a_step_that_never_ended_in_a_finished_build_is_unfinished() -> None:
+    log = ["==> push registry/app:main", "CANCELLED: a newer push"]
+    (step,) = outline(log, failed=False, finished=True).steps
+    assert step.state == "unfinished"
