@@ -128,9 +128,11 @@ class BuildView:
         found["total"] = self.run_seconds
         return {k: v for k, v in found.items() if v is not None}
 
-    def as_json(self) -> dict[str, object]:
+    def as_json(self, *, with_log: bool = True) -> dict[str, object]:
+        """The build as JSON; `with_log=False` (a listing, which reads no logs): without what
+        the log and the delivery tell (trigger, steps, failure line, step timings)."""
         b = self.build
-        return {
+        answer: dict[str, object] = {
             "key": b.key, "name": b.name, "repo": b.repo, "sha": b.sha,
             "state": b.state.value, "reason": b.reason, "digest": b.digest,
             "size": b.size, "image": self.image,
@@ -148,6 +150,11 @@ class BuildView:
             ],
             "failure_line": self.outline.failure_line,
         }  # fmt: skip
+        if not with_log:
+            for key in ("trigger", "steps", "failure_line"):
+                del answer[key]
+            answer["timings"] = {k: v for k, v in self.timings().items() if k in ("queue", "total")}
+        return answer
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:

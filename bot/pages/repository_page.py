@@ -4,8 +4,9 @@ so it works without JavaScript."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from bot.build_record import Build, BuildState
 from bot.commit_status import human_size
@@ -23,6 +24,21 @@ class BuildFilters:
     @property
     def ref_key(self) -> str | None:
         return f"refs/heads/{self.branch}" if self.branch else None
+
+
+def parse_filters(params: Mapping[str, str]) -> BuildFilters:
+    """A listing's query parameters -> its filters; ValueError naming a bad one."""
+    pr, state = params.get("pr", "").strip(), params.get("state", "").strip()
+    if pr and not pr.isdigit():
+        raise ValueError(f"pr must be a pull request's number, not {pr[:40]!r}")
+    states = [s.value for s in BuildState]
+    if state and state not in states:
+        raise ValueError(f"state must be one of {', '.join(states)}, not {state[:40]!r}")
+    return BuildFilters(
+        branch=params.get("branch", "").strip(),
+        pr=int(pr) if pr else None,
+        state=BuildState(state) if state else None,
+    )
 
 
 def _ref(build: Build) -> str:
@@ -72,7 +88,25 @@ def _filters_form(repo: str, filters: BuildFilters) -> str:
     )
 
 
-def repository_page(repo: str, builds: list[Build], filters: BuildFilters) -> str:
+def _badges(builds: list[Build], badges_url: str) -> str:
+    """The Markdown of each build name's badge on each branch listed, to copy into a README."""
+    seen: dict[tuple[str, str], None] = {}
+    for build in builds:
+        if build.pr is None and build.ref_key.startswith("refs/heads/"):
+            seen.setdefault((build.name, build.ref_key.removeprefix("refs/heads/")), None)
+    items = "".join(
+        f"<li><code>![{esc(name)}]({esc(badges_url)}/{esc(quote(name))}/"
+        f"{esc(quote(branch, safe='/'))}.svg)</code></li>"
+        for name, branch in sorted(seen)
+    )
+    return f'<section class="badges"><h2>Badges</h2><ul>{items}</ul></section>' if items else ""
+
+
+def repository_page(
+    repo: str, builds: list[Build], filters: BuildFilters, badges_url: str | None = None
+) -> str:
+    """`badges_url`: where the repository's badges are (`<public_url>/badges/<repo>`), for a
+    public repository; None: no badges (a private repository has none)."""
     rows = "".join(_row(b) for b in builds) or (
         '<tr><td colspan="8" class="empty">no builds match</td></tr>'
     )
@@ -82,6 +116,7 @@ def repository_page(repo: str, builds: list[Build], filters: BuildFilters) -> st
 <table class="builds"><thead><tr><th>state</th><th>build</th><th>ref</th><th>commit</th>
 <th>queued at</th><th>took</th><th>size</th><th>reason</th></tr></thead>
 <tbody>{rows}</tbody></table>
+{_badges(builds, badges_url) if badges_url else ""}
 <p class="json"><a href="builds?{esc(urlencode({"repo": repo}))}&amp;format=json">JSON</a></p>
 </main>"""
     return page(f"{repo} · builds", body, assets="assets/")

@@ -45,7 +45,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot import log_context
-from bot.build_record import Build, BuildState
+from bot.build_record import Build
 from bot.forges.base import Ignored, Ping, SignatureError
 from bot.forges.fields import PayloadError
 from bot.log_outline import log_lines
@@ -55,7 +55,7 @@ from bot.pages.badge import badge_state, badge_svg
 from bot.pages.build_page import build_page
 from bot.pages.build_view import BuildView, build_view
 from bot.pages.html_layout import CONTENT_SECURITY_POLICY
-from bot.pages.repository_page import BuildFilters, repository_page
+from bot.pages.repository_page import parse_filters, repository_page
 from bot.store import Delivery
 from bot.web.build_events import build_events, resume_after
 from bot.web.content_negotiation import prefers_html
@@ -178,7 +178,7 @@ def create_app(bot: Bot) -> Starlette:
         return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 
     def _json(build: Build) -> dict[str, object]:
-        return _view(build, [], None).as_json()
+        return _view(build, [], None).as_json(with_log=False)
 
     def _may_list(request: Request, repo: str) -> bool:
         public = {name.lower() for name in bot.settings.public_repositories}
@@ -203,7 +203,7 @@ def create_app(bot: Bot) -> Starlette:
             headers = {"WWW-Authenticate": 'Bearer realm="s2i-bot"'}
             return JSONResponse({"error": "a bearer token (api_token) is needed"}, 401, headers)
         try:
-            filters = _filters(request)
+            filters = parse_filters(request.query_params)
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, 400)
         builds = await asyncio.to_thread(
@@ -211,23 +211,12 @@ def create_app(bot: Bot) -> Starlette:
             pr=filters.pr, state=filters.state,
         )  # fmt: skip
         if prefers_html(request.headers.get("accept"), request.query_params.get("format")):
-            return HTMLResponse(repository_page(repo, builds, filters), headers=PAGE_HEADERS)
+            public = repo.lower() in {r.lower() for r in bot.settings.public_repositories}
+            badges = f"{bot.settings.public_url}/badges/{repo}" if public else None
+            page = repository_page(repo, builds, filters, badges)
+            return HTMLResponse(page, headers=PAGE_HEADERS)
         body = {"repo": repo, "builds": [_json(b) for b in builds]}
         return JSONResponse(body, headers={"Vary": "Accept"})
-
-    def _filters(request: Request) -> BuildFilters:
-        params = request.query_params
-        pr, state = params.get("pr", "").strip(), params.get("state", "").strip()
-        if pr and not pr.isdigit():
-            raise ValueError(f"pr must be a pull request's number, not {pr[:40]!r}")
-        states = [s.value for s in BuildState]
-        if state and state not in states:
-            raise ValueError(f"state must be one of {', '.join(states)}, not {state[:40]!r}")
-        return BuildFilters(
-            branch=params.get("branch", "").strip(),
-            pr=int(pr) if pr else None,
-            state=BuildState(state) if state else None,
-        )
 
     async def badge(request: Request) -> Response:
         p = request.path_params

@@ -105,6 +105,9 @@ def test_the_repository_page_lists_builds_with_filters_under_the_listings_access
     assert everything.index(running.key) < everything.index(main.key)  # newest first
     assert "feature/&lt;b&gt;" in everything and "&lt;oops&gt;" in everything
     assert "<b>" not in everything and "<oops>" not in everything
+    # Each build name's badge on each branch, as Markdown for a README (public repositories).
+    assert f"![web]({bot.url}/badges/{PUBLIC}/web/main.svg)" in everything
+    assert f"![web]({bot.url}/badges/{PUBLIC}/web/feature/%3Cb%3E.svg)" in everything
     assert listed(page(branch="main")) == [main.key, running.key]
     assert listed(page(branch="feature/<b>")) == [feature.key]
     assert listed(page(state="failed")) == [feature.key]
@@ -125,5 +128,6 @@ def test_the_repository_page_lists_builds_with_filters_under_the_listings_access
     with_token = browser | {"Authorization": f"Bearer {API_TOKEN}"}
     answer = http.get(f"{bot.url}/builds", params={"repo": PRIVATE}, headers=with_token)
     assert answer.status_code == 200 and f"builds/{private.key}" in answer.text
+    assert "/badges/" not in answer.text  # a private repository has no badges
     for build in (running, private):
         executor.finish(build.id, SUCCEEDED)

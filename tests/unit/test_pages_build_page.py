@@ -102,3 +102,11 @@ def test_a_badge_says_the_newest_builds_state_a_cancelled_one_aside() -> None:
     assert of(BuildState.ERROR, BuildState.SUCCEEDED) == "failing"
     svg = badge_svg('<name&"x">', "passing")
     assert "<name" not in svg and "&lt;name&amp;&quot;x&quot;&gt;" in svg and "#2ea44f" in svg
+
+
+def test_a_listings_json_leaves_out_what_only_the_log_tells() -> None:
+    view = build_view(build(), [], None, "http://bot")
+    listed = view.as_json(with_log=False)
+    assert not {"trigger", "steps", "failure_line"} & set(listed)
+    assert listed["timings"] == {"queue": 2.0, "total": 7.0}
+    assert listed["url"] == "http://bot/builds/k3Y_-x" and listed["state"] == "failed"
