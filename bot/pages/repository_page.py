@@ -61,7 +61,7 @@ def _row(build: Build) -> str:
     when = build.created_at.strftime("%Y-%m-%d %H:%M:%S") if build.created_at else ""
     size = human_size(build.size) if build.size is not None else ""
     return (
-        f'<tr class="build state-{esc(state)}">'
+        '<tr class="build">'
         f'<td><a href="builds/{esc(build.key)}"><span class="state state-{esc(state)}">'
         f"{esc(state)}</span></a></td>"
         f"<td>{esc(build.name)}</td><td>{esc(_ref(build))}</td>"
@@ -88,6 +88,12 @@ def _filters_form(repo: str, filters: BuildFilters) -> str:
     )
 
 
+def _badge_path(badges_url: str, name: str, branch: str, *, relative: bool = False) -> str:
+    url = f"{badges_url}/{quote(name)}/{quote(branch, safe='/')}.svg"
+    # The page's own copy: relative to /builds, on whatever host the browser came by.
+    return "badges/" + url.split("/badges/", 1)[1] if relative else url
+
+
 def _badges(builds: list[Build], badges_url: str) -> str:
     """The Markdown of each build name's badge on each branch listed, to copy into a README."""
     seen: dict[tuple[str, str], None] = {}
@@ -95,8 +101,9 @@ def _badges(builds: list[Build], badges_url: str) -> str:
         if build.pr is None and build.ref_key.startswith("refs/heads/"):
             seen.setdefault((build.name, build.ref_key.removeprefix("refs/heads/")), None)
     items = "".join(
-        f"<li><code>![{esc(name)}]({esc(badges_url)}/{esc(quote(name))}/"
-        f"{esc(quote(branch, safe='/'))}.svg)</code></li>"
+        f'<li><img src="{esc(_badge_path(badges_url, name, branch, relative=True))}" '
+        f'alt="{esc(name)} on {esc(branch)}"> '
+        f"<code>![{esc(name)}]({esc(_badge_path(badges_url, name, branch))})</code></li>"
         for name, branch in sorted(seen)
     )
     return f'<section class="badges"><h2>Badges</h2><ul>{items}</ul></section>' if items else ""

@@ -45,6 +45,7 @@ STEPS = [
     "Step 1/9 : FROM golang-builder AS builder",
 ]
 COMPILE_ERROR = "./main.go:24:7: undefined: fmt.Nope"
+FAILED = BuildResult(state="failed", reason=f"assemble failed: {COMPILE_ERROR}")
 FAILING_TAIL = [
     "Step 5/9 : RUN /usr/libexec/s2i/assemble",
     "\x1b[1;32m---> Building application from source...\x1b[0m",
@@ -231,3 +232,29 @@ def test_a_real_compile_error_opens_the_page_at_the_compilers_line(
         wait_until(lambda: in_viewport(page, ".error-line"), timeout=10, what="the error in view")
         assert page.eval_on_selector_all(".failed-step", "ls => ls.length") > 1
         screenshot(page, "real-build-failed")
+
+
+def test_the_repository_page_filters_without_javascript_and_shows_badges(
+    github: FakeGitHub, start_bot_in_process: InProcessBotFactory, executor: ScriptedBuilds,
+    browser: Browser,
+) -> None:  # fmt: skip
+    bot = start_bot_in_process(executor, **page_bot_settings(["acme/app"]))
+    for branch, result in (("main", SUCCEEDED), ("feature/login", FAILED)):
+        build = start_build(github, bot, executor, "acme/app", branch=branch)
+        executor.write(build.id, "\n".join(STEPS) + "\n")
+        executor.finish(build.id, result)
+        wait_until(lambda b=build, r=result: http.get(b.url).json()["state"] == r.state,  # type: ignore[misc]
+                   timeout=30, what="the build to end")  # fmt: skip
+    with open_page(browser, javascript=False) as page:
+        page.goto(f"{bot.url}/builds?repo=acme/app")
+        assert page.eval_on_selector_all("table.builds tbody tr", "rows => rows.length") == 2
+        screenshot(page, "repository-page", javascript=False)
+        page.select_option("select[name=state]", "failed")
+        page.click("form.filters button[type=submit]")  # a plain GET form: no script needed
+        page.wait_for_url("**state=failed**", timeout=UI_MS)
+        rows = page.eval_on_selector_all("table.builds tbody tr", "rows => rows.length")
+        assert rows == 1 and "feature/login" in page.inner_text("table.builds tbody")
+        # The badges, as a README shows them: images the browser renders.
+        for branch, word in (("main", "passing"), ("feature/login", "failing")):
+            page.goto(f"{bot.url}/badges/acme/app/web/{branch}.svg")
+            assert page.text_content("svg title") == f"web: {word}"

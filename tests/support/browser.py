@@ -48,13 +48,16 @@ def open_page(browser: Browser, *, javascript: bool = True) -> Iterator[Page]:
         context.close()  # its event streams end with it, before the bot is stopped
 
 
-def screenshot(page: Page, name: str, *, top: bool = False) -> Path:
-    """The window as the user sees it; `top`: scrolled to the page's top first (its summary)."""
+def screenshot(page: Page, name: str, *, top: bool = False, javascript: bool = True) -> Path:
+    """The window as the user sees it; `top`: scrolled to the page's top first (its summary).
+    `javascript`: whether the page runs scripts (a page that does not never calls back)."""
     path = artifacts_dir() / f"{name}.png"
     if top:
         page.evaluate("window.scrollTo(0, 0)")
-    # Two animation frames: the scroll and the last update painted before the picture.
-    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    if javascript:
+        # Two animation frames: the scroll and the page's last update painted first.
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => "
+                      "requestAnimationFrame(r)))")  # fmt: skip
     page.screenshot(path=str(path))
     return path
 
