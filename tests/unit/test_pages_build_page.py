@@ -110,3 +110,18 @@ def test_a_listings_json_leaves_out_what_only_the_log_tells() -> None:
     assert not {"trigger", "steps", "failure_line"} & set(listed)
     assert listed["timings"] == {"queue": 2.0, "total": 7.0}
     assert listed["url"] == "http://bot/builds/k3Y_-x" and listed["state"] == "failed"
+
+
+def test_a_config_failure_without_a_spec_still_has_a_page() -> None:
+    # A broken .s2i.yaml is recorded as a build with no spec (nothing to build): no image, no
+    # forge link (the git URL is the spec's), its reason and log still shown.
+    b = Build(
+        3, "d2", "config", "github", "acme/app", SHA, None, BuildState.FAILED,
+        ".s2i.yaml is not valid", None, None, ref_key="refs/heads/main", key="k",
+    )  # fmt: skip
+    log = [".s2i.yaml at c0ffee is not valid:", "line 2: builds: expected a list"]
+    view = build_view(b, log, "push", "http://bot")
+    page = build_page(view, log)
+    assert view.image is None and view.commit_url is None and view.ref_name == "main"
+    assert ".s2i.yaml is not valid" in page and 'id="L2"' in page and "docker pull" not in page
+    assert view.as_json()["ref"] == "refs/heads/main"
