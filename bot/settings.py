@@ -236,6 +236,10 @@ class Settings(BaseModel):
     max_build_seconds: Annotated[int, Ge(1)] = 1800
     # A build log stops growing here: a line says so, and the output's last lines are kept.
     max_log_bytes: Annotated[int, Ge(4096)] = 10 * 1024 * 1024
+    # A build page's live log (Server-Sent Events) is one response for at most this long,
+    # then the browser reconnects and resumes: a proxy's idle or response timeout never cuts
+    # it for good, and a bot shutting down waits for no stream longer than this.
+    event_stream_seconds: Annotated[float, Ge(0.5)] = 25.0
     # Deliveries, finished builds and their logs older than this are deleted; 0 keeps all.
     retention_days: Annotated[int, Ge(0)] = 30
     # Seconds between writes to a forge (statuses, comments): GitHub advises one second

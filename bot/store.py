@@ -496,6 +496,11 @@ class Store:
             r.last_error, r.next_attempt_at,
         )  # fmt: skip
 
+    def delivery_event(self, delivery_id: str) -> str | None:
+        """The forge's name for the event a delivery carried (push, pull_request, Note Hook)."""
+        rows = self._rows(sa.select(deliveries.c.event).where(deliveries.c.id == delivery_id))
+        return str(rows[0].event) if rows else None
+
     def has_delivery(self, delivery_id: str) -> bool:
         return bool(self._rows(sa.select(deliveries.c.id).where(deliveries.c.id == delivery_id)))
 
@@ -553,10 +558,19 @@ class Store:
         rows = self._rows(sa.select(builds).where(builds.c.key == key))
         return _build(rows[0]) if rows else None
 
-    def builds_of_repo(self, repo: str, limit: int) -> list[Build]:
+    def builds_of_repo(
+        self, repo: str, limit: int, *, name: str | None = None, ref_key: str | None = None,
+        pr: int | None = None, state: BuildState | None = None,
+    ) -> list[Build]:  # fmt: skip
         """The newest builds of a repository (any forge, name matched case-insensitively),
-        newest first."""
+        newest first; only those of a build name, a ref, a pull request, a state if given."""
         query = sa.select(builds).where(sa.func.lower(builds.c.repo) == repo.lower())
+        for column, value in ((builds.c.name, name), (builds.c.ref_key, ref_key),
+                              (builds.c.pr, pr), (builds.c.state, state)):  # fmt: skip
+            if value is not None:
+                query = query.where(
+                    column == (value.value if isinstance(value, BuildState) else value)
+                )
         return [_build(r) for r in self._rows(query.order_by(builds.c.id.desc()).limit(limit))]
 
     def builds_of_delivery(self, delivery_id: str) -> list[Build]:
@@ -1018,6 +1032,14 @@ class Store:
             room = max_bytes - int(size or 0)
             if room > 0:
                 conn.execute(log_chunks.insert().values(build_id=build_id, data=data[:room]))
+
+    def log_chunks_after(self, build_id: int, chunk_id: int) -> list[tuple[int, bytes]]:
+        """A build's log chunks written after chunk `chunk_id` (0: all), in order, with their
+        ids: what a live reader (the build page's event stream) has not seen yet."""
+        query = sa.select(log_chunks.c.id, log_chunks.c.data).where(
+            log_chunks.c.build_id == build_id, log_chunks.c.id > chunk_id
+        )
+        return [(r.id, bytes(r.data)) for r in self._rows(query.order_by(log_chunks.c.id))]
 
     def log_text(self, build_id: int) -> str | None:
         """A build's log so far; None when nothing was written yet."""

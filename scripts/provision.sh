@@ -52,6 +52,16 @@ step_apt() {
   apt-get install -y --no-install-recommends "${missing[@]}"
 }
 
+# ---------------------------------------------------------------- browser
+step_browser() {
+  # Debian's Chromium, which the build page's browser tests drive through Playwright
+  # (executable_path=/usr/bin/chromium): `playwright install` would download a browser of its own.
+  if dpkg -s chromium >/dev/null 2>&1; then chromium --version; return 0; fi
+  apt-get update
+  apt-get install -y --no-install-recommends chromium
+  chromium --version
+}
+
 # ---------------------------------------------------------------- s2i
 go_bin() {
   # Prints a go binary that can build s2i (needs >= 1.21 for toolchain switching).
@@ -354,6 +364,7 @@ step_testenv() {
 
 total=$SECONDS
 step apt step_apt
+step browser step_browser
 step s2i step_s2i
 step dockerd step_dockerd
 step registry step_registry

@@ -13,9 +13,14 @@ POST /webhooks/registry   a registry's notifications (Docker Distribution), with
                           are checked against the builds' base images (bot/base_images.py);
                           202, 401 without the token, 404 when none is configured
 GET  /builds/{key}/log    the build log as plain text, while it runs and after
-GET  /builds/{key}        the build as JSON
-GET  /builds?repo=o/n     a repository's newest builds: with `Authorization: Bearer
-                          <api_token>`, or for a repository in `public_repositories`
+GET  /builds/{key}/events the log and state as Server-Sent Events, while it runs
+GET  /builds/{key}        the build page (HTML for browsers), or the build as JSON
+GET  /builds?repo=o/n     a repository's newest builds (page or JSON; filters branch, pr,
+                          state): with `Authorization: Bearer <api_token>`, or for a
+                          repository in `public_repositories`
+GET  /badges/{owner}/{repo}/{build}/{branch}.svg   a build's state on a branch, as a badge,
+                          for `public_repositories` only
+GET  /assets/...          the pages' CSS and JavaScript (package data, no CDN)
 GET  /deliveries/{id}     whether a delivery was processed, its outcome, attempts and builds
 GET  /healthz             liveness; what waits (deliveries, builds), from the store
 GET  /readyz              readiness: 200 while the database answers, 503 when it does not
@@ -38,23 +43,39 @@ from collections.abc import AsyncIterator
 from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from bot import log_context
 from bot.build_record import Build
-from bot.commit_status import build_url, log_url
 from bot.forges.base import ForgeError, Ignored, Ping, SignatureError
 from bot.forges.fields import PayloadError
+from bot.log_outline import log_lines
 from bot.manual_trigger import MAX_BODY as MAX_TRIGGER_BODY
 from bot.manual_trigger import TriggerError, parse_request
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.orchestrator import Bot
+from bot.pages.badge import badge_state, badge_svg
+from bot.pages.build_page import build_page
+from bot.pages.build_view import BuildView, build_view
+from bot.pages.html_layout import CONTENT_SECURITY_POLICY
+from bot.pages.repository_page import parse_filters, repository_page
 from bot.registry_notifications import NotificationError, pushed_tags
 from bot.store import Delivery
+from bot.web.build_events import build_events, resume_after
+from bot.web.content_negotiation import prefers_html
 from bot.web.request_body import MAX_WEBHOOK_BODY, BadContentLength, BodyTooLarge, read_capped
 
 LISTED_BUILDS = 100  # the most a listing shows, newest first
+BADGE_CACHE = "max-age=60, must-revalidate"  # READMEs' image proxies (GitHub's camo) ask again
+PAGE_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "Vary": "Accept"}
 BACKLOG_RETRY_AFTER = 60  # seconds, in a 503's Retry-After
 log = logging.getLogger(__name__)
 
@@ -125,17 +146,15 @@ def create_app(bot: Bot) -> Starlette:
         key = request.path_params["key"]
         return await asyncio.to_thread(bot.store.find_build_by_key, key)
 
-    def _json(build: Build) -> dict[str, object]:
-        public_url = bot.settings.public_url
-        return {
-            "key": build.key, "name": build.name, "repo": build.repo, "sha": build.sha,
-            "state": build.state.value, "reason": build.reason, "digest": build.digest,
-            "size": build.size, "image": build.spec.output if build.spec else None,
-            "url": build_url(public_url, build.key), "log_url": log_url(public_url, build.key),
-            # What it was built on (bot/base_images.py), and why it was built again.
-            "builder_digest": build.builder_digest, "runtime_digest": build.runtime_digest,
-            "rebuilt_on": build.spec.rebuilt_on if build.spec else "",
-        }  # fmt: skip
+    def _view(build: Build, lines: list[str], event: str | None) -> BuildView:
+        return build_view(build, lines, event, bot.settings.public_url)
+
+    def _read_view(build: Build) -> tuple[BuildView, list[str]]:
+        """The build's view and log lines (whole lines only while it runs: a live page goes
+        on from there), read from the store: call off the event loop."""
+        text = bot.logs.read(build.id) or ""
+        lines = log_lines(text, complete_only=not build.state.finished)
+        return _view(build, lines, bot.store.delivery_event(build.delivery_id)), lines
 
     async def build_log(request: Request) -> Response:
         build = await _build(request)
@@ -146,9 +165,34 @@ def create_app(bot: Bot) -> Starlette:
 
     async def build_info(request: Request) -> Response:
         build = await _build(request)
+        html = prefers_html(request.headers.get("accept"), request.query_params.get("format"))
         if build is None:
-            return JSONResponse({"error": "no such build"}, 404)
-        return JSONResponse(_json(build))
+            if html:
+                return HTMLResponse("<!doctype html><title>no such build</title>"
+                                    "<p>no such build</p>", 404, PAGE_HEADERS)  # fmt: skip
+            return JSONResponse({"error": "no such build"}, 404, {"Vary": "Accept"})
+        view, lines = await asyncio.to_thread(_read_view, build)
+        if html:
+            return HTMLResponse(build_page(view, lines), headers=PAGE_HEADERS)
+        return JSONResponse(view.as_json(), headers={"Vary": "Accept"})
+
+    async def build_stream(request: Request) -> Response:
+        build = await _build(request)
+        if build is None:
+            return PlainTextResponse("no such build\n", 404)
+        after = resume_after(
+            request.headers.get("last-event-id"), request.query_params.get("after")
+        )
+        event = await asyncio.to_thread(bot.store.delivery_event, build.delivery_id)
+        stream = build_events(
+            build, after, bot.logs, bot.store.find_build,
+            lambda current, lines: _view(current, lines, event), bot.settings.event_stream_seconds,
+        )  # fmt: skip
+        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
+
+    def _json(build: Build) -> dict[str, object]:
+        return _view(build, [], None).as_json(with_log=False)
 
     def _bearer(request: Request, token: SecretStr | None = None) -> bool:
         """`Authorization: Bearer <token>` (by default the api_token), compared in constant
@@ -175,8 +219,39 @@ def create_app(bot: Bot) -> Starlette:
                 return JSONResponse({"error": "not found"}, 404)
             headers = {"WWW-Authenticate": 'Bearer realm="s2i-bot"'}
             return JSONResponse({"error": "a bearer token (api_token) is needed"}, 401, headers)
-        builds = await asyncio.to_thread(bot.store.builds_of_repo, repo, LISTED_BUILDS)
-        return JSONResponse({"repo": repo, "builds": [_json(b) for b in builds]})
+        try:
+            filters = parse_filters(request.query_params)
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, 400)
+        builds = await asyncio.to_thread(
+            bot.store.builds_of_repo, repo, LISTED_BUILDS, ref_key=filters.ref_key,
+            pr=filters.pr, state=filters.state,
+        )  # fmt: skip
+        if prefers_html(request.headers.get("accept"), request.query_params.get("format")):
+            public = repo.lower() in {r.lower() for r in bot.settings.public_repositories}
+            badges = f"{bot.settings.public_url}/badges/{repo}" if public else None
+            page = repository_page(repo, builds, filters, badges)
+            return HTMLResponse(page, headers=PAGE_HEADERS)
+        body = {"repo": repo, "builds": [_json(b) for b in builds]}
+        return JSONResponse(body, headers={"Vary": "Accept"})
+
+    async def badge(request: Request) -> Response:
+        p = request.path_params
+        repo, name, branch = f"{p['owner']}/{p['repo']}", p["build"], p["branch"]
+        public = {r.lower() for r in bot.settings.public_repositories}
+        if repo.lower() not in public:
+            # The same answer for a private repository and one that does not exist: a badge
+            # must not tell whether a private repository builds (or exists).
+            return PlainTextResponse("no badge: the repository is not public\n", 404)
+        builds = await asyncio.to_thread(
+            bot.store.builds_of_repo, repo, 20, name=name, ref_key=f"refs/heads/{branch}", pr=None
+        )
+        svg = badge_svg(name, badge_state([b for b in builds if b.pr is None]))
+        etag = '"' + hashlib.sha256(svg.encode()).hexdigest()[:32] + '"'
+        headers = {"Cache-Control": BADGE_CACHE, "ETag": etag}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return Response(svg, media_type="image/svg+xml", headers=headers)
 
     async def trigger(request: Request) -> Response:
         if bot.settings.api_token is None or bot.trigger is None:
@@ -283,7 +358,11 @@ def create_app(bot: Bot) -> Starlette:
             Route("/api/builds", trigger, methods=["POST"]),
             Route("/builds", build_list),
             Route("/builds/{key}/log", build_log),
+            Route("/builds/{key}/events", build_stream),
             Route("/builds/{key}", build_info),
+            # A branch may hold slashes (feature/x): the rest of the path, up to `.svg`.
+            Route("/badges/{owner}/{repo}/{build}/{branch:path}.svg", badge),
+            Mount("/assets", StaticFiles(packages=[("bot.web", "assets")]), name="assets"),
             Route("/deliveries/{delivery_id}", delivery_info),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
