@@ -185,3 +185,35 @@ def test_leases_are_renewed_before_they_expire() -> None:
     message = settings_error({"S2I_BOT_LEASE_SECONDS": "5", "S2I_BOT_LEASE_RENEW_SECONDS": "5"})
     assert message.startswith("S2I_BOT_LEASE_RENEW_SECONDS: ")
     assert "shorter than lease_seconds" in message
+
+
+def test_build_secrets_are_checked_at_start_naming_the_file_and_line(tmp_path: Path) -> None:
+    npmrc = tmp_path / "npmrc"
+    npmrc.write_text("//r/:_authToken=x\n")
+    config = tmp_path / "bot.yaml"
+    config.write_text(
+        f"build_secrets:\n  npmrc:\n    file: {npmrc}\n    repositories: ['acme/*']\n"
+        "    env: NPM_CONFIG_USERCONFIG\n"
+    )
+    settings = load_settings(config, {})
+    assert settings.build_secrets["npmrc"].file == npmrc
+    npmrc.unlink()
+    with pytest.raises(
+        SettingsError, match=r"bot.yaml:1: build_secrets: npmrc: cannot read .*npmrc"
+    ):
+        load_settings(config, {})
+    config.write_text("build_secrets:\n  npmrc:\n    file: /x\n    repositories: []\n")
+    with pytest.raises(SettingsError, match=r"bot\.yaml:4: build_secrets\.npmrc\.repositories"):
+        load_settings(config, {})
+    config.write_text("build_secrets:\n  npmrc:\n    repositories: [a/b]\n    env: LD_PRELOAD\n")
+    with pytest.raises(SettingsError, match=r"bot\.yaml:4: .*LD_PRELOAD"):
+        load_settings(config, {})
+
+
+def test_jobs_mount_build_secrets_from_kubernetes_secrets_not_files(tmp_path: Path) -> None:
+    config = tmp_path / "bot.yaml"
+    config.write_text("executor: kubernetes\nbuild_secrets:\n  npmrc:\n    repositories: [a/b]\n")
+    with pytest.raises(SettingsError, match="npmrc: Jobs mount a Secret: set kubernetes_secret"):
+        load_settings(config, {})
+    config.write_text(config.read_text() + "    kubernetes_secret: npm-token/npmrc\n")
+    assert load_settings(config, {}).build_secrets["npmrc"].kubernetes_secret == "npm-token/npmrc"
