@@ -78,7 +78,8 @@ def push_app(
                              "triggers": {"branches": ["main"]}}  # fmt: skip
     if secrets:
         build["secrets"] = secrets
-    files = app_files(app) | (extra or {}) | {".s2i.yaml": yaml.safe_dump({"builds": [build]})}
+    files: dict[str, str | bytes] = {p: c for p, c in app_files(app).items() if c is not None}
+    files |= (extra or {}) | {".s2i.yaml": yaml.safe_dump({"builds": [build]})}
     sha = push_tree(repo.clone_url, GITHUB_TOKEN, work, files)
     push_main(github, bot, repo.full_name, sha)
     return repo.full_name, image, sha
