@@ -43,7 +43,8 @@ def servers() -> Iterator[PackageServers]:
 
 def secret_settings(servers: PackageServers, tmp_path: Path, globs: list[str]) -> dict[str, Any]:
     """The operator's build secrets: the files, and who may use them."""
-    files = {"npmrc": servers.npmrc(), "pip.conf": servers.pip_conf()}
+    files = {"npmrc": servers.npmrc(), "pip.conf": servers.pip_conf(),
+             "settings.xml": servers.maven_settings()}  # fmt: skip
     for name, text in files.items():
         (tmp_path / name).write_text(text)
         (tmp_path / name).chmod(0o600)
@@ -53,6 +54,8 @@ def secret_settings(servers: PackageServers, tmp_path: Path, globs: list[str]) -
                       "env": "NPM_CONFIG_USERCONFIG"},
             "pip-conf": {"file": str(tmp_path / "pip.conf"), "repositories": globs,
                          "env": "PIP_CONFIG_FILE"},
+            "maven-settings": {"file": str(tmp_path / "settings.xml"), "repositories": globs,
+                               "env": "MAVEN_SETTINGS"},
         }
     }  # fmt: skip
 
@@ -63,6 +66,7 @@ def the_secrets(servers: PackageServers) -> dict[str, str]:
         "the index password": servers.password,
         "the npmrc file": servers.npmrc().strip(),
         "the pip.conf file": servers.pip_conf().strip(),
+        "the settings.xml file": servers.maven_settings().strip(),
     }
 
 
@@ -181,3 +185,32 @@ def test_a_repository_the_operator_did_not_allow_is_refused_naming_the_secret(
     assert status.description.startswith(".s2i.yaml line "), status.description
     assert f"repository {repo} may not use build secret 'npmrc'" in status.description
     assert servers.served["npm"] == 0 and not image_exists(testenv, f"{image}:main")
+
+
+def test_a_java_app_resolves_a_private_artifact_with_the_maven_settings_secret(
+    github: FakeGitHub, start_builder_bot: StartBot, testenv: ProvisionedEnv, tmp_path: Path,
+    servers: PackageServers,
+) -> None:  # fmt: skip
+    bot = start_builder_bot(engine="buildah", **secret_settings(servers, tmp_path, ["acme/*"]))
+    pom = app_files("java-private")["pom.xml"]
+    assert isinstance(pom, bytes)
+    repository = {"pom.xml": pom.decode().replace("@PRIVATE_MAVEN_REPOSITORY@",
+                                                  servers.maven_repository())}  # fmt: skip
+    repo, image, sha = push_app(github, bot, testenv, tmp_path / "work", "java-private", "java",
+                                ["maven-settings"], repository)  # fmt: skip
+
+    status = final_status(github, repo, sha)
+    log = log_of(status)
+    assert status.state == "success", log
+    assert servers.served["maven"] == 1
+    assert "---> mvn -s /run/secrets/maven-settings" in log
+    assert_no_secret_anywhere(testenv, servers, f"{image}:main", log)
+
+    # Without it, Maven meets the repository's 401.
+    repo, image, sha = push_app(github, bot, testenv, tmp_path / "work2", "java-private", "java",
+                                [], repository)  # fmt: skip
+    status = final_status(github, repo, sha)
+    assert status.state == "failure", log_of(status)
+    assert servers.refused["maven"] >= 1 and servers.served["maven"] == 1
+    assert "401" in str(build_of(status)["reason"]) + log_of(status)
+    assert not image_exists(testenv, f"{image}:main")
