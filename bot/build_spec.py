@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.build_secrets import SecretUse
 from bot.image_policy import ImageGrants
 from bot.image_ref import registry_of
 from bot.templates import RuntimeStage
@@ -53,6 +54,9 @@ class BuildSpec(BaseModel):
     # Where this build may push and pull (bot/image_policy.py), for the runner's own check;
     # None only for a build by hand (`s2i-bot build`).
     images: ImageGrants | None = None
+    # Build secrets mounted while assemble runs: names and variables only, never a value
+    # (bot/build_secrets.py); the files travel with the build's credentials.
+    secrets: tuple[SecretUse, ...] = ()
 
     @property
     def output(self) -> str:

@@ -99,6 +99,7 @@ def _build(settings: Settings, path: Path, names: list[str] | None) -> int:
     import tempfile
 
     from bot.executors import artifact_policy
+    from bot.planner import PlanError
     from bot.runner.credentials import Credentials
     from bot.runner.pipeline import RunnerOptions
     from bot.working_tree_build import build_locally, local_specs
@@ -114,7 +115,7 @@ def _build(settings: Settings, path: Path, names: list[str] | None) -> int:
         )
     except OSError as exc:
         return _fail(f"{config_file}: cannot read it: {exc.strerror}", 2)
-    except RepoConfigError as exc:
+    except (RepoConfigError, PlanError) as exc:  # build secrets are the bot's alone
         return _fail(str(exc), 2)
     if not specs:
         return _fail(f"no build named {', '.join(names or [])} in {config_file}", 2)

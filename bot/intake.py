@@ -18,6 +18,7 @@ from fnmatch import fnmatchcase
 from bot.actions import Actions
 from bot.build_logs import LogStore
 from bot.build_record import Build, BuildState
+from bot.build_secrets import SecretPolicy, untrusted_reason
 from bot.build_spec import BuildSpec
 from bot.events import Event, EventKind
 from bot.forges.base import FileTooLarge, ForgeApi
@@ -57,6 +58,7 @@ class Intake:
         builder_registry: str | None,
         autodetect: AutodetectSettings | None = None,
         image_policy: ImagePolicy | None = None,
+        secrets: SecretPolicy | None = None,
     ) -> None:
         self._store, self._forges, self._templates = store, forges, templates
         self._logs = logs
@@ -65,6 +67,8 @@ class Intake:
         # Where builds may push and pull; a build outside it fails s2i/config (the planner
         # raises PlanError naming the rule). None only in tests of other concerns.
         self._image_policy = image_policy
+        # The operator's build secrets; None: there are none (a build naming one fails).
+        self._secrets = secrets or SecretPolicy()
 
     def read_config(
         self, delivery: Delivery, event: Event, sha: str, actions: Actions
@@ -84,7 +88,11 @@ class Intake:
                 return self._detected_config(forge, event, sha, actions)
             return None
         try:
-            return parse_repo_config(text, templates=self._templates.keys())
+            repo = event.repo.full_name
+            return parse_repo_config(
+                text, templates=self._templates.keys(),
+                secret_problem=lambda name: self._secrets.problem(name, repo),
+            )  # fmt: skip
         except RepoConfigError as exc:
             self._config_failure(delivery, event, str(exc.errors[0]), str(exc), actions)
             return None
@@ -122,9 +130,12 @@ class Intake:
         config_sha: str | None = None,
         names: Collection[str] | None = None,
         actions: Actions | None = None,
+        untrusted_origin: str = "",
     ) -> Actions:
         """Plan and record the builds of one event. Idempotent: a delivery processed again
-        (after a crash) records only what is missing."""
+        (after a crash) records only what is missing. With `untrusted_origin` (the code is a
+        fork's, or an author's without write access), a build that needs a build secret
+        fails at once, naming it: such builds never get one (bot/build_secrets.py)."""
         actions = actions or Actions()
         forge = self._forges[delivery.forge]
         if event.kind is EventKind.RELEASE and not event.sha:
@@ -139,7 +150,7 @@ class Intake:
         try:
             specs = plan(
                 event, config, self._templates, builder_registry=self._builder_registry,
-                names=names, image_policy=self._image_policy,
+                names=names, image_policy=self._image_policy, secrets=self._secrets,
             )  # fmt: skip
         except PlanError as exc:
             self._config_failure(delivery, event, str(exc), str(exc), actions)
@@ -155,6 +166,10 @@ class Intake:
             if event.rebuilt_on:
                 spec = spec.model_copy(update={"rebuilt_on": event.rebuilt_on})
             if spec.name in existing:
+                continue
+            if spec.secrets and untrusted_origin:
+                reason = untrusted_reason(spec.name, spec.secrets[0].name, untrusted_origin)
+                actions.report.append(self._record(delivery, event, spec, failed=reason))
                 continue
             if spec.source.binary_asset:
                 resolved = self._resolve_asset(forge, event, spec)

@@ -28,6 +28,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from bot.build_secrets import env_problem, name_problem
+
 ENV_PREFIX = "S2I_BOT_"
 
 
@@ -202,6 +204,45 @@ class ImagePolicySettings(BaseModel):
     pull: list[str] = []
 
 
+_KUBERNETES_SECRET = re.compile(
+    r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?(?:/[-._a-zA-Z0-9]{1,253})?"
+)
+
+
+class BuildSecretSettings(BaseModel):
+    """One build secret (bot/build_secrets.py): a file mounted while `assemble` runs, for the
+    repositories the globs name. The local executor reads `file` (checked at start); a Job
+    mounts the key of `kubernetes_secret` (a Secret in the build namespace, `name` or
+    `name/key`; the key defaults to the build secret's name)."""
+
+    model_config = ConfigDict(extra="forbid")
+    file: Path | None = None
+    kubernetes_secret: str = ""
+    repositories: list[str]
+    env: str = ""  # a variable set to the mounted file's path, for assemble only
+
+    @field_validator("repositories")
+    @classmethod
+    def _repositories(cls, globs: list[str]) -> list[str]:
+        if not globs or not all(g.strip() for g in globs):
+            raise ValueError("name at least one repository glob (owner/repo, acme/*)")
+        return globs
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, env: str) -> str:
+        if problem := env_problem(env):
+            raise ValueError(problem)
+        return env
+
+    @field_validator("kubernetes_secret")
+    @classmethod
+    def _kubernetes_secret(cls, value: str) -> str:
+        if value and not _KUBERNETES_SECRET.fullmatch(value):
+            raise ValueError(f"'{value[:80]}' is not a Secret name, or name/key")
+        return value
+
+
 class AutodetectSettings(BaseModel):
     """Build repositories without `.s2i.yaml` with the template their files point to."""
 
@@ -316,6 +357,9 @@ class Settings(BaseModel):
     allow_private_artifact_hosts: bool = False
     max_artifact_bytes: Annotated[int, Ge(1)] = 1 << 30  # 1 GiB
     image_policy: ImagePolicySettings = ImagePolicySettings()
+    # Build secrets (bot/build_secrets.py, docs/security.md "Build secrets"): name -> file or
+    # Kubernetes Secret, and the repositories that may use it.
+    build_secrets: dict[str, BuildSecretSettings] = {}
     autodetect: AutodetectSettings = AutodetectSettings()
     github: GitHubSettings = GitHubSettings()
     gitlab: GitLabSettings = GitLabSettings()
@@ -337,7 +381,28 @@ class Settings(BaseModel):
             self.database_url = _file_text(self.database_url_file, "database_url_file")
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 's2i-bot.db'}"
+        self._check_build_secrets()
         return self
+
+    def _check_build_secrets(self) -> None:
+        """Each build secret's name is safe and its source readable where builds run: a file
+        the bot can read (local executor), a Secret (Jobs)."""
+        for name, secret in self.build_secrets.items():
+            if problem := name_problem(name):
+                raise _FieldError("build_secrets", problem)
+            if self.executor == "kubernetes":
+                if not secret.kubernetes_secret:
+                    message = f"{name}: Jobs mount a Secret: set kubernetes_secret (name[/key])"
+                    raise _FieldError("build_secrets", message)
+                continue
+            if secret.file is None:
+                raise _FieldError("build_secrets", f"{name}: set file (the secret's path)")
+            try:
+                with secret.file.open("rb") as f:
+                    f.read(1)
+            except OSError as exc:
+                message = f"{name}: cannot read {secret.file}: {exc.strerror}"
+                raise _FieldError("build_secrets", message) from exc
 
 
 # Where each key came from: ("github", "token") -> "S2I_BOT_GITHUB__TOKEN" or "bot.yaml:12".

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from bot.base_images import BaseImageWatch, registry_digests
 from bot.build_logs import LogStore
 from bot.build_record import Build
+from bot.build_secrets import SecretGrant, SecretPolicy
 from bot.catch_up import CatchUp
 from bot.delivery_writer import DeliveryWriter
 from bot.dispatcher import Dispatcher
@@ -43,10 +44,25 @@ log = logging.getLogger(__name__)
 def build_credentials(
     settings: Settings, forges: Mapping[str, ForgeApi], build: Build
 ) -> Credentials:
-    """What one build's runner may use: the forge's clone token and the registry auth."""
+    """What one build's runner may use: the forge's clone token, the registry auth and the
+    files of the build secrets its spec names (a Job mounts Kubernetes Secrets instead)."""
     config_file = settings.registry_auth_file
     config = json.loads(config_file.read_text()) if config_file else {"auths": {}}
-    return Credentials(forges[build.forge].clone_token(build.repo), config)
+    files: dict[str, bytes] = {}
+    for use in build.spec.secrets if build.spec is not None else ():
+        secret = settings.build_secrets.get(use.name)  # gone since planning: the runner says so
+        path = secret.file if secret is not None else None
+        if path is not None and settings.executor == "local":
+            files[use.name] = path.read_bytes()
+    return Credentials(forges[build.forge].clone_token(build.repo), config, files)
+
+
+def build_secret_policy(settings: Settings) -> SecretPolicy:
+    grants = [
+        SecretGrant(name, tuple(secret.repositories), secret.env)
+        for name, secret in settings.build_secrets.items()
+    ]
+    return SecretPolicy(grants)
 
 
 def build_image_policy(settings: Settings, templates: Mapping[str, Template]) -> ImagePolicy:
@@ -109,7 +125,7 @@ def build_bot(
     image_policy = build_image_policy(settings, templates)
     intake = Intake(
         store, apis, templates, logs, settings.builder_registry, settings.autodetect,
-        image_policy,
+        image_policy, build_secret_policy(settings),
     )  # fmt: skip
     pulls = PullRequests(store, apis, intake, build_drafts=settings.build_draft_pull_requests)
     dispatcher = Dispatcher(

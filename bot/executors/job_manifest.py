@@ -20,17 +20,23 @@ The Job runs `python -m bot.runner` in the runner image (builders/runner/Contain
   the Secrets are mounted read-only, 0400, outside the workspace that holds the source; the
   runner copies each one into PRIVATE_DIR (a memory-backed emptyDir, also outside the
   workspace) only for the step that needs it; the runner's environment is the allow-list of
-  bot/runner/environment.py; the B2I download policy comes as the runner's flags.
+  bot/runner/environment.py; the B2I download policy comes as the runner's flags;
+- the build secrets its spec names (bot/build_secrets.py) are keys of Kubernetes Secrets in
+  the build namespace (`build_secrets.<name>.kubernetes_secret`: `name[/key]`), projected
+  into SECRETS_DIR/build-secrets/<name> beside the registry auth, never an env of the Job;
+  only the keys this build names are mounted. Each is optional to the kubelet, so a missing
+  Secret fails the build with the runner's reason instead of a pod that never starts.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from bot.build_spec import BuildSpec
 from bot.executors.time_limit import DEFAULT_MAX_BUILD_SECONDS, time_limit
-from bot.runner.credentials import DOCKER_CONFIG_JSON, GIT_TOKEN
+from bot.runner.credentials import BUILD_SECRETS, DOCKER_CONFIG_JSON, GIT_TOKEN
 from bot.settings import KubernetesSettings
 
 if TYPE_CHECKING:
@@ -123,8 +129,10 @@ def render_job(
     insecure_registries: tuple[str, ...] = (),
     max_build_seconds: int = DEFAULT_MAX_BUILD_SECONDS,
     artifact_policy: ArtifactPolicy | None = None,
+    build_secrets: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The Job that runs one build, stopped after its time limit."""
+    """The Job that runs one build, stopped after its time limit. `build_secrets`: each
+    build secret's Kubernetes Secret, `name[/key]` (the settings' kubernetes_secret)."""
     build_labels = labels(build_id, spec)
     # The spec goes in through the environment, into a file the runner reads: a plain
     # `sh -c` so the image needs no entrypoint of ours. "$@" are the runner's arguments.
@@ -188,6 +196,7 @@ def render_job(
                                 "optional": True,
                             }
                         },
+                        *_build_secret_sources(spec, build_secrets or {}),
                     ],
                 },
             },
@@ -215,6 +224,18 @@ def render_job(
             "template": {"metadata": {"labels": dict(build_labels)}, "spec": pod_spec},
         },
     }
+
+
+def _build_secret_sources(spec: BuildSpec, secrets: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The projected sources of the build secrets the spec names: one key each."""
+    sources = []
+    for use in spec.secrets:
+        if use.name not in secrets:  # gone from the settings: the runner says it is missing
+            continue
+        name, _, key = secrets[use.name].partition("/")
+        item = {"key": key or use.name, "path": f"{BUILD_SECRETS}/{use.name}"}
+        sources.append({"secret": {"name": name, "items": [item], "optional": True}})
+    return sources
 
 
 def _containers_storage(settings: KubernetesSettings) -> dict[str, Any]:

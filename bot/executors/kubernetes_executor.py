@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,8 @@ class KubernetesExecutor:
     max_build_seconds: int = DEFAULT_MAX_BUILD_SECONDS
     max_log_bytes: int = DEFAULT_MAX_BYTES
     artifact_policy: ArtifactPolicy = field(default_factory=ArtifactPolicy)
+    # Build secret name -> its Kubernetes Secret, name[/key] (settings build_secrets).
+    build_secrets: Mapping[str, str] = field(default_factory=dict)
     _client: KubeClient | None = field(default=None, init=False, repr=False)
 
     def _kube(self) -> KubeClient:
@@ -123,6 +126,7 @@ class KubernetesExecutor:
                 build_id, spec, settings=self.settings,
                 insecure_registries=self.insecure_registries,
                 max_build_seconds=self.max_build_seconds, artifact_policy=self.artifact_policy,
+                build_secrets=self.build_secrets,
             )  # fmt: skip
             job = await asyncio.to_thread(kube.create_build, secret, manifest)
             where = f"{self.settings.build_namespace}/{name}"

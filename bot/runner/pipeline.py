@@ -6,6 +6,10 @@ context and symlinks); read the builder image's s2i labels; `s2i build --as-dock
 append the runtime stage when the template has a runtime image; build with the engine; push;
 read the pushed image's size from the registry.
 
+Build secrets (bot/build_secrets.py) are mounted on s2i's assemble step alone
+(`RUN --mount=type=secret`), which docker's classic builder cannot do: a build with secrets is
+built with buildah whichever engine is configured (engine_for).
+
 Credentials are read once and removed from where the executor put them (when it may); each
 step that needs one gets its own short-lived copy outside the workdir (PrivateFiles): the
 token for the fetch, the registry auth for the steps that pull or push. s2i, which copies
@@ -88,6 +92,16 @@ class _Bases:
 
     builder: str | None = None
     runtime: str | None = None
+
+
+def engine_for(spec: BuildSpec, configured: str, log: BuildLog) -> str:
+    """The engine this build uses: buildah when it mounts build secrets and docker is
+    configured (docker 20.10's classic builder has no RUN --mount, and BuildKit needs the
+    buildx plugin with a newer client), else the configured one."""
+    if spec.secrets and configured == "docker":
+        log.line("build secrets need RUN --mount=type=secret: building with buildah, not docker")
+        return "buildah"
+    return configured
 
 
 def _refuse_unsafe_values(spec: BuildSpec) -> None:
@@ -182,6 +196,7 @@ def _build(
                 else:
                     log.line("no previous build: a clean build (the next one will be incremental)")
 
+    user = labels.get(s2i.ASSEMBLE_USER, "1001")
     with log.step("s2i build --as-dockerfile"):
         # s2i also tries to read these labels itself and warns when it cannot reach a plain
         # HTTP registry; the flags below carry them either way.
@@ -196,14 +211,17 @@ def _build(
         text = dockerfile.name_builder_stage(generated.read_text(), spec.builder_image)
         if previous:
             text = dockerfile.unpack_artifacts_in_cached_stage(text)
+        text = dockerfile.mount_secrets(text, spec.secrets, user)
         generated.write_text(text)
+        for use in spec.secrets:
+            log.line(f"build secret {use.name}: mounted at {use.target} while assemble runs"
+                     + (f" (${use.env})" if use.env else ""))  # fmt: skip
 
     if spec.runtime is not None:
         with log.step(f"add runtime stage from {spec.runtime.image}"):
             scripts_dir = dockerfile.scripts_dir_from_url(
                 runtime_labels.get(s2i.SCRIPTS_URL, s2i.DEFAULT_SCRIPTS_URL)
             )
-            user = labels.get(s2i.ASSEMBLE_USER, "1001")
             builder_text = generated.read_text()
             stage = dockerfile.runtime_stage(
                 builder_text, spec.runtime, scripts_dir=scripts_dir, user=user
@@ -219,13 +237,20 @@ def _build(
     # With a runtime image, the next incremental build needs the builder stage (its caches
     # and save-artifacts), which the slim image lacks: keep that stage as a cache image.
     keep_cache = spec.incremental and spec.runtime is not None
+    names = [use.name for use in spec.secrets]
     with private.registry_auth() as authfile:
-        engine = make_engine(options.engine, authfile, options.insecure_registries)
-        with log.step(f"build {spec.output} with {engine.name}"):
-            engine.build(context, generated, spec.output, log, layers=keep_cache)
+        engine = make_engine(engine_for(spec, options.engine, log), authfile,
+                             options.insecure_registries)  # fmt: skip
+        with (
+            log.step(f"build {spec.output} with {engine.name}"),
+            private.build_secrets(names) as secret_files,
+        ):
+            engine.build(context, generated, spec.output, log, layers=keep_cache,
+                         secrets=secret_files)  # fmt: skip
             if keep_cache:
                 engine.build(context, generated, spec.cache_image, log,
-                             target=dockerfile.BUILDER_STAGE, layers=True)  # fmt: skip
+                             target=dockerfile.BUILDER_STAGE, layers=True,
+                             secrets=secret_files)  # fmt: skip
         with log.step(f"push {', '.join(spec.outputs)}"):
             digest = engine.push(spec.output, log)
             for other in spec.outputs[1:]:

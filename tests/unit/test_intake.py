@@ -8,6 +8,7 @@ import pytest
 from bot.build_logs import LogStore
 from bot.build_record import BuildState
 from bot.build_result import BuildResult
+from bot.build_secrets import SecretGrant, SecretPolicy
 from bot.events import Event, EventKind, Repo
 from bot.forges.base import ReleaseAsset
 from bot.intake import Intake
@@ -160,3 +161,26 @@ def test_a_rebuild_on_a_new_base_builds_only_while_its_commit_is_the_refs_newest
     assert rebuild("r2") == []  # a build of SHA2 runs
     store.finish(newer, ok)
     assert rebuild("r3") == []  # SHA2 is what main's tags show now
+
+
+def test_a_build_secret_the_repository_may_not_use_fails_the_config_naming_it(
+    tmp_path: Path,
+) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    forge = RecordingForge()
+    forge.files[("acme/app", ".s2i.yaml", SHA)] = CONFIG.split("  - name: cli")[0] + (
+        "    secrets: [npmrc]\n"
+    )
+    templates = {"go": Template(name="go", builder="s2i-bot/go")}
+    secrets = SecretPolicy([SecretGrant("npmrc", ("platform/*",))])
+    intake = Intake(store, {"github": forge}, templates, LogStore(store, tmp_path), None,
+                    secrets=secrets)  # fmt: skip
+    actions = intake.builds_for(
+        delivery(store, "d1"), Event(EventKind.PUSH, REPO, "refs/heads/main", SHA, "a", "d1")
+    )
+    (build,) = actions.report
+    assert actions.dispatch == [] and build.state is BuildState.FAILED
+    assert build.reason == (
+        ".s2i.yaml line 6, column 15: repository acme/app may not use build secret 'npmrc' "
+        "(the operator lets platform/* use it: build_secrets.npmrc.repositories)"
+    )

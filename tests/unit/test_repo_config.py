@@ -69,7 +69,7 @@ def test_an_unknown_key_is_reported_with_its_line_column_and_the_allowed_keys() 
     assert errors_of(text) == [
         "line 2, column 5: missing required key 'image'",
         "line 4, column 5: unknown key 'imag'; allowed: binary, context, env, image, "
-        "incremental, name, runtime, tags, template, timeout, triggers",
+        "incremental, name, runtime, secrets, tags, template, timeout, triggers",
     ]
 
 

@@ -209,3 +209,35 @@ def test_a_github_app_shows_builds_as_check_runs_and_a_token_as_statuses_unless_
     assert message.startswith(
         "S2I_BOT_GITHUB__CHECK_RUNS: github.check_runs: 'both' needs github.app_id"
     )
+
+
+def test_build_secrets_are_checked_at_start_naming_the_file_and_line(tmp_path: Path) -> None:
+    npmrc = tmp_path / "npmrc"
+    npmrc.write_text("//r/:_authToken=x\n")
+    config = tmp_path / "bot.yaml"
+    config.write_text(
+        f"build_secrets:\n  npmrc:\n    file: {npmrc}\n    repositories: ['acme/*']\n"
+        "    env: NPM_CONFIG_USERCONFIG\n"
+    )
+    settings = load_settings(config, {})
+    assert settings.build_secrets["npmrc"].file == npmrc
+    npmrc.unlink()
+    with pytest.raises(
+        SettingsError, match=r"bot.yaml:1: build_secrets: npmrc: cannot read .*npmrc"
+    ):
+        load_settings(config, {})
+    config.write_text("build_secrets:\n  npmrc:\n    file: /x\n    repositories: []\n")
+    with pytest.raises(SettingsError, match=r"bot\.yaml:4: build_secrets\.npmrc\.repositories"):
+        load_settings(config, {})
+    config.write_text("build_secrets:\n  npmrc:\n    repositories: [a/b]\n    env: LD_PRELOAD\n")
+    with pytest.raises(SettingsError, match=r"bot\.yaml:4: .*LD_PRELOAD"):
+        load_settings(config, {})
+
+
+def test_jobs_mount_build_secrets_from_kubernetes_secrets_not_files(tmp_path: Path) -> None:
+    config = tmp_path / "bot.yaml"
+    config.write_text("executor: kubernetes\nbuild_secrets:\n  npmrc:\n    repositories: [a/b]\n")
+    with pytest.raises(SettingsError, match="npmrc: Jobs mount a Secret: set kubernetes_secret"):
+        load_settings(config, {})
+    config.write_text(config.read_text() + "    kubernetes_secret: npm-token/npmrc\n")
+    assert load_settings(config, {}).build_secrets["npmrc"].kubernetes_secret == "npm-token/npmrc"
