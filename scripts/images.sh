@@ -6,7 +6,8 @@
 #
 # Each context is staged in a temporary directory. The runner's: its Containerfile, the bot
 # package (its tracked and new files under bot/, as the working tree has them), what it
-# imports (pydantic, PyYAML) copied from the bot's virtualenv, and the s2i binary. The bot's:
+# imports (pydantic, PyYAML) copied from the bot's virtualenv, and the s2i and crane binaries
+# (scripts/provision.sh builds both from the Go module proxy, cached by version). The bot's:
 # its Containerfile and wheels: s2i-bot's own (scripts/wheel.sh, from the working tree) and
 # its dependencies' at the versions of the virtualenv the tests ran with (from the package
 # index or pip's cache; the image build reaches no index, it installs the wheel as a user
@@ -78,12 +79,15 @@ build_and_push() {
 }
 
 runner() {
-  local ctx s2i
+  local ctx s2i crane
   s2i=$(jq -r .s2i "$STATE/testenv.json")
+  crane=$(jq -r '.crane // empty' "$STATE/testenv.json")
   [ -x "$s2i" ] || { echo "no s2i at $s2i: run scripts/provision.sh" >&2; exit 1; }
+  [ -x "$crane" ] || { echo "no crane in $STATE/testenv.json: run scripts/provision.sh" >&2; exit 1; }
   ctx=$(mktemp -d /var/tmp/runner-image.XXXXXX)
   cp "$ROOT/builders/runner/Containerfile" "$ctx/Containerfile"
   cp "$s2i" "$ctx/s2i"
+  cp "$crane" "$ctx/crane"
   stage_python "$ctx" pydantic PyYAML
   build_and_push runner "$ctx"
   rm -rf "$ctx"
