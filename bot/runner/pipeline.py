@@ -15,7 +15,7 @@ the repository's tree, runs with neither.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,7 +62,19 @@ def run_build(
     Credentials.remove_dir_files(secrets_dir)
     private = PrivateFiles(credentials, options.private_dir)
     try:
-        digest, size = _build(spec, credentials, private, workdir, log, options)
+        return ended(
+            log, lambda: _build(spec, credentials, private, workdir, log, options), spec, started
+        )
+    finally:
+        private.close()
+
+
+def ended(
+    log: BuildLog, body: Callable[[], tuple[str, int]], spec: BuildSpec, started: float
+) -> BuildResult:
+    """The BuildResult of body (the pushed digest and size) or of how it failed."""
+    try:
+        digest, size = body()
     except (BuildFailure, UnsafeValue) as exc:
         reason = str(exc)
         if isinstance(exc, UnsafeValue):
@@ -72,13 +84,13 @@ def run_build(
     except BuildError as exc:
         log.line(f"BUILD ERROR: {exc}")
         return BuildResult(state="error", reason=log.mask(str(exc)))
-    finally:
-        private.close()
-    log.line(f"pushed {spec.output}@{digest} ({size} bytes) in {time.monotonic() - started:.1f}s")
+    if digest:  # a step that pushes nothing (the unprivileged layout's prepare) says nothing
+        elapsed = time.monotonic() - started
+        log.line(f"pushed {spec.output}@{digest} ({size} bytes) in {elapsed:.1f}s")
     return BuildResult(state="succeeded", image=spec.image, digest=digest, size=size)
 
 
-def _refuse_unsafe_values(spec: BuildSpec) -> None:
+def refuse_unsafe_values(spec: BuildSpec) -> None:
     """The values this build would write into the Dockerfile or s2i's argv, checked before
     anything is fetched (the bot checked them when it read .s2i.yaml; rendering checks them
     once more)."""
@@ -97,7 +109,7 @@ def _refuse_unsafe_values(spec: BuildSpec) -> None:
         raise UnsafeValue(found)
 
 
-def _fetch(
+def fetch(
     spec: BuildSpec, credentials: Credentials, private: PrivateFiles, source_dir: Path,
     log: BuildLog, options: RunnerOptions,
 ) -> Path:  # fmt: skip
@@ -134,8 +146,8 @@ def _build(
     log: BuildLog,
     options: RunnerOptions,
 ) -> tuple[str, int]:
-    _refuse_unsafe_values(spec)
-    source_dir = _fetch(spec, credentials, private, workdir / "source", log, options)
+    refuse_unsafe_values(spec)
+    source_dir = fetch(spec, credentials, private, workdir / "source", log, options)
     context = workdir / "context"
 
     with log.step("check the source tree"):

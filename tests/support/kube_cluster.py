@@ -90,8 +90,11 @@ def start_kube_bot(
     start_bot: BotFactory, testenv: ProvisionedEnv, cluster: Cluster, build_namespace: str,
     tmp_path: Path,
 ) -> StartKubeBot:  # fmt: skip
-    def start(kubeconfig: str | None = None, **settings: Any) -> BotProcess:
-        """`kubeconfig`: another way to the cluster (or to no cluster) than its own."""
+    def start(
+        kubeconfig: str | None = None, kubernetes: dict[str, Any] | None = None, **settings: Any
+    ) -> BotProcess:
+        """`kubeconfig`: another way to the cluster (or to no cluster) than its own;
+        `kubernetes`: settings of the executor over the test cluster's."""
         return start_bot(**{
             "builder_registry": testenv.builder_registry,
             "registry_auth_file": str(testenv.auth_file(tmp_path)),
@@ -105,7 +108,7 @@ def start_kube_bot(
                 "host_network": True,
                 "ttl_seconds_after_finished": 600,
                 "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}},
-            },
+            } | (kubernetes or {}),
         } | settings)  # fmt: skip
 
     return start

@@ -1,0 +1,62 @@
+"""End to end on the Kubernetes executor's `unprivileged` layout (issue 13), on the real
+single-node cluster of scripts/cluster.sh: a signed GitHub push -> a Job whose init
+containers fetch the source (runner image) and run the builder image's assemble as its
+non-root user, then crane appends the one application layer in the real registry -> the
+image runs and answers HTTP.
+
+The build pods use the node's network (`host_network: true`), as in test_kubernetes.py.
+"""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from tests.fakes.github import FakeGitHub
+from tests.support import kube_cluster
+from tests.support.apps import app_files, app_repo
+from tests.support.deliveries import push_main
+from tests.support.forges import GitHubHarness
+from tests.support.images import diff_ids, running, skopeo_inspect
+from tests.support.kube_cluster import Cluster, StartKubeBot, build_selector
+from tests.support.outcomes import final_status, log_of
+from tests.support.testenv import ProvisionedEnv
+
+pytestmark = pytest.mark.e2e
+cluster = kube_cluster.cluster
+build_namespace = kube_cluster.build_namespace
+start_kube_bot = kube_cluster.start_kube_bot
+UNPRIVILEGED = {"layout": "unprivileged"}
+
+
+def test_a_go_app_is_the_runtime_images_layers_plus_one_built_by_non_root_containers(
+    github: FakeGitHub, github_forge: GitHubHarness, start_kube_bot: StartKubeBot,
+    testenv: ProvisionedEnv,
+    cluster: Cluster, build_namespace: str,
+) -> None:  # fmt: skip
+    bot = start_kube_bot(kubernetes=UNPRIVILEGED)
+    repo, image, sha = app_repo(github_forge, testenv.registry, "kube-u", app_files("go-hello"))
+    push_main(github, bot, repo, sha)
+
+    status = final_status(github_forge, repo, sha)
+    log = log_of(status)
+    assert status.state == "success", log
+    match = re.fullmatch(r"(sha256:[0-9a-f]{64}) \([0-9.]+ MB\)", status.description)
+    assert match, status.description
+    digest = match.group(1)
+    assert skopeo_inspect(testenv, f"{image}:main")["Digest"] == digest
+    # The runtime image's layers, then one: the artifacts.
+    runtime = testenv.images["go-runtime"]
+    layers = diff_ids(testenv, f"{image}@{digest}")
+    assert layers[:-1] == diff_ids(testenv, runtime) and len(layers) == len(layers[:-1]) + 1
+    # assemble ran in the builder image (by digest) as its assemble user; no buildah.
+    assert "STEP 2/2: RUN /usr/libexec/s2i/assemble (as uid 1001)" in log, log
+    assert "buildah" not in log
+    (pod,) = cluster.objects(build_namespace, "pods", build_selector(1))
+    (assemble,) = [c for c in pod["spec"]["initContainers"] if c["name"] == "assemble"]
+    assert re.fullmatch(r"127\.0\.0\.1:5000/s2i-bot/go@sha256:[0-9a-f]{64}", assemble["image"])
+    assert pod["spec"]["securityContext"]["runAsUser"] == 1001
+    with running(testenv, f"{image}@{digest}") as url:
+        assert "Hello" in httpx.get(url, timeout=10).text
