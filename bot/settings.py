@@ -160,6 +160,10 @@ class KubernetesSettings(BaseModel):
     # crane, under the `restricted` Pod Security Standard (builders that keep the contract
     # of builders/README.md).
     layout: Literal["buildah", "unprivileged"] = "buildah"
+    # `unprivileged` layout without host_network (which `restricted` refuses): loopback
+    # addresses builds name (registry, forge) served in the pod from a node address that
+    # forwards to them, as LISTEN_HOST:PORT=TARGET_HOST:PORT (bot/runner/loopback_relay.py).
+    loopback_relays: list[str] = []
 
     @model_validator(mode="after")
     def _build_namespace(self) -> KubernetesSettings:

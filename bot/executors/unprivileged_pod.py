@@ -75,6 +75,8 @@ def render_pod(
         ]  # fmt: skip
         for registry in insecure_registries:
             args += ["--insecure-registry", registry]
+        for relay in settings.loopback_relays:
+            args += ["--relay", relay]
         return {
             "name": name,
             "image": settings.runner_image,

@@ -23,6 +23,7 @@ from bot.build_spec import BuildSpec
 from bot.runner.artifact import DEFAULT_MAX_BYTES, ArtifactPolicy
 from bot.runner.environment import minimal_env
 from bot.runner.export import run_export
+from bot.runner.loopback_relay import relays
 from bot.runner.pipeline import RunnerOptions, run_build
 from bot.runner.prepare import run_prepare
 from bot.runner.process import BuildLog
@@ -45,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--step", choices=["build", "prepare", "export"], default="build")
     parser.add_argument("--builder", default="", help="the builder's digest reference")
     parser.add_argument("--destination", default="/tmp", help="the builder's s2i destination")
+    # LISTEN=TARGET: a loopback address of the build served from another (loopback_relay.py)
+    parser.add_argument("--relay", action="append", default=[])
     args = parser.parse_args(argv)
 
     spec = BuildSpec.model_validate_json(args.spec.read_text())
@@ -63,17 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.clear()
     os.environ.update(narrowed)
     try:
-        if args.step == "prepare":
-            result = run_prepare(
-                spec, args.secrets, args.workdir, log, options,
-                builder=args.builder, destination=args.destination,
-            )  # fmt: skip
-        elif args.step == "export":
-            result = run_export(
-                spec, args.secrets, args.workdir, log, options, builder=args.builder
-            )
-        else:
-            result = run_build(spec, args.secrets, args.workdir, log, options)
+        with relays(args.relay):
+            result = _run_step(args, spec, log, options)
     except Exception as exc:  # a bug in the runner must still end the build with a reason
         for line in traceback.format_exc().splitlines():
             log.line(line)
@@ -83,6 +77,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0  # the build goes on in the next container: its result is the export's
     args.result.write_text(result.model_dump_json())
     return EXIT_CODES[result.state]
+
+
+def _run_step(
+    args: argparse.Namespace, spec: BuildSpec, log: BuildLog, options: RunnerOptions
+) -> BuildResult:
+    if args.step == "prepare":
+        return run_prepare(
+            spec, args.secrets, args.workdir, log, options,
+            builder=args.builder, destination=args.destination,
+        )  # fmt: skip
+    if args.step == "export":
+        return run_export(spec, args.secrets, args.workdir, log, options, builder=args.builder)
+    return run_build(spec, args.secrets, args.workdir, log, options)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ from tests.support.testenv import ProvisionedEnv
 pytestmark = pytest.mark.e2e
 cluster = kube_cluster.cluster
 build_namespace = kube_cluster.build_namespace
+restricted_build_namespace = kube_cluster.restricted_build_namespace
+pod_relays = kube_cluster.pod_relays
 start_kube_bot = kube_cluster.start_kube_bot
 UNPRIVILEGED = {"layout": "unprivileged"}
 
@@ -58,5 +60,26 @@ def test_a_go_app_is_the_runtime_images_layers_plus_one_built_by_non_root_contai
     (assemble,) = [c for c in pod["spec"]["initContainers"] if c["name"] == "assemble"]
     assert re.fullmatch(r"127\.0\.0\.1:5000/s2i-bot/go@sha256:[0-9a-f]{64}", assemble["image"])
     assert pod["spec"]["securityContext"]["runAsUser"] == 1001
+    with running(testenv, f"{image}@{digest}") as url:
+        assert "Hello" in httpx.get(url, timeout=10).text
+
+
+def test_under_the_restricted_pod_security_standard_a_build_is_admitted_and_pushed(
+    github: FakeGitHub, github_forge: GitHubHarness, start_kube_bot: StartKubeBot,
+    testenv: ProvisionedEnv,
+    cluster: Cluster, restricted_build_namespace: str, pod_relays: list[str],
+) -> None:  # fmt: skip
+    kubernetes = UNPRIVILEGED | {"host_network": False, "loopback_relays": pod_relays}
+    bot = start_kube_bot(kubernetes=kubernetes)
+    repo, image, sha = app_repo(github_forge, testenv.registry, "kube-r", app_files("go-hello"))
+    push_main(github, bot, repo, sha)
+
+    status = final_status(github_forge, repo, sha)
+    log = log_of(status)
+    assert status.state == "success", log
+    digest = status.description.split()[0]
+    assert skopeo_inspect(testenv, f"{image}:main")["Digest"] == digest
+    (pod,) = cluster.objects(restricted_build_namespace, "pods", build_selector(1))
+    assert "hostNetwork" not in pod["spec"]
     with running(testenv, f"{image}@{digest}") as url:
         assert "Hello" in httpx.get(url, timeout=10).text

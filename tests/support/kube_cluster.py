@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +19,18 @@ from typing import Any
 
 import pytest
 
-from tests.support.bot_process import REPO_ROOT, BotFactory, BotProcess
+from bot.runner.loopback_relay import relays
+from tests.fakes.github import FakeGitHub
+from tests.support.bot_process import REPO_ROOT, BotFactory, BotProcess, free_port
 from tests.support.names import unique
 from tests.support.testenv import STATE, ProvisionedEnv
 from tests.support.wait import wait_until
 
 RUNNER_IMAGE = "127.0.0.1:5000/s2i-bot/runner:latest"
 REGISTRY_SECRET = "registry"
+# The node's address on the CNI bridge (the gateway of scripts/cluster.sh's POD_CIDR): where a
+# pod with a network namespace of its own reaches the node.
+NODE_ADDRESS = "10.244.0.1"
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,34 @@ def build_namespace(cluster: Cluster, testenv: ProvisionedEnv, tmp_path: Path) -
     )  # fmt: skip
     yield name
     cluster.kubectl_run("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def restricted_build_namespace(cluster: Cluster, build_namespace: str) -> str:
+    """The build namespace, enforcing the `restricted` Pod Security Standard: the API server's
+    PodSecurity admission refuses any pod that breaks it."""
+    cluster.kubectl_run(
+        "label", "namespace", build_namespace,
+        "pod-security.kubernetes.io/enforce=restricted",
+        "pod-security.kubernetes.io/enforce-version=latest",
+    )  # fmt: skip
+    return build_namespace
+
+
+@pytest.fixture
+def pod_relays(github: FakeGitHub, testenv: ProvisionedEnv) -> Iterator[list[str]]:
+    """For build pods without the node's network (`restricted` refuses hostNetwork): the
+    registry and the fake GitHub, which listen on the node's loopback, forwarded from ports
+    of NODE_ADDRESS here; the kubernetes.loopback_relays that serve them in the pod under
+    their loopback addresses."""
+    served = [testenv.registry, urllib.parse.urlsplit(github.url).netloc]
+    forwards, in_pod = [], []
+    for address in served:
+        port = free_port(NODE_ADDRESS)
+        forwards.append(f"{NODE_ADDRESS}:{port}={address}")
+        in_pod.append(f"{address}={NODE_ADDRESS}:{port}")
+    with relays(forwards):
+        yield in_pod
 
 
 StartKubeBot = Callable[..., BotProcess]
