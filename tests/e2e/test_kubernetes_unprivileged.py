@@ -16,11 +16,12 @@ import pytest
 
 from tests.fakes.github import FakeGitHub
 from tests.support import kube_cluster
-from tests.support.apps import app_files, app_repo
+from tests.support.apps import APPS, app_files, app_repo, s2i_yaml
 from tests.support.deliveries import push_main
 from tests.support.forges import GitHubHarness
 from tests.support.images import diff_ids, running, skopeo_inspect
 from tests.support.kube_cluster import Cluster, StartKubeBot, build_selector
+from tests.support.names import unique
 from tests.support.outcomes import final_status, log_of
 from tests.support.testenv import ProvisionedEnv
 
@@ -83,3 +84,96 @@ def test_under_the_restricted_pod_security_standard_a_build_is_admitted_and_push
     assert "hostNetwork" not in pod["spec"]
     with running(testenv, f"{image}@{digest}") as url:
         assert "Hello" in httpx.get(url, timeout=10).text
+
+
+@pytest.mark.parametrize(
+    ("template", "app"),
+    [("python", "python-hello"), ("nodejs", "node-hello"), ("static", "static-hello"),
+     ("java", "java-hello")],
+)  # fmt: skip
+def test_each_builder_template_builds_unprivileged_into_its_builder_image_plus_one_layer(
+    template: str, app: str,
+    github: FakeGitHub, github_forge: GitHubHarness, start_kube_bot: StartKubeBot,
+    testenv: ProvisionedEnv,
+    restricted_build_namespace: str, pod_relays: list[str],
+) -> None:  # fmt: skip
+    kubernetes = UNPRIVILEGED | {"host_network": False, "loopback_relays": pod_relays}
+    bot = start_kube_bot(kubernetes=kubernetes)
+    repo = github_forge.create_repo(unique(f"acme/kube-{template}"))
+    image = f"{testenv.registry}/{repo}".lower()
+    files = app_files(app) | {".s2i.yaml": s2i_yaml(image, template=template)}
+    sha = github_forge.commit(repo, files)
+    push_main(github, bot, repo, sha)
+
+    status = final_status(github_forge, repo, sha)
+    log = log_of(status)
+    assert status.state == "success", log
+    digest = status.description.split()[0]
+    base = testenv.images["java-runtime" if template == "java" else template]
+    layers = diff_ids(testenv, f"{image}@{digest}")
+    assert layers[:-1] == diff_ids(testenv, base), "not the base image's layers plus one"
+    with running(testenv, f"{image}@{digest}") as url:
+        assert httpx.get(url, timeout=10).status_code == 200
+
+
+def test_a_compile_error_fails_with_the_compilers_message_read_from_the_builders_log(
+    github: FakeGitHub, github_forge: GitHubHarness, start_kube_bot: StartKubeBot,
+    testenv: ProvisionedEnv,
+    restricted_build_namespace: str, pod_relays: list[str],
+) -> None:  # fmt: skip
+    kubernetes = UNPRIVILEGED | {"host_network": False, "loopback_relays": pod_relays}
+    bot = start_kube_bot(kubernetes=kubernetes)
+    main = (APPS / "go-hello" / "main.go").read_text().replace("greet.Hello(", "greet.Helo(")
+    files = app_files("go-hello") | {"main.go": main}
+    repo, _, sha = app_repo(github_forge, testenv.registry, "kube-u-broken", files)
+    push_main(github, bot, repo, sha)
+
+    status = final_status(github_forge, repo, sha)
+    assert status.state == "failure", log_of(status)
+    expected = r"assemble failed: main\.go:\d+:\d+: undefined: greet\.Helo"
+    assert re.fullmatch(expected, status.description), status.description
+    assert "undefined: greet.Helo" in log_of(status)
+
+
+@pytest.mark.parametrize(
+    ("template", "app", "restored"),
+    [
+        # With a runtime image: the builder side is kept as <tag>-s2i-cache.
+        ("go", "go-hello", "Restoring Go build cache from a previous build"),
+        # Without: the previous application image's own last layer.
+        ("python", "python-hello", "Restoring pip's cache from a previous build"),
+    ],
+)
+def test_an_incremental_build_restores_the_artifacts_from_the_previous_application_layer(
+    template: str, app: str, restored: str,
+    github: FakeGitHub, github_forge: GitHubHarness, start_kube_bot: StartKubeBot,
+    testenv: ProvisionedEnv,
+    restricted_build_namespace: str, pod_relays: list[str],
+) -> None:  # fmt: skip
+    kubernetes = UNPRIVILEGED | {"host_network": False, "loopback_relays": pod_relays}
+    bot = start_kube_bot(kubernetes=kubernetes)
+    repo = github_forge.create_repo(unique(f"acme/kube-incr-{template}"))
+    image = f"{testenv.registry}/{repo}".lower()
+    config = s2i_yaml(image, template=template) + "    incremental: true\n"
+    files = app_files(app) | {".s2i.yaml": config}
+    first = github_forge.commit(repo, files)
+    push_main(github, bot, repo, first)
+    status = final_status(github_forge, repo, first)
+    log = log_of(status)
+    assert status.state == "success", log
+    assert "a clean build" in log
+
+    main = next(name for name in files if name.endswith((".go", ".py")) and "/" not in name)
+    comment = "//" if main.endswith(".go") else "#"
+    text = files[main]
+    assert isinstance(text, str)
+    second = github_forge.commit(repo, {main: text + f"\n{comment} a one-line change\n"})
+    push_main(github, bot, repo, second)
+    status = final_status(github_forge, repo, second)
+    log = log_of(status)
+    assert status.state == "success", log
+    assert "restoring from its application layer" in log
+    assert restored in log
+    digest = status.description.split()[0]
+    with running(testenv, f"{image}@{digest}") as url:
+        assert httpx.get(url, timeout=10).status_code == 200
