@@ -49,18 +49,31 @@ io=__IO__
 cd /
 if [ -f "$io/previous.tar" ]; then
   # The previous image's application layer back in place gives save-artifacts what it had
-  # there; its files are removed again before assemble runs, as in a fresh container.
+  # there. Then the builder is put back as it was, as in a fresh container: the layer's
+  # files removed, the image's own files it had overwritten restored from a copy.
   # "STEP n/2: RUN <script>" as buildah prints it: bot/failure_reason.py names the script.
   echo "STEP 1/2: RUN $S2I_BOT_SAVE_ARTIFACTS (the previous build's, restoring its artifacts)"
-  tar -xf "$io/previous.tar" --no-overwrite-dir --no-same-owner -C / 2>&1 | head -n 5 >&2 || true
+  tar -tf "$io/previous.tar" >"$io/previous.list"
+  while IFS= read -r f; do
+    if [ -f "/$f" ] || [ -L "/$f" ]; then echo "$f"; fi
+  done <"$io/previous.list" >"$io/overwritten.list"
+  tar -cf "$io/overwritten.tar" --no-recursion -T "$io/overwritten.list"
+  # Directories that are not the build user's keep their mode: tar's complaints about them
+  # are left out.
+  quiet='Cannot change mode|Cannot utime|Cannot change ownership|Exiting with failure status'
+  { tar -xf "$io/previous.tar" --no-overwrite-dir --no-same-owner -C / 2>&1 || true; } |
+    { grep -Ev "$quiet" >&2 || true; }
   mkdir -p "$S2I_BOT_DESTINATION/artifacts"
   if "$S2I_BOT_SAVE_ARTIFACTS" | tar -xf - -C "$S2I_BOT_DESTINATION/artifacts"; then :; else
     echo "WARNING: save-artifacts failed: building without the previous artifacts" >&2
     rm -rf "$S2I_BOT_DESTINATION/artifacts"
   fi
-  tar -tf "$io/previous.tar" | while IFS= read -r f; do
+  while IFS= read -r f; do
     [ -d "/$f" ] || rm -f "/$f"
-  done
+  done <"$io/previous.list"
+  { tar -xf "$io/overwritten.tar" --no-overwrite-dir -C / 2>&1 || true; } |
+    { grep -Ev "$quiet" >&2 || true; }
+  rm -f "$io/previous.tar" "$io/overwritten.tar"
 fi
 touch "$io/started"
 echo "STEP 2/2: RUN $S2I_BOT_ASSEMBLE (as uid $(id -u))"

@@ -166,8 +166,11 @@ def test_an_incremental_build_restores_the_artifacts_from_the_previous_applicati
     main = next(name for name in files if name.endswith((".go", ".py")) and "/" not in name)
     comment = "//" if main.endswith(".go") else "#"
     text = files[main]
-    assert isinstance(text, str)
-    second = github_forge.commit(repo, {main: text + f"\n{comment} a one-line change\n"})
+    assert text is not None
+    change = f"\n{comment} a one-line change\n".encode()
+    second = github_forge.commit(
+        repo, {main: (text if isinstance(text, bytes) else text.encode()) + change}
+    )
     push_main(github, bot, repo, second)
     status = final_status(github_forge, repo, second)
     log = log_of(status)
