@@ -11,6 +11,7 @@ with a fresh one-line change and pushes it to each bot, alternating, and measure
 It prints the medians and the ratio kubernetes / local.
 
     .venv/bin/python -m bench.kubernetes_executor [--rounds 3] [--image-cache DIR]
+        [--layout unprivileged|buildah] [--restricted]
 
 With --image-cache DIR (a node directory), Job pods keep buildah's images between builds.
 """
@@ -18,6 +19,7 @@ With --image-cache DIR (a node directory), Job pods keep buildah's images betwee
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import secrets
 import shutil
@@ -26,16 +28,20 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from bot.runner.loopback_relay import relays
 from tests.fakes.github import FakeGitHub, FakeRepo
 from tests.fakes.webhooks import ZERO_SHA, github_headers, push_payload
 from tests.support.apps import app_files
-from tests.support.bot_process import REPO_ROOT, BotProcess
+from tests.support.bot_process import REPO_ROOT, BotProcess, free_port
 from tests.support.forges import GITHUB_TOKEN, WEBHOOK_SECRET, GitHubHarness
+from tests.support.kube_cluster import NODE_ADDRESS
 from tests.support.names import unique
 from tests.support.outcomes import final_status
 from tests.support.testenv import STATE, ProvisionedEnv
@@ -55,9 +61,29 @@ def pod_running(cluster: dict[str, Any], namespace: str, build_id: int) -> bool:
         cluster, "-n", namespace, "get", "pods", "-o", "json",
         "-l", f"app.kubernetes.io/managed-by=s2i-bot,s2i-bot/build-id={build_id}",
     )  # fmt: skip
+    # The unprivileged layout's pod is Pending while its init containers run: it runs as
+    # soon as the first of them does.
     return any(
-        p["status"].get("phase") in ("Running", "Succeeded") for p in json.loads(out)["items"]
+        p["status"].get("phase") in ("Running", "Succeeded")
+        or any(
+            {"running", "terminated"} & (s.get("state") or {}).keys()
+            for s in p["status"].get("initContainerStatuses") or []
+        )
+        for p in json.loads(out)["items"]
     )
+
+
+@contextlib.contextmanager
+def node_relays(addresses: list[str]) -> Iterator[list[str]]:
+    """As tests/support/kube_cluster.py's pod_relays: each loopback address forwarded from a
+    port of the node's bridge address; the kubernetes.loopback_relays for the pods."""
+    forwards, in_pod = [], []
+    for address in addresses:
+        port = free_port(NODE_ADDRESS)
+        forwards.append(f"{NODE_ADDRESS}:{port}={address}")
+        in_pod.append(f"{address}={NODE_ADDRESS}:{port}")
+    with relays(forwards):
+        yield in_pod
 
 
 def push_and_time(
@@ -110,6 +136,15 @@ def main() -> None:
         "--image-cache", default="",
         help="a node directory for buildah's images (kubernetes.image_cache_host_path)",
     )  # fmt: skip
+    parser.add_argument(
+        "--layout", choices=["unprivileged", "buildah"], default="unprivileged",
+        help="kubernetes.layout of the Job builds",
+    )  # fmt: skip
+    parser.add_argument(
+        "--restricted", action="store_true",
+        help="a build namespace enforcing the restricted Pod Security Standard, pods "
+        "without hostNetwork (loopback relays to the registry and the fake GitHub)",
+    )  # fmt: skip
     args = parser.parse_args()
     env = ProvisionedEnv.load()
     for script in (["cluster.sh", "up"], ["images.sh", "runner"]):
@@ -132,7 +167,12 @@ def main() -> None:
              "get", "sa", "default"], capture_output=True, check=False,
         ).stdout:  # fmt: skip
             time.sleep(0.2)
-        with FakeGitHub(GITHUB_TOKEN) as github:
+        if args.restricted:
+            kubectl(
+                cluster, "label", "namespace", namespace,
+                "pod-security.kubernetes.io/enforce=restricted",
+            )  # fmt: skip
+        with FakeGitHub(GITHUB_TOKEN) as github, contextlib.ExitStack() as stack:
             common: dict[str, Any] = {
                 "github": {"api_url": github.api_url, "token": GITHUB_TOKEN,
                            "webhook_secret": WEBHOOK_SECRET},
@@ -143,7 +183,14 @@ def main() -> None:
                 "kubeconfig": cluster["kubeconfig"], "build_namespace": namespace,
                 "runner_image": RUNNER_IMAGE, "registry_secret": "registry",
                 "host_network": True, "image_cache_host_path": args.image_cache,
+                "layout": args.layout,
             }  # fmt: skip
+            if args.restricted:
+                kube_settings |= {"host_network": False, "loopback_relays": stack.enter_context(
+                    node_relays([env.registry, urllib.parse.urlsplit(github.url).netloc])
+                )}  # fmt: skip
+            network = "restricted namespace, relays" if args.restricted else "host network"
+            print(f"layout {args.layout}, {network}", flush=True)
             (work / "local").mkdir()
             (work / "kube").mkdir()
             local = BotProcess(work / "local", common).start()

@@ -94,9 +94,12 @@ runner() {
 }
 
 bot() {
-  local ctx wheel
+  local ctx wheel crane
   ctx=$(mktemp -d /var/tmp/bot-image.XXXXXX)
   cp "$ROOT/builders/bot/Containerfile" "$ctx/Containerfile"
+  crane=$(jq -r '.crane // empty' "$STATE/testenv.json")
+  [ -x "$crane" ] || { echo "no crane in $STATE/testenv.json: run scripts/provision.sh" >&2; exit 1; }
+  cp "$crane" "$ctx/crane"
   wheel=$(bash "$ROOT/scripts/wheel.sh" "$ctx/wheels")
   "$PY" -m pip freeze --exclude-editable >"$ctx/constraints.txt"
   "$PY" -m pip wheel -q -c "$ctx/constraints.txt" -w "$ctx/wheels" "$wheel"

@@ -58,6 +58,11 @@ class Crane:
         config_dir = self._config_dir()
         try:
             result = capture(self._argv(image, *args, image), env=self._env(config_dir))
+        except FileNotFoundError:
+            raise BuildError(
+                f"'{self.crane}' is not installed here: install go-containerregistry's crane "
+                "(scripts/provision.sh builds it) to resolve and write images"
+            ) from None
         finally:
             shutil.rmtree(config_dir, ignore_errors=True)
         if result.returncode != 0:

@@ -10,6 +10,7 @@ The build pods use the node's network (`host_network: true`), as in test_kuberne
 from __future__ import annotations
 
 import re
+import signal
 
 import httpx
 import pytest
@@ -24,6 +25,7 @@ from tests.support.kube_cluster import Cluster, StartKubeBot, build_selector
 from tests.support.names import unique
 from tests.support.outcomes import final_status, log_of
 from tests.support.testenv import ProvisionedEnv
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.e2e
 cluster = kube_cluster.cluster
@@ -180,3 +182,48 @@ def test_an_incremental_build_restores_the_artifacts_from_the_previous_applicati
     digest = status.description.split()[0]
     with running(testenv, f"{image}@{digest}") as url:
         assert httpx.get(url, timeout=10).status_code == 200
+
+
+def test_a_killed_bot_adopts_its_unprivileged_job_and_a_superseded_one_is_deleted(
+    github: FakeGitHub, github_forge: GitHubHarness, start_kube_bot: StartKubeBot,
+    testenv: ProvisionedEnv,
+    cluster: Cluster, restricted_build_namespace: str, pod_relays: list[str],
+) -> None:  # fmt: skip
+    kubernetes = UNPRIVILEGED | {"host_network": False, "loopback_relays": pod_relays}
+    bot = start_kube_bot(kubernetes=kubernetes)
+    namespace = restricted_build_namespace
+    repo, image, sha = app_repo(
+        github_forge, testenv.registry, "kube-u-adopt", app_files("go-hello")
+    )
+    push_main(github, bot, repo, sha)
+    wait_until(
+        lambda: bool(cluster.objects(namespace, "pods", build_selector(1))),
+        timeout=60, what="the build's pod",
+    )  # fmt: skip
+    (job,) = cluster.objects(namespace, "jobs", build_selector(1))
+    bot.stop(signal.SIGKILL)
+    bot.start()
+    status = final_status(github_forge, repo, sha)
+    log = log_of(status)
+    assert status.state == "success", log
+    assert "adopting the Job" in log
+    assert skopeo_inspect(testenv, f"{image}:main")["Digest"] == status.description.split()[0]
+    (after,) = cluster.objects(namespace, "jobs", build_selector(1))
+    assert after["metadata"]["uid"] == job["metadata"]["uid"]
+
+    # A push superseding a running build: its Job and pod are deleted.
+    first = github_forge.commit(repo, {"README.md": "first\n"})
+    push_main(github, bot, repo, first)
+    wait_until(
+        lambda: bool(cluster.objects(namespace, "pods", build_selector(2))),
+        timeout=60, what="the second build's pod",
+    )  # fmt: skip
+    second = github_forge.commit(repo, {"README.md": "second\n"})
+    push_main(github, bot, repo, second)
+    assert "superseded" in final_status(github_forge, repo, first).description
+    wait_until(
+        lambda: not cluster.objects(namespace, "jobs", build_selector(2))
+        and not cluster.objects(namespace, "pods", build_selector(2)),
+        timeout=60, what="the superseded build's Job and pod to be deleted",
+    )  # fmt: skip
+    assert final_status(github_forge, repo, second).state == "success"
