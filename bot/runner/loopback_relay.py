@@ -62,6 +62,30 @@ def _serve(server: socket.socket, target: tuple[str, int], stop: threading.Event
         threading.Thread(target=_connect, args=(client, target), daemon=True).start()
 
 
+def _listening(listen: tuple[str, int]) -> list[socket.socket]:
+    """Sockets on every address the name resolves to (`localhost`: 127.0.0.1 and ::1, which
+    a client may try first); an address this host lacks (no IPv6) is skipped."""
+    found: list[socket.socket] = []
+    infos = socket.getaddrinfo(*listen, type=socket.SOCK_STREAM)
+    for family, kind, proto, _, address in dict.fromkeys(infos):
+        server = socket.socket(family, kind, proto)
+        try:
+            server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                server.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            server.bind(address)
+            server.listen(64)
+        except OSError:
+            server.close()
+            if len(infos) == 1:
+                raise
+            continue
+        found.append(server)
+    if not found:
+        raise OSError(f"cannot listen on {listen[0]}:{listen[1]}")
+    return found
+
+
 @contextlib.contextmanager
 def relays(specs: Sequence[str]) -> Iterator[None]:
     """Serve every relay for as long as the block runs."""
@@ -70,12 +94,9 @@ def relays(specs: Sequence[str]) -> Iterator[None]:
     try:
         for spec in specs:
             listen, target = parse(spec)
-            server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            server.bind(listen)
-            server.listen(64)
-            servers.append(server)
-            threading.Thread(target=_serve, args=(server, target, stop), daemon=True).start()
+            for server in _listening(listen):
+                servers.append(server)
+                threading.Thread(target=_serve, args=(server, target, stop), daemon=True).start()
         yield
     finally:
         stop.set()

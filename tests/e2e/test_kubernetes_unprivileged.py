@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import re
 import signal
+from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.e2e import test_b2i as b2i
 from tests.fakes.github import FakeGitHub
 from tests.support import kube_cluster
 from tests.support.apps import APPS, app_files, app_repo, s2i_yaml
@@ -227,3 +229,28 @@ def test_a_killed_bot_adopts_its_unprivileged_job_and_a_superseded_one_is_delete
         timeout=60, what="the superseded build's Job and pod to be deleted",
     )  # fmt: skip
     assert final_status(github_forge, repo, second).state == "success"
+
+
+def test_a_release_asset_becomes_a_running_image_built_unprivileged(
+    github: FakeGitHub, github_forge: GitHubHarness, start_kube_bot: StartKubeBot,
+    testenv: ProvisionedEnv, tmp_path: Path,
+    restricted_build_namespace: str, pod_relays: list[str],
+) -> None:  # fmt: skip
+    kubernetes = UNPRIVILEGED | {"host_network": False, "loopback_relays": pod_relays}
+    bot = start_kube_bot(kubernetes=kubernetes, artifact_allowed_hosts=b2i.ARTIFACT_HOSTS)
+    repo = github.create_repo(unique("acme/kube-cli"))
+    image = f"{testenv.registry}/{repo.full_name}"
+    sha = repo.commit(
+        {".s2i.yaml": b2i.config(image, '{release_asset: "hello-*-linux.tar.gz"}')}, "cli"
+    )
+    release = repo.create_release(
+        "v1.0.0", assets={"hello-1.0.0-linux.tar.gz": b2i.hello_tarball(tmp_path)}
+    )
+    b2i.publish(bot, repo, release)
+    status = final_status(github_forge, repo.full_name, sha, "s2i/cli")
+    assert status.state == "success", log_of(status)
+    digest = status.description.split()[0]
+    layers = diff_ids(testenv, f"{image}@{digest}")
+    assert layers[:-1] == diff_ids(testenv, testenv.images["binary"])
+    with running(testenv, f"{image}@{digest}") as url:
+        assert "Hello from a prebuilt binary" in httpx.get(url, timeout=10).text

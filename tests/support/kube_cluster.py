@@ -106,7 +106,9 @@ def pod_relays(github: FakeGitHub, testenv: ProvisionedEnv) -> Iterator[list[str
     registry and the fake GitHub, which listen on the node's loopback, forwarded from ports
     of NODE_ADDRESS here; the kubernetes.loopback_relays that serve them in the pod under
     their loopback addresses."""
-    served = [testenv.registry, urllib.parse.urlsplit(github.url).netloc]
+    # The fake GitHub as `localhost`: its asset storage is named so (on the same port), and
+    # in the pod that name is 127.0.0.1 and ::1.
+    served = [testenv.registry, f"localhost:{urllib.parse.urlsplit(github.url).port}"]
     forwards, in_pod = [], []
     for address in served:
         port = free_port(NODE_ADDRESS)
