@@ -30,6 +30,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,29 @@ def pod_running(cluster: dict[str, Any], namespace: str, build_id: int) -> bool:
         )
         for p in json.loads(out)["items"]
     )
+
+
+def pod_timeline(cluster: dict[str, Any], namespace: str, build_id: int) -> str:
+    """Where a Job build's time went, from its pod's status (the API's timestamps are whole
+    seconds): created -> each container's start and end."""
+    out = kubectl(
+        cluster, "-n", namespace, "get", "pods", "-o", "json",
+        "-l", f"app.kubernetes.io/managed-by=s2i-bot,s2i-bot/build-id={build_id}",
+    )  # fmt: skip
+    items = json.loads(out)["items"]
+    if not items:
+        return "(no pod left)"
+    pod = items[0]
+    created = datetime.fromisoformat(pod["metadata"]["creationTimestamp"])
+    parts = []
+    status = pod["status"]
+    for cs in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
+        ended = (cs.get("state") or {}).get("terminated") or {}
+        if ended.get("startedAt") and ended.get("finishedAt"):
+            start = (datetime.fromisoformat(ended["startedAt"]) - created).total_seconds()
+            end = (datetime.fromisoformat(ended["finishedAt"]) - created).total_seconds()
+            parts.append(f"{cs['name']} {start:.0f}-{end:.0f}s")
+    return "pod timeline from creation: " + ", ".join(parts)
 
 
 @contextlib.contextmanager
@@ -228,6 +252,7 @@ def run(
         local_time, _ = push_and_time(
             github, local, local_repo, f"{env.registry}/{local_repo.full_name}", nonce
         )
+        print(f"  {pod_timeline(cluster, namespace, build_id)}", flush=True)
         kube_times.append(kube_time)
         local_times.append(local_time)
         if running is not None:
