@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import secrets
 import shutil
 import statistics
@@ -42,12 +43,10 @@ from tests.fakes.webhooks import ZERO_SHA, github_headers, push_payload
 from tests.support.apps import app_files
 from tests.support.bot_process import REPO_ROOT, BotProcess, free_port
 from tests.support.forges import GITHUB_TOKEN, WEBHOOK_SECRET, GitHubHarness
-from tests.support.kube_cluster import NODE_ADDRESS
+from tests.support.kube_cluster import NODE_ADDRESS, RUNNER_IMAGE, RUNNER_TAG
 from tests.support.names import unique
 from tests.support.outcomes import final_status
 from tests.support.testenv import STATE, ProvisionedEnv
-
-RUNNER_IMAGE = "127.0.0.1:5000/s2i-bot/runner:latest"
 
 
 def kubectl(cluster: dict[str, Any], *args: str) -> str:
@@ -175,6 +174,7 @@ def main() -> None:
         subprocess.run(
             ["bash", str(REPO_ROOT / "scripts" / script[0]), *script[1:]],
             check=True, capture_output=True,
+            env=os.environ | {"S2I_DEV_RUNNER_TAG": RUNNER_TAG},
         )  # fmt: skip
     cluster = json.loads((STATE / "cluster" / "cluster.json").read_text())
     namespace = f"s2i-bot-bench-{secrets.token_hex(3)}"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build s2i-bot's own images and push them to the local registry:
-#   runner  builders/runner/Containerfile -> 127.0.0.1:5000/s2i-bot/runner:latest (Job builds)
+#   runner  builders/runner/Containerfile -> 127.0.0.1:5000/s2i-bot/runner:latest (Job builds;
+#           :$S2I_DEV_RUNNER_TAG instead when set)
 #   bot     builders/bot/Containerfile    -> 127.0.0.1:5000/s2i-bot/bot:latest    (manifests/)
 # Usage: scripts/images.sh [runner|bot]...   (both when none is named)
 #
@@ -64,9 +65,9 @@ print("staged:", ", ".join(sorted(seen)))
 PY
 }
 
-# build_and_push NAME CTX: build CTX/Containerfile as s2i-bot/NAME and push it.
+# build_and_push NAME CTX [TAG]: build CTX/Containerfile as s2i-bot/NAME:TAG (latest) and push it.
 build_and_push() {
-  local name=$1 ctx=$2 image=s2i-bot/$1:latest cfg
+  local name=$1 ctx=$2 image=s2i-bot/$1:${3:-latest} cfg
   # Deterministic timestamps: an unchanged context hits the build cache.
   find "$ctx" -exec touch -h -d @0 {} +
   DOCKER_BUILDKIT=0 "$docker" build -q -f "$ctx/Containerfile" -t "$image" -t "$REGISTRY/$image" "$ctx"
@@ -89,7 +90,9 @@ runner() {
   cp "$s2i" "$ctx/s2i"
   cp "$crane" "$ctx/crane"
   stage_python "$ctx" pydantic PyYAML
-  build_and_push runner "$ctx"
+  # S2I_DEV_RUNNER_TAG: a tag of this working tree's own (tests/support/kube_cluster.py),
+  # so that runner images built from other working trees do not replace it under its tests.
+  build_and_push runner "$ctx" "${S2I_DEV_RUNNER_TAG:-latest}"
   rm -rf "$ctx"
 }
 

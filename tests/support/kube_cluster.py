@@ -9,7 +9,9 @@ GitHub listen on the host's loopback, which a pod in its own network namespace c
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import subprocess
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -26,7 +28,10 @@ from tests.support.names import unique
 from tests.support.testenv import STATE, ProvisionedEnv
 from tests.support.wait import wait_until
 
-RUNNER_IMAGE = "127.0.0.1:5000/s2i-bot/runner:latest"
+# The runner image of this working tree: a tag of its own (several working trees share the
+# registry, and each one's tests must run its own runner code).
+RUNNER_TAG = "wt-" + hashlib.sha256(str(REPO_ROOT).encode()).hexdigest()[:12]
+RUNNER_IMAGE = f"127.0.0.1:5000/s2i-bot/runner:{RUNNER_TAG}"
 REGISTRY_SECRET = "registry"
 # The node's address on the CNI bridge (the gateway of scripts/cluster.sh's POD_CIDR): where a
 # pod with a network namespace of its own reaches the node.
@@ -62,6 +67,7 @@ def cluster(testenv: ProvisionedEnv) -> Cluster:
         result = subprocess.run(
             ["bash", str(REPO_ROOT / "scripts" / script), arg],
             capture_output=True, text=True, check=False,
+            env=os.environ | {"S2I_DEV_RUNNER_TAG": RUNNER_TAG},
         )  # fmt: skip
         assert result.returncode == 0, f"{script} failed:\n{result.stdout}\n{result.stderr}"
     info = json.loads((STATE / "cluster" / "cluster.json").read_text())
