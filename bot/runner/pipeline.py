@@ -19,7 +19,7 @@ the repository's tree, runs with neither.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,7 +67,36 @@ def run_build(
     private = PrivateFiles(credentials, options.private_dir)
     bases = _Bases()
     try:
-        digest, size = _build(spec, credentials, private, workdir, log, options, bases)
+        return ended(
+            log,
+            lambda: _build(spec, credentials, private, workdir, log, options, bases),
+            spec,
+            started,
+            bases,
+        )
+    finally:
+        private.close()
+
+
+@dataclass
+class _Bases:
+    """The digests of the builder and runtime images, as the build read them."""
+
+    builder: str | None = None
+    runtime: str | None = None
+
+
+def ended(
+    log: BuildLog,
+    body: Callable[[], tuple[str, int]],
+    spec: BuildSpec,
+    started: float,
+    bases: _Bases | None = None,
+) -> BuildResult:
+    """The BuildResult of body (the pushed digest and size) or of how it failed; with the
+    digests of the images it was built on, when the build read them (`bases`)."""
+    try:
+        digest, size = body()
     except (BuildFailure, UnsafeValue) as exc:
         reason = str(exc)
         if isinstance(exc, UnsafeValue):
@@ -77,21 +106,14 @@ def run_build(
     except BuildError as exc:
         log.line(f"BUILD ERROR: {exc}")
         return BuildResult(state="error", reason=log.mask(str(exc)))
-    finally:
-        private.close()
-    log.line(f"pushed {spec.output}@{digest} ({size} bytes) in {time.monotonic() - started:.1f}s")
+    if digest:  # a step that pushes nothing (the unprivileged layout's prepare) says nothing
+        elapsed = time.monotonic() - started
+        log.line(f"pushed {spec.output}@{digest} ({size} bytes) in {elapsed:.1f}s")
+    bases = bases or _Bases()
     return BuildResult(
         state="succeeded", image=spec.image, digest=digest, size=size,
         builder_digest=bases.builder, runtime_digest=bases.runtime,
     )  # fmt: skip
-
-
-@dataclass
-class _Bases:
-    """The digests of the builder and runtime images, as the build read them."""
-
-    builder: str | None = None
-    runtime: str | None = None
 
 
 def engine_for(spec: BuildSpec, configured: str, log: BuildLog) -> str:
@@ -104,7 +126,7 @@ def engine_for(spec: BuildSpec, configured: str, log: BuildLog) -> str:
     return configured
 
 
-def _refuse_unsafe_values(spec: BuildSpec) -> None:
+def refuse_unsafe_values(spec: BuildSpec) -> None:
     """The values this build would write into the Dockerfile or s2i's argv, checked before
     anything is fetched (the bot checked them when it read .s2i.yaml; rendering checks them
     once more)."""
@@ -123,7 +145,7 @@ def _refuse_unsafe_values(spec: BuildSpec) -> None:
         raise UnsafeValue(found)
 
 
-def _fetch(
+def fetch(
     spec: BuildSpec, credentials: Credentials, private: PrivateFiles, source_dir: Path,
     log: BuildLog, options: RunnerOptions,
 ) -> Path:  # fmt: skip
@@ -161,8 +183,8 @@ def _build(
     options: RunnerOptions,
     bases: _Bases,
 ) -> tuple[str, int]:
-    _refuse_unsafe_values(spec)
-    source_dir = _fetch(spec, credentials, private, workdir / "source", log, options)
+    refuse_unsafe_values(spec)
+    source_dir = fetch(spec, credentials, private, workdir / "source", log, options)
     context = workdir / "context"
 
     with log.step("check the source tree"):
