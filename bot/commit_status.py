@@ -63,7 +63,7 @@ def status_for(build: Build, public_url: str) -> CommitStatus:
         state,
         context_of(build),
         one_line(description, DESCRIPTION_MAX),
-        log_url(public_url, build.key),
+        build_url(public_url, build.key),  # the build page (the log, live, and why it failed)
         ref,
     )
 

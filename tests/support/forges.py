@@ -27,7 +27,7 @@ class Status(NamedTuple):
     context: str  # GitHub's context, GitLab's name
     state: str
     description: str
-    target_url: str  # the bot's link: the build's log
+    target_url: str  # the bot's link: the build page (its raw log at target_url + "/log")
 
 
 class Harness(Protocol):
