@@ -23,28 +23,17 @@ from tests.fakes.executor import QuickBuilds
 from tests.fakes.github import FakeGitHub
 from tests.fakes.gitlab import FakeGitLab
 from tests.support.bot_in_process import InProcessBot
-from tests.support.forges import GitHubHarness, GitLabHarness, Harness
+from tests.support.forges import GitHubHarness, GitLabHarness, Harness, forge
 from tests.support.names import unique
 from tests.support.outcomes import final_status
 from tests.support.wait import wait_until
 
-TOKEN = "forge-token-" + "c" * 20
+__all__ = ["forge"]  # the fixture (tests/support/forges.py): each test once per forge
+
 API_TOKEN = "listing-" + "c" * 30
 REGISTRY = "127.0.0.1:9"  # the images' registry, which the policy allows: nothing is pushed
 ERROR = BuildResult(state="error", reason="the registry 127.0.0.1:9 does not answer")
 STATUS_SECONDS = 30  # the builds end at once; a loaded machine is slow to report them
-
-
-@pytest.fixture(params=["github", "gitlab"])
-def forge(request: pytest.FixtureRequest) -> Iterator[Harness]:
-    if request.param == "github":
-        with FakeGitHub(TOKEN) as github:
-            yield GitHubHarness(github, TOKEN)
-            assert github.errors == []
-    else:
-        with FakeGitLab(TOKEN) as gitlab:
-            yield GitLabHarness(gitlab, TOKEN)
-            assert gitlab.errors == []
 
 
 @pytest.fixture
