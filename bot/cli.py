@@ -25,12 +25,17 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot import log_context
 from bot.build_result import EXIT_CODES
+from bot.forges import webhook_secrets
 from bot.repo_config import FILE_NAME, RepoConfigError, parse_repo_config, schema
 from bot.settings import Settings, SettingsError, load_settings
 from bot.templates import TemplateError, load_templates
+
+if TYPE_CHECKING:
+    from bot.executors.base import Executor
 
 
 class _SetupError(Exception):
@@ -43,7 +48,14 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
-def _serve(settings: Settings) -> int:
+def serve(settings: Settings, executor: Executor | None = None) -> int:
+    """`s2i-bot serve`; `executor`: one other than the settings' (a test's launcher of this
+    command, tests/support/gated_bot.py)."""
+    # What refuses the start (templates, forge settings) is checked before the server's
+    # imports and its database: a misconfigured bot says so in a fraction of a second and
+    # leaves no database behind. build_bot checks the same again.
+    load_templates(settings.templates_dir)
+    webhook_secrets(settings)
     # JSON lines (log_format: json), from the first (importing the store logs): uvicorn
     # configures no logging of its own, its lines propagate to the root logger and are
     # written as JSON with the bot's.
@@ -58,7 +70,7 @@ def _serve(settings: Settings) -> int:
     from bot.wiring import build_bot
 
     try:
-        bot = build_bot(settings)
+        bot = build_bot(settings, executor=executor)
     except OSError as exc:  # data_dir, the database file, a secret file that went away
         raise _SetupError(f"cannot start: {exc}") from None
     uvicorn.run(
@@ -161,9 +173,11 @@ def _registry_auth(path: Path | None) -> dict[str, object]:
     return config
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, executor: Executor | None = None) -> int:
+    """The command; `executor`: what `serve` builds with instead of the settings' executor
+    (tests/support/gated_bot.py)."""
     try:
-        return _run(argv)
+        return _run(argv, executor)
     except BrokenPipeError:
         # The reader went away (`s2i-bot templates | head`): as Python's signal docs advise,
         # point stdout at devnull so the flush at exit does not fail again.
@@ -171,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def _run(argv: list[str] | None) -> int:
+def _run(argv: list[str] | None, executor: Executor | None) -> int:
     parser = argparse.ArgumentParser(prog="s2i-bot")
     parser.add_argument("--config", type=Path, default=None, help="bot settings (YAML)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -199,7 +213,7 @@ def _run(argv: list[str] | None) -> int:
     try:
         settings = load_settings(args.config)
         if args.command == "serve":
-            return _serve(settings)
+            return serve(settings, executor)
         if args.command == "build":
             return _build(settings, args.path, args.name)
         if args.command == "templates":
