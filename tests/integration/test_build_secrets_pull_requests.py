@@ -18,6 +18,7 @@ from tests.support import http
 from tests.support.bot_in_process import InProcessBot
 from tests.support.forges import GitHubHarness, GitLabHarness, Harness
 from tests.support.names import unique
+from tests.support.wait import wait_until
 
 TOKEN = "forge-token-" + "s" * 20
 WRITER = "maintainer"
@@ -88,9 +89,12 @@ def test_an_approved_fork_pull_request_asking_for_a_build_secret_does_not_get_it
                                for c in forge.comments(repo, number)), timeout=30)  # fmt: skip
     # The notice is published when the forge shows it and the bot recorded it; approving
     # earlier rightly approves nothing (tests/integration/test_pull_request_commands.py).
-    forge.wait_for(
-        lambda: http.get(f"{bot.url}/healthz").json()["unsent_outbox_items"] == 0, timeout=30
-    )
+    # Polled: the bot records what the forge took after the forge answered, so a condition
+    # the fake re-checks at each request it serves may only hold after its last one.
+    wait_until(
+        lambda: http.get(f"{bot.url}/healthz").json()["unsent_outbox_items"] == 0, timeout=30,
+        what="the notice to be sent",
+    )  # fmt: skip
     forge.comment(bot, repo, number, "/s2i ok-to-test", author=WRITER)
 
     state, description = web_status(forge, repo, head)
