@@ -11,6 +11,7 @@ with a fresh one-line change and pushes it to each bot, alternating, and measure
 It prints the medians and the ratio kubernetes / local.
 
     .venv/bin/python -m bench.kubernetes_executor [--rounds 3] [--image-cache DIR]
+        [--layout unprivileged|buildah] [--restricted]
 
 With --image-cache DIR (a node directory), Job pods keep buildah's images between builds.
 """
@@ -18,7 +19,9 @@ With --image-cache DIR (a node directory), Job pods keep buildah's images betwee
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import secrets
 import shutil
 import statistics
@@ -26,21 +29,24 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from bot.runner.loopback_relay import relays
 from tests.fakes.github import FakeGitHub, FakeRepo
 from tests.fakes.webhooks import ZERO_SHA, github_headers, push_payload
 from tests.support.apps import app_files
-from tests.support.bot_process import REPO_ROOT, BotProcess
+from tests.support.bot_process import REPO_ROOT, BotProcess, free_port
 from tests.support.forges import GITHUB_TOKEN, WEBHOOK_SECRET, GitHubHarness
+from tests.support.kube_cluster import NODE_ADDRESS, RUNNER_IMAGE, RUNNER_TAG
 from tests.support.names import unique
 from tests.support.outcomes import final_status
 from tests.support.testenv import STATE, ProvisionedEnv
-
-RUNNER_IMAGE = "127.0.0.1:5000/s2i-bot/runner:latest"
 
 
 def kubectl(cluster: dict[str, Any], *args: str) -> str:
@@ -55,9 +61,52 @@ def pod_running(cluster: dict[str, Any], namespace: str, build_id: int) -> bool:
         cluster, "-n", namespace, "get", "pods", "-o", "json",
         "-l", f"app.kubernetes.io/managed-by=s2i-bot,s2i-bot/build-id={build_id}",
     )  # fmt: skip
+    # The unprivileged layout's pod is Pending while its init containers run: it runs as
+    # soon as the first of them does.
     return any(
-        p["status"].get("phase") in ("Running", "Succeeded") for p in json.loads(out)["items"]
+        p["status"].get("phase") in ("Running", "Succeeded")
+        or any(
+            {"running", "terminated"} & (s.get("state") or {}).keys()
+            for s in p["status"].get("initContainerStatuses") or []
+        )
+        for p in json.loads(out)["items"]
     )
+
+
+def pod_timeline(cluster: dict[str, Any], namespace: str, build_id: int) -> str:
+    """Where a Job build's time went, from its pod's status (the API's timestamps are whole
+    seconds): created -> each container's start and end."""
+    out = kubectl(
+        cluster, "-n", namespace, "get", "pods", "-o", "json",
+        "-l", f"app.kubernetes.io/managed-by=s2i-bot,s2i-bot/build-id={build_id}",
+    )  # fmt: skip
+    items = json.loads(out)["items"]
+    if not items:
+        return "(no pod left)"
+    pod = items[0]
+    created = datetime.fromisoformat(pod["metadata"]["creationTimestamp"])
+    parts = []
+    status = pod["status"]
+    for cs in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
+        ended = (cs.get("state") or {}).get("terminated") or {}
+        if ended.get("startedAt") and ended.get("finishedAt"):
+            start = (datetime.fromisoformat(ended["startedAt"]) - created).total_seconds()
+            end = (datetime.fromisoformat(ended["finishedAt"]) - created).total_seconds()
+            parts.append(f"{cs['name']} {start:.0f}-{end:.0f}s")
+    return "pod timeline from creation: " + ", ".join(parts)
+
+
+@contextlib.contextmanager
+def node_relays(addresses: list[str]) -> Iterator[list[str]]:
+    """As tests/support/kube_cluster.py's pod_relays: each loopback address forwarded from a
+    port of the node's bridge address; the kubernetes.loopback_relays for the pods."""
+    forwards, in_pod = [], []
+    for address in addresses:
+        port = free_port(NODE_ADDRESS)
+        forwards.append(f"{NODE_ADDRESS}:{port}={address}")
+        in_pod.append(f"{address}={NODE_ADDRESS}:{port}")
+    with relays(forwards):
+        yield in_pod
 
 
 def push_and_time(
@@ -110,12 +159,22 @@ def main() -> None:
         "--image-cache", default="",
         help="a node directory for buildah's images (kubernetes.image_cache_host_path)",
     )  # fmt: skip
+    parser.add_argument(
+        "--layout", choices=["unprivileged", "buildah"], default="unprivileged",
+        help="kubernetes.layout of the Job builds",
+    )  # fmt: skip
+    parser.add_argument(
+        "--restricted", action="store_true",
+        help="a build namespace enforcing the restricted Pod Security Standard, pods "
+        "without hostNetwork (loopback relays to the registry and the fake GitHub)",
+    )  # fmt: skip
     args = parser.parse_args()
     env = ProvisionedEnv.load()
     for script in (["cluster.sh", "up"], ["images.sh", "runner"]):
         subprocess.run(
             ["bash", str(REPO_ROOT / "scripts" / script[0]), *script[1:]],
             check=True, capture_output=True,
+            env=os.environ | {"S2I_DEV_RUNNER_TAG": RUNNER_TAG},
         )  # fmt: skip
     cluster = json.loads((STATE / "cluster" / "cluster.json").read_text())
     namespace = f"s2i-bot-bench-{secrets.token_hex(3)}"
@@ -132,7 +191,12 @@ def main() -> None:
              "get", "sa", "default"], capture_output=True, check=False,
         ).stdout:  # fmt: skip
             time.sleep(0.2)
-        with FakeGitHub(GITHUB_TOKEN) as github:
+        if args.restricted:
+            kubectl(
+                cluster, "label", "namespace", namespace,
+                "pod-security.kubernetes.io/enforce=restricted",
+            )  # fmt: skip
+        with FakeGitHub(GITHUB_TOKEN) as github, contextlib.ExitStack() as stack:
             common: dict[str, Any] = {
                 "github": {"api_url": github.api_url, "token": GITHUB_TOKEN,
                            "webhook_secret": WEBHOOK_SECRET},
@@ -143,7 +207,14 @@ def main() -> None:
                 "kubeconfig": cluster["kubeconfig"], "build_namespace": namespace,
                 "runner_image": RUNNER_IMAGE, "registry_secret": "registry",
                 "host_network": True, "image_cache_host_path": args.image_cache,
+                "layout": args.layout,
             }  # fmt: skip
+            if args.restricted:
+                kube_settings |= {"host_network": False, "loopback_relays": stack.enter_context(
+                    node_relays([env.registry, urllib.parse.urlsplit(github.url).netloc])
+                )}  # fmt: skip
+            network = "restricted namespace, relays" if args.restricted else "host network"
+            print(f"layout {args.layout}, {network}", flush=True)
             (work / "local").mkdir()
             (work / "kube").mkdir()
             local = BotProcess(work / "local", common).start()
@@ -181,6 +252,7 @@ def run(
         local_time, _ = push_and_time(
             github, local, local_repo, f"{env.registry}/{local_repo.full_name}", nonce
         )
+        print(f"  {pod_timeline(cluster, namespace, build_id)}", flush=True)
         kube_times.append(kube_time)
         local_times.append(local_time)
         if running is not None:

@@ -168,6 +168,13 @@ class LogStore:
             self._ship(build_id)
         return self._store.log_text(build_id)
 
+    def chunks_after(self, build_id: int, chunk_id: int) -> list[tuple[int, bytes]]:
+        """What the log gained after chunk `chunk_id` (0: from the start), with each chunk's
+        id, shipped first when the build runs here: a live reader's next read."""
+        with self._lock:
+            self._ship(build_id)
+        return self._store.log_chunks_after(build_id, chunk_id)
+
     def delete(self, build_ids: Iterable[int]) -> None:
         """Spool files (a build's log in the store goes with the build)."""
         for build_id in build_ids:

@@ -44,3 +44,7 @@ class Build:
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # The digests of the builder and runtime images it was built from (None: not recorded,
+    # a build before they were, or one that did not get that far).
+    builder_digest: str | None = None
+    runtime_digest: str | None = None

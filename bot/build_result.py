@@ -18,3 +18,7 @@ class BuildResult(BaseModel):
     image: str | None = None
     digest: str | None = None
     size: int | None = None  # bytes a pull transfers (compressed layers + config)
+    # The builder and runtime images it was built from, as the registry served them when the
+    # build read their labels: `sha256:...` (a change rebuilds it, bot/base_images.py).
+    builder_digest: str | None = None
+    runtime_digest: str | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.build_secrets import SecretUse
 from bot.image_policy import ImageGrants
 from bot.image_ref import registry_of
 from bot.templates import RuntimeStage
@@ -36,6 +37,9 @@ class BuildSpec(BaseModel):
     source: SourceSpec
     template: str
     note: str = ""  # shown with pending statuses, e.g. which template was detected
+    # A rebuild of the same commit on a new builder or runtime image: `image@digest`, said in
+    # its statuses (bot/base_images.py).
+    rebuilt_on: str = ""
     # The ref commit statuses name when it is not source.ref: a pull request's head branch.
     status_ref: str = ""
     builder_image: str
@@ -50,6 +54,9 @@ class BuildSpec(BaseModel):
     # Where this build may push and pull (bot/image_policy.py), for the runner's own check;
     # None only for a build by hand (`s2i-bot build`).
     images: ImageGrants | None = None
+    # Build secrets mounted while assemble runs: names and variables only, never a value
+    # (bot/build_secrets.py); the files travel with the build's credentials.
+    secrets: tuple[SecretUse, ...] = ()
 
     @property
     def output(self) -> str:

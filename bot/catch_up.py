@@ -74,6 +74,12 @@ class MissedHead:
         return catch_up_id(self.built.forge, self.built.repo, self.built.branch, self.head)
 
 
+def push_webhook(forge: str, push: BranchPush) -> tuple[dict[str, str], bytes]:
+    """The forge's push webhook (headers, body; not sealed yet) for a push no webhook told:
+    the catch-up's, and a manual trigger's (bot/manual_trigger.py)."""
+    return _PUSHES[forge][1](push)
+
+
 def catch_up_id(forge: str, repo: str, branch: str, head: str) -> str:
     """The id of the catch-up delivery for a head: the same in every pass and replica."""
     return f"catch-up-{uuid.uuid5(_IDS, f'{forge}:{repo}:{branch}:{head}')}"

@@ -5,10 +5,15 @@ s2i-bot [--config FILE] serve        run the bot (embedded default: SQLite, loca
 s2i-bot [--config FILE] validate [FILE]    check a .s2i.yaml against the known templates
 s2i-bot [--config FILE] build [DIR] [--name N]    the bot's build of a working tree
 s2i-bot [--config FILE] templates    list the builder templates
+s2i-bot [--config FILE] trigger OWNER/REPO [--ref REF] [--name BUILD] [--forge F] [--url URL]
+                                     ask the running bot to build a branch or tag head
+                                     (URL: --url, else public_url; token: api_token, e.g.
+                                     S2I_BOT_API_TOKEN; bot/trigger_client.py)
 s2i-bot schema                       print the JSON Schema of .s2i.yaml
 
-Exit codes: 0 fine; 1 the .s2i.yaml is missing or invalid (validate), or a build failed;
-2 the bot cannot run as set up (settings, templates, credentials) or a build met an error.
+Exit codes: 0 fine; 1 the .s2i.yaml is missing or invalid (validate), or a build failed, or
+the bot refused a trigger; 2 the bot cannot run as set up (settings, templates, credentials),
+a build met an error, or the bot could not be asked (trigger).
 Every error is one line per problem on stderr, never a traceback.
 """
 
@@ -20,12 +25,17 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot import log_context
 from bot.build_result import EXIT_CODES
+from bot.forges import webhook_secrets
 from bot.repo_config import FILE_NAME, RepoConfigError, parse_repo_config, schema
 from bot.settings import Settings, SettingsError, load_settings
 from bot.templates import TemplateError, load_templates
+
+if TYPE_CHECKING:
+    from bot.executors.base import Executor
 
 
 class _SetupError(Exception):
@@ -38,7 +48,14 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
-def _serve(settings: Settings) -> int:
+def serve(settings: Settings, executor: Executor | None = None) -> int:
+    """`s2i-bot serve`; `executor`: one other than the settings' (a test's launcher of this
+    command, tests/support/gated_bot.py)."""
+    # What refuses the start (templates, forge settings) is checked before the server's
+    # imports and its database: a misconfigured bot says so in a fraction of a second and
+    # leaves no database behind. build_bot checks the same again.
+    load_templates(settings.templates_dir)
+    webhook_secrets(settings)
     # JSON lines (log_format: json), from the first (importing the store logs): uvicorn
     # configures no logging of its own, its lines propagate to the root logger and are
     # written as JSON with the bot's.
@@ -53,7 +70,7 @@ def _serve(settings: Settings) -> int:
     from bot.wiring import build_bot
 
     try:
-        bot = build_bot(settings)
+        bot = build_bot(settings, executor=executor)
     except OSError as exc:  # data_dir, the database file, a secret file that went away
         raise _SetupError(f"cannot start: {exc}") from None
     uvicorn.run(
@@ -94,6 +111,7 @@ def _build(settings: Settings, path: Path, names: list[str] | None) -> int:
     import tempfile
 
     from bot.executors import artifact_policy
+    from bot.planner import PlanError
     from bot.runner.credentials import Credentials
     from bot.runner.pipeline import RunnerOptions
     from bot.working_tree_build import build_locally, local_specs
@@ -109,7 +127,7 @@ def _build(settings: Settings, path: Path, names: list[str] | None) -> int:
         )
     except OSError as exc:
         return _fail(f"{config_file}: cannot read it: {exc.strerror}", 2)
-    except RepoConfigError as exc:
+    except (RepoConfigError, PlanError) as exc:  # build secrets are the bot's alone
         return _fail(str(exc), 2)
     if not specs:
         return _fail(f"no build named {', '.join(names or [])} in {config_file}", 2)
@@ -128,6 +146,19 @@ def _build(settings: Settings, path: Path, names: list[str] | None) -> int:
     return max(EXIT_CODES[r.state] for r in results)
 
 
+def _trigger(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.trigger_client import TriggerFailed, request_body, trigger
+
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    body = request_body(args.repo, args.ref, args.name, args.forge)
+    try:
+        accepted = trigger(args.url or settings.public_url, token, body)
+    except TriggerFailed as exc:
+        return _fail(str(exc), exc.code)
+    print(accepted.summary())
+    return 0
+
+
 def _registry_auth(path: Path | None) -> dict[str, object]:
     if path is None:
         return {"auths": {}}
@@ -142,9 +173,11 @@ def _registry_auth(path: Path | None) -> dict[str, object]:
     return config
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, executor: Executor | None = None) -> int:
+    """The command; `executor`: what `serve` builds with instead of the settings' executor
+    (tests/support/gated_bot.py)."""
     try:
-        return _run(argv)
+        return _run(argv, executor)
     except BrokenPipeError:
         # The reader went away (`s2i-bot templates | head`): as Python's signal docs advise,
         # point stdout at devnull so the flush at exit does not fail again.
@@ -152,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def _run(argv: list[str] | None) -> int:
+def _run(argv: list[str] | None, executor: Executor | None) -> int:
     parser = argparse.ArgumentParser(prog="s2i-bot")
     parser.add_argument("--config", type=Path, default=None, help="bot settings (YAML)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -163,6 +196,12 @@ def _run(argv: list[str] | None) -> int:
     build.add_argument("path", type=Path, nargs="?", default=Path("."))
     build.add_argument("--name", action="append", help="only this build (repeatable)")
     sub.add_parser("templates", help="list the builder templates")
+    trigger = sub.add_parser("trigger", help="ask the running bot to build a branch or tag")
+    trigger.add_argument("repo", help="OWNER/REPO (GitLab: the project's full path)")
+    trigger.add_argument("--ref", help="a branch or tag (default: the default branch)")
+    trigger.add_argument("--name", help="only this build of .s2i.yaml")
+    trigger.add_argument("--forge", choices=["github", "gitlab"], help="when both are set up")
+    trigger.add_argument("--url", help="where the bot answers (default: public_url)")
     sub.add_parser("schema", help=f"print the JSON Schema of {FILE_NAME}")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -174,11 +213,13 @@ def _run(argv: list[str] | None) -> int:
     try:
         settings = load_settings(args.config)
         if args.command == "serve":
-            return _serve(settings)
+            return serve(settings, executor)
         if args.command == "build":
             return _build(settings, args.path, args.name)
         if args.command == "templates":
             return _templates(settings)
+        if args.command == "trigger":
+            return _trigger(settings, args)
         return _validate(settings, args.file)
     except (SettingsError, TemplateError, _SetupError) as exc:
         return _fail(str(exc), 2)

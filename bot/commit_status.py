@@ -47,6 +47,11 @@ def status_for(build: Build, public_url: str) -> CommitStatus:
         case BuildState.SUCCEEDED:
             size = f" ({human_size(build.size)})" if build.size is not None else ""
             state, description = StatusState.SUCCESS, f"{build.digest}{size}"
+            if rebuilt := build.spec.rebuilt_on if build.spec else "":
+                # Within GitHub's 140 characters: the image's digest in full (what users
+                # copy), the base's shortened as `docker images` shows it, without its tag
+                # and without the size (both on /builds/<key>).
+                description = f"{build.digest}, rebuilt on {short_digest(rebuilt)}"
         case BuildState.FAILED:
             state, description = StatusState.FAILURE, build.reason or "the build failed"
         case BuildState.CANCELLED:
@@ -58,9 +63,21 @@ def status_for(build: Build, public_url: str) -> CommitStatus:
         state,
         context_of(build),
         one_line(description, DESCRIPTION_MAX),
-        log_url(public_url, build.key),
+        build_url(public_url, build.key),  # the build page (the log, live, and why it failed)
         ref,
     )
+
+
+def short_digest(reference: str) -> str:
+    """`host/repo:tag@sha256:<64 hex>` -> `host/repo@sha256:<12 hex>`; else as it is."""
+    image, at, digest = reference.rpartition("@")
+    algorithm, colon, hex_digits = digest.partition(":")
+    if not at or not colon:
+        return reference
+    name, _, tag = image.rpartition(":")
+    if name and "/" not in tag:
+        image = name
+    return f"{image}@{algorithm}:{hex_digits[:12]}"
 
 
 def _noted(description: str, build: Build) -> str:

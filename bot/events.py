@@ -17,6 +17,7 @@ class EventKind(enum.StrEnum):
     PULL_REQUEST = "pull_request"  # GitHub pull request / GitLab merge request
     COMMENT = "comment"  # on a pull/merge request
     RELEASE = "release"  # a release published
+    RERUN = "rerun"  # someone asked for builds of a commit again (GitHub's "Re-run")
 
 
 class PullAction(enum.StrEnum):
@@ -43,7 +44,12 @@ class Repo:
 @dataclass(frozen=True, slots=True)
 class BranchPush:
     """A branch moved from `before` to `sha`, told by no webhook: what the catch-up writes as
-    each forge's push webhook (bot/catch_up.py). `paths`: the files changed, None unknown."""
+    each forge's push webhook (bot/catch_up.py). `paths`: the files changed, None unknown.
+
+    A manual trigger (bot/manual_trigger.py) and a rebuild on a new base image
+    (bot/base_images.py) write one too, for a branch or, with `tag`, a tag (`branch` is then
+    the tag's name): `only_builds` limits it to builds of `.s2i.yaml` by name, and `note` says
+    why in its pending statuses."""
 
     repo: Repo
     branch: str
@@ -52,6 +58,10 @@ class BranchPush:
     delivery_id: str
     actor: str
     paths: tuple[str, ...] | None
+    tag: bool = False
+    only_builds: tuple[str, ...] | None = None
+    note: str = ""
+    rebuilt_on: str = ""  # a rebuild on a new base image: `image@digest` (bot/base_images.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +89,16 @@ class Comment:
 
 
 @dataclass(frozen=True, slots=True)
+class Rerun:
+    """A request to run builds again from the forge's own button (GitHub: a check run's
+    "Re-run", `check_run` `rerequested`; "Re-run all checks", `check_suite` `rerequested`)."""
+
+    build_key: str | None  # the build re-run (its check run's external_id); None: the commit's
+    requester: str
+    requester_id: int | None = None  # the forge's user id: it decides who asked
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     kind: EventKind
     repo: Repo
@@ -92,6 +112,12 @@ class Event:
     pr_number: int | None = None  # a comment's pull request (its head is looked up)
     changed_paths: tuple[str, ...] | None = None  # None: unknown (build regardless of paths)
     release_id: int | None = None
+    rerun: Rerun | None = None
+    # Set only by a delivery the bot wrote itself (a manual trigger: BranchPush): only these
+    # builds of `.s2i.yaml` (None: every build the event triggers), and why, for the statuses.
+    only_builds: tuple[str, ...] | None = None
+    note: str = ""
+    rebuilt_on: str = ""  # a rebuild of the same commit on a new base image: `image@digest`
 
     @property
     def branch(self) -> str | None:

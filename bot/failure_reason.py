@@ -109,7 +109,8 @@ def positioned(line: str) -> Diagnostic | None:
 class FailureSpotter:
     """Fed the engine's output line by line; says what failed once the build has."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_diagnostics: int = MAX_DIAGNOSTICS) -> None:
+        self._max_diagnostics = max_diagnostics  # the most kept (check runs take more)
         self._start("")
 
     def _start(self, step: str) -> None:
@@ -139,7 +140,7 @@ class FailureSpotter:
             self._first_other = self._first_other or _clip(match["msg"])
 
     def _diagnose(self, diagnostic: Diagnostic, line: str) -> None:
-        if len(self.diagnostics) < MAX_DIAGNOSTICS:
+        if len(self.diagnostics) < self._max_diagnostics:
             self.diagnostics.append(diagnostic)
         if self._first_positioned is None:
             where = f"{diagnostic.path}:{diagnostic.line}"

@@ -18,6 +18,7 @@ from fnmatch import fnmatchcase
 from bot.actions import Actions
 from bot.build_logs import LogStore
 from bot.build_record import Build, BuildState
+from bot.build_secrets import SecretPolicy, untrusted_reason
 from bot.build_spec import BuildSpec
 from bot.events import Event, EventKind
 from bot.forges.base import FileTooLarge, ForgeApi
@@ -57,6 +58,7 @@ class Intake:
         builder_registry: str | None,
         autodetect: AutodetectSettings | None = None,
         image_policy: ImagePolicy | None = None,
+        secrets: SecretPolicy | None = None,
     ) -> None:
         self._store, self._forges, self._templates = store, forges, templates
         self._logs = logs
@@ -65,6 +67,8 @@ class Intake:
         # Where builds may push and pull; a build outside it fails s2i/config (the planner
         # raises PlanError naming the rule). None only in tests of other concerns.
         self._image_policy = image_policy
+        # The operator's build secrets; None: there are none (a build naming one fails).
+        self._secrets = secrets or SecretPolicy()
 
     def read_config(
         self, delivery: Delivery, event: Event, sha: str, actions: Actions
@@ -84,7 +88,11 @@ class Intake:
                 return self._detected_config(forge, event, sha, actions)
             return None
         try:
-            return parse_repo_config(text, templates=self._templates.keys())
+            repo = event.repo.full_name
+            return parse_repo_config(
+                text, templates=self._templates.keys(),
+                secret_problem=lambda name: self._secrets.problem(name, repo),
+            )  # fmt: skip
         except RepoConfigError as exc:
             self._config_failure(delivery, event, str(exc.errors[0]), str(exc), actions)
             return None
@@ -122,9 +130,12 @@ class Intake:
         config_sha: str | None = None,
         names: Collection[str] | None = None,
         actions: Actions | None = None,
+        untrusted_origin: str = "",
     ) -> Actions:
         """Plan and record the builds of one event. Idempotent: a delivery processed again
-        (after a crash) records only what is missing."""
+        (after a crash) records only what is missing. With `untrusted_origin` (the code is a
+        fork's, or an author's without write access), a build that needs a build secret
+        fails at once, naming it: such builds never get one (bot/build_secrets.py)."""
         actions = actions or Actions()
         forge = self._forges[delivery.forge]
         if event.kind is EventKind.RELEASE and not event.sha:
@@ -133,19 +144,32 @@ class Intake:
         config = self.read_config(delivery, event, config_sha or event.sha, actions)
         if config is None:
             return actions
+        if event.rebuilt_on and not config.rebuild_on_base_change:
+            actions.outcome = f"not rebuilt on {event.rebuilt_on}: rebuild_on_base_change: false"
+            return actions
         try:
             specs = plan(
                 event, config, self._templates, builder_registry=self._builder_registry,
-                names=names, image_policy=self._image_policy,
+                names=names, image_policy=self._image_policy, secrets=self._secrets,
             )  # fmt: skip
         except PlanError as exc:
             self._config_failure(delivery, event, str(exc), str(exc), actions)
             return actions
         existing = {b.name for b in self._store.builds_of_delivery(delivery.id)}
+        if event.rebuilt_on:
+            specs = [
+                s for s in specs if s.name in existing or self._still_newest(delivery, event, s)
+            ]
         for spec in specs:
-            if config.note:
-                spec = spec.model_copy(update={"note": config.note})
+            if note := "; ".join(n for n in (event.note, config.note) if n):
+                spec = spec.model_copy(update={"note": note})
+            if event.rebuilt_on:
+                spec = spec.model_copy(update={"rebuilt_on": event.rebuilt_on})
             if spec.name in existing:
+                continue
+            if spec.secrets and untrusted_origin:
+                reason = untrusted_reason(spec.name, spec.secrets[0].name, untrusted_origin)
+                actions.report.append(self._record(delivery, event, spec, failed=reason))
                 continue
             if spec.source.binary_asset:
                 resolved = self._resolve_asset(forge, event, spec)
@@ -161,6 +185,17 @@ class Intake:
         planned = f"{len(specs)} build(s) planned"
         actions.outcome = f"{config.note}: {planned}" if config.note else planned
         return actions
+
+    def _still_newest(self, delivery: Delivery, event: Event, spec: BuildSpec) -> bool:
+        """Whether a rebuild on a new base (bot/base_images.py) still rebuilds what the ref's
+        tags show: no build of that name and ref ran or succeeded at another commit since it
+        was found, which would have used the new base, and whose tags the rebuild would move
+        back to an older commit."""
+        forge, repo, ref = delivery.forge, event.repo.full_name, ref_key(event)
+        if self._store.unfinished_builds(forge, repo, ref, [spec.name]):
+            return False
+        last = self._store.last_success(forge, repo, ref, spec.name)
+        return last is not None and last.sha == event.sha
 
     def _resolve_asset(self, forge: ForgeApi, event: Event, spec: BuildSpec) -> BuildSpec | str:
         """The release asset matching the build's glob, as a download for the runner; or why

@@ -37,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot import log_context
 from bot.actions import Actions
+from bot.base_images import BaseImageWatch
 from bot.build_logs import LogStore
 from bot.build_record import Build
 from bot.delivery_writer import DeliveryWriter
@@ -44,9 +45,12 @@ from bot.dispatcher import Dispatcher
 from bot.events import Event, EventKind
 from bot.forges.base import ForgeApi, ForgeError, UnknownRepository, WebhookParser
 from bot.intake import Intake
+from bot.manual_trigger import ManualTrigger
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.pull_requests import PullRequests
+from bot.registry_notifications import TagPushed
+from bot.reruns import Reruns
 from bot.settings import Settings
 from bot.store import Delivery, Store
 
@@ -110,11 +114,16 @@ class Bot:
     # the workers: the hooks' delivery logs, then branch heads never built (bot.wiring).
     missed: list[Callable[[], list[Delivery]]] = field(default_factory=list)
     metrics: Metrics = field(default_factory=Metrics)  # GET /metrics (bot/metrics.py)
+    reruns: Reruns | None = None  # GitHub's "Re-run" of check runs (bot/reruns.py)
+    trigger: ManualTrigger | None = None  # POST /api/builds (bot/manual_trigger.py)
+    # Rebuilds on a new base image (bot/base_images.py): POST /webhooks/registry, the duty.
+    base_images: BaseImageWatch | None = None
     _duties: list[asyncio.Task[None]] = field(default_factory=list)  # from recover()
     _queue: asyncio.Queue[Delivery] = field(default_factory=asyncio.Queue)
     _queued: set[str] = field(default_factory=set)  # ids in _queue or being processed
     _workers: list[asyncio.Task[None]] = field(default_factory=list)
     _processing: set[asyncio.Task[None]] = field(default_factory=set)
+    _notified: set[asyncio.Task[None]] = field(default_factory=set)  # registry notifications
 
     @property
     def backlog(self) -> int:
@@ -161,9 +170,14 @@ class Bot:
             log.warning("delivery %s: %s; nothing done", delivery.id, exc)
             return Actions(outcome=str(exc))
         event = replace(event, repo=repo)
+        if event.kind is EventKind.RERUN:
+            if self.reruns is None:
+                return Actions(outcome="re-runs are not handled by this bot")
+            return self.reruns.handle(delivery, event)
         if event.kind in (EventKind.PULL_REQUEST, EventKind.COMMENT):
             return self.pulls.handle(delivery, event)
-        return self.intake.builds_for(delivery, event)
+        # A manual trigger's push names the builds it asked for (bot/manual_trigger.py).
+        return self.intake.builds_for(delivery, event, names=event.only_builds)
 
     async def process(self, delivery: Delivery) -> None:
         """Delivery -> actions -> carried out. Failing before the actions are recorded leaves
@@ -234,17 +248,28 @@ class Bot:
     def duties(self) -> list[Duty]:
         """The periodic duties, each done by one replica at a time (its named lease)."""
         renew = self.settings.lease_renew_seconds
-        return [
-            Duty("build-recovery", renew, self.recover_builds),
-            Duty("delivery-retries", self.settings.delivery_retry_interval, self.retry_deliveries),
-            Duty("outbox-sweep", renew, self.sweep_outbox),
-            Duty("retention", RETENTION_INTERVAL, self.tidy),
-        ] + (
-            # bot/missed_deliveries.py, then bot/catch_up.py: what the forges sent and no
-            # replica stored (idempotent: what they store has the forge's own ids).
-            [Duty("missed-deliveries", missed, self.recover_missed)]
-            if (missed := self.settings.missed_delivery_interval) > 0
-            else []
+        return (
+            [
+                Duty("build-recovery", renew, self.recover_builds),
+                Duty(
+                    "delivery-retries", self.settings.delivery_retry_interval, self.retry_deliveries
+                ),
+                Duty("outbox-sweep", renew, self.sweep_outbox),
+                Duty("retention", RETENTION_INTERVAL, self.tidy),
+            ]
+            + (
+                # bot/missed_deliveries.py, then bot/catch_up.py: what the forges sent and no
+                # replica stored (idempotent: what they store has the forge's own ids).
+                [Duty("missed-deliveries", missed, self.recover_missed)]
+                if (missed := self.settings.missed_delivery_interval) > 0
+                else []
+            )
+            + (
+                # bot/base_images.py: base image tags that moved, for registries that do not say.
+                [Duty("base-images", every, self.check_base_images)]
+                if (every := self.settings.base_image_check_interval) > 0 and self.base_images
+                else []
+            )
         )
 
     async def recover(self) -> None:
@@ -319,6 +344,30 @@ class Bot:
             for delivery in found:
                 self.accept(delivery)
 
+    async def check_base_images(self) -> None:
+        """One pass of the periodic base image check (bot/base_images.py)."""
+        if self.base_images is not None:
+            await self._rebuild_on(self.base_images.check)
+
+    def base_images_pushed(self, tags: list[TagPushed]) -> None:
+        """A registry's notification: its tags checked against the builds, in the background
+        (the registry waits for no build; the periodic check catches what a crash loses)."""
+        watch = self.base_images
+        if watch is not None and tags:
+            task = asyncio.create_task(self._rebuild_on(functools.partial(watch.pushed, tags)))
+            self._notified.add(task)
+            task.add_done_callback(self._notified.discard)
+
+    async def _rebuild_on(self, find: Callable[[], list[Delivery]]) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            found = await loop.run_in_executor(self.forge_pool, find)
+        except Exception:  # the store or a forge failing: the next pass tries again
+            log.exception("looking for builds on moved base images failed")
+            return
+        for delivery in found:
+            self.accept(delivery)
+
     async def tidy(self) -> None:
         """Retention: what is older than retention_days goes (forget_before)."""
         if self.settings.retention_days <= 0:
@@ -329,11 +378,11 @@ class Bot:
             log.info("retention: %d builds and their logs deleted", forgotten)
 
     async def stop(self) -> None:
-        for task in self._duties:
+        for task in [*self._duties, *self._notified]:
             task.cancel()
         for worker in self._workers:
             worker.cancel()
-        await asyncio.gather(*self._duties, return_exceptions=True)
+        await asyncio.gather(*self._duties, *self._notified, return_exceptions=True)
         await asyncio.gather(*self._workers, *self._processing, return_exceptions=True)
         await self.writer.close()
         await self.dispatcher.shutdown()

@@ -5,8 +5,11 @@ order, off the builds' critical path, and survives forge outages and restarts.
   the wait the forge asked for (Retry-After / rate-limit reset) or an exponential back-off.
 - Writes are spaced `min_interval` apart: GitHub asks integrations to wait a second between
   writes to stay clear of secondary rate limits ("Best practices for using the REST API").
-- An item has a key (one commit status, one PR comment); a newer put replaces an item not yet
-  sent, so the forge gets fewer writes and ends on the latest state.
+- An item has a key (one commit status, one check run, one PR comment); a newer put replaces
+  an item not yet sent, so the forge gets fewer writes and ends on the latest state.
+- A build's state goes out as a commit status, or as a GitHub check run (one per build, keyed
+  by the build), or both: what each forge reports with is wired from the settings
+  (bot/wiring.py `report_kinds`).
 - A pending status waits `settle` seconds, so a build that starts as soon as it is queued shows
   "building" once instead of "queued" then "building" a moment later.
 - Several replicas share one outbox table: an item is claimed (bot/store.py `outbox_claim`)
@@ -24,6 +27,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Collection
 
 from bot.build_record import Build
 from bot.commit_status import context_of
@@ -41,9 +45,13 @@ DRAIN_POLL = 0.05  # seconds
 
 class Outbox:
     def __init__(
-        self, store: Store, reporter: Reporter, *, min_interval: float = 1.0, settle: float = 0.25
-    ) -> None:
+        self, store: Store, reporter: Reporter, *, min_interval: float = 1.0, settle: float = 0.25,
+        check_runs: Collection[str] = (), statuses: Collection[str] | None = None,
+    ) -> None:  # fmt: skip
+        """`check_runs`: the forges that show builds as check runs; `statuses`: those that
+        show them as commit statuses (None: every forge)."""
         self._store, self._reporter = store, reporter
+        self._check_runs, self._statuses = frozenset(check_runs), statuses
         self._min_interval, self._settle = min_interval, settle
         self._wake = asyncio.Event()
         self._empty = asyncio.Event()
@@ -58,9 +66,13 @@ class Outbox:
         self._wake.set()
 
     async def status(self, build: Build) -> None:
-        key = f"status:{build.forge}:{build.repo}:{build.sha}:{context_of(build)}"
+        """The build's state, as its forge shows builds: a commit status, a check run."""
         delay = 0.0 if build.state.finished else self._settle
-        await self._put(key, "status", {"build_id": build.id}, delay)
+        if self._statuses is None or build.forge in self._statuses:
+            key = f"status:{build.forge}:{build.repo}:{build.sha}:{context_of(build)}"
+            await self._put(key, "status", {"build_id": build.id}, delay)
+        if build.forge in self._check_runs:
+            await self._put(f"check_run:{build.id}", "check_run", {"build_id": build.id}, delay)
         if build.pr is not None:
             await self.pull_comment(build.forge, build.repo, build.pr)
 

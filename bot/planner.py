@@ -6,6 +6,7 @@ import re
 from collections.abc import Collection, Mapping
 from fnmatch import fnmatchcase
 
+from bot.build_secrets import SecretPolicy, SecretUse
 from bot.build_spec import BuildSpec, SourceSpec
 from bot.events import Event, EventKind
 from bot.image_policy import ImagePolicy, ImagePolicyError
@@ -157,9 +158,11 @@ def plan(
     builder_registry: str | None = None,
     names: Collection[str] | None = None,
     image_policy: ImagePolicy | None = None,
+    secrets: SecretPolicy | None = None,
 ) -> list[BuildSpec]:
     """The builds this event triggers (only those in `names`, when given). With an image
-    policy, each carries its grants, and one outside them is a PlanError naming the rule."""
+    policy, each carries its grants, and one outside them is a PlanError naming the rule.
+    A build secret the repository may not use (`secrets`; none without it) is a PlanError."""
     kind = trigger_kind(event)
     assert kind is not None
     values = tag_values(event)
@@ -186,9 +189,22 @@ def plan(
                 image=entry.image,
                 tags=render_tags(entry.tags[kind], values),
                 timeout=entry.timeout,
+                secrets=_secret_uses(entry, event.repo.full_name, secrets),
             )
         )
     return [_checked(spec, image_policy) for spec in specs] if image_policy else specs
+
+
+def _secret_uses(
+    entry: BuildEntry, repo: str, secrets: SecretPolicy | None
+) -> tuple[SecretUse, ...]:
+    """The build secrets' mounts (the config was checked when read; this checks again)."""
+    if not entry.secrets:
+        return ()
+    try:
+        return (secrets or SecretPolicy()).uses(entry.secrets, repo)
+    except ValueError as exc:
+        raise PlanError(f"build '{entry.name}': {exc}") from None
 
 
 def _checked(spec: BuildSpec, image_policy: ImagePolicy) -> BuildSpec:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.build_record import Build, BuildState
-from bot.commit_status import human_size, log_url
+from bot.commit_status import build_url, human_size
 from bot.quoting import code_span
 
 MARKER = "<!-- s2i-bot:builds -->"
@@ -46,7 +46,7 @@ def render(builds: Sequence[Build], public_url: str, notice: str = "") -> str:
                 state += f": {code_span(build.reason)}"
             digest = f"`{build.digest[:19]}…`" if build.digest else ""
             size = human_size(build.size) if build.size is not None else ""
-            link = f"[log]({log_url(public_url, build.key)})"
+            link = f"[build]({build_url(public_url, build.key)})"
             cells = [build.name, f"`{build.sha[:7]}`", state, image, digest, size, link]
             lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
         pulls = [

@@ -5,7 +5,8 @@
   waiting notice named when the comment came in (the commit the approver was shown), so a push
   after the notice needs a new approval, and the reply says so (Prow's and Pipelines-as-Code's
   rule). Such a PR's `.s2i.yaml` is read from the base branch, so it cannot point the build at
-  another image.
+  another image, and its builds never get build secrets (bot/build_secrets.py): a build that
+  needs one fails, saying so.
 - Only users with write access may run commands; anyone else gets a reply saying why. Comments
   by the bot's own account are ignored.
 - What a comment gave (a command or build name) is quoted back in a code span.
@@ -93,9 +94,13 @@ class PullRequests:
         )
         # An untrusted PR's own .s2i.yaml could aim its build at any image: use the base's.
         config_sha = pull.head_sha if trusted else pull.base_sha
+        # Nor may its code read the operator's build secrets, approved or not: what
+        # /s2i ok-to-test approves is running the build, not handing it credentials.
+        untrusted = "" if trusted else "forks" if pull.from_fork else "authors without write access"
         return self._intake.builds_for(
-            delivery, pull_event, config_sha=config_sha, names=names, actions=actions
-        )
+            delivery, pull_event, config_sha=config_sha, names=names, actions=actions,
+            untrusted_origin=untrusted,
+        )  # fmt: skip
 
     def _comment(self, delivery: Delivery, event: Event) -> Actions:
         actions = Actions()

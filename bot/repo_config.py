@@ -20,6 +20,7 @@ another exception.
         env: {GO_MAIN_PACKAGE: ./cmd/web}
         incremental: true
         timeout: 600                      # seconds (capped by the bot's max_build_seconds)
+        secrets: [npmrc]                  # build secrets the operator lends (bot/build_secrets.py)
         triggers:
           branches: [main, "release/*"]
           tags: ["v*"]
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -146,6 +147,7 @@ class BuildEntry:
     timeout: int | None = None  # seconds; None: the bot's max_build_seconds
     runtime: RuntimeOverride | None = None
     binary: BinarySource | None = None
+    secrets: tuple[str, ...] = ()  # build secrets' names (bot/build_secrets.py)
     line: int = 0
 
 
@@ -153,6 +155,8 @@ class BuildEntry:
 class RepoConfig:
     builds: tuple[BuildEntry, ...]
     note: str = ""  # how the bot came by it, when not from the file (template detection)
+    # Whether a new digest of a build's builder or runtime image rebuilds it (bot/base_images.py).
+    rebuild_on_base_change: bool = True
 
 
 def schema() -> dict[str, Any]:
@@ -232,6 +236,8 @@ def _schema_errors(root: Node, data: Any) -> list[ConfigError]:
         elif kind in ("maxItems", "maxProperties", "maxLength"):
             limit = error.validator_value
             errors.append(_error(node, f"'{name}' has {len(error.instance)}; at most {limit}"))
+        elif kind == "uniqueItems":
+            errors.append(_error(node, f"'{name}' names an item twice"))
         elif kind == "pattern" and name == "name":
             message = f"name '{_shown(error.instance)}' must be lower-case letters, digits and '-'"
             errors.append(_error(node, message))
@@ -305,10 +311,31 @@ def _template_errors(node: Node, template: str, templates: Collection[str]) -> l
     return [_error(node, f"unknown template '{_shown(template)}'; known: {known}")]
 
 
+# Why this repository may not use a build secret (bot/build_secrets.py SecretPolicy.problem
+# bound to the repository), or None.
+SecretProblem = Callable[[str], str | None]
+
+
+def _secret_errors(
+    item: Node, names: Sequence[str], secret_problem: SecretProblem | None
+) -> list[ConfigError]:
+    if secret_problem is None:
+        return []
+    errors = []
+    for index, name in enumerate(names):
+        if problem := secret_problem(name):
+            errors.append(_error(_node_at(item, ["secrets", index]), problem))
+    return errors
+
+
 def _entry(
-    item: Node, data: Mapping[str, Any], templates: Collection[str]
+    item: Node,
+    data: Mapping[str, Any],
+    templates: Collection[str],
+    secret_problem: SecretProblem | None = None,
 ) -> tuple[BuildEntry | None, list[ConfigError]]:
     errors = _template_errors(_child(item, "template")[1] or item, data["template"], templates)
+    errors += _secret_errors(item, data.get("secrets", ()), secret_problem)
     image = data["image"]
     host = registry_of(image)
     if not _IMAGE_PATH.fullmatch(image[len(host) + 1 :] if host else image):
@@ -356,6 +383,7 @@ def _entry(
             runtime["image"], tuple(Artifact.parse(a) for a in runtime.get("artifacts", ()))
         ) if runtime else None,
         binary=BinarySource(binary.get("url"), binary.get("release_asset")) if binary else None,
+        secrets=tuple(data.get("secrets", ())),
         line=_position(item)[0],
     ), []  # fmt: skip
 
@@ -509,9 +537,15 @@ def _load(text: str, path: str) -> tuple[Node | None, Any]:
 
 
 def parse_repo_config(
-    text: str, *, templates: Collection[str], path: str = FILE_NAME
+    text: str,
+    *,
+    templates: Collection[str],
+    path: str = FILE_NAME,
+    secret_problem: SecretProblem | None = None,
 ) -> RepoConfig:
-    """Parse and validate; raise RepoConfigError listing every problem with its position."""
+    """Parse and validate; raise RepoConfigError listing every problem with its position.
+    With `secret_problem`, each build secret a build names is checked (unknown, or not for
+    this repository); without, only its shape."""
     root, data = _load(text, path)
     if root is None:
         raise RepoConfigError(path, [ConfigError(1, 1, "the file is empty; expected 'builds:'")])
@@ -533,7 +567,7 @@ def parse_repo_config(
     items = _child(root, "builds")[1]
     assert isinstance(items, SequenceNode)
     for item, entry_data in zip(items.value, data["builds"], strict=True):
-        entry, entry_errors = _entry(item, entry_data, templates)
+        entry, entry_errors = _entry(item, entry_data, templates, secret_problem)
         errors += entry_errors
         if entry is None:
             continue
@@ -542,4 +576,6 @@ def parse_repo_config(
         builds.append(entry)
     if errors:
         raise RepoConfigError(path, errors)
-    return RepoConfig(tuple(builds))
+    return RepoConfig(
+        tuple(builds), rebuild_on_base_change=data.get("rebuild_on_base_change", True)
+    )

@@ -28,6 +28,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from bot.build_secrets import env_problem, name_problem
+
 ENV_PREFIX = "S2I_BOT_"
 
 
@@ -82,6 +84,12 @@ class GitHubSettings(BaseModel):
     app_id: int | None = None
     private_key: SecretStr | None = None
     private_key_file: Path | None = None
+    # How builds show on GitHub (README, "Check runs"): `auto` is check runs for a GitHub App
+    # (one per build, with the failure's log tail and annotations; they take the place of
+    # commit statuses, which GitHub would show beside them) and commit statuses with a token
+    # (check runs are a GitHub App's only); `instead`, `both` (check runs and statuses) and
+    # `off` (statuses only) choose. `instead` and `both` need github.app_id.
+    check_runs: Literal["auto", "instead", "both", "off"] = "auto"
     # Repository webhooks whose delivery logs the bot reads for deliveries it missed
     # (bot/missed_deliveries.py), each `owner/repo:hook_id`; a GitHub App's own hook is read
     # without being named here.
@@ -101,7 +109,22 @@ class GitHubSettings(BaseModel):
     @model_validator(mode="after")
     def _read_files(self) -> GitHubSettings:
         _read_secret_files(self, "token", "webhook_secret", "private_key")
+        if self.check_runs in ("instead", "both") and self.app_id is None:
+            raise _FieldError(
+                "check_runs",
+                f"'{self.check_runs}' needs github.app_id: GitHub lets only GitHub Apps make "
+                "check runs (with a token, use 'auto' or 'off': commit statuses)",
+            )
         return self
+
+    @property
+    def reports(self) -> frozenset[str]:
+        """What shows builds on GitHub: "check_run", "status" or both."""
+        mode = self.check_runs
+        if mode == "auto":
+            mode = "instead" if self.app_id is not None else "off"
+        return frozenset({"instead": {"check_run"}, "both": {"check_run", "status"},
+                          "off": {"status"}}[mode])  # fmt: skip
 
 
 class GitLabSettings(BaseModel):
@@ -153,6 +176,17 @@ class KubernetesSettings(BaseModel):
     # Builds on a node then share what they pulled and built: use it where the repositories
     # the bot builds trust each other (containers/storage locks it for concurrent pods).
     image_cache_host_path: str = ""
+    # How a Job builds (docs/kubernetes.md): `buildah`, the runner builds s2i's Dockerfile
+    # with buildah, as root in the pod with added capabilities and seccomp Unconfined (any
+    # builder image); `unprivileged`, the builder image runs assemble as the pod's own
+    # non-root container and the runner appends the application layer in the registry with
+    # crane, under the `restricted` Pod Security Standard (builders that keep the contract
+    # of builders/README.md).
+    layout: Literal["buildah", "unprivileged"] = "buildah"
+    # `unprivileged` layout without host_network (which `restricted` refuses): loopback
+    # addresses builds name (registry, forge) served in the pod from a node address that
+    # forwards to them, as LISTEN_HOST:PORT=TARGET_HOST:PORT (bot/runner/loopback_relay.py).
+    loopback_relays: list[str] = []
 
     @model_validator(mode="after")
     def _build_namespace(self) -> KubernetesSettings:
@@ -179,6 +213,45 @@ class ImagePolicySettings(BaseModel):
     push: dict[str, list[str]] = {}
     # Where builder and runtime images may come from; empty: <builder_registry>/s2i-bot.
     pull: list[str] = []
+
+
+_KUBERNETES_SECRET = re.compile(
+    r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?(?:/[-._a-zA-Z0-9]{1,253})?"
+)
+
+
+class BuildSecretSettings(BaseModel):
+    """One build secret (bot/build_secrets.py): a file mounted while `assemble` runs, for the
+    repositories the globs name. The local executor reads `file` (checked at start); a Job
+    mounts the key of `kubernetes_secret` (a Secret in the build namespace, `name` or
+    `name/key`; the key defaults to the build secret's name)."""
+
+    model_config = ConfigDict(extra="forbid")
+    file: Path | None = None
+    kubernetes_secret: str = ""
+    repositories: list[str]
+    env: str = ""  # a variable set to the mounted file's path, for assemble only
+
+    @field_validator("repositories")
+    @classmethod
+    def _repositories(cls, globs: list[str]) -> list[str]:
+        if not globs or not all(g.strip() for g in globs):
+            raise ValueError("name at least one repository glob (owner/repo, acme/*)")
+        return globs
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, env: str) -> str:
+        if problem := env_problem(env):
+            raise ValueError(problem)
+        return env
+
+    @field_validator("kubernetes_secret")
+    @classmethod
+    def _kubernetes_secret(cls, value: str) -> str:
+        if value and not _KUBERNETES_SECRET.fullmatch(value):
+            raise ValueError(f"'{value[:80]}' is not a Secret name, or name/key")
+        return value
 
 
 class AutodetectSettings(BaseModel):
@@ -215,6 +288,10 @@ class Settings(BaseModel):
     max_build_seconds: Annotated[int, Ge(1)] = 1800
     # A build log stops growing here: a line says so, and the output's last lines are kept.
     max_log_bytes: Annotated[int, Ge(4096)] = 10 * 1024 * 1024
+    # A build page's live log (Server-Sent Events) is one response for at most this long,
+    # then the browser reconnects and resumes: a proxy's idle or response timeout never cuts
+    # it for good, and a bot shutting down waits for no stream longer than this.
+    event_stream_seconds: Annotated[float, Ge(0.5)] = 25.0
     # Deliveries, finished builds and their logs older than this are deleted; 0 keeps all.
     retention_days: Annotated[int, Ge(0)] = 30
     # Seconds between writes to a forge (statuses, comments): GitHub advises one second
@@ -267,8 +344,19 @@ class Settings(BaseModel):
     # builds (GET /builds?repo=owner/name) needs `Authorization: Bearer <api_token>`, except
     # for the repositories named here, whose builds anyone may list; with neither, there is
     # no listing.
+    # It also allows manual triggers (POST /api/builds, `s2i-bot trigger`). From a file (a
+    # mounted Secret, as manifests/overlays/scheduled-rebuild does): api_token_file.
     api_token: SecretStr | None = None
+    api_token_file: Path | None = None
     public_repositories: list[str] = []
+    # Rebuilds on a new base image (README, "Rebuilds on a new base image"): a registry's
+    # notifications (POST /webhooks/registry) carry `Authorization: Bearer <this>` (the
+    # endpoint's `headers`); unset, the route answers 404. From a file: ..._file.
+    registry_webhook_token: SecretStr | None = None
+    registry_webhook_token_file: Path | None = None
+    # Every this many seconds (0: never) the bot also asks the registries where the builder
+    # and runtime images' tags point, for registries that send no notifications.
+    base_image_check_interval: Annotated[float, Ge(0)] = 3600.0
     s2i: str = "s2i"
     insecure_registries: list[str] = []
     # Registry credentials, a dockerconfigjson file (as `kubectl create secret docker-registry`).
@@ -280,6 +368,9 @@ class Settings(BaseModel):
     allow_private_artifact_hosts: bool = False
     max_artifact_bytes: Annotated[int, Ge(1)] = 1 << 30  # 1 GiB
     image_policy: ImagePolicySettings = ImagePolicySettings()
+    # Build secrets (bot/build_secrets.py, docs/security.md "Build secrets"): name -> file or
+    # Kubernetes Secret, and the repositories that may use it.
+    build_secrets: dict[str, BuildSecretSettings] = {}
     autodetect: AutodetectSettings = AutodetectSettings()
     github: GitHubSettings = GitHubSettings()
     gitlab: GitLabSettings = GitLabSettings()
@@ -296,11 +387,33 @@ class Settings(BaseModel):
                 f"must be shorter than lease_seconds ({self.lease_seconds}), or leases "
                 "expire before they are renewed",
             )
+        _read_secret_files(self, "api_token", "registry_webhook_token")
         if not self.database_url and self.database_url_file is not None:
             self.database_url = _file_text(self.database_url_file, "database_url_file")
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 's2i-bot.db'}"
+        self._check_build_secrets()
         return self
+
+    def _check_build_secrets(self) -> None:
+        """Each build secret's name is safe and its source readable where builds run: a file
+        the bot can read (local executor), a Secret (Jobs)."""
+        for name, secret in self.build_secrets.items():
+            if problem := name_problem(name):
+                raise _FieldError("build_secrets", problem)
+            if self.executor == "kubernetes":
+                if not secret.kubernetes_secret:
+                    message = f"{name}: Jobs mount a Secret: set kubernetes_secret (name[/key])"
+                    raise _FieldError("build_secrets", message)
+                continue
+            if secret.file is None:
+                raise _FieldError("build_secrets", f"{name}: set file (the secret's path)")
+            try:
+                with secret.file.open("rb") as f:
+                    f.read(1)
+            except OSError as exc:
+                message = f"{name}: cannot read {secret.file}: {exc.strerror}"
+                raise _FieldError("build_secrets", message) from exc
 
 
 # Where each key came from: ("github", "token") -> "S2I_BOT_GITHUB__TOKEN" or "bot.yaml:12".

@@ -85,6 +85,9 @@ builds = sa.Table(
     # The replica that runs (or will run) the build, until lease_expires (epoch seconds).
     sa.Column("owner", sa.String),
     sa.Column("lease_expires", sa.Float),
+    # The builder and runtime images' digests it was built from (bot/base_images.py).
+    sa.Column("builder_digest", sa.String),
+    sa.Column("runtime_digest", sa.String),
     sa.UniqueConstraint("delivery_id", "name"),
     sa.Index("builds_by_ref", "forge", "repo", "ref_key", "name"),
 )
@@ -181,6 +184,23 @@ log_chunks = sa.Table(
 )
 
 
+# The check run that shows a build on GitHub (bot/check_run.py): created once, then updated;
+# annotations go 50 a request, and how many GitHub has is kept so none is sent twice.
+check_runs = sa.Table(
+    "check_runs",
+    metadata,
+    sa.Column("build_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("check_run_id", sa.BigInteger, nullable=False),
+    sa.Column("annotations_sent", sa.Integer, nullable=False, server_default=sa.text("0")),
+)
+
+
+@dataclass(frozen=True)
+class CheckRunRecord:
+    check_run_id: int
+    annotations_sent: int
+
+
 @dataclass(frozen=True)
 class Delivery:
     id: str
@@ -238,7 +258,7 @@ def _build(row: Any) -> Build:
     return Build(
         row.id, row.delivery_id, row.name, row.forge, row.repo, row.sha, spec,
         BuildState(row.state), row.reason, row.digest, row.size, row.ref_key, row.pr, row.key,
-        row.created_at, row.started_at, row.finished_at,
+        row.created_at, row.started_at, row.finished_at, row.builder_digest, row.runtime_digest,
     )  # fmt: skip
 
 
@@ -476,6 +496,11 @@ class Store:
             r.last_error, r.next_attempt_at,
         )  # fmt: skip
 
+    def delivery_event(self, delivery_id: str) -> str | None:
+        """The forge's name for the event a delivery carried (push, pull_request, Note Hook)."""
+        rows = self._rows(sa.select(deliveries.c.event).where(deliveries.c.id == delivery_id))
+        return str(rows[0].event) if rows else None
+
     def has_delivery(self, delivery_id: str) -> bool:
         return bool(self._rows(sa.select(deliveries.c.id).where(deliveries.c.id == delivery_id)))
 
@@ -533,10 +558,19 @@ class Store:
         rows = self._rows(sa.select(builds).where(builds.c.key == key))
         return _build(rows[0]) if rows else None
 
-    def builds_of_repo(self, repo: str, limit: int) -> list[Build]:
+    def builds_of_repo(
+        self, repo: str, limit: int, *, name: str | None = None, ref_key: str | None = None,
+        pr: int | None = None, state: BuildState | None = None,
+    ) -> list[Build]:  # fmt: skip
         """The newest builds of a repository (any forge, name matched case-insensitively),
-        newest first."""
+        newest first; only those of a build name, a ref, a pull request, a state if given."""
         query = sa.select(builds).where(sa.func.lower(builds.c.repo) == repo.lower())
+        for column, value in ((builds.c.name, name), (builds.c.ref_key, ref_key),
+                              (builds.c.pr, pr), (builds.c.state, state)):  # fmt: skip
+            if value is not None:
+                query = query.where(
+                    column == (value.value if isinstance(value, BuildState) else value)
+                )
         return [_build(r) for r in self._rows(query.order_by(builds.c.id.desc()).limit(limit))]
 
     def builds_of_delivery(self, delivery_id: str) -> list[Build]:
@@ -554,17 +588,72 @@ class Store:
             query = query.where(builds.c.name.in_(names))
         return [_build(r) for r in self._rows(query.order_by(builds.c.id))]
 
+    def newest_build(self, forge: str, repo: str, ref_key: str, name: str) -> Build | None:
+        """The newest build of one name and ref (what a re-run would supersede)."""
+        query = sa.select(builds).where(
+            builds.c.forge == forge, builds.c.repo == repo, builds.c.ref_key == ref_key,
+            builds.c.name == name,
+        )  # fmt: skip
+        rows = self._rows(query.order_by(builds.c.id.desc()).limit(1))
+        return _build(rows[0]) if rows else None
+
+    def latest_builds_of_commit(self, forge: str, repo: str, sha: str) -> list[Build]:
+        """The newest build of each name of one commit (what GitHub shows on it: one check
+        run per name), in id order."""
+        query = sa.select(builds).where(
+            builds.c.forge == forge, builds.c.repo == repo, builds.c.sha == sha
+        )
+        latest: dict[str, Build] = {}
+        for row in self._rows(query.order_by(builds.c.id)):
+            latest[row.name] = _build(row)
+        return sorted(latest.values(), key=lambda b: b.id)
+
     def last_branch_builds(self, limit: int) -> list[Build]:
         """The newest build of each branch the bot built (any name, any state), the most
         recently built branches first, at most `limit` (the catch-up compares their shas
         with the branch heads)."""
         newest = (
             sa.select(sa.func.max(builds.c.id))
-            .where(builds.c.ref_key.like("refs/heads/%"), builds.c.pr.is_(None))
+            .where(
+                builds.c.ref_key.like("refs/heads/%"), builds.c.pr.is_(None),
+                # A rebuild on a new base image (bot/base_images.py) builds an older commit
+                # again: where the branch was, not where it is.
+                builds.c.delivery_id.not_like("rebuild-%"),
+            )
             .group_by(builds.c.forge, builds.c.repo, builds.c.ref_key)
-        )
+        )  # fmt: skip
         query = sa.select(builds).where(builds.c.id.in_(newest))
         return [_build(r) for r in self._rows(query.order_by(builds.c.id.desc()).limit(limit))]
+
+    def last_successful_branch_builds(self) -> list[Build]:
+        """The newest successful build of each name on each branch, when no newer build of
+        that name and branch is queued or running (which builds on the base images as they
+        are now): what a new builder or runtime image rebuilds (bot/base_images.py)."""
+        newest_ok = (
+            sa.select(sa.func.max(builds.c.id))
+            .where(
+                builds.c.ref_key.like("refs/heads/%"), builds.c.pr.is_(None),
+                builds.c.state == BuildState.SUCCEEDED.value, builds.c.spec.is_not(None),
+            )
+            .group_by(builds.c.forge, builds.c.repo, builds.c.ref_key, builds.c.name)
+        )  # fmt: skip
+        newer = builds.alias("newer")
+        unfinished_newer = sa.exists().where(
+            newer.c.forge == builds.c.forge, newer.c.repo == builds.c.repo,
+            newer.c.ref_key == builds.c.ref_key, newer.c.name == builds.c.name,
+            newer.c.id > builds.c.id, newer.c.state.in_(_UNFINISHED),
+        )  # fmt: skip
+        query = sa.select(builds).where(builds.c.id.in_(newest_ok), ~unfinished_newer)
+        return [_build(r) for r in self._rows(query.order_by(builds.c.id))]
+
+    def last_success(self, forge: str, repo: str, ref_key: str, name: str) -> Build | None:
+        """The newest successful build of one name on one ref."""
+        query = sa.select(builds).where(
+            builds.c.forge == forge, builds.c.repo == repo, builds.c.ref_key == ref_key,
+            builds.c.name == name, builds.c.state == BuildState.SUCCEEDED.value,
+        )  # fmt: skip
+        rows = self._rows(query.order_by(builds.c.id.desc()).limit(1))
+        return _build(rows[0]) if rows else None
 
     def latest_builds_of_pull(self, forge: str, repo: str, pr: int) -> list[Build]:
         """The newest build of each name for a pull request, in name order."""
@@ -650,6 +739,7 @@ class Store:
             .values(
                 state=state.value, reason=result.reason, digest=result.digest,
                 size=result.size, finished_at=_now(), lease_expires=None,
+                builder_digest=result.builder_digest, runtime_digest=result.runtime_digest,
             )
         )  # fmt: skip
         return self.get_build(build_id) if written.rowcount else None
@@ -824,6 +914,31 @@ class Store:
             )
         )  # fmt: skip
 
+    # -- check runs
+    def check_run(self, build_id: int) -> CheckRunRecord | None:
+        """The check run showing the build, once one was created."""
+        rows = self._rows(sa.select(check_runs).where(check_runs.c.build_id == build_id))
+        return (
+            CheckRunRecord(int(rows[0].check_run_id), int(rows[0].annotations_sent))
+            if rows
+            else None
+        )
+
+    def set_check_run(self, build_id: int, check_run_id: int, annotations_sent: int) -> None:
+        """Remember the build's check run and how many annotations it has."""
+        insert = _insert(self._engine.dialect.name)(check_runs).values(
+            build_id=build_id, check_run_id=check_run_id, annotations_sent=annotations_sent
+        )
+        self._write(
+            insert.on_conflict_do_update(
+                index_elements=[check_runs.c.build_id],
+                set_={
+                    "check_run_id": insert.excluded.check_run_id,
+                    "annotations_sent": insert.excluded.annotations_sent,
+                },
+            )
+        )
+
     # -- leases
     def take_lease(self, name: str, now: float | None = None) -> bool:
         """Hold the named lease (a periodic duty) for this replica: True when it was free,
@@ -918,6 +1033,14 @@ class Store:
             if room > 0:
                 conn.execute(log_chunks.insert().values(build_id=build_id, data=data[:room]))
 
+    def log_chunks_after(self, build_id: int, chunk_id: int) -> list[tuple[int, bytes]]:
+        """A build's log chunks written after chunk `chunk_id` (0: all), in order, with their
+        ids: what a live reader (the build page's event stream) has not seen yet."""
+        query = sa.select(log_chunks.c.id, log_chunks.c.data).where(
+            log_chunks.c.build_id == build_id, log_chunks.c.id > chunk_id
+        )
+        return [(r.id, bytes(r.data)) for r in self._rows(query.order_by(log_chunks.c.id))]
+
     def log_text(self, build_id: int) -> str | None:
         """A build's log so far; None when nothing was written yet."""
         query = sa.select(log_chunks.c.data).where(log_chunks.c.build_id == build_id)
@@ -945,6 +1068,7 @@ class Store:
             for start in range(0, len(ids), 500):  # bounded IN lists
                 some = ids[start : start + 500]
                 conn.execute(log_chunks.delete().where(log_chunks.c.build_id.in_(some)))
+                conn.execute(check_runs.delete().where(check_runs.c.build_id.in_(some)))
                 conn.execute(builds.delete().where(builds.c.id.in_(some)))
             # What the outbox sent then: kept only so no replica sends a state twice.
             sent = sa.not_(_UNSENT)

@@ -9,8 +9,10 @@ import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
+from bot.base_images import BaseImageWatch, registry_digests
 from bot.build_logs import LogStore
 from bot.build_record import Build
+from bot.build_secrets import SecretGrant, SecretPolicy
 from bot.catch_up import CatchUp
 from bot.delivery_writer import DeliveryWriter
 from bot.dispatcher import Dispatcher
@@ -20,6 +22,7 @@ from bot.forges import make_forges
 from bot.forges.base import Forge, ForgeApi
 from bot.image_policy import ImagePolicy
 from bot.intake import Intake
+from bot.manual_trigger import ManualTrigger
 from bot.metrics import Metrics
 from bot.missed_deliveries import FORGE as HOOK_LOG_FORGE
 from bot.missed_deliveries import HookLog, MissedDeliveries
@@ -29,6 +32,7 @@ from bot.planner import resolve_image
 from bot.pull_requests import PullRequests
 from bot.replica import Replica
 from bot.reporter import Reporter
+from bot.reruns import Reruns
 from bot.runner.credentials import Credentials
 from bot.settings import Settings
 from bot.store import Delivery, Store
@@ -40,10 +44,25 @@ log = logging.getLogger(__name__)
 def build_credentials(
     settings: Settings, forges: Mapping[str, ForgeApi], build: Build
 ) -> Credentials:
-    """What one build's runner may use: the forge's clone token and the registry auth."""
+    """What one build's runner may use: the forge's clone token, the registry auth and the
+    files of the build secrets its spec names (a Job mounts Kubernetes Secrets instead)."""
     config_file = settings.registry_auth_file
     config = json.loads(config_file.read_text()) if config_file else {"auths": {}}
-    return Credentials(forges[build.forge].clone_token(build.repo), config)
+    files: dict[str, bytes] = {}
+    for use in build.spec.secrets if build.spec is not None else ():
+        secret = settings.build_secrets.get(use.name)  # gone since planning: the runner says so
+        path = secret.file if secret is not None else None
+        if path is not None and settings.executor == "local":
+            files[use.name] = path.read_bytes()
+    return Credentials(forges[build.forge].clone_token(build.repo), config, files)
+
+
+def build_secret_policy(settings: Settings) -> SecretPolicy:
+    grants = [
+        SecretGrant(name, tuple(secret.repositories), secret.env)
+        for name, secret in settings.build_secrets.items()
+    ]
+    return SecretPolicy(grants)
 
 
 def build_image_policy(settings: Settings, templates: Mapping[str, Template]) -> ImagePolicy:
@@ -68,6 +87,19 @@ def build_image_policy(settings: Settings, templates: Mapping[str, Template]) ->
     )  # fmt: skip
 
 
+def report_kinds(
+    settings: Settings, forges: Mapping[str, object]
+) -> tuple[frozenset[str], frozenset[str]]:
+    """(the forges that show builds as check runs, those that show them as commit statuses):
+    GitHub as github.check_runs says (bot/settings.py), GitLab with statuses."""
+    reports = {name: settings.github.reports if name == "github" else frozenset({"status"})
+               for name in forges}  # fmt: skip
+    return (
+        frozenset(name for name, kinds in reports.items() if "check_run" in kinds),
+        frozenset(name for name, kinds in reports.items() if "status" in kinds),
+    )
+
+
 def build_bot(
     settings: Settings,
     *,
@@ -83,12 +115,17 @@ def build_bot(
         forges = make_forges(settings, metrics)
     apis = {name: forge.api for name, forge in forges.items()}
     reporter = Reporter(store, apis, settings.public_url)
-    outbox = Outbox(store, reporter, min_interval=settings.forge_write_interval)
+    check_runs, statuses = report_kinds(settings, apis)
+    outbox = Outbox(
+        store, reporter, min_interval=settings.forge_write_interval, check_runs=check_runs,
+        statuses=statuses,
+    )  # fmt: skip
     if executor is None:
         executor = make_executor(settings)
+    image_policy = build_image_policy(settings, templates)
     intake = Intake(
         store, apis, templates, logs, settings.builder_registry, settings.autodetect,
-        build_image_policy(settings, templates),
+        image_policy, build_secret_policy(settings),
     )  # fmt: skip
     pulls = PullRequests(store, apis, intake, build_drafts=settings.build_draft_pull_requests)
     dispatcher = Dispatcher(
@@ -107,9 +144,13 @@ def build_bot(
         if resealed:
             log.info("sealed %d stored GitLab deliveries that held the webhook token", resealed)
     forge_pool = ThreadPoolExecutor(settings.forge_threads, thread_name_prefix="forge")
+    trigger = ManualTrigger(store, apis, webhooks, templates.keys(), settings.autodetect.enabled)
+    lookup = registry_digests(settings.registry_auth_file, settings.insecure_registries)
     return Bot(
         settings, store, webhooks, apis, logs, intake, pulls, dispatcher, outbox,
         DeliveryWriter(store), forge_pool, missed_duties(settings, store, forges), metrics,
+        Reruns(store, apis, logs, image_policy),
+        trigger, BaseImageWatch(store, apis, webhooks, lookup),
     )  # fmt: skip
 
 

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Build s2i-bot's own images and push them to the local registry:
-#   runner  builders/runner/Containerfile -> 127.0.0.1:5000/s2i-bot/runner:latest (Job builds)
+#   runner  builders/runner/Containerfile -> 127.0.0.1:5000/s2i-bot/runner:latest (Job builds;
+#           :$S2I_DEV_RUNNER_TAG instead when set)
 #   bot     builders/bot/Containerfile    -> 127.0.0.1:5000/s2i-bot/bot:latest    (manifests/)
 # Usage: scripts/images.sh [runner|bot]...   (both when none is named)
 #
 # Each context is staged in a temporary directory. The runner's: its Containerfile, the bot
 # package (its tracked and new files under bot/, as the working tree has them), what it
-# imports (pydantic, PyYAML) copied from the bot's virtualenv, and the s2i binary. The bot's:
+# imports (pydantic, PyYAML) copied from the bot's virtualenv, and the s2i and crane binaries
+# (scripts/provision.sh builds both from the Go module proxy, cached by version). The bot's:
 # its Containerfile and wheels: s2i-bot's own (scripts/wheel.sh, from the working tree) and
 # its dependencies' at the versions of the virtualenv the tests ran with (from the package
 # index or pip's cache; the image build reaches no index, it installs the wheel as a user
@@ -63,9 +65,9 @@ print("staged:", ", ".join(sorted(seen)))
 PY
 }
 
-# build_and_push NAME CTX: build CTX/Containerfile as s2i-bot/NAME and push it.
+# build_and_push NAME CTX [TAG]: build CTX/Containerfile as s2i-bot/NAME:TAG (latest) and push it.
 build_and_push() {
-  local name=$1 ctx=$2 image=s2i-bot/$1:latest cfg
+  local name=$1 ctx=$2 image=s2i-bot/$1:${3:-latest} cfg
   # Deterministic timestamps: an unchanged context hits the build cache.
   find "$ctx" -exec touch -h -d @0 {} +
   DOCKER_BUILDKIT=0 "$docker" build -q -f "$ctx/Containerfile" -t "$image" -t "$REGISTRY/$image" "$ctx"
@@ -78,21 +80,29 @@ build_and_push() {
 }
 
 runner() {
-  local ctx s2i
+  local ctx s2i crane
   s2i=$(jq -r .s2i "$STATE/testenv.json")
+  crane=$(jq -r '.crane // empty' "$STATE/testenv.json")
   [ -x "$s2i" ] || { echo "no s2i at $s2i: run scripts/provision.sh" >&2; exit 1; }
+  [ -x "$crane" ] || { echo "no crane in $STATE/testenv.json: run scripts/provision.sh" >&2; exit 1; }
   ctx=$(mktemp -d /var/tmp/runner-image.XXXXXX)
   cp "$ROOT/builders/runner/Containerfile" "$ctx/Containerfile"
   cp "$s2i" "$ctx/s2i"
+  cp "$crane" "$ctx/crane"
   stage_python "$ctx" pydantic PyYAML
-  build_and_push runner "$ctx"
+  # S2I_DEV_RUNNER_TAG: a tag of this working tree's own (tests/support/kube_cluster.py),
+  # so that runner images built from other working trees do not replace it under its tests.
+  build_and_push runner "$ctx" "${S2I_DEV_RUNNER_TAG:-latest}"
   rm -rf "$ctx"
 }
 
 bot() {
-  local ctx wheel
+  local ctx wheel crane
   ctx=$(mktemp -d /var/tmp/bot-image.XXXXXX)
   cp "$ROOT/builders/bot/Containerfile" "$ctx/Containerfile"
+  crane=$(jq -r '.crane // empty' "$STATE/testenv.json")
+  [ -x "$crane" ] || { echo "no crane in $STATE/testenv.json: run scripts/provision.sh" >&2; exit 1; }
+  cp "$crane" "$ctx/crane"
   wheel=$(bash "$ROOT/scripts/wheel.sh" "$ctx/wheels")
   "$PY" -m pip freeze --exclude-editable >"$ctx/constraints.txt"
   "$PY" -m pip wheel -q -c "$ctx/constraints.txt" -w "$ctx/wheels" "$wheel"

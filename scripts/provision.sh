@@ -18,6 +18,11 @@ REGISTRY=127.0.0.1:$PORT
 REG_USER=s2ibot
 S2I_VERSION=v1.6.3
 S2I_DIR=$CACHE/s2i-$S2I_VERSION
+# go-containerregistry's crane: the registry tool of the Kubernetes "native" Job layout (it
+# appends the application layer to the builder image in the registry) and of the bot (it
+# resolves a builder tag to its digest). Shipped in the runner and bot images.
+CRANE_VERSION=v0.22.1
+CRANE_DIR=$CACHE/crane-$CRANE_VERSION
 # toolchain fetched from the Go module proxy when the host has no Go >= 1.21
 GO_FALLBACK=go1.26.2
 LOGS=$STATE/logs
@@ -50,6 +55,16 @@ step_apt() {
   fi
   apt-get update
   apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+# ---------------------------------------------------------------- browser
+step_browser() {
+  # Debian's Chromium, which the build page's browser tests drive through Playwright
+  # (executable_path=/usr/bin/chromium): `playwright install` would download a browser of its own.
+  if dpkg -s chromium >/dev/null 2>&1; then chromium --version; return 0; fi
+  apt-get update
+  apt-get install -y --no-install-recommends chromium
+  chromium --version
 }
 
 # ---------------------------------------------------------------- s2i
@@ -99,6 +114,25 @@ step_s2i() {
   fi
   ln -sfn "$S2I_DIR/s2i" /usr/local/bin/s2i
   s2i version
+}
+
+# ---------------------------------------------------------------- crane
+step_crane() {
+  if [ -x "$CRANE_DIR/crane" ] && "$CRANE_DIR/crane" version | grep -qx "$CRANE_VERSION"; then
+    echo "cached: $CRANE_DIR/crane"
+  else
+    local go
+    go=$(go_bin)
+    mkdir -p "$CRANE_DIR"
+    # Static (the runner image and the bot's may be any Linux); `crane version` prints the
+    # module version go install records.
+    GOTOOLCHAIN=auto GOFLAGS=-buildvcs=false CGO_ENABLED=0 GOBIN="$CRANE_DIR/bin.tmp" \
+      "$go" install -trimpath "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"
+    mv "$CRANE_DIR/bin.tmp/crane" "$CRANE_DIR/crane"
+    rmdir "$CRANE_DIR/bin.tmp"
+  fi
+  ln -sfn "$CRANE_DIR/crane" /usr/local/bin/crane
+  crane version
 }
 
 # ---------------------------------------------------------------- dockerd
@@ -337,10 +371,11 @@ step_testenv() {
   done
   (umask 077; jq -n \
     --arg registry "$REGISTRY" --arg user "$REG_USER" --arg pass "$(cat "$STATE/registry-password")" \
-    --arg s2i "$S2I_DIR/s2i" --argjson images "$images" \
+    --arg s2i "$S2I_DIR/s2i" --arg crane "$CRANE_DIR/crane" --argjson images "$images" \
     --arg docker "$(cat "$STATE/docker-cli")" \
     --arg postgres "$(cat "$STATE/postgres-url")" \
     '{registry: $registry, registry_username: $user, registry_password: $pass, s2i: $s2i,
+      crane: $crane,
       builder_registry: $registry, images: $images,
       docker_host: "unix:///var/run/docker.sock", docker_cli: $docker,
       postgres_url: $postgres}' >"$STATE/testenv.json.tmp")
@@ -354,7 +389,9 @@ step_testenv() {
 
 total=$SECONDS
 step apt step_apt
+step browser step_browser
 step s2i step_s2i
+step crane step_crane
 step dockerd step_dockerd
 step registry step_registry
 step containers-conf step_containers_conf

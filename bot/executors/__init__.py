@@ -20,6 +20,7 @@ def make_executor(settings: Settings) -> Executor:
             settings.kubernetes, insecure_registries=tuple(settings.insecure_registries),
             max_build_seconds=settings.max_build_seconds, max_log_bytes=settings.max_log_bytes,
             artifact_policy=artifact_policy(settings),
+            build_secrets={n: s.kubernetes_secret for n, s in settings.build_secrets.items()},
         )  # fmt: skip
     from bot.executors.local_executor import LocalExecutor
 

@@ -1,6 +1,10 @@
 """A build as a Kubernetes Job: pure rendering, BuildSpec -> manifest dicts (no client here).
 
-The Job runs `python -m bot.runner` in the runner image (builders/runner/Containerfile):
+Two layouts (kubernetes.layout). `unprivileged`: the builder image runs assemble as the pod's
+own container under the `restricted` Pod Security Standard and crane appends the application
+layer in the registry (bot/executors/unprivileged_pod.py renders that pod; the Job, its
+Secret, labels and volumes of credentials are this module's). `buildah`, described here:
+the Job runs `python -m bot.runner` in the runner image (builders/runner/Containerfile):
 - the BuildSpec (no secrets) as JSON in the env var S2I_BOT_SPEC, written to a file first;
 - credentials mounted as files in SECRETS_DIR, laid out as bot/runner/credentials.py reads
   them: `.dockerconfigjson` from the registry Secret named in the settings, `git-token` from
@@ -20,17 +24,25 @@ The Job runs `python -m bot.runner` in the runner image (builders/runner/Contain
   the Secrets are mounted read-only, 0400, outside the workspace that holds the source; the
   runner copies each one into PRIVATE_DIR (a memory-backed emptyDir, also outside the
   workspace) only for the step that needs it; the runner's environment is the allow-list of
-  bot/runner/environment.py; the B2I download policy comes as the runner's flags.
+  bot/runner/environment.py; the B2I download policy comes as the runner's flags;
+- the build secrets its spec names (bot/build_secrets.py) are keys of Kubernetes Secrets in
+  the build namespace (`build_secrets.<name>.kubernetes_secret`: `name[/key]`), projected
+  into SECRETS_DIR/build-secrets/<name> beside the registry auth, never an env of the Job;
+  only the keys this build names are mounted. Each is optional to the kubelet, so a missing
+  Secret fails the build with the runner's reason instead of a pod that never starts.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot.build_spec import BuildSpec
+from bot.executors import unprivileged_pod
+from bot.executors.resolved_builder import ResolvedBuilder
 from bot.executors.time_limit import DEFAULT_MAX_BUILD_SECONDS, time_limit
-from bot.runner.credentials import DOCKER_CONFIG_JSON, GIT_TOKEN
+from bot.runner.credentials import BUILD_SECRETS, DOCKER_CONFIG_JSON, GIT_TOKEN
 from bot.settings import KubernetesSettings
 
 if TYPE_CHECKING:
@@ -123,9 +135,56 @@ def render_job(
     insecure_registries: tuple[str, ...] = (),
     max_build_seconds: int = DEFAULT_MAX_BUILD_SECONDS,
     artifact_policy: ArtifactPolicy | None = None,
+    build_secrets: Mapping[str, str] | None = None,
+    builder: ResolvedBuilder | None = None,
 ) -> dict[str, Any]:
-    """The Job that runs one build, stopped after its time limit."""
+    """The Job that runs one build, stopped after its time limit; its pod as
+    settings.layout says (the `unprivileged` one needs the resolved builder).
+    `build_secrets`: each build secret's Kubernetes Secret, `name[/key]` (the settings'
+    kubernetes_secret)."""
     build_labels = labels(build_id, spec)
+    if settings.layout == "unprivileged":
+        if builder is None:
+            raise ValueError("the unprivileged layout runs a resolved builder image")
+        pod_spec = unprivileged_pod.render_pod(
+            build_id, spec, builder, settings=settings,
+            insecure_registries=insecure_registries, artifact_policy=artifact_policy,
+        )  # fmt: skip
+    else:
+        pod_spec = _buildah_pod(
+            build_id, spec, settings, insecure_registries, artifact_policy, build_secrets or {}
+        )
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": job_name(build_id),
+            "namespace": settings.build_namespace,
+            "labels": build_labels,
+            "annotations": {
+                "s2i-bot/repo": spec.repo,
+                "s2i-bot/build-name": spec.name,
+                "s2i-bot/image": spec.output,
+            },
+        },
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": time_limit(spec, max_build_seconds),
+            "ttlSecondsAfterFinished": settings.ttl_seconds_after_finished,
+            "template": {"metadata": {"labels": dict(build_labels)}, "spec": pod_spec},
+        },
+    }
+
+
+def _buildah_pod(
+    build_id: int,
+    spec: BuildSpec,
+    settings: KubernetesSettings,
+    insecure_registries: tuple[str, ...],
+    artifact_policy: ArtifactPolicy | None,
+    build_secrets: Mapping[str, str],
+) -> dict[str, Any]:
+    """The `buildah` layout's pod: the runner builds s2i's Dockerfile with buildah."""
     # The spec goes in through the environment, into a file the runner reads: a plain
     # `sh -c` so the image needs no entrypoint of ours. "$@" are the runner's arguments.
     script = f'printf %s "${SPEC_ENV}" >{WORKSPACE}/spec.json && exec python3 -m bot.runner "$@"'
@@ -170,51 +229,57 @@ def render_job(
             _containers_storage(settings),
             # The runner's per-step credential copies: in memory, never on the node's disk.
             {"name": "private", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
-            {
-                "name": "secrets",
-                "projected": {
-                    "defaultMode": 0o400,
-                    "sources": [
-                        {
-                            "secret": {
-                                "name": settings.registry_secret,
-                                "items": [{"key": DOCKER_CONFIG_JSON, "path": DOCKER_CONFIG_JSON}],
-                            }
-                        },
-                        {
-                            "secret": {
-                                "name": secret_name(build_id),
-                                "items": [{"key": GIT_TOKEN, "path": GIT_TOKEN}],
-                                "optional": True,
-                            }
-                        },
-                    ],
-                },
-            },
+            secrets_volume(build_id, settings, extra=_build_secret_sources(spec, build_secrets)),
         ],
     }
     if settings.host_network:
         pod_spec["hostNetwork"] = True
+    return pod_spec
+
+
+def secrets_volume(
+    build_id: int,
+    settings: KubernetesSettings,
+    *,
+    mode: int = 0o400,
+    extra: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
+    """The registry Secret and the build's own (the git token), as read-only files; `extra`:
+    more projected sources (the build secrets the spec names)."""
     return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {
-            "name": job_name(build_id),
-            "namespace": settings.build_namespace,
-            "labels": build_labels,
-            "annotations": {
-                "s2i-bot/repo": spec.repo,
-                "s2i-bot/build-name": spec.name,
-                "s2i-bot/image": spec.output,
-            },
-        },
-        "spec": {
-            "backoffLimit": 0,
-            "activeDeadlineSeconds": time_limit(spec, max_build_seconds),
-            "ttlSecondsAfterFinished": settings.ttl_seconds_after_finished,
-            "template": {"metadata": {"labels": dict(build_labels)}, "spec": pod_spec},
+        "name": "secrets",
+        "projected": {
+            "defaultMode": mode,
+            "sources": [
+                {
+                    "secret": {
+                        "name": settings.registry_secret,
+                        "items": [{"key": DOCKER_CONFIG_JSON, "path": DOCKER_CONFIG_JSON}],
+                    }
+                },
+                {
+                    "secret": {
+                        "name": secret_name(build_id),
+                        "items": [{"key": GIT_TOKEN, "path": GIT_TOKEN}],
+                        "optional": True,
+                    }
+                },
+                *extra,
+            ],
         },
     }
+
+
+def _build_secret_sources(spec: BuildSpec, secrets: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The projected sources of the build secrets the spec names: one key each."""
+    sources = []
+    for use in spec.secrets:
+        if use.name not in secrets:  # gone from the settings: the runner says it is missing
+            continue
+        name, _, key = secrets[use.name].partition("/")
+        item = {"key": key or use.name, "path": f"{BUILD_SECRETS}/{use.name}"}
+        sources.append({"secret": {"name": name, "items": [item], "optional": True}})
+    return sources
 
 
 def _containers_storage(settings: KubernetesSettings) -> dict[str, Any]:

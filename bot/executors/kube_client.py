@@ -205,6 +205,30 @@ class KubeClient:
         )
         return result
 
+    def wait_container_started(
+        self, selector: str, container: str, stop: threading.Event
+    ) -> dict[str, Any] | None:
+        """Wait until the pod's (init) container runs or ran, or the pod has ended without
+        it: the pod's last state. Raises PodStuck if a container can never start."""
+
+        def done(kind: str, pod: dict[str, Any]) -> Any:
+            if kind in ("NONE", "DELETED"):
+                return None
+            status = pod.get("status") or {}
+            for cs in _statuses(pod):
+                state = cs.get("state") or {}
+                waiting = state.get("waiting") or {}
+                if waiting.get("reason") in STUCK_REASONS:
+                    raise PodStuck(f"{waiting['reason']}: {waiting.get('message', '')}")
+                if cs.get("name") == container and ("running" in state or "terminated" in state):
+                    return pod
+            return pod if status.get("phase") in ("Succeeded", "Failed") else None
+
+        result: dict[str, Any] | None = self._watch(
+            self._core.list_namespaced_pod, None, selector, done, stop
+        )
+        return result
+
     def pods(self, selector: str) -> list[dict[str, Any]]:
         pods = self._call(self._core.list_namespaced_pod, self.namespace, label_selector=selector)
         return [self._dict(p) for p in pods.items]
@@ -237,9 +261,23 @@ class PodStuck(Exception):
     """The build's pod cannot start (its image cannot be pulled, its config is wrong)."""
 
 
+def _statuses(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    status = pod.get("status") or {}
+    return [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]
+
+
+def started(pod: dict[str, Any], container: str) -> bool:
+    """Whether the (init) container runs or ran."""
+    for cs in _statuses(pod):
+        if cs.get("name") == container:
+            state = cs.get("state") or {}
+            return "running" in state or "terminated" in state
+    return False
+
+
 def terminated(pod: dict[str, Any], container: str) -> dict[str, Any] | None:
-    """The container's `terminated` state (exitCode, reason, message), if it has ended."""
-    for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+    """The (init) container's `terminated` state (exitCode, reason, message), if it ended."""
+    for cs in _statuses(pod):
         if cs.get("name") == container:
             state = (cs.get("state") or {}).get("terminated")
             return dict(state) if state else None

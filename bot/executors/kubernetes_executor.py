@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,10 +31,21 @@ from bot.build_logs import DEFAULT_MAX_BYTES, CappedLog, append_capped
 from bot.build_result import BuildResult
 from bot.build_spec import BuildSpec
 from bot.executors import job_manifest as render
-from bot.executors.kube_client import ApiUnreachable, KubeClient, PodStuck, job_finished, terminated
+from bot.executors import unprivileged_pod
+from bot.executors.kube_client import (
+    ApiUnreachable,
+    KubeClient,
+    PodStuck,
+    job_finished,
+    started,
+    terminated,
+)
+from bot.executors.resolved_builder import ResolvedBuilder, UnusableBuilder, resolve_builder
 from bot.executors.time_limit import DEFAULT_MAX_BUILD_SECONDS, timed_out
+from bot.failure_reason import FailureSpotter
 from bot.runner.artifact import ArtifactPolicy
-from bot.runner.credentials import Credentials
+from bot.runner.credentials import Credentials, PrivateFiles
+from bot.runner.errors import BuildError
 from bot.settings import KubernetesSettings
 
 log = logging.getLogger(__name__)
@@ -47,6 +59,8 @@ class KubernetesExecutor:
     max_build_seconds: int = DEFAULT_MAX_BUILD_SECONDS
     max_log_bytes: int = DEFAULT_MAX_BYTES
     artifact_policy: ArtifactPolicy = field(default_factory=ArtifactPolicy)
+    # Build secret name -> its Kubernetes Secret, name[/key] (settings build_secrets).
+    build_secrets: Mapping[str, str] = field(default_factory=dict)
     _client: KubeClient | None = field(default=None, init=False, repr=False)
 
     def _kube(self) -> KubeClient:
@@ -116,6 +130,25 @@ class KubernetesExecutor:
             job = None
 
         if job is None:
+            builder = None
+            if self.settings.layout == "unprivileged" and spec.secrets:
+                # Its pod runs assemble in the builder image, without buildah's RUN --mount.
+                reason = (
+                    "build secrets are not supported by kubernetes.layout 'unprivileged' yet; "
+                    "the operator can use layout 'buildah' for these builds"
+                )
+                self._append(log_path, f"BUILD FAILED: {reason}\n")
+                return BuildResult(state="failed", reason=reason)
+            if self.settings.layout == "unprivileged":
+                try:
+                    builder = await asyncio.to_thread(self._resolve, spec, credentials)
+                except UnusableBuilder as unusable:
+                    self._append(log_path, f"BUILD FAILED: {unusable}\n")
+                    return BuildResult(state="failed", reason=str(unusable))
+                except BuildError as error:
+                    self._append(log_path, f"BUILD ERROR: {error}\n")
+                    return BuildResult(state="error", reason=str(error))
+                self._append(log_path, f"builder {spec.builder_image} is {builder.ref}\n")
             secret = render.render_secret(
                 build_id, spec, credentials.git_token, settings=self.settings
             )
@@ -123,6 +156,8 @@ class KubernetesExecutor:
                 build_id, spec, settings=self.settings,
                 insecure_registries=self.insecure_registries,
                 max_build_seconds=self.max_build_seconds, artifact_policy=self.artifact_policy,
+                build_secrets=self.build_secrets,
+                builder=builder,
             )  # fmt: skip
             job = await asyncio.to_thread(kube.create_build, secret, manifest)
             where = f"{self.settings.build_namespace}/{name}"
@@ -164,9 +199,21 @@ class KubernetesExecutor:
                 if not task.done():
                     task.cancel()
 
+    def _resolve(self, spec: BuildSpec, credentials: Credentials) -> ResolvedBuilder:
+        """The builder's tag resolved to a digest, once per build (the pod runs the digest)."""
+        private = PrivateFiles(credentials)
+        try:
+            with private.registry_auth() as authfile:
+                return resolve_builder(spec.builder_image, authfile, self.insecure_registries)
+        finally:
+            private.close()
+
     async def _follow(
         self, kube: KubeClient, selector: str, log_path: Path, stop: threading.Event
     ) -> None:
+        if self.settings.layout == "unprivileged":
+            await self._follow_each(kube, selector, log_path, stop)
+            return
         pod = await asyncio.to_thread(kube.wait_pod_started, selector, stop)
         if pod is None:
             return
@@ -174,6 +221,21 @@ class KubernetesExecutor:
             await asyncio.to_thread(
                 kube.follow_log, pod["metadata"]["name"], render.CONTAINER, out.write
             )
+
+    async def _follow_each(
+        self, kube: KubeClient, selector: str, log_path: Path, stop: threading.Event
+    ) -> None:
+        """The unprivileged pod's containers' logs one after the other, as they run."""
+        with CappedLog(log_path, self.max_log_bytes) as out:
+            for container in unprivileged_pod.CONTAINERS:
+                pod = await asyncio.to_thread(
+                    kube.wait_container_started, selector, container, stop
+                )
+                if pod is None or not started(pod, container):
+                    return
+                await asyncio.to_thread(
+                    kube.follow_log, pod["metadata"]["name"], container, out.write
+                )
 
     async def _finished_result(
         self,
@@ -191,9 +253,14 @@ class KubernetesExecutor:
             self._append(log_path, f"BUILD FAILED: {result.reason}\n")
             return result
         pods = await asyncio.to_thread(kube.pods, selector)
+        unprivileged = bool(pods) and _is_unprivileged(pods[0])
         # The pod's status may trail the Job's by a moment.
         for _ in range(20):
-            state = terminated(pods[0], render.CONTAINER) if pods else None
+            state = (
+                (_ended(pods[0]) if unprivileged else terminated(pods[0], render.CONTAINER))
+                if pods
+                else None
+            )
             if state is not None or not pods:
                 break
             await asyncio.sleep(0.5)
@@ -210,15 +277,53 @@ class KubernetesExecutor:
                 )
                 with CappedLog(log_path, self.max_log_bytes) as out:
                     out.write(text.encode())
+        if unprivileged:
+            return await self._unprivileged_result(kube, pod, finished)
         return result_of(pod, finished)
+
+    async def _unprivileged_result(
+        self, kube: KubeClient, pod: dict[str, Any], job_state: str
+    ) -> BuildResult:
+        """The export's BuildResult; the prepare step's when it failed; when assemble
+        failed, the reason read from the builder's own log (bot/failure_reason.py)."""
+        name = pod["metadata"]["name"]
+        for container in (unprivileged_pod.PREPARE, unprivileged_pod.EXPORT):
+            state = terminated(pod, container)
+            if state is not None and (state.get("message") or "").strip():
+                return result_of(pod, job_state, container)
+        state = terminated(pod, unprivileged_pod.ASSEMBLE)
+        if state is not None and state.get("exitCode"):
+            spotter = FailureSpotter()
+            with contextlib.suppress(Exception):
+                text = await asyncio.to_thread(kube.read_log, name, unprivileged_pod.ASSEMBLE)
+                for line in text.splitlines():
+                    spotter.feed(line)
+            reason = spotter.reason() or f"assemble exited with status {state['exitCode']}"
+            return BuildResult(state="failed", reason=reason)
+        return result_of(pod, job_state, unprivileged_pod.EXPORT)
 
     def _append(self, path: Path, text: str) -> None:
         append_capped(path, text, self.max_log_bytes)
 
 
-def result_of(pod: dict[str, Any], job_state: str) -> BuildResult:
+def _is_unprivileged(pod: dict[str, Any]) -> bool:
+    names = [c.get("name") for c in (pod.get("spec") or {}).get("initContainers") or []]
+    return unprivileged_pod.PREPARE in names
+
+
+def _ended(pod: dict[str, Any]) -> dict[str, Any] | None:
+    """The terminated state of the unprivileged pod's last container that ran."""
+    for container in reversed(unprivileged_pod.CONTAINERS):
+        if (state := terminated(pod, container)) is not None:
+            return state
+    return None
+
+
+def result_of(
+    pod: dict[str, Any], job_state: str, container: str = render.CONTAINER
+) -> BuildResult:
     """The runner's BuildResult from the container's termination message."""
-    state = terminated(pod, render.CONTAINER)
+    state = terminated(pod, container)
     if state is None:
         return BuildResult(state="error", reason=f"the build Job {job_state} before the runner ran")
     message = (state.get("message") or "").strip()

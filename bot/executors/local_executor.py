@@ -62,6 +62,12 @@ class LocalExecutor:
     max_log_bytes: int = DEFAULT_MAX_BYTES
 
     @property
+    def engines(self) -> tuple[str, ...]:
+        """Whose storage builds leave images in: a build with build secrets is built with
+        buildah even when docker is configured (bot/runner/pipeline.py engine_for)."""
+        return (self.engine,) if self.engine == "buildah" else (self.engine, "buildah")
+
+    @property
     def secrets_root(self) -> Path:
         return self.secrets_dir or self.work_dir.parent / "secrets"
 
@@ -73,7 +79,8 @@ class LocalExecutor:
         for root in (self.work_dir, self.secrets_root):
             for child in root.iterdir() if root.is_dir() else ():
                 _remove(child)
-        prune_finished_builds(self.engine, self.work_dir)  # and the images they made
+        for engine in self.engines:  # and the images they made
+            prune_finished_builds(engine, self.work_dir)
 
     async def run(
         self, build_id: int, spec: BuildSpec, credentials: Credentials, log_path: Path
@@ -98,7 +105,8 @@ class LocalExecutor:
                 _remove(secrets)
             # Its images (and those of other finished builds) leave the engine's storage.
             try:
-                await asyncio.to_thread(prune_finished_builds, self.engine, self.work_dir)
+                for engine in self.engines if spec.secrets else (self.engine,):
+                    await asyncio.to_thread(prune_finished_builds, engine, self.work_dir)
             except Exception:  # pruning is housekeeping: never the build's outcome
                 log.exception("build %s: removing its images failed", build_id)
 

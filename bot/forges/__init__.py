@@ -52,12 +52,30 @@ def _webhook_secret(settings: Settings, forge: str, secret: SecretStr | None) ->
             "secret the forge's webhook signs with (insecure_unsigned_webhooks: true accepts "
             "unsigned webhooks, for local experiments only)"
         )
-    log.warning(
-        "INSECURE: %s has no webhook secret and insecure_unsigned_webhooks is true: anyone "
-        "who can reach POST /webhooks/%s can start builds; set %s",
-        forge, forge, _setting(forge, "webhook_secret"),
-    )  # fmt: skip
     return None
+
+
+def webhook_secrets(settings: Settings) -> dict[str, str | None]:
+    """The enabled forges by name, each with the secret its webhooks are signed with (None:
+    unsigned, which insecure_unsigned_webhooks allows); SettingsError (one line per problem)
+    when a forge is configured incompletely or none is. It imports no client library, so
+    `s2i-bot serve` refuses such settings before it imports the server (bot/cli.py)."""
+    secrets: dict[str, str | None] = {}
+    if github_enabled(settings):
+        if settings.github.app_id is not None and settings.github.private_key is None:
+            raise SettingsError(
+                f"github.app_id is set but {_setting('github', 'private_key')} is not: a "
+                "GitHub App authenticates with its private key (PEM)"
+            )
+        secrets["github"] = _webhook_secret(settings, "github", settings.github.webhook_secret)
+    if gitlab_enabled(settings):
+        secrets["gitlab"] = _webhook_secret(settings, "gitlab", settings.gitlab.webhook_secret)
+    if not secrets:
+        raise SettingsError(
+            f"no forge is configured: set {_setting('github', 'token')} or github.app_id for "
+            f"GitHub, or gitlab.url (or {ENV_PREFIX}GITLAB__URL) for GitLab"
+        )
+    return secrets
 
 
 def make_forges(settings: Settings, metrics: Metrics | None = None) -> dict[str, Forge]:
@@ -70,14 +88,17 @@ def make_forges(settings: Settings, metrics: Metrics | None = None) -> dict[str,
     from bot.forges.gitlab_api import GitLabApi
     from bot.forges.gitlab_webhooks import gitlab_webhooks
 
+    secrets = webhook_secrets(settings)
+    for forge, secret in secrets.items():
+        if secret is None:
+            log.warning(
+                "INSECURE: %s has no webhook secret and insecure_unsigned_webhooks is true: "
+                "anyone who can reach POST /webhooks/%s can start builds; set %s",
+                forge, forge, _setting(forge, "webhook_secret"),
+            )  # fmt: skip
     github, gitlab = settings.github, settings.gitlab
     forges: dict[str, Forge] = {}
-    if github_enabled(settings):
-        if github.app_id is not None and github.private_key is None:
-            raise SettingsError(
-                f"github.app_id is set but {_setting('github', 'private_key')} is not: a "
-                "GitHub App authenticates with its private key (PEM)"
-            )
+    if "github" in secrets:
         git_url = github.git_url
         if not git_url:
             try:
@@ -85,7 +106,7 @@ def make_forges(settings: Settings, metrics: Metrics | None = None) -> dict[str,
             except ValueError as exc:
                 raise SettingsError(f"github.api_url: {exc}; set github.git_url") from None
         forges["github"] = Forge(
-            github_webhooks(_webhook_secret(settings, "github", github.webhook_secret)),
+            github_webhooks(secrets["github"]),
             GitHubApi(
                 github.api_url,
                 _secret(github.token),
@@ -95,19 +116,14 @@ def make_forges(settings: Settings, metrics: Metrics | None = None) -> dict[str,
                 metrics=metrics,
             ),
         )
-    if gitlab_enabled(settings):
+    if "gitlab" in secrets:
         forges["gitlab"] = Forge(
-            gitlab_webhooks(_webhook_secret(settings, "gitlab", gitlab.webhook_secret)),
+            gitlab_webhooks(secrets["gitlab"]),
             GitLabApi(
                 gitlab.url,
                 _secret(gitlab.token),
                 git_url=gitlab.git_url or None,
                 metrics=metrics,
             ),
-        )
-    if not forges:
-        raise SettingsError(
-            f"no forge is configured: set {_setting('github', 'token')} or github.app_id for "
-            f"GitHub, or gitlab.url (or {ENV_PREFIX}GITLAB__URL) for GitLab"
         )
     return forges

@@ -7,10 +7,10 @@ forge's REST API through its client library). bot.forges.make_forges pairs them 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from bot.events import Event, PullRequest, Repo
 from bot.forges.fields import PayloadError, header, repo_path
@@ -89,6 +89,50 @@ class CommitStatus:
     # The branch or tag built, a PR's head branch, a fork PR's refs/merge-requests/N/head:
     # GitLab files the status under it (GitHub has no such field).
     ref: str = ""
+
+
+# "The Checks API limits the number of annotations to a maximum of 50 per API request"; more
+# take further updates, each appending its own (GitHub REST, "Update a check run").
+ANNOTATIONS_PER_REQUEST = 50
+
+
+class CheckConclusion(enum.StrEnum):
+    # The conclusions a check run ends with (GitHub REST, "Create a check run").
+    SUCCESS = "success"
+    FAILURE = "failure"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+
+
+@dataclass(frozen=True, slots=True)
+class Annotation:
+    """A message on lines of a repository's file (GitHub check run `output.annotations`)."""
+
+    path: str  # relative to the repository's root
+    start_line: int
+    end_line: int
+    message: str
+    title: str = ""
+    start_column: int | None = None  # only when start_line == end_line (GitHub's rule)
+    level: str = "failure"  # notice, warning, failure
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRun:
+    """A build as a GitHub check run: queued, in progress, or completed with a conclusion;
+    what GitHub shows of it (title, Markdown summary, annotations)."""
+
+    name: str
+    head_sha: str
+    status: str  # queued, in_progress, completed
+    details_url: str
+    external_id: str
+    title: str
+    summary: str
+    conclusion: CheckConclusion | None = None
+    started_at: datetime | None = None  # naive UTC, as the store keeps times
+    completed_at: datetime | None = None
+    annotations: tuple[Annotation, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +239,37 @@ class ForgeApi(Protocol):
     def changed_paths(self, repo: str, base: str, head: str) -> tuple[str, ...] | None:
         """The files `head` changed since its merge base with `base` (a push's changed
         paths, for path filters); None when the forge cannot say (a commit gone, too many)."""
+        ...
+
+    def tag_head(self, repo: str, tag: str) -> str | None:
+        """The commit a tag points at (annotated tags peeled); None when there is no such
+        tag (a manual trigger's ref, bot/manual_trigger.py)."""
+        ...
+
+    def default_branch(self, repo: str) -> str:
+        """The repository's default branch (what a manual trigger builds unless told)."""
+        ...
+
+
+@runtime_checkable
+class CheckRunApi(Protocol):
+    """A forge that shows builds as check runs (GitHub, as a GitHub App)."""
+
+    def create_check_run(self, repo: str, run: CheckRun, annotations: Sequence[Annotation]) -> int:
+        """Create the check run with these annotations (at most ANNOTATIONS_PER_REQUEST);
+        returns its id."""
+        ...
+
+    def update_check_run(
+        self, repo: str, check_run_id: int, run: CheckRun, annotations: Sequence[Annotation]
+    ) -> None:
+        """Bring the check run to `run`'s state, adding these annotations (GitHub appends
+        each request's annotations to those the run has)."""
+        ...
+
+    def find_check_run(self, repo: str, run: CheckRun) -> tuple[int, int] | None:
+        """The check run made for `run`'s build already (its name and external id on its
+        commit), if any: its id and how many annotations it has."""
         ...
 
 

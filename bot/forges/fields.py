@@ -147,6 +147,41 @@ def paths_of(commits: list[Any]) -> tuple[str, ...]:
     return tuple(sorted(paths))
 
 
+# The member of a push payload the bot writes into the pushes it stores itself (a manual
+# trigger's, bot/manual_trigger.py), and neither forge sends: which builds, and why. A body
+# that has it is one the bot vouched for (sealed with the webhook secret, as a forge's is).
+BOT_MEMBER = "s2i_bot"
+
+
+class Requested(NamedTuple):
+    """What the bot's own push asks for beyond a push: only some builds, a note, and (a
+    rebuild on a new base image) the `image@digest` it is rebuilt on."""
+
+    only_builds: tuple[str, ...] | None
+    note: str
+    rebuilt_on: str
+
+
+def requested(payload: Mapping[str, Any]) -> Requested:
+    """The bot's member of a push payload (BOT_MEMBER), or nothing asked."""
+    names = optional_member(payload, f"{BOT_MEMBER}.builds", list)
+    if names is not None and not all(isinstance(n, str) for n in names):
+        raise PayloadError(f"has {BOT_MEMBER}.builds that is not a list of names")
+    note = optional_member(payload, f"{BOT_MEMBER}.note", str) or ""
+    rebuilt_on = optional_member(payload, f"{BOT_MEMBER}.rebuilt_on", str) or ""
+    return Requested(tuple(names) if names is not None else None, note, rebuilt_on)
+
+
+def bot_member(
+    only_builds: tuple[str, ...] | None, note: str, rebuilt_on: str = ""
+) -> dict[str, Any]:
+    """The payload's BOT_MEMBER for what `requested` reads back (empty: nothing asked)."""
+    if only_builds is None and not note and not rebuilt_on:
+        return {}
+    names = list(only_builds) if only_builds is not None else None
+    return {BOT_MEMBER: {"builds": names, "note": note, "rebuilt_on": rebuilt_on}}
+
+
 class CommentPaths(NamedTuple):
     """Where a forge's comment payload has each part of the comment (member paths)."""
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import urllib.parse
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -25,6 +25,8 @@ from github.PaginatedList import PaginatedList
 from bot.events import PullRequest, Repo
 from bot.forges.base import (
     READ_LIMIT,
+    Annotation,
+    CheckRun,
     CommitStatus,
     FileTooLarge,
     ForgeError,
@@ -80,6 +82,39 @@ def web_url(api_url: str) -> str:
         f"cannot tell GitHub's web URL from api_url {api_url} (neither https://api.HOST nor "
         "https://HOST/api/v3)"
     )
+
+
+def _check_run_fields(run: CheckRun, annotations: Sequence[Annotation]) -> dict[str, Any]:
+    """The fields "Create a check run" and "Update a check run" share: status, times,
+    conclusion, and the output (title and summary are required with each output)."""
+    fields: dict[str, Any] = {
+        "status": run.status,
+        "output": {
+            "title": run.title, "summary": run.summary,
+            **({"annotations": [_annotation(a) for a in annotations]} if annotations else {}),
+        },
+    }  # fmt: skip
+    if run.started_at is not None:
+        fields["started_at"] = run.started_at
+    if run.conclusion is not None:
+        fields["conclusion"] = run.conclusion.value
+        if run.completed_at is not None:
+            fields["completed_at"] = run.completed_at
+    return fields
+
+
+def _annotation(annotation: Annotation) -> dict[str, str | int]:
+    """An annotation as GitHub takes it; columns only on one line (its rule)."""
+    out: dict[str, str | int] = {
+        "path": annotation.path, "start_line": annotation.start_line,
+        "end_line": annotation.end_line, "annotation_level": annotation.level,
+        "message": annotation.message,
+    }  # fmt: skip
+    if annotation.title:
+        out["title"] = annotation.title
+    if annotation.start_column is not None and annotation.start_line == annotation.end_line:
+        out["start_column"] = out["end_column"] = annotation.start_column
+    return out
 
 
 class GitHubApi:
@@ -211,6 +246,45 @@ class GitHubApi:
             )
 
         self._call(post)
+
+    # -- check runs (a GitHub App only: "Checks", REST docs; a token gets 403) -------------
+    def create_check_run(self, repo: str, run: CheckRun, annotations: Sequence[Annotation]) -> int:
+        def create() -> int:
+            created = self._github(repo).get_repo(repo).create_check_run(
+                name=run.name, head_sha=run.head_sha, details_url=run.details_url,
+                external_id=run.external_id, **_check_run_fields(run, annotations),
+            )  # fmt: skip
+            return int(created.id)
+
+        return self._call(create)
+
+    def update_check_run(
+        self, repo: str, check_run_id: int, run: CheckRun, annotations: Sequence[Annotation]
+    ) -> None:
+        def update() -> None:
+            try:
+                self._github(repo).get_repo(repo).get_check_run(check_run_id).edit(
+                    details_url=run.details_url, **_check_run_fields(run, annotations)
+                )
+            except UnknownObjectException:  # check runs are never deleted: not ours to edit
+                raise PermanentForgeError(
+                    f"GitHub has no check run {check_run_id} in {repo}"
+                ) from None
+
+        self._call(update)
+
+    def find_check_run(self, repo: str, run: CheckRun) -> tuple[int, int] | None:
+        """From "List check runs for a Git reference" (every run of the name, not only the
+        latest: filter=all)."""
+
+        def find() -> tuple[int, int] | None:
+            commit = self._github(repo).get_repo(repo).get_commit(run.head_sha)
+            for found in commit.get_check_runs(check_name=run.name, filter="all"):
+                if found.external_id == run.external_id:
+                    return int(found.id), int(found.output.annotations_count or 0)
+            return None
+
+        return self._call(find)
 
     def pull_request(self, repo: str, number: int) -> PullRequest:
         pull = self._call(lambda: self._github(repo).get_repo(repo).get_pull(number))
@@ -390,6 +464,25 @@ class GitHubApi:
                 return None
 
         return self._call(head)
+
+    def tag_head(self, repo: str, tag: str) -> str | None:
+        """ "Get a reference" (tags/<tag>), 404 for no such tag; an annotated tag's object
+        is the tag, whose own object is the commit ("Get a tag")."""
+
+        def head() -> str | None:
+            gh_repo = self._github(repo).get_repo(repo)
+            try:
+                target = gh_repo.get_git_ref(f"tags/{tag}").object
+            except UnknownObjectException:
+                return None
+            if target.type == "tag":
+                return str(gh_repo.get_git_tag(target.sha).object.sha)
+            return str(target.sha)
+
+        return self._call(head)
+
+    def default_branch(self, repo: str) -> str:
+        return self._call(lambda: str(self._github(repo).get_repo(repo).default_branch))
 
     def changed_paths(self, repo: str, base: str, head: str) -> tuple[str, ...] | None:
         """From "Compare two commits" (base...head: since the merge base), a renamed file

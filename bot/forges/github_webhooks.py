@@ -7,11 +7,12 @@ deliveries". Nothing here talks to the network (gidgethub's sansio.py is the mod
 from __future__ import annotations
 
 import hmac
+import re
 import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bot.events import BranchPush, Event, EventKind, PullAction, PullRequest, Repo
+from bot.events import BranchPush, Event, EventKind, PullAction, PullRequest, Repo, Rerun
 from bot.forges import fields
 from bot.forges.base import Ignored, Ping, SignatureError, Webhook, Webhooks
 from bot.forges.fields import PayloadError
@@ -62,19 +63,20 @@ def sealed(headers: Mapping[str, str], body: bytes, secret: str | None) -> dict[
 
 def push_delivery(push: BranchPush) -> tuple[dict[str, str], bytes]:
     """A `push` webhook for `branch` moving to `sha`, as `parse` reads one (unsigned: see
-    `sealed`): what the catch-up stores for a branch head no delivery told the bot about.
-    The changed `paths` (None: unknown, and path filters build) are listed as one commit's,
-    the head's, which `parse` reads them from."""
-    fields.git_ref(f"refs/heads/{push.branch}", "branch")
+    `sealed`): what the catch-up stores for a branch head no delivery told the bot about, and
+    a manual trigger for a branch or a tag (GitHub sends a tag's push as a `push` to
+    refs/tags/<tag>). The changed `paths` (None: unknown, and path filters build) are listed
+    as one commit's, the head's, which `parse` reads them from."""
+    ref = f"refs/tags/{push.branch}" if push.tag else f"refs/heads/{push.branch}"
+    fields.git_ref(ref, "branch")
     commits = [] if push.paths is None else [{"id": push.sha, "modified": list(push.paths)}]
     repo = push.repo
     payload = {
-        "ref": f"refs/heads/{push.branch}", "before": push.before,
-        "after": fields.commit_sha(push.sha, "after"),
-        "created": False, "deleted": False, "forced": False, "commits": commits,
+        "ref": ref, "before": push.before, "after": fields.commit_sha(push.sha, "after"),
+        "created": push.tag, "deleted": False, "forced": False, "commits": commits,
         "head_commit": None, "pusher": {"name": push.actor}, "sender": {"login": push.actor},
         "repository": {"id": repo.id, "full_name": repo.full_name, "html_url": repo.html_url},
-    }  # fmt: skip
+    } | fields.bot_member(push.only_builds, push.note, push.rebuilt_on)  # fmt: skip
     return fields.json_delivery(
         payload, {"x-github-event": "push", "x-github-delivery": push.delivery_id}
     )
@@ -117,9 +119,10 @@ def _push(payload: Mapping[str, Any], delivery_id: str) -> Webhook:
         payload, "pusher.name", str
     )
     changed = _changed_paths(payload) if kind is EventKind.PUSH else None
+    only_builds, note, rebuilt_on = fields.requested(payload)
     return Event(
         kind, _repo(payload), ref, fields.commit_sha(after, "after"), actor, delivery_id,
-        changed_paths=changed,
+        changed_paths=changed, only_builds=only_builds, note=note, rebuilt_on=rebuilt_on,
     )  # fmt: skip
 
 
@@ -180,11 +183,37 @@ def _release(payload: Mapping[str, Any], delivery_id: str) -> Webhook:
     )  # fmt: skip
 
 
+# A build's key (bot/store.py: secrets.token_urlsafe), which the bot gives its check runs as
+# their external_id: a check run without one that looks like it is not the bot's.
+_BUILD_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def _rerun(payload: Mapping[str, Any], delivery_id: str, kind: str) -> Webhook:
+    """`check_run` / `check_suite` `rerequested` (GitHub docs, "Webhook events and payloads":
+    someone chose "Re-run" on a check run, or "Re-run all checks" on its suite)."""
+    action = fields.member(payload, "action", str)
+    if action != "rerequested":
+        return Ignored(f"{kind} action '{action}' is not handled")
+    key = None
+    if kind == "check_run":
+        key = fields.optional_member(payload, "check_run.external_id", str) or ""
+        if not _BUILD_KEY.fullmatch(key):
+            return Ignored("a check run the bot did not make (its external_id is no build key)")
+    sha = fields.commit_sha(fields.member(payload, f"{kind}.head_sha", str), f"{kind}.head_sha")
+    requester = fields.member(payload, "sender.login", str)
+    return Event(
+        EventKind.RERUN, _repo(payload), "", sha, requester, delivery_id,
+        rerun=Rerun(key, requester, fields.optional_member(payload, "sender.id", int)),
+    )  # fmt: skip
+
+
 _PARSERS: dict[str, Callable[[Mapping[str, Any], str], Webhook]] = {
     "push": _push,
     "pull_request": _pull_request,
     "issue_comment": _issue_comment,
     "release": _release,
+    "check_run": lambda payload, delivery_id: _rerun(payload, delivery_id, "check_run"),
+    "check_suite": lambda payload, delivery_id: _rerun(payload, delivery_id, "check_suite"),
 }
 _FORM = "application/x-www-form-urlencoded"
 

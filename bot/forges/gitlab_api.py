@@ -261,6 +261,27 @@ class GitLabApi:
 
         return self._call(head)
 
+    def tag_head(self, repo: str, tag: str) -> str | None:
+        """doc/api/tags.md, "Get a single repository tag": its `commit.id` (the commit an
+        annotated tag points at too); 404 for no such tag."""
+
+        def head() -> str | None:
+            try:
+                found = self._project(repo).tags.get(tag, **_NO_SLEEP)
+            except GitlabGetError as exc:
+                if exc.response_code == 404:
+                    return None
+                raise
+            return str(found.commit["id"])
+
+        return self._call(head)
+
+    def default_branch(self, repo: str) -> str:
+        """doc/api/projects.md, "Get a single project": its `default_branch`."""
+        return self._call(
+            lambda: str(self._gl.projects.get(repo, **_NO_SLEEP).default_branch or "")
+        )
+
     def changed_paths(self, repo: str, base: str, head: str) -> tuple[str, ...] | None:
         """doc/api/repositories.md, "Compare branches, tags or commits" (from...to: since the
         merge base); None when GitLab timed out comparing."""

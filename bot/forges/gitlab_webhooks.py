@@ -80,20 +80,23 @@ def sealed(headers: Mapping[str, str], body: bytes, secret: str | None) -> dict[
 def push_delivery(push: BranchPush) -> tuple[dict[str, str], bytes]:
     """A `Push Hook` for `branch` moving to `sha`, as `parse` reads one (without the token:
     see `sealed`): what the catch-up stores for a branch head no delivery told the bot
-    about. The changed `paths` (None: unknown, and path filters build) are listed as one
-    commit's, the head's, which `parse` reads them from."""
-    fields.git_ref(f"refs/heads/{push.branch}", "branch")
+    about, and a manual trigger for a branch or (a `Tag Push Hook`) a tag. The changed
+    `paths` (None: unknown, and path filters build) are listed as one commit's, the head's,
+    which `parse` reads them from."""
+    ref = f"refs/tags/{push.branch}" if push.tag else f"refs/heads/{push.branch}"
+    fields.git_ref(ref, "branch")
     commits = [] if push.paths is None else [{"id": push.sha, "modified": list(push.paths)}]
+    kind, event = ("tag_push", "Tag Push Hook") if push.tag else ("push", "Push Hook")
     payload = {
-        "object_kind": "push", "event_name": "push", "ref": f"refs/heads/{push.branch}",
+        "object_kind": kind, "event_name": kind, "ref": ref,
         "before": push.before, "after": fields.commit_sha(push.sha, "after"),
         "checkout_sha": push.sha,
         "user_username": push.actor, "commits": commits, "total_commits_count": len(commits),
         "project": {"id": push.repo.id, "path_with_namespace": push.repo.full_name,
                     "web_url": push.repo.html_url},
-    }  # fmt: skip
+    } | fields.bot_member(push.only_builds, push.note, push.rebuilt_on)  # fmt: skip
     return fields.json_delivery(
-        payload, {"x-gitlab-event": "Push Hook", "x-gitlab-event-uuid": push.delivery_id}
+        payload, {"x-gitlab-event": event, "x-gitlab-event-uuid": push.delivery_id}
     )
 
 
@@ -133,7 +136,11 @@ def _push(payload: Mapping[str, Any], delivery_id: str, kind: EventKind) -> Webh
     actor = fields.optional_member(payload, "user_username", str) or (
         fields.optional_member(payload, "user_name", str) or ""
     )
-    return Event(kind, _repo(payload), ref, sha, actor, delivery_id, changed_paths=changed)
+    only_builds, note, rebuilt_on = fields.requested(payload)
+    return Event(
+        kind, _repo(payload), ref, sha, actor, delivery_id, changed_paths=changed,
+        only_builds=only_builds, note=note, rebuilt_on=rebuilt_on,
+    )  # fmt: skip
 
 
 def _is_draft(attrs: Mapping[str, Any]) -> bool:

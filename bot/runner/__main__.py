@@ -2,7 +2,7 @@
 
     python -m bot.runner --spec spec.json --secrets DIR --workdir DIR --result result.json
         [--private-dir DIR] [--artifact-allowed-host HOST]... [--allow-private-artifact-hosts]
-        [--max-artifact-bytes N]
+        [--max-artifact-bytes N] [--step build|prepare|export --builder REF [--destination DIR]]
 
 The log goes to stdout; the BuildResult is written as JSON to --result (in a Job pod, the
 container's termination message path). Exit status: 0 succeeded, 1 failed, 2 error.
@@ -15,13 +15,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from bot.build_result import EXIT_CODES, BuildResult
 from bot.build_spec import BuildSpec
 from bot.runner.artifact import DEFAULT_MAX_BYTES, ArtifactPolicy
 from bot.runner.environment import minimal_env
+from bot.runner.export import run_export
+from bot.runner.loopback_relay import relays
 from bot.runner.pipeline import RunnerOptions, run_build
+from bot.runner.prepare import run_prepare
 from bot.runner.process import BuildLog
 
 
@@ -38,6 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--artifact-allowed-host", action="append", default=[])
     parser.add_argument("--allow-private-artifact-hosts", action="store_true")
     parser.add_argument("--max-artifact-bytes", type=int, default=DEFAULT_MAX_BYTES)
+    # The unprivileged Job layout's steps (bot/runner/app_layer.py); `build` does it all.
+    parser.add_argument("--step", choices=["build", "prepare", "export"], default="build")
+    parser.add_argument("--builder", default="", help="the builder's digest reference")
+    parser.add_argument("--destination", default="/tmp", help="the builder's s2i destination")
+    # LISTEN=TARGET: a loopback address of the build served from another (loopback_relay.py)
+    parser.add_argument("--relay", action="append", default=[])
     args = parser.parse_args(argv)
 
     spec = BuildSpec.model_validate_json(args.spec.read_text())
@@ -56,12 +66,30 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.clear()
     os.environ.update(narrowed)
     try:
-        result = run_build(spec, args.secrets, args.workdir, log, options)
+        with relays(args.relay):
+            result = _run_step(args, spec, log, options)
     except Exception as exc:  # a bug in the runner must still end the build with a reason
+        for line in traceback.format_exc().splitlines():
+            log.line(line)
         log.line(f"BUILD ERROR: runner crashed: {exc!r}")
         result = BuildResult(state="error", reason=f"runner crashed: {exc!r}")
+    if args.step == "prepare" and result.state == "succeeded":
+        return 0  # the build goes on in the next container: its result is the export's
     args.result.write_text(result.model_dump_json())
     return EXIT_CODES[result.state]
+
+
+def _run_step(
+    args: argparse.Namespace, spec: BuildSpec, log: BuildLog, options: RunnerOptions
+) -> BuildResult:
+    if args.step == "prepare":
+        return run_prepare(
+            spec, args.secrets, args.workdir, log, options,
+            builder=args.builder, destination=args.destination,
+        )  # fmt: skip
+    if args.step == "export":
+        return run_export(spec, args.secrets, args.workdir, log, options, builder=args.builder)
+    return run_build(spec, args.secrets, args.workdir, log, options)
 
 
 if __name__ == "__main__":

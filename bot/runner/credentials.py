@@ -1,13 +1,15 @@
 """Build credentials, read from a directory laid out like the Kubernetes Secrets a Job mounts.
 
-    <dir>/git-token          the forge token used to clone (optional)
-    <dir>/.dockerconfigjson  registry auth, the `kubernetes.io/dockerconfigjson` format
+    <dir>/git-token             the forge token used to clone (optional)
+    <dir>/.dockerconfigjson     registry auth, the `kubernetes.io/dockerconfigjson` format
+    <dir>/build-secrets/<name>  each build secret the BuildSpec names (bot/build_secrets.py)
 
 They never travel in a BuildSpec, an argument list or an environment value. The runner reads
 them once, removes what it was given when it may (a copy the executor made; a Job's mounted
 Secret is read-only), and hands each step only what that step needs, as a file in a private
 directory outside the build's workdir that goes as soon as the step is over (PrivateFiles):
-the token to the fetch, the registry auth to the registry steps.
+the token to the fetch, the registry auth to the registry steps, the build secrets to the
+engine's build (which mounts them on the assemble step alone).
 """
 
 from __future__ import annotations
@@ -19,19 +21,25 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.runner.errors import BuildError
+from bot.runner.secret_masks import secret_file_values
+
 GIT_TOKEN = "git-token"
 DOCKER_CONFIG_JSON = ".dockerconfigjson"
+BUILD_SECRETS = "build-secrets"
 
 
 @dataclass(frozen=True)
 class Credentials:
     git_token: str | None = None
     docker_config: dict[str, Any] = field(default_factory=lambda: {"auths": {}})
+    # Build secret name -> the file's bytes.
+    build_secrets: Mapping[str, bytes] = field(default_factory=dict)
 
     @classmethod
     def from_dir(cls, directory: Path) -> Credentials:
@@ -39,7 +47,13 @@ class Credentials:
         auth_file = directory / DOCKER_CONFIG_JSON
         token = token_file.read_text().strip() if token_file.exists() else None
         config = json.loads(auth_file.read_text()) if auth_file.exists() else {"auths": {}}
-        return cls(token or None, config)
+        secrets_dir = directory / BUILD_SECRETS
+        files = {
+            path.name: path.read_bytes()
+            for path in (sorted(secrets_dir.iterdir()) if secrets_dir.is_dir() else ())
+            if path.is_file() and not path.name.startswith(".")  # a projected volume's ..data
+        }
+        return cls(token or None, config, files)
 
     @staticmethod
     def remove_dir_files(directory: Path) -> None:
@@ -48,12 +62,19 @@ class Credentials:
         for name in (GIT_TOKEN, DOCKER_CONFIG_JSON):
             with contextlib.suppress(OSError):
                 (directory / name).unlink()
+        secrets_dir = directory / BUILD_SECRETS
+        if secrets_dir.is_dir() and os.access(secrets_dir, os.W_OK):
+            shutil.rmtree(secrets_dir, ignore_errors=True)
 
     def write_dir(self, directory: Path) -> None:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         if self.git_token:
             _write_private(directory / GIT_TOKEN, self.git_token)
         _write_private(directory / DOCKER_CONFIG_JSON, json.dumps(self.docker_config))
+        if self.build_secrets:
+            (directory / BUILD_SECRETS).mkdir(mode=0o700, exist_ok=True)
+            for name, content in self.build_secrets.items():
+                _write_private(directory / BUILD_SECRETS / name, content)
 
     def secrets(self) -> list[str]:
         """Every secret value, so the build log can mask them."""
@@ -73,6 +94,8 @@ class Credentials:
                     values.append(f"{entry['username']}:{entry['password']}")
             if entry.get("identitytoken"):
                 values.append(str(entry["identitytoken"]))
+        for content in self.build_secrets.values():
+            values += secret_file_values(content)
         return [v for v in values if v]
 
 
@@ -118,6 +141,27 @@ class PrivateFiles:
             yield path
 
     @contextlib.contextmanager
+    def build_secrets(self, names: Collection[str]) -> Iterator[dict[str, Path]]:
+        """The named build secrets as files, for the engine's build: name -> path. A name
+        without its file is a BuildError (the executor did not bring it)."""
+        missing = [n for n in names if n not in self._credentials.build_secrets]
+        if missing:
+            raise BuildError(
+                f"build secret '{missing[0]}' did not reach the runner: is it still in the "
+                "bot's build_secrets (and, for Jobs, its Kubernetes Secret in the build "
+                "namespace)?"
+            )
+        if not names:
+            yield {}
+            return
+        with self._step_dir("secrets") as directory:
+            paths = {}
+            for name in names:
+                paths[name] = directory / name
+                _write_private(paths[name], self._credentials.build_secrets[name])
+            yield paths
+
+    @contextlib.contextmanager
     def _step_dir(self, step: str) -> Iterator[Path]:
         directory = Path(tempfile.mkdtemp(prefix=f"{step}-", dir=self.root))
         try:
@@ -137,7 +181,7 @@ class PrivateFiles:
                 child.unlink(missing_ok=True)
 
 
-def _write_private(path: Path, text: str) -> None:
+def _write_private(path: Path, content: str | bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
+    with os.fdopen(fd, "wb") as f:
+        f.write(content.encode() if isinstance(content, str) else content)

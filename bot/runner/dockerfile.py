@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 
+from bot.build_secrets import SecretUse, env_problem, name_problem
 from bot.safe_values import (
     absolute_path_problem,
     artifact_problem,
@@ -150,3 +152,41 @@ def scripts_dir_from_url(url: str) -> str:
     """`image:///usr/libexec/s2i` -> `/usr/libexec/s2i` (s2i's scripts-url inside an image)."""
     prefix = "image://"
     return url[len(prefix) :] if url.startswith(prefix) else "/usr/libexec/s2i"
+
+
+_ASSEMBLE = re.compile(r"RUN (?P<script>/[A-Za-z0-9._/-]+/assemble)")
+_UID = re.compile(r"(?P<uid>[0-9]{1,10})(?::[A-Za-z0-9_][A-Za-z0-9_.-]*)?")
+
+
+def mount_secrets(dockerfile: str, secrets: Sequence[SecretUse], user: str) -> str:
+    """s2i's assemble step, and it alone, with each build secret mounted as a file (BuildKit's
+    and buildah's `RUN --mount=type=secret`, readable only by the assemble user) and its
+    variable set to the file's path for that one command, never in an ENV instruction: no
+    layer, no cache image and no image configuration holds the file or names it. Unchanged
+    without secrets."""
+    if not secrets:
+        return dockerfile
+    uid = _UID.fullmatch(user)
+    if uid is None:
+        raise UnsafeValue(
+            f"the builder's assemble user '{user[:40]}' is not a numeric uid: build secrets are "
+            "mounted readable by that uid alone (set io.openshift.s2i.assemble-user to one)"
+        )
+    lines = dockerfile.split("\n")
+    found = [i for i, line in enumerate(lines) if _ASSEMBLE.fullmatch(line.strip())]
+    if len(found) != 1:
+        raise UnsafeValue(
+            f"expected one 'RUN <scripts>/assemble' in the Dockerfile s2i generated, found "
+            f"{len(found)}: the build secrets would not be mounted on assemble alone"
+        )
+    mounts, env = [], []
+    for use in secrets:
+        _checked(name_problem(use.name) or env_problem(use.env))
+        options = f"type=secret,id={use.name},target={use.target},uid={uid['uid']},mode=0400"
+        mounts.append(f"--mount={options}")
+        if use.env:
+            env.append(f"{use.env}={use.target}")
+    match = _ASSEMBLE.fullmatch(lines[found[0]].strip())
+    assert match is not None
+    lines[found[0]] = " ".join(["RUN", *mounts, *env, match["script"]])
+    return "\n".join(lines)

@@ -38,9 +38,11 @@ class Engine(Protocol):
         *,
         target: str | None = None,
         layers: bool = False,
+        secrets: Mapping[str, Path] | None = None,
     ) -> None:
         """Build (up to the `target` stage); `layers` keeps every step cached for a second
-        build of the same Dockerfile."""
+        build of the same Dockerfile; `secrets` (build secret name -> file) are what the
+        Dockerfile's `RUN --mount=type=secret,id=<name>` mounts."""
         ...
 
     def push(self, image: str, log: BuildLog) -> str:
@@ -95,7 +97,12 @@ class DockerEngine:
     def build(
         self, context: Path, dockerfile: Path, image: str, log: BuildLog, *,
         target: str | None = None, layers: bool = False,
+        secrets: Mapping[str, Path] | None = None,
     ) -> None:  # fmt: skip
+        if secrets:
+            # The classic builder has no RUN --mount; the runner builds such builds with
+            # buildah (bot/runner/pipeline.py engine_for).
+            raise BuildError("docker's classic builder cannot mount build secrets")
         # The classic builder always caches steps: `layers` needs nothing more here.
         argv = [self._docker, "build", "--pull", "-f", str(dockerfile), "-t", image]
         argv += ["--target", target] if target else []
@@ -149,6 +156,7 @@ class BuildahEngine:
     def build(
         self, context: Path, dockerfile: Path, image: str, log: BuildLog, *,
         target: str | None = None, layers: bool = False,
+        secrets: Mapping[str, Path] | None = None,
     ) -> None:  # fmt: skip
         self._allow_plain_http([*from_images(dockerfile.read_text()), image])
         argv = [
@@ -157,6 +165,10 @@ class BuildahEngine:
         ]  # fmt: skip
         argv += ["--target", target] if target else []
         argv += ["--layers"] if layers else []
+        # buildah copies each file for the RUN steps that mount it and removes the copy after
+        # the step: it is in no layer (buildah-bud(1) --secret).
+        for name, path in (secrets or {}).items():
+            argv += ["--secret", f"id={name},src={path}"]
         _run_build([*argv, str(context)], log, self._env, image)
 
     def tag(self, image: str, other: str, log: BuildLog) -> None:

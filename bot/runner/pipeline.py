@@ -6,6 +6,10 @@ context and symlinks); read the builder image's s2i labels; `s2i build --as-dock
 append the runtime stage when the template has a runtime image; build with the engine; push;
 read the pushed image's size from the registry.
 
+Build secrets (bot/build_secrets.py) are mounted on s2i's assemble step alone
+(`RUN --mount=type=secret`), which docker's classic builder cannot do: a build with secrets is
+built with buildah whichever engine is configured (engine_for).
+
 Credentials are read once and removed from where the executor put them (when it may); each
 step that needs one gets its own short-lived copy outside the workdir (PrivateFiles): the
 token for the fetch, the registry auth for the steps that pull or push. s2i, which copies
@@ -15,7 +19,7 @@ the repository's tree, runs with neither.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,8 +65,38 @@ def run_build(
         log.add_secret(secret)
     Credentials.remove_dir_files(secrets_dir)
     private = PrivateFiles(credentials, options.private_dir)
+    bases = _Bases()
     try:
-        digest, size = _build(spec, credentials, private, workdir, log, options)
+        return ended(
+            log,
+            lambda: _build(spec, credentials, private, workdir, log, options, bases),
+            spec,
+            started,
+            bases,
+        )
+    finally:
+        private.close()
+
+
+@dataclass
+class _Bases:
+    """The digests of the builder and runtime images, as the build read them."""
+
+    builder: str | None = None
+    runtime: str | None = None
+
+
+def ended(
+    log: BuildLog,
+    body: Callable[[], tuple[str, int]],
+    spec: BuildSpec,
+    started: float,
+    bases: _Bases | None = None,
+) -> BuildResult:
+    """The BuildResult of body (the pushed digest and size) or of how it failed; with the
+    digests of the images it was built on, when the build read them (`bases`)."""
+    try:
+        digest, size = body()
     except (BuildFailure, UnsafeValue) as exc:
         reason = str(exc)
         if isinstance(exc, UnsafeValue):
@@ -72,13 +106,27 @@ def run_build(
     except BuildError as exc:
         log.line(f"BUILD ERROR: {exc}")
         return BuildResult(state="error", reason=log.mask(str(exc)))
-    finally:
-        private.close()
-    log.line(f"pushed {spec.output}@{digest} ({size} bytes) in {time.monotonic() - started:.1f}s")
-    return BuildResult(state="succeeded", image=spec.image, digest=digest, size=size)
+    if digest:  # a step that pushes nothing (the unprivileged layout's prepare) says nothing
+        elapsed = time.monotonic() - started
+        log.line(f"pushed {spec.output}@{digest} ({size} bytes) in {elapsed:.1f}s")
+    bases = bases or _Bases()
+    return BuildResult(
+        state="succeeded", image=spec.image, digest=digest, size=size,
+        builder_digest=bases.builder, runtime_digest=bases.runtime,
+    )  # fmt: skip
 
 
-def _refuse_unsafe_values(spec: BuildSpec) -> None:
+def engine_for(spec: BuildSpec, configured: str, log: BuildLog) -> str:
+    """The engine this build uses: buildah when it mounts build secrets and docker is
+    configured (docker 20.10's classic builder has no RUN --mount, and BuildKit needs the
+    buildx plugin with a newer client), else the configured one."""
+    if spec.secrets and configured == "docker":
+        log.line("build secrets need RUN --mount=type=secret: building with buildah, not docker")
+        return "buildah"
+    return configured
+
+
+def refuse_unsafe_values(spec: BuildSpec) -> None:
     """The values this build would write into the Dockerfile or s2i's argv, checked before
     anything is fetched (the bot checked them when it read .s2i.yaml; rendering checks them
     once more)."""
@@ -97,7 +145,7 @@ def _refuse_unsafe_values(spec: BuildSpec) -> None:
         raise UnsafeValue(found)
 
 
-def _fetch(
+def fetch(
     spec: BuildSpec, credentials: Credentials, private: PrivateFiles, source_dir: Path,
     log: BuildLog, options: RunnerOptions,
 ) -> Path:  # fmt: skip
@@ -133,9 +181,10 @@ def _build(
     workdir: Path,
     log: BuildLog,
     options: RunnerOptions,
+    bases: _Bases,
 ) -> tuple[str, int]:
-    _refuse_unsafe_values(spec)
-    source_dir = _fetch(spec, credentials, private, workdir / "source", log, options)
+    refuse_unsafe_values(spec)
+    source_dir = fetch(spec, credentials, private, workdir / "source", log, options)
     context = workdir / "context"
 
     with log.step("check the source tree"):
@@ -149,11 +198,15 @@ def _build(
     with private.registry_auth() as authfile:
         registry = RegistryClient(authfile, options.insecure_registries)
         with log.step(f"read s2i labels of {spec.builder_image}"):
-            labels = registry.labels(spec.builder_image)
+            # With the digests the tags point at now: what the build is built on, recorded so
+            # that a new digest rebuilds it (the engine pulls the tags right after this).
+            labels, bases.builder = registry.labels_and_digest(spec.builder_image)
             for key in (s2i.SCRIPTS_URL, s2i.DESTINATION, s2i.ASSEMBLE_USER):
                 log.line(f"{key}={labels.get(key, '(unset)')}")
+            log.line(f"builder image {spec.builder_image}@{bases.builder}")
             if spec.runtime is not None:
-                runtime_labels = registry.labels(spec.runtime.image)
+                runtime_labels, bases.runtime = registry.labels_and_digest(spec.runtime.image)
+                log.line(f"runtime image {spec.runtime.image}@{bases.runtime}")
         if spec.incremental:
             with log.step(f"look for the previous build {spec.cache_image}"):
                 # s2i --incremental does not check that the previous image exists (a first
@@ -165,6 +218,7 @@ def _build(
                 else:
                     log.line("no previous build: a clean build (the next one will be incremental)")
 
+    user = labels.get(s2i.ASSEMBLE_USER, "1001")
     with log.step("s2i build --as-dockerfile"):
         # s2i also tries to read these labels itself and warns when it cannot reach a plain
         # HTTP registry; the flags below carry them either way.
@@ -179,14 +233,17 @@ def _build(
         text = dockerfile.name_builder_stage(generated.read_text(), spec.builder_image)
         if previous:
             text = dockerfile.unpack_artifacts_in_cached_stage(text)
+        text = dockerfile.mount_secrets(text, spec.secrets, user)
         generated.write_text(text)
+        for use in spec.secrets:
+            log.line(f"build secret {use.name}: mounted at {use.target} while assemble runs"
+                     + (f" (${use.env})" if use.env else ""))  # fmt: skip
 
     if spec.runtime is not None:
         with log.step(f"add runtime stage from {spec.runtime.image}"):
             scripts_dir = dockerfile.scripts_dir_from_url(
                 runtime_labels.get(s2i.SCRIPTS_URL, s2i.DEFAULT_SCRIPTS_URL)
             )
-            user = labels.get(s2i.ASSEMBLE_USER, "1001")
             builder_text = generated.read_text()
             stage = dockerfile.runtime_stage(
                 builder_text, spec.runtime, scripts_dir=scripts_dir, user=user
@@ -202,13 +259,20 @@ def _build(
     # With a runtime image, the next incremental build needs the builder stage (its caches
     # and save-artifacts), which the slim image lacks: keep that stage as a cache image.
     keep_cache = spec.incremental and spec.runtime is not None
+    names = [use.name for use in spec.secrets]
     with private.registry_auth() as authfile:
-        engine = make_engine(options.engine, authfile, options.insecure_registries)
-        with log.step(f"build {spec.output} with {engine.name}"):
-            engine.build(context, generated, spec.output, log, layers=keep_cache)
+        engine = make_engine(engine_for(spec, options.engine, log), authfile,
+                             options.insecure_registries)  # fmt: skip
+        with (
+            log.step(f"build {spec.output} with {engine.name}"),
+            private.build_secrets(names) as secret_files,
+        ):
+            engine.build(context, generated, spec.output, log, layers=keep_cache,
+                         secrets=secret_files)  # fmt: skip
             if keep_cache:
                 engine.build(context, generated, spec.cache_image, log,
-                             target=dockerfile.BUILDER_STAGE, layers=True)  # fmt: skip
+                             target=dockerfile.BUILDER_STAGE, layers=True,
+                             secrets=secret_files)  # fmt: skip
         with log.step(f"push {', '.join(spec.outputs)}"):
             digest = engine.push(spec.output, log)
             for other in spec.outputs[1:]:

@@ -56,6 +56,17 @@ class RegistryClient:
     def labels(self, image: str) -> dict[str, str]:
         return dict(self._inspect(image).get("Labels") or {})
 
+    def labels_and_digest(self, image: str) -> tuple[dict[str, str], str | None]:
+        """The image's labels, and the digest of the manifest its tag points at now."""
+        found = self._inspect(image)
+        digest = found.get("Digest")
+        return dict(found.get("Labels") or {}), digest if isinstance(digest, str) else None
+
+    def digest(self, image: str) -> str | None:
+        """The digest of the manifest the tag points at now (skopeo's `Digest`, the one
+        labels_and_digest reads: one kind of digest to compare)."""
+        return self.labels_and_digest(image)[1]
+
     def compressed_size(self, image: str) -> int:
         """Bytes a pull transfers: the config blob plus every (compressed) layer."""
         manifest = self._inspect(image, "--raw")

@@ -4,10 +4,23 @@ POST /webhooks/github, /webhooks/gitlab   verify, persist, answer 202; the worke
                           (404 for a forge that is not configured, 413 over 25 MiB, 400 for
                           any body that is not the forge's JSON, 401 unsigned, 503 with
                           Retry-After while max_backlog deliveries wait)
+POST /api/builds          a manual trigger (bot/manual_trigger.py): `Authorization: Bearer
+                          <api_token>` and {"repo", "ref", "name", "forge"}; 202 with the
+                          delivery's id and link (401 without the token, 404 when no
+                          api_token is configured, 4xx naming what is unknown)
+POST /webhooks/registry   a registry's notifications (Docker Distribution), with
+                          `Authorization: Bearer <registry_webhook_token>`: the tags pushed
+                          are checked against the builds' base images (bot/base_images.py);
+                          202, 401 without the token, 404 when none is configured
 GET  /builds/{key}/log    the build log as plain text, while it runs and after
-GET  /builds/{key}        the build as JSON
-GET  /builds?repo=o/n     a repository's newest builds: with `Authorization: Bearer
-                          <api_token>`, or for a repository in `public_repositories`
+GET  /builds/{key}/events the log and state as Server-Sent Events, while it runs
+GET  /builds/{key}        the build page (HTML for browsers), or the build as JSON
+GET  /builds?repo=o/n     a repository's newest builds (page or JSON; filters branch, pr,
+                          state): with `Authorization: Bearer <api_token>`, or for a
+                          repository in `public_repositories`
+GET  /badges/{owner}/{repo}/{build}/{branch}.svg   a build's state on a branch, as a badge,
+                          for `public_repositories` only
+GET  /assets/...          the pages' CSS and JavaScript (package data, no CDN)
 GET  /deliveries/{id}     whether a delivery was processed, its outcome, attempts and builds
 GET  /healthz             liveness; what waits (deliveries, builds), from the store
 GET  /readyz              readiness: 200 while the database answers, 503 when it does not
@@ -27,22 +40,42 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from bot import log_context
 from bot.build_record import Build
-from bot.commit_status import build_url, log_url
-from bot.forges.base import Ignored, Ping, SignatureError
+from bot.forges.base import ForgeError, Ignored, Ping, SignatureError
 from bot.forges.fields import PayloadError
+from bot.log_outline import log_lines
+from bot.manual_trigger import MAX_BODY as MAX_TRIGGER_BODY
+from bot.manual_trigger import TriggerError, parse_request
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.orchestrator import Bot
+from bot.pages.badge import badge_state, badge_svg
+from bot.pages.build_page import build_page
+from bot.pages.build_view import BuildView, build_view
+from bot.pages.html_layout import CONTENT_SECURITY_POLICY
+from bot.pages.repository_page import parse_filters, repository_page
+from bot.registry_notifications import NotificationError, pushed_tags
 from bot.store import Delivery
+from bot.web.build_events import build_events, resume_after
+from bot.web.content_negotiation import prefers_html
 from bot.web.request_body import MAX_WEBHOOK_BODY, BadContentLength, BodyTooLarge, read_capped
 
 LISTED_BUILDS = 100  # the most a listing shows, newest first
+BADGE_CACHE = "max-age=60, must-revalidate"  # READMEs' image proxies (GitHub's camo) ask again
+PAGE_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "Vary": "Accept"}
 BACKLOG_RETRY_AFTER = 60  # seconds, in a 503's Retry-After
 log = logging.getLogger(__name__)
 
@@ -113,14 +146,15 @@ def create_app(bot: Bot) -> Starlette:
         key = request.path_params["key"]
         return await asyncio.to_thread(bot.store.find_build_by_key, key)
 
-    def _json(build: Build) -> dict[str, object]:
-        public_url = bot.settings.public_url
-        return {
-            "key": build.key, "name": build.name, "repo": build.repo, "sha": build.sha,
-            "state": build.state.value, "reason": build.reason, "digest": build.digest,
-            "size": build.size, "image": build.spec.output if build.spec else None,
-            "url": build_url(public_url, build.key), "log_url": log_url(public_url, build.key),
-        }  # fmt: skip
+    def _view(build: Build, lines: list[str], event: str | None) -> BuildView:
+        return build_view(build, lines, event, bot.settings.public_url)
+
+    def _read_view(build: Build) -> tuple[BuildView, list[str]]:
+        """The build's view and log lines (whole lines only while it runs: a live page goes
+        on from there), read from the store: call off the event loop."""
+        text = bot.logs.read(build.id) or ""
+        lines = log_lines(text, complete_only=not build.state.finished)
+        return _view(build, lines, bot.store.delivery_event(build.delivery_id)), lines
 
     async def build_log(request: Request) -> Response:
         build = await _build(request)
@@ -131,20 +165,48 @@ def create_app(bot: Bot) -> Starlette:
 
     async def build_info(request: Request) -> Response:
         build = await _build(request)
+        html = prefers_html(request.headers.get("accept"), request.query_params.get("format"))
         if build is None:
-            return JSONResponse({"error": "no such build"}, 404)
-        return JSONResponse(_json(build))
+            if html:
+                return HTMLResponse("<!doctype html><title>no such build</title>"
+                                    "<p>no such build</p>", 404, PAGE_HEADERS)  # fmt: skip
+            return JSONResponse({"error": "no such build"}, 404, {"Vary": "Accept"})
+        view, lines = await asyncio.to_thread(_read_view, build)
+        if html:
+            return HTMLResponse(build_page(view, lines), headers=PAGE_HEADERS)
+        return JSONResponse(view.as_json(), headers={"Vary": "Accept"})
 
-    def _may_list(request: Request, repo: str) -> bool:
-        public = {name.lower() for name in bot.settings.public_repositories}
-        if repo.lower() in public:
-            return True
-        token = bot.settings.api_token
+    async def build_stream(request: Request) -> Response:
+        build = await _build(request)
+        if build is None:
+            return PlainTextResponse("no such build\n", 404)
+        after = resume_after(
+            request.headers.get("last-event-id"), request.query_params.get("after")
+        )
+        event = await asyncio.to_thread(bot.store.delivery_event, build.delivery_id)
+        stream = build_events(
+            build, after, bot.logs, bot.store.find_build,
+            lambda current, lines: _view(current, lines, event), bot.settings.event_stream_seconds,
+        )  # fmt: skip
+        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
+
+    def _json(build: Build) -> dict[str, object]:
+        return _view(build, [], None).as_json(with_log=False)
+
+    def _bearer(request: Request, token: SecretStr | None = None) -> bool:
+        """`Authorization: Bearer <token>` (by default the api_token), compared in constant
+        time; never with no token configured."""
+        token = token or bot.settings.api_token
         if token is None:
             return False
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
         expected = token.get_secret_value().encode()
         return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected)
+
+    def _may_list(request: Request, repo: str) -> bool:
+        public = {name.lower() for name in bot.settings.public_repositories}
+        return repo.lower() in public or _bearer(request)
 
     async def build_list(request: Request) -> Response:
         repo = request.query_params.get("repo", "")
@@ -157,8 +219,91 @@ def create_app(bot: Bot) -> Starlette:
                 return JSONResponse({"error": "not found"}, 404)
             headers = {"WWW-Authenticate": 'Bearer realm="s2i-bot"'}
             return JSONResponse({"error": "a bearer token (api_token) is needed"}, 401, headers)
-        builds = await asyncio.to_thread(bot.store.builds_of_repo, repo, LISTED_BUILDS)
-        return JSONResponse({"repo": repo, "builds": [_json(b) for b in builds]})
+        try:
+            filters = parse_filters(request.query_params)
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, 400)
+        builds = await asyncio.to_thread(
+            bot.store.builds_of_repo, repo, LISTED_BUILDS, ref_key=filters.ref_key,
+            pr=filters.pr, state=filters.state,
+        )  # fmt: skip
+        if prefers_html(request.headers.get("accept"), request.query_params.get("format")):
+            public = repo.lower() in {r.lower() for r in bot.settings.public_repositories}
+            badges = f"{bot.settings.public_url}/badges/{repo}" if public else None
+            page = repository_page(repo, builds, filters, badges)
+            return HTMLResponse(page, headers=PAGE_HEADERS)
+        body = {"repo": repo, "builds": [_json(b) for b in builds]}
+        return JSONResponse(body, headers={"Vary": "Accept"})
+
+    async def badge(request: Request) -> Response:
+        p = request.path_params
+        repo, name, branch = f"{p['owner']}/{p['repo']}", p["build"], p["branch"]
+        public = {r.lower() for r in bot.settings.public_repositories}
+        if repo.lower() not in public:
+            # The same answer for a private repository and one that does not exist: a badge
+            # must not tell whether a private repository builds (or exists).
+            return PlainTextResponse("no badge: the repository is not public\n", 404)
+        builds = await asyncio.to_thread(
+            bot.store.builds_of_repo, repo, 20, name=name, ref_key=f"refs/heads/{branch}", pr=None
+        )
+        svg = badge_svg(name, badge_state([b for b in builds if b.pr is None]))
+        etag = '"' + hashlib.sha256(svg.encode()).hexdigest()[:32] + '"'
+        headers = {"Cache-Control": BADGE_CACHE, "ETag": etag}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return Response(svg, media_type="image/svg+xml", headers=headers)
+
+    async def trigger(request: Request) -> Response:
+        if bot.settings.api_token is None or bot.trigger is None:
+            return JSONResponse({"error": "not found"}, 404)  # no api_token: no triggers
+        if not _bearer(request):
+            headers = {"WWW-Authenticate": 'Bearer realm="s2i-bot"'}
+            return JSONResponse({"error": "a bearer token (api_token) is needed"}, 401, headers)
+        try:
+            body = await read_capped(request, MAX_TRIGGER_BODY)
+            asked = parse_request(body)
+        except (BodyTooLarge, BadContentLength) as exc:
+            return JSONResponse({"error": str(exc)}, 413 if isinstance(exc, BodyTooLarge) else 400)
+        except TriggerError as exc:
+            return JSONResponse({"error": str(exc)}, exc.status)
+        if bot.backlog >= bot.settings.max_backlog:
+            headers = {"Retry-After": str(BACKLOG_RETRY_AFTER)}
+            return JSONResponse({"error": "too many deliveries wait; retry later"}, 503, headers)
+        loop = asyncio.get_running_loop()
+        manual = bot.trigger
+        try:
+            # The forge's API and the store: in the forge pool, as a delivery's processing.
+            done = await loop.run_in_executor(bot.forge_pool, manual.trigger, asked)
+        except TriggerError as exc:
+            return JSONResponse({"error": str(exc)}, exc.status)
+        except ForgeError as exc:
+            return JSONResponse({"error": f"the forge did not answer: {exc}"}, 502)
+        bot.accept(done.delivery)
+        answer = {
+            "accepted": done.delivery.id,
+            "delivery": f"{bot.settings.public_url}/deliveries/{done.delivery.id}",
+            "forge": done.forge, "repo": done.repo, "ref": done.ref, "sha": done.sha,
+            "builds": list(done.builds),
+        }  # fmt: skip
+        return JSONResponse(answer, 202)
+
+    async def registry_webhook(request: Request) -> Response:
+        token = bot.settings.registry_webhook_token
+        if token is None:
+            return JSONResponse({"error": "not found"}, 404)  # no token: no notifications
+        if not _bearer(request, token):
+            headers = {"WWW-Authenticate": 'Bearer realm="s2i-bot"'}
+            return JSONResponse({"error": "a bearer token (registry_webhook_token) is needed"},
+                                401, headers)  # fmt: skip
+        try:
+            body = await read_capped(request, MAX_WEBHOOK_BODY)
+            tags = pushed_tags(body)
+        except BodyTooLarge as exc:
+            return JSONResponse({"error": str(exc)}, 413)
+        except (BadContentLength, NotificationError) as exc:
+            return JSONResponse({"error": str(exc)}, 400)
+        bot.base_images_pushed(tags)
+        return JSONResponse({"tags": [str(t) for t in tags]}, 202)
 
     async def delivery_info(request: Request) -> Response:
         delivery_id = request.path_params["delivery_id"]
@@ -208,10 +353,16 @@ def create_app(bot: Bot) -> Starlette:
 
     return Starlette(
         routes=[
+            Route("/webhooks/registry", registry_webhook, methods=["POST"]),
             Route("/webhooks/{forge}", webhook, methods=["POST"]),
+            Route("/api/builds", trigger, methods=["POST"]),
             Route("/builds", build_list),
             Route("/builds/{key}/log", build_log),
+            Route("/builds/{key}/events", build_stream),
             Route("/builds/{key}", build_info),
+            # A branch may hold slashes (feature/x): the rest of the path, up to `.svg`.
+            Route("/badges/{owner}/{repo}/{build}/{branch:path}.svg", badge),
+            Mount("/assets", StaticFiles(packages=[("bot.web", "assets")]), name="assets"),
             Route("/deliveries/{delivery_id}", delivery_info),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

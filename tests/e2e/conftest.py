@@ -7,13 +7,11 @@ from typing import Any
 import pytest
 
 from bot.executors.local_images import prune_images
-from tests.fakes.github import FakeGitHub
-from tests.fakes.gitlab import FakeGitLab
 from tests.support.bot_process import BotFactory, BotProcess
-from tests.support.forges import GitHubHarness, GitLabHarness, Harness
+from tests.support.forges import Harness, forge
 from tests.support.testenv import ProvisionedEnv
 
-FORGE_TOKEN = "forge-token-" + "x" * 20
+__all__ = ["forge"]  # the fixture (tests/support/forges.py): each test once per forge
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -44,19 +42,6 @@ def start_builder_bot(
         )
 
     return start
-
-
-@pytest.fixture(params=["github", "gitlab"])
-def forge(request: pytest.FixtureRequest) -> Iterator[Harness]:
-    """Each scenario once per forge, against that forge's fake."""
-    if request.param == "github":
-        with FakeGitHub(FORGE_TOKEN) as github:
-            yield GitHubHarness(github, FORGE_TOKEN)
-            assert github.errors == []
-    else:
-        with FakeGitLab(FORGE_TOKEN) as gitlab:
-            yield GitLabHarness(gitlab, FORGE_TOKEN)
-            assert gitlab.errors == []
 
 
 @pytest.fixture

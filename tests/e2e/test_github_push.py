@@ -145,7 +145,7 @@ def test_a_bot_killed_while_it_compiles_builds_again_after_a_restart(
         building = [s for s in github.statuses(repo, sha) if s["description"] == "building"]
         if not building:
             return False
-        log = httpx.get(str(building[-1]["target_url"]), timeout=10).text
+        log = httpx.get(f"{building[-1]['target_url']}/log", timeout=10).text
         return started in log and ended not in log
 
     # The log is not a forge request: poll it (wait_until), not the fake's request log.

@@ -37,11 +37,15 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> InstalledWheel:
     return installed_wheel(tmp_path_factory.getbasetemp() / "installed-wheel")
 
 
-def test_the_wheel_carries_every_module_the_templates_and_the_schema(
+def test_the_wheel_carries_every_module_the_templates_the_schema_and_the_pages_assets(
     installed: InstalledWheel,
 ) -> None:
     names = set(zipfile.ZipFile(installed.wheel).namelist())
     expected = {str(p.relative_to(REPO_ROOT)) for p in (REPO_ROOT / "bot").rglob("*.py")}
+    # The build page's CSS and JavaScript, which the bot serves itself (/assets/).
+    assets = [p for p in (REPO_ROOT / "bot" / "web" / "assets").iterdir() if p.is_file()]
+    assert assets
+    expected |= {str(p.relative_to(REPO_ROOT)) for p in assets}
     templates = (REPO_ROOT / "config" / "templates").glob("*.yaml")
     expected |= {f"bot/_config/templates/{p.name}" for p in templates}
     expected.add("bot/schema/s2i.schema.json")

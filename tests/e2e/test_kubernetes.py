@@ -24,7 +24,7 @@ from tests.support.deliveries import push_main
 from tests.support.forges import GitHubHarness
 from tests.support.images import skopeo_inspect
 from tests.support.kube_cluster import Cluster, StartKubeBot, build_selector
-from tests.support.outcomes import delivery, final_status, log_of
+from tests.support.outcomes import build_of, delivery, final_status, log_of
 from tests.support.testenv import ProvisionedEnv
 from tests.support.wait import wait_until
 
@@ -54,6 +54,10 @@ def test_a_push_builds_in_a_job_and_the_status_has_the_registry_digest(
     assert f"Job {build_namespace}/s2i-bot-build-1 created" in log
     assert "s2i build --as-dockerfile" in log and f"pushed {image}:main@{match.group(1)}" in log
     assert github.token not in log and testenv.password not in log
+    # What it was built on, as the runner in the pod read it (through the termination message).
+    build = build_of(status)
+    for key, base in (("builder_digest", "go"), ("runtime_digest", "go-runtime")):
+        assert build[key] == skopeo_inspect(testenv, testenv.images[base])["Digest"], key
     # The Job carries the build's identity; its Secret is owned by it.
     (job,) = cluster.objects(build_namespace, "jobs", build_selector(1))
     assert job["metadata"]["labels"]["s2i-bot/sha"] == sha

@@ -318,3 +318,61 @@ def test_the_replicas_overlay_runs_two_bots_ready_on_the_database_with_its_url_f
     (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == str(url_file.parent)]
     (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
     assert volume["secret"]["secretName"] == "s2i-bot-database" and mount["readOnly"] is True
+
+
+@pytest.mark.e2e
+def test_the_scheduled_rebuild_overlay_triggers_through_the_service_with_the_token_from_a_file(
+    testenv: ProvisionedEnv,
+) -> None:
+    """manifests/overlays/scheduled-rebuild, rendered by the cluster's kubectl (kustomize): a
+    CronJob that runs `s2i-bot trigger` in the bot's image against the bot's Service, one at a
+    time, with the api_token read from the same mounted Secret as the bot's (a file, never an
+    environment value); the API server accepts it (server-side dry run)."""
+    kubectl = json.loads((STATE / "cluster" / "cluster.json").read_text())
+    out = subprocess.run(
+        [kubectl["kubectl"], "kustomize", str(MANIFESTS / "overlays" / "scheduled-rebuild")],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    objects = list(yaml.safe_load_all(out))
+    (cron,) = [o for o in objects if o["kind"] == "CronJob"]
+    (deployment,) = [o for o in objects if o["kind"] == "Deployment"]
+    (service,) = [o for o in objects if o["kind"] == "Service"]
+    assert cron["metadata"]["namespace"] == service["metadata"]["namespace"] == BASE_NAMESPACE
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["args"][:2] == ["trigger", "acme/app"]
+    assert (
+        container["image"].split(":")[0]
+        == deployment["spec"]["template"]["spec"]["containers"][0]["image"].split(":")[0]
+    )
+    env = {e["name"]: e for e in container["env"]}
+    port = service["spec"]["ports"][0]["port"]
+    assert env["S2I_BOT_PUBLIC_URL"]["value"] in (
+        f"http://{service['metadata']['name']}.{BASE_NAMESPACE}.svc",
+        f"http://{service['metadata']['name']}.{BASE_NAMESPACE}.svc:{port}",
+    )
+    assert pod["automountServiceAccountToken"] is False
+    for spec in (pod, deployment["spec"]["template"]["spec"]):
+        (runner,) = spec["containers"]
+        variables = {e["name"]: e for e in runner["env"]}
+        assert not any("secretKeyRef" in e.get("valueFrom", {}) for e in variables.values())
+        token = Path(variables["S2I_BOT_API_TOKEN_FILE"]["value"])
+        (mount,) = [m for m in runner["volumeMounts"] if m["mountPath"] == str(token.parent)]
+        (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+        assert volume["secret"]["secretName"] == "s2i-bot-api" and mount["readOnly"] is True
+    kube = [kubectl["kubectl"], "--kubeconfig", kubectl["kubeconfig"]]
+    created = subprocess.run(
+        [*kube, "create", "namespace", BASE_NAMESPACE], capture_output=True, check=False
+    ).returncode == 0  # fmt: skip
+    try:
+        applied = subprocess.run(
+            [*kube, "apply", "--dry-run=server", "-f", "-"], input=yaml.safe_dump(cron),
+            capture_output=True, text=True, check=False, timeout=120,
+        )  # fmt: skip
+    finally:
+        if created:
+            subprocess.run([*kube, "delete", "namespace", BASE_NAMESPACE, "--wait=false"],
+                           capture_output=True, check=False)  # fmt: skip
+    assert applied.returncode == 0, applied.stderr
+    assert "cronjob.batch/s2i-bot-rebuild-acme-app created (server dry run)" in applied.stdout

@@ -56,7 +56,7 @@ def test_a_replica_killed_while_it_compiles_has_its_build_run_again_by_the_other
             building = [s for s in github.statuses(repo, sha) if s["description"] == "building"]
             if not building:
                 return False
-            log = httpx.get(on_second(str(building[-1]["target_url"])), timeout=10).text
+            log = httpx.get(on_second(f"{building[-1]['target_url']}/log"), timeout=10).text
             return STARTED in log and ENDED not in log
 
         # Read through the other replica: the live log is in the database.
@@ -65,7 +65,7 @@ def test_a_replica_killed_while_it_compiles_has_its_build_run_again_by_the_other
         kill_runners(first)
 
         status = final_status(github_forge, repo, sha)
-        log = httpx.get(on_second(status.target_url), timeout=10).text
+        log = httpx.get(on_second(f"{status.target_url}/log"), timeout=10).text
         assert status.state == "success", log
         digest = status.description.split()[0]
         assert skopeo_inspect(testenv, f"{image}:main")["Digest"] == digest

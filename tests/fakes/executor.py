@@ -76,8 +76,10 @@ class QuickBuilds:
     of building, which needs the real s2i and engine (tests/e2e). It records each build it ran
     and, like NoBuilds, never asks the engine anything."""
 
-    def __init__(self, result: BuildResult, poll: float = 0.02) -> None:
-        self.result, self.poll = result, poll
+    def __init__(self, result: BuildResult, poll: float = 0.02, log: str = "") -> None:
+        """`log`: what each build writes to its log after its first line (a real build's
+        recorded output, e.g. a compiler's errors, tests/unit/data/failures)."""
+        self.result, self.poll, self.log = result, poll, log
         self.ran: list[tuple[int, str, str]] = []  # (build id, repository, commit)
         self._open = threading.Event()
         self._open.set()
@@ -97,6 +99,9 @@ class QuickBuilds:
             log.write(f"fake build {build_id} of {spec.repo} at {spec.source.sha}\n")
         while not self._open.is_set():  # the test's word, from its own thread
             await asyncio.sleep(self.poll)
+        if self.log:
+            with log_path.open("a") as log:
+                log.write(self.log)
         return self.result
 
     async def cancel(self, build_id: int, log_path: Path) -> None:
@@ -141,3 +146,47 @@ class FileGatedExecutor:
         partial = self.gates / f"{build_id}.json.part"
         partial.write_text(result.model_dump_json())
         partial.rename(self.gates / f"{build_id}.json")  # appears whole
+
+
+class ScriptedBuilds:
+    """An Executor whose builds write the log lines a test gives them and end with the result
+    it gives, each when the test says so, from any thread (a browser test drives the page from
+    its own thread while the bot serves in another): for the build page, whose live log is
+    the point, not building (the real runner is tests/e2e's). Never asks the engine anything."""
+
+    def __init__(self, poll: float = 0.02) -> None:
+        self.poll = poll
+        self._lock = threading.Lock()
+        self._logs: dict[int, Path] = {}  # running builds' spool files
+        self._results: dict[int, BuildResult] = {}
+        self.started: list[int] = []
+
+    async def run(
+        self, build_id: int, spec: BuildSpec, credentials: Credentials, log_path: Path
+    ) -> BuildResult:
+        with self._lock:
+            self._logs[build_id] = log_path
+            self.started.append(build_id)
+        try:
+            while True:
+                with self._lock:
+                    if build_id in self._results:
+                        return self._results.pop(build_id)
+                await asyncio.sleep(self.poll)
+        finally:
+            with self._lock:
+                self._logs.pop(build_id, None)
+
+    async def cancel(self, build_id: int, log_path: Path) -> None:
+        """Cancelling the task that awaits run() stops the build."""
+
+    def write(self, build_id: int, text: str) -> None:
+        """Append `text` to the running build's log, as a runner's output would be."""
+        with self._lock:
+            path = self._logs[build_id]
+        with path.open("a") as log:
+            log.write(text)
+
+    def finish(self, build_id: int, result: BuildResult) -> None:
+        with self._lock:
+            self._results[build_id] = result

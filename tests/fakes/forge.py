@@ -81,6 +81,12 @@ class RecordingForge:
     def branch_head(self, repo: str, branch: str) -> str | None:
         return self.heads.get((repo, branch))
 
+    def tag_head(self, repo: str, tag: str) -> str | None:
+        return self.tags.get((repo, tag))
+
+    def default_branch(self, repo: str) -> str:
+        return "main"
+
     def changed_paths(self, repo: str, base: str, head: str) -> tuple[str, ...] | None:
         return self.changes.get((repo, base, head))  # repo, base, head -> paths
 

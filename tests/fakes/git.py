@@ -86,7 +86,9 @@ class BareRepo:
         self.default_branch = default_branch
         self._commits = 0
         path.mkdir(parents=True, exist_ok=True)
-        git(path, "init", "--quiet", "--bare", f"--initial-branch={default_branch}")
+        # No template: a forge's repository needs none of git's sample hooks or info files,
+        # and a suite makes and removes hundreds of repositories (a third of the files).
+        git(path, "init", "--quiet", "--bare", "--template=", f"--initial-branch={default_branch}")
         # http-backend refuses pushes unless REMOTE_USER is set, which the fake always sets.
         git(path, "config", "http.receivepack", "true")
 

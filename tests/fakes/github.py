@@ -59,6 +59,15 @@ from tests.fakes.github_app import (
     Installation,
     InstallationToken,
 )
+from tests.fakes.github_checks import (
+    HTML_PREFIX,
+    CheckRunRecord,
+    CheckRunRefused,
+    CheckRuns,
+    annotation_body,
+    check_run_body,
+    check_run_html,
+)
 from tests.fakes.github_hooks import FAILED, HookLogs, LoggedDelivery, cursor_page
 from tests.fakes.github_repo import ROLES, FakeRepo, Pull
 
@@ -170,6 +179,7 @@ class FakeGitHub(ForgeServer):
         self._comment_ids = itertools.count(1).__next__  # comment ids are global on GitHub
         self._apps = AppRegistry()
         self._hooks = HookLogs()
+        self._checks = CheckRuns()  # tests/fakes/github_checks.py
         self._requests_by: dict[str, int] = {}  # API requests per caller login: rate limits
         self._api = openapi.load()
         self._handlers: dict[str, Callable[[_Call], _Reply]] = {
@@ -193,6 +203,11 @@ class FakeGitHub(ForgeServer):
             "repos/get-release-asset": self._get_release_asset,
             "git/get-ref": self._get_ref,
             "git/get-tag": self._get_tag,
+            "checks/create": self._create_check_run,
+            "checks/update": self._update_check_run,
+            "checks/get": self._get_check_run,
+            "checks/list-for-ref": self._list_check_runs_for_ref,
+            "checks/list-annotations": self._list_check_run_annotations,
             "repos/list-webhook-deliveries": self._list_repo_hook_deliveries,
             "repos/get-webhook-delivery": self._get_repo_hook_delivery,
         }
@@ -266,6 +281,15 @@ class FakeGitHub(ForgeServer):
         repo = self.repo(full_name)
         with self._cond:
             return [objects.issue_comment(repo, c) for c in repo.comments_on(number)]
+
+    def check_runs(self, full_name: str) -> list[CheckRunRecord]:
+        """The check runs of a repository, oldest first, as the fake keeps them (fields,
+        every annotation, each request's body)."""
+        return sorted(self._checks.all(full_name), key=lambda r: r.id)
+
+    def check_run_page_url(self, check_run_id: int) -> str:
+        """Where the fake shows a check run as HTML (its summary's Markdown rendered)."""
+        return f"{self.url}{HTML_PREFIX}{check_run_id}.html"
 
     # -- GitHub Apps -------------------------------------------------------------------
     def register_app(self, app_id: int, private_key_pem: str, *, slug: str | None = None) -> None:
@@ -399,6 +423,12 @@ class FakeGitHub(ForgeServer):
 
     # -- dispatch ----------------------------------------------------------------------
     def _other_request(self, request: Request, sent: str) -> Response:
+        if sent.startswith(HTML_PREFIX) and sent.endswith(".html") and request.method == "GET":
+            run_id = sent[len(HTML_PREFIX) : -len(".html")]
+            run = self._checks.get(int(run_id)) if run_id.isdigit() else None
+            if run is None:
+                return Response("no such check run\n", 404, media_type="text/plain")
+            return Response(check_run_html(run), 200, media_type="text/html")
         if (m := _STORAGE_PATH.fullmatch(sent)) is not None:
             return self._storage_request(request, m)
         if (m := _BROWSER_DOWNLOAD.fullmatch(sent)) is not None:
@@ -815,6 +845,71 @@ class FakeGitHub(ForgeServer):
             return Response("Not Found", 404, media_type="text/plain")
         self._record_download(request.url.path, authorized=self._has_token(request))
         return Response(None, 302, {"Location": self._signed_url(repo, asset.id, asset.name)})
+
+    # -- check runs (tests/fakes/github_checks.py: GitHub's rules) ----------------------
+    def _check_run_app(self, call: _Call) -> App:
+        token = call.caller.installation_token
+        if token is None:  # "Create a check run": "only GitHub Apps can create check runs"
+            raise _Refused(403, "You must authenticate via a GitHub App.")
+        if token.permissions.get("checks") != "write":
+            raise _Refused(403, "Resource not accessible by integration")
+        return token.installation.app
+
+    def _app_body(self, app: App) -> JSON:
+        return objects.app(
+            app_id=app.app_id, slug=app.slug, client_id=app.client_id, owner=self.login,
+            web_url=self.url, api_url=self.api_url,
+        )  # fmt: skip
+
+    def _create_check_run(self, call: _Call) -> _Reply:
+        app = self._check_run_app(call)
+        sha = call.body["head_sha"]
+        if not _SHA.fullmatch(sha) or call.repo.bare.resolve(sha) != sha:
+            raise _Refused(422, f"No commit found for SHA: {sha}")
+        try:
+            run = self._checks.create(
+                call.repo.full_name, app.app_id, self._app_body(app), call.body
+            )
+        except CheckRunRefused as refused:
+            raise _Refused(refused.status, str(refused)) from None
+        body = check_run_body(run, self.url, self.api_url)
+        return _Reply(201, body, {"Location": body["url"]})
+
+    def _update_check_run(self, call: _Call) -> _Reply:
+        app = self._check_run_app(call)
+        try:
+            run = self._checks.update(
+                call.repo.full_name, int(call.params["check_run_id"]), app.app_id, call.body
+            )
+        except CheckRunRefused as refused:
+            raise _Refused(refused.status, str(refused)) from None
+        return _Reply(200, check_run_body(run, self.url, self.api_url))
+
+    def _found_check_run(self, call: _Call) -> CheckRunRecord:
+        run = self._checks.get(int(call.params["check_run_id"]))
+        if run is None or run.repo.lower() != call.repo.full_name.lower():
+            raise _Refused(404, "Not Found")
+        return run
+
+    def _get_check_run(self, call: _Call) -> _Reply:
+        return _Reply(200, check_run_body(self._found_check_run(call), self.url, self.api_url))
+
+    def _list_check_runs_for_ref(self, call: _Call) -> _Reply:
+        sha = self._resolve(call.repo, call.params["ref"])
+        name = call.request.query_params.get("check_name")
+        runs = [
+            check_run_body(r, self.url, self.api_url)
+            for r in sorted(self._checks.all(call.repo.full_name), key=lambda r: -r.id)
+            if r.head_sha == sha and (name is None or r.name == name)
+        ]
+        page = self._page(call.request, runs)
+        return _Reply(200, {"total_count": len(runs), "check_runs": page.body}, page.headers)
+
+    def _list_check_run_annotations(self, call: _Call) -> _Reply:
+        run = self._found_check_run(call)
+        return self._page(
+            call.request, [annotation_body(run, a, self.url) for a in run.annotations]
+        )
 
     # -- GitHub App handlers (JWT) -----------------------------------------------------
     def _installation_body(self, installation: Installation) -> JSON:

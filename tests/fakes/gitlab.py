@@ -54,6 +54,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         ("GET", rf"/projects/{_ID}/repository/files/(?P<file_path>[^/]+)", "_get_file"),
         ("GET", rf"/projects/{_ID}/repository/files/(?P<file_path>[^/]+)/raw", "_get_raw_file"),
         ("GET", rf"/projects/{_ID}/repository/branches/(?P<branch>[^/]+)", "_get_branch"),
+        ("GET", rf"/projects/{_ID}/repository/tags/(?P<tag>[^/]+)", "_get_tag"),
         ("GET", rf"/projects/{_ID}/repository/compare", "_compare"),
         ("GET", rf"/projects/{_ID}/repository/commits/(?P<sha>[^/]+)", "_get_commit"),
         ("GET", rf"/projects/{_ID}/repository/commits/(?P<sha>[^/]+)/statuses", "_list_statuses"),
@@ -429,6 +430,18 @@ class FakeGitLab(ForgeServer):
         if sha is None:
             raise _Refused(404, "404 Branch Not Found")
         return _Reply(200, objects.branch(project, name, project.bare.commit_info(sha)))
+
+    def _get_tag(self, call: _Call) -> _Reply:
+        """``GET /projects/:id/repository/tags/:tag_name`` (tags.md, "Get a single
+        repository tag"): its ``commit`` is the commit (an annotated tag's too), ``target``
+        the ref's own value; 404 "Tag Not Found" for a tag the project lacks."""
+        project = self._project(call)
+        name = call.params["tag"]
+        target = project.bare.ref_value(f"refs/tags/{name}")
+        sha = project.bare.resolve(f"refs/tags/{name}")
+        if target is None or sha is None:
+            raise _Refused(404, "404 Tag Not Found")
+        return _Reply(200, objects.tag(project, name, target, project.bare.commit_info(sha)))
 
     def _compare(self, call: _Call) -> _Reply:
         """``GET /projects/:id/repository/compare?from=&to=`` (repositories.md, "Compare

@@ -536,6 +536,23 @@ def branch(p: FakeProject, name: str, info: CommitInfo) -> dict[str, JSON]:
     }
 
 
+def tag(p: FakeProject, name: str, target: str, info: CommitInfo) -> dict[str, JSON]:
+    """A tag (tags.md, "Get a single repository tag"); the fake protects none."""
+    return {
+        "name": name,
+        "message": "",
+        "target": target,
+        "commit": {
+            k: v
+            for k, v in commit(p, info).items()
+            if k not in ("last_pipeline", "status", "project_id")
+        },
+        "release": None,
+        "protected": False,
+        "created_at": None,
+    }
+
+
 def comparison(p: FakeProject, base: str, head: str, merge_base: str) -> dict[str, JSON]:
     """A comparison (repositories.md, "Compare branches, tags or commits"): the commits of
     ``merge_base..head``, the newest as ``commit``, and a diff per file changed since the

@@ -19,10 +19,13 @@ from typing import Any
 
 from tests.fakes import github_objects as objects
 from tests.fakes.git import ZERO_SHA
+from tests.fakes.github_checks import CheckRunRecord
 from tests.fakes.github_repo import FakeRepo
 
 __all__ = [
     "ZERO_SHA",
+    "check_run_rerequested_payload",
+    "check_suite_rerequested_payload",
     "github_headers",
     "issue_comment_payload",
     "load_example",
@@ -293,6 +296,39 @@ def release_payload(
     if action == "edited":
         payload["changes"] = {}
     return _finish(payload, repo, sender or release.author, installation)
+
+
+def check_run_rerequested_payload(
+    repo: FakeRepo, run: CheckRunRecord, *, sender: str, installation: int | None = None
+) -> dict[str, JSON]:
+    """GitHub's ``check_run`` ``rerequested`` example (someone chose "Re-run"), for check run
+    ``run`` of ``repo`` as the fake keeps it (:mod:`tests.fakes.github_checks`): its id, name,
+    head sha, external_id, state, suite and app."""
+    payload = _adapt_repository(load_example("check_run", "rerequested"), repo)
+    check_run = payload["check_run"]
+    url = f"{repo.url}/check-runs/{run.id}"
+    check_run.update(
+        id=run.id, name=run.name, head_sha=run.head_sha, external_id=run.external_id or "",
+        status=run.status, conclusion=run.conclusion, details_url=run.details_url,
+        url=url, html_url=f"{repo.html_url}/runs/{run.id}",
+        started_at=run.started_at, completed_at=run.completed_at,
+    )  # fmt: skip
+    check_run["check_suite"].update(id=run.suite_id, head_sha=run.head_sha, after=run.head_sha)
+    for app in (check_run["app"], check_run["check_suite"]["app"]):
+        app["id"] = run.app_id
+    return _finish(payload, repo, sender, installation)
+
+
+def check_suite_rerequested_payload(
+    repo: FakeRepo, run: CheckRunRecord, *, sender: str, installation: int | None = None
+) -> dict[str, JSON]:
+    """GitHub's ``check_suite`` ``rerequested`` example (someone chose "Re-run all checks"),
+    for the suite of check run ``run``: its id, head sha and app."""
+    payload = _adapt_repository(load_example("check_suite", "rerequested"), repo)
+    suite = payload["check_suite"]
+    suite.update(id=run.suite_id, head_sha=run.head_sha, after=run.head_sha, pull_requests=[])
+    suite["app"]["id"] = run.app_id
+    return _finish(payload, repo, sender, installation)
 
 
 def sign(body: bytes, secret: str) -> str:

@@ -40,13 +40,15 @@ def test_builds_are_reached_by_their_key_and_ids_answer_404(
     bot = start_bot_in_process()
     statuses = [failed_config(github, bot, unique("acme/app")) for _ in range(3)]
     for status in statuses:
-        log_url = str(status["target_url"])
-        assert log_url.startswith(f"{bot.url}/builds/") and log_url.endswith("/log")
-        key = log_url.removeprefix(f"{bot.url}/builds/").removesuffix("/log")
-        assert len(key) >= 22  # at least 128 bits of secrets.token_urlsafe
-        assert "is not valid" in http.get(log_url).text
-        build = http.get(f"{bot.url}/builds/{key}").json()
-        assert (build["key"], build["state"], build["log_url"]) == (key, "failed", log_url)
+        page_url = str(status["target_url"])  # the build page
+        assert page_url.startswith(f"{bot.url}/builds/")
+        key = page_url.removeprefix(f"{bot.url}/builds/")
+        assert len(key) >= 22 and "/" not in key  # at least 128 bits of secrets.token_urlsafe
+        assert "is not valid" in http.get(f"{page_url}/log").text
+        build = http.get(page_url).json()
+        assert (build["key"], build["state"], build["url"], build["log_url"]) == (
+            key, "failed", page_url, f"{page_url}/log",
+        )  # fmt: skip
     for build_id in range(0, 10):  # three builds exist: none is reachable by its id
         for path in (f"/builds/{build_id}", f"/builds/{build_id}/log"):
             assert http.get(bot.url + path).status_code == 404, path
@@ -73,6 +75,6 @@ def test_listing_builds_needs_the_api_token_unless_the_repository_is_public(
     answer = listing(private, API_TOKEN)
     assert answer.status_code == 200
     (build,) = answer.json()["builds"]
-    assert build["repo"] == private and build["log_url"] == private_status["target_url"]
+    assert build["repo"] == private and build["url"] == private_status["target_url"]
     (public_build,) = listing(public, None).json()["builds"]
     assert public_build["repo"] == public

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from bot.build_result import BuildResult
@@ -22,29 +21,19 @@ from bot.catch_up import catch_up_id
 from tests.fakes.executor import QuickBuilds
 from tests.fakes.github import FakeGitHub
 from tests.fakes.gitlab import FakeGitLab
+from tests.support import http
 from tests.support.bot_in_process import InProcessBot
-from tests.support.forges import GitHubHarness, GitLabHarness, Harness
+from tests.support.forges import GitHubHarness, GitLabHarness, Harness, forge
 from tests.support.names import unique
 from tests.support.outcomes import final_status
 from tests.support.wait import wait_until
 
-TOKEN = "forge-token-" + "c" * 20
+__all__ = ["forge"]  # the fixture (tests/support/forges.py): each test once per forge
+
 API_TOKEN = "listing-" + "c" * 30
 REGISTRY = "127.0.0.1:9"  # the images' registry, which the policy allows: nothing is pushed
 ERROR = BuildResult(state="error", reason="the registry 127.0.0.1:9 does not answer")
 STATUS_SECONDS = 30  # the builds end at once; a loaded machine is slow to report them
-
-
-@pytest.fixture(params=["github", "gitlab"])
-def forge(request: pytest.FixtureRequest) -> Iterator[Harness]:
-    if request.param == "github":
-        with FakeGitHub(TOKEN) as github:
-            yield GitHubHarness(github, TOKEN)
-            assert github.errors == []
-    else:
-        with FakeGitLab(TOKEN) as gitlab:
-            yield GitLabHarness(gitlab, TOKEN)
-            assert gitlab.errors == []
 
 
 @pytest.fixture
@@ -60,7 +49,7 @@ def bot(
     settings: dict[str, Any] = {
         "forge_write_interval": 0, "builder_registry": REGISTRY,
         "image_policy": {"registries": [REGISTRY]}, "api_token": API_TOKEN,
-        "missed_delivery_interval": 0.3, **forge.bot_settings(),
+        "missed_delivery_interval": 0.1, **forge.bot_settings(),
     }  # fmt: skip
     workdir = tmp_path / "bot"
     workdir.mkdir()
@@ -88,16 +77,16 @@ def stored_and_processed(bot: InProcessBot, delivery_id: str) -> dict[str, Any]:
     """Wait until the bot stored the delivery (a catch-up pass makes it) and processed it."""
 
     def done() -> bool:
-        answer = httpx.get(f"{bot.url}/deliveries/{delivery_id}")
+        answer = http.get(f"{bot.url}/deliveries/{delivery_id}")
         return answer.status_code == 200 and bool(answer.json()["processed"])
 
     wait_until(done, timeout=30, what=f"delivery {delivery_id} to be stored and processed")
-    info: dict[str, Any] = httpx.get(f"{bot.url}/deliveries/{delivery_id}").json()
+    info: dict[str, Any] = http.get(f"{bot.url}/deliveries/{delivery_id}").json()
     return info
 
 
 def builds_of(bot: InProcessBot, repo: str, sha: str) -> list[dict[str, Any]]:
-    answer = httpx.get(
+    answer = http.get(
         f"{bot.url}/builds", params={"repo": repo}, headers={"Authorization": f"Bearer {API_TOKEN}"}
     )
     answer.raise_for_status()

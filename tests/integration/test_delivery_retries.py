@@ -47,5 +47,5 @@ def test_a_delivery_that_always_fails_ends_in_an_error_status_after_the_bounded_
     assert str(info["outcome"]).startswith("error: not processed after 3 attempts")
     contents = [r for r in github.requests if "/contents/" in r.path]
     assert [r.status for r in contents] == [401, 401, 401]  # no fourth attempt
-    log = http.get(str(status["target_url"])).text
+    log = http.get(f"{status['target_url']}/log").text
     assert f"delivery {delivery} (push of {repo.full_name}@{sha}) was given up" in log

@@ -1,7 +1,9 @@
 """`log_format: json`: `s2i-bot serve` writes one JSON object per line (uvicorn's lines too), and
 the lines about a delivery carry its id, also those logged in the forge's thread pool.
 
-A process, not the bot in process: what is tested is what the command writes."""
+A process, not the bot in process: what is tested is what the command writes. It builds
+nothing, so it runs the command with an executor that asks the engine nothing
+(tests/support/gated_bot.py)."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from tests.support.wait import wait_until
 def test_json_log_lines_parse_and_carry_the_delivery_id(
     github: FakeGitHub, start_bot: BotFactory
 ) -> None:
-    bot = start_bot(log_format="json")
+    bot = start_bot(builds=False, log_format="json")
     repo = github.create_repo(unique("acme/app"))
     sha = repo.commit({"README": "hi\n"}, "a commit")
     # The repository is gone when the bot asks (GitHub's 404): "nothing done", logged in the

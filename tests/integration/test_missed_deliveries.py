@@ -24,6 +24,7 @@ from tests.fakes.github import FakeGitHub, FakeRepo
 from tests.fakes.github_app import make_app_key
 from tests.fakes.github_hooks import LoggedDelivery
 from tests.fakes.webhooks import ZERO_SHA, github_headers, push_payload
+from tests.support import http
 from tests.support.bot_in_process import InProcessBot, InProcessBotFactory
 from tests.support.forges import GITHUB_TOKEN, WEBHOOK_SECRET
 from tests.support.names import unique
@@ -79,11 +80,11 @@ def missed_push(
 
 
 def post(bot: InProcessBot, logged: LoggedDelivery) -> httpx.Response:
-    return httpx.post(f"{bot.url}/webhooks/github", content=logged.body, headers=logged.headers)
+    return http.post(f"{bot.url}/webhooks/github", content=logged.body, headers=logged.headers)
 
 
 def builds_of(bot: InProcessBot, repo: FakeRepo, sha: str) -> list[dict[str, Any]]:
-    answer = httpx.get(
+    answer = http.get(
         f"{bot.url}/builds", params={"repo": repo.full_name},
         headers={"Authorization": f"Bearer {API_TOKEN}"},
     )  # fmt: skip
@@ -110,14 +111,14 @@ def test_a_delivery_missed_while_the_bot_was_down_is_built_once_after_start(
     executor = QuickBuilds(ERROR)
     executor.hold()  # until the forge shows the build running, as a real one would
     bot = start(
-        start_bot_in_process, github, repo, hook, missed_delivery_interval=0.3, executor=executor
+        start_bot_in_process, github, repo, hook, missed_delivery_interval=0.1, executor=executor
     )
     github.wait_for(lambda: bool(github.statuses(repo.full_name, sha)), timeout=STATUS_SECONDS)
     executor.release()
     status = final_status(github, repo.full_name, sha, timeout=STATUS_SECONDS)
     assert status.state == "error"  # built (the registry is not there), reported
     assert next(s["state"] for s in github.statuses(repo.full_name, sha)) == "pending"
-    info = httpx.get(f"{bot.url}/deliveries/{missed.guid}").json()
+    info = http.get(f"{bot.url}/deliveries/{missed.guid}").json()
     assert info["processed"] and len(info["builds"]) == 1  # stored under GitHub's guid
 
     # More passes, and the same delivery POSTed as well (GitHub's redelivery shares the guid):
@@ -147,7 +148,7 @@ def test_the_periodic_pass_recovers_only_what_the_store_lacks(
     # log entry builds the head itself (GitHub logs an attempt only once it ended), and the
     # recovered delivery must then not build it again (MissedDeliveries._caught_up).
     bot = start(
-        start_bot_in_process, github, repo, hook, missed_delivery_interval=0.3, executor=executor
+        start_bot_in_process, github, repo, hook, missed_delivery_interval=0.1, executor=executor
     )
 
     # Delivered and acknowledged; and delivered, stored, but logged failed (GitHub gave up
@@ -157,7 +158,7 @@ def test_the_periodic_pass_recovers_only_what_the_store_lacks(
     for status_code, said in ((202, "OK"), (504, "timed out")):
         body = json.dumps(payload).encode()
         headers = github_headers("push", body, WEBHOOK_SECRET)
-        answer = httpx.post(f"{bot.url}/webhooks/github", content=body, headers=headers)
+        answer = http.post(f"{bot.url}/webhooks/github", content=body, headers=headers)
         assert answer.status_code == 202
         github.record_delivery(
             hook, "push", payload, secret=WEBHOOK_SECRET, guid=headers["X-GitHub-Delivery"],
@@ -190,7 +191,7 @@ def test_a_pass_fetches_at_most_missed_deliveries_per_pass_oldest_first(
         github,
         repo,
         hook,
-        missed_delivery_interval=0.5,
+        missed_delivery_interval=0.2,
         missed_deliveries_per_pass=1,
     )
     github.wait_for(
@@ -225,9 +226,11 @@ def test_a_github_app_recovers_what_its_own_hook_missed_without_naming_a_hook(
         github={"api_url": github.api_url, "app_id": APP_ID, "private_key": key,
                 "webhook_secret": WEBHOOK_SECRET},
     )  # fmt: skip
-    github.wait_for(lambda: bool(github.statuses(repo.full_name, sha)), timeout=30)
-    (status,) = github.statuses(repo.full_name, sha)
-    assert (status["context"], status["state"]) == ("s2i/config", "failure")
-    assert status["creator"]["login"] == f"app-{APP_ID}[bot]"  # through the installation
+    # A GitHub App shows builds as check runs (github.check_runs: auto), not statuses.
+    github.wait_for(lambda: bool(github.check_runs(repo.full_name)), timeout=30)
+    (run,) = github.check_runs(repo.full_name)
+    assert (run.name, run.head_sha, run.conclusion) == ("s2i/config", sha, "failure")
+    assert run.app_id == APP_ID  # through the installation
+    assert github.statuses(repo.full_name, sha) == []
     assert fetched(github, missed) == 1
     assert any(r.path.endswith("/app/hook/deliveries") for r in github.requests)

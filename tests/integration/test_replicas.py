@@ -129,8 +129,8 @@ def test_deliveries_posted_to_both_replicas_are_processed_built_and_reported_onc
     for repo, sha, _, headers in pushes:
         status = final_status(github, repo.full_name, sha, timeout=60)
         assert status.state == "success"
-        for bot in (a, b):  # the log link answers on either replica
-            answer = httpx.get(on(bot, status.target_url))
+        for bot in (a, b):  # the log behind the status's link answers on either replica
+            answer = httpx.get(on(bot, f"{status.target_url}/log"))
             assert answer.status_code == 200 and "fake build" in answer.text
             info = httpx.get(f"{bot.url}/deliveries/{headers['X-GitHub-Delivery']}").json()
             assert info["processed"] and info["attempts"] == 0 and len(info["builds"]) == 1
@@ -160,7 +160,7 @@ def test_a_replica_killed_mid_build_has_its_build_adopted_and_the_final_status_a
     # The running build's log, live, through the other replica.
     wait_until(lambda: bool(github.statuses(repo.full_name, sha)), timeout=30,
                what="the building status")  # fmt: skip
-    log_url = on(survivor, str(github.statuses(repo.full_name, sha)[0]["target_url"]))
+    log_url = on(survivor, f"{github.statuses(repo.full_name, sha)[0]['target_url']}/log")
     wait_until(lambda: f"running in process {pid}" in httpx.get(log_url).text, timeout=30,
                what="the running build's log on the other replica")  # fmt: skip
 

@@ -82,7 +82,7 @@ def test_s2i_yaml_bombs_fail_the_config_status_quickly_and_memory_stays_bounded(
         (status,) = github.statuses(repo.full_name, sha)
         assert (status["context"], status["state"]) == ("s2i/config", "failure"), name
         assert str(status["description"]).startswith(".s2i.yaml line "), status["description"]
-        log = http.get(str(status["target_url"]), timeout=5).text
+        log = http.get(f"{status['target_url']}/log", timeout=5).text
         assert reason in log, (name, log)
         info = http.get(f"{bot.url}/deliveries/{headers['X-GitHub-Delivery']}").json()
         assert info["processed"] and info["outcome"] == "invalid .s2i.yaml", info

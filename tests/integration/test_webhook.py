@@ -110,7 +110,7 @@ def test_a_broken_s2i_yaml_fails_with_the_line_and_reason(
     assert status["state"] == "failure"
     assert status["context"] == "s2i/config"
     assert status["description"] == ".s2i.yaml line 2, column 5: missing required key 'image'"
-    log = http.get(str(status["target_url"]), timeout=5).text
+    log = http.get(f"{status['target_url']}/log", timeout=5).text
     assert "line 4, column 5: unknown key 'imag'; allowed: binary, context, env, image," in log
 
 

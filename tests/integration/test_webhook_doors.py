@@ -107,9 +107,11 @@ def test_gitlab_without_a_webhook_secret_stops_the_start_naming_the_setting(
     )
 
 
-def test_no_forge_configured_stops_the_start(tmp_path: Path) -> None:
-    code, output = bot_with(tmp_path, {}).start_expecting_exit()
+def test_no_forge_configured_stops_the_start_before_making_a_database(tmp_path: Path) -> None:
+    bot = bot_with(tmp_path, {})
+    code, output = bot.start_expecting_exit()
     assert code == 2 and "no forge is configured" in output
+    assert not bot.data_dir.exists()  # refused before the store made its database there
 
 
 def test_insecure_unsigned_webhooks_starts_warning_at_every_start_and_takes_unsigned_ones(

@@ -1,12 +1,15 @@
 """One test vocabulary over the fake GitHub and the fake GitLab, so end-to-end scenarios run
 on both forges: make repositories, push, tag, open pull requests, comment, and read back what
-the bot reported, each delivered as the forge's real webhook."""
+the bot reported, each delivered as the forge's real webhook. The `forge` fixture runs a test
+once per forge, against that forge's fake."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple, Protocol
+
+import pytest
 
 from tests.fakes import gitlab_webhooks as glw
 from tests.fakes import webhooks as ghw
@@ -19,6 +22,7 @@ from tests.support.bot_process import RunningBot
 GITHUB_TOKEN = "ghs_" + "t0k3n" * 6  # the fake GitHub's token in tests/conftest.py's `github`
 WEBHOOK_SECRET = "It's a Secret to Everybody"
 ZERO_SHA = "0" * 40
+FORGE_TOKEN = "forge-token-" + "f" * 20  # the token both fakes of `forge` give the bot
 
 
 class Status(NamedTuple):
@@ -27,7 +31,7 @@ class Status(NamedTuple):
     context: str  # GitHub's context, GitLab's name
     state: str
     description: str
-    target_url: str  # the bot's link: the build's log
+    target_url: str  # the bot's link: the build page (its raw log at target_url + "/log")
 
 
 class Harness(Protocol):
@@ -43,6 +47,7 @@ class Harness(Protocol):
         self, bot: RunningBot, repo: str, branch: str, sha: str, *, clone_url: str | None = None
     ) -> None: ...  # clone_url: what the payload claims to clone from (the bot must ignore it)
     def tag(self, bot: RunningBot, repo: str, tag: str, sha: str) -> None: ...
+    def create_tag(self, repo: str, tag: str, sha: str) -> None: ...  # no webhook sent
     def open_pull(
         self,
         bot: RunningBot,
@@ -111,6 +116,9 @@ class GitHubHarness:
         fake_repo = self.fake.repo(repo)
         fake_repo.create_tag(tag, sha)
         self._send(bot, "push", ghw.tag_push_payload(fake_repo, tag, sha))
+
+    def create_tag(self, repo: str, tag: str, sha: str) -> None:
+        self.fake.repo(repo).create_tag(tag, sha)
 
     def open_pull(
         self,
@@ -208,6 +216,9 @@ class GitLabHarness:
     def tag(self, bot: RunningBot, repo: str, tag: str, sha: str) -> None:
         self._send(bot, "Tag Push Hook", glw.tag_push_payload(self.fake.project(repo), tag, sha))
 
+    def create_tag(self, repo: str, tag: str, sha: str) -> None:
+        self.fake.project(repo).bare.tag(tag, sha)
+
     def open_pull(
         self,
         bot: RunningBot,
@@ -278,3 +289,18 @@ def _gitlab_status(status: dict[str, Any]) -> Status:
         str(status.get("description") or ""),
         str(status.get("target_url") or ""),
     )
+
+
+@pytest.fixture(params=["github", "gitlab"])
+def forge(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    """Each test once per forge, against that forge's fake (its own server, its FORGE_TOKEN);
+    afterwards no request broke the forge's API as the fake knows it. A module takes it by
+    importing it (`from tests.support.forges import forge`)."""
+    if request.param == "github":
+        with FakeGitHub(FORGE_TOKEN) as github:
+            yield GitHubHarness(github, FORGE_TOKEN)
+            assert github.errors == [], "the fake GitHub saw requests it does not know"
+    else:
+        with FakeGitLab(FORGE_TOKEN) as gitlab:
+            yield GitLabHarness(gitlab, FORGE_TOKEN)
+            assert gitlab.errors == [], "the fake GitLab saw requests it does not know"

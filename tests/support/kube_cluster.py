@@ -9,8 +9,11 @@ GitHub listen on the host's loopback, which a pod in its own network namespace c
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import subprocess
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +21,21 @@ from typing import Any
 
 import pytest
 
-from tests.support.bot_process import REPO_ROOT, BotFactory, BotProcess
+from bot.runner.loopback_relay import relays
+from tests.fakes.github import FakeGitHub
+from tests.support.bot_process import REPO_ROOT, BotFactory, BotProcess, free_port
 from tests.support.names import unique
 from tests.support.testenv import STATE, ProvisionedEnv
 from tests.support.wait import wait_until
 
-RUNNER_IMAGE = "127.0.0.1:5000/s2i-bot/runner:latest"
+# The runner image of this working tree: a tag of its own (several working trees share the
+# registry, and each one's tests must run its own runner code).
+RUNNER_TAG = "wt-" + hashlib.sha256(str(REPO_ROOT).encode()).hexdigest()[:12]
+RUNNER_IMAGE = f"127.0.0.1:5000/s2i-bot/runner:{RUNNER_TAG}"
 REGISTRY_SECRET = "registry"
+# The node's address on the CNI bridge (the gateway of scripts/cluster.sh's POD_CIDR): where a
+# pod with a network namespace of its own reaches the node.
+NODE_ADDRESS = "10.244.0.1"
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,7 @@ def cluster(testenv: ProvisionedEnv) -> Cluster:
         result = subprocess.run(
             ["bash", str(REPO_ROOT / "scripts" / script), arg],
             capture_output=True, text=True, check=False,
+            env=os.environ | {"S2I_DEV_RUNNER_TAG": RUNNER_TAG},
         )  # fmt: skip
         assert result.returncode == 0, f"{script} failed:\n{result.stdout}\n{result.stderr}"
     info = json.loads((STATE / "cluster" / "cluster.json").read_text())
@@ -82,6 +94,36 @@ def build_namespace(cluster: Cluster, testenv: ProvisionedEnv, tmp_path: Path) -
     cluster.kubectl_run("delete", "namespace", name, "--wait=false", check=False)
 
 
+@pytest.fixture
+def restricted_build_namespace(cluster: Cluster, build_namespace: str) -> str:
+    """The build namespace, enforcing the `restricted` Pod Security Standard: the API server's
+    PodSecurity admission refuses any pod that breaks it."""
+    cluster.kubectl_run(
+        "label", "namespace", build_namespace,
+        "pod-security.kubernetes.io/enforce=restricted",
+        "pod-security.kubernetes.io/enforce-version=latest",
+    )  # fmt: skip
+    return build_namespace
+
+
+@pytest.fixture
+def pod_relays(github: FakeGitHub, testenv: ProvisionedEnv) -> Iterator[list[str]]:
+    """For build pods without the node's network (`restricted` refuses hostNetwork): the
+    registry and the fake GitHub, which listen on the node's loopback, forwarded from ports
+    of NODE_ADDRESS here; the kubernetes.loopback_relays that serve them in the pod under
+    their loopback addresses."""
+    # The fake GitHub as `localhost`: its asset storage is named so (on the same port), and
+    # in the pod that name is 127.0.0.1 and ::1.
+    served = [testenv.registry, f"localhost:{urllib.parse.urlsplit(github.url).port}"]
+    forwards, in_pod = [], []
+    for address in served:
+        port = free_port(NODE_ADDRESS)
+        forwards.append(f"{NODE_ADDRESS}:{port}={address}")
+        in_pod.append(f"{address}={NODE_ADDRESS}:{port}")
+    with relays(forwards):
+        yield in_pod
+
+
 StartKubeBot = Callable[..., BotProcess]
 
 
@@ -90,8 +132,11 @@ def start_kube_bot(
     start_bot: BotFactory, testenv: ProvisionedEnv, cluster: Cluster, build_namespace: str,
     tmp_path: Path,
 ) -> StartKubeBot:  # fmt: skip
-    def start(kubeconfig: str | None = None, **settings: Any) -> BotProcess:
-        """`kubeconfig`: another way to the cluster (or to no cluster) than its own."""
+    def start(
+        kubeconfig: str | None = None, kubernetes: dict[str, Any] | None = None, **settings: Any
+    ) -> BotProcess:
+        """`kubeconfig`: another way to the cluster (or to no cluster) than its own;
+        `kubernetes`: settings of the executor over the test cluster's."""
         return start_bot(**{
             "builder_registry": testenv.builder_registry,
             "registry_auth_file": str(testenv.auth_file(tmp_path)),
@@ -105,7 +150,7 @@ def start_kube_bot(
                 "host_network": True,
                 "ttl_seconds_after_finished": 600,
                 "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}},
-            },
+            } | (kubernetes or {}),
         } | settings)  # fmt: skip
 
     return start

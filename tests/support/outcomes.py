@@ -72,14 +72,14 @@ def _wait_final(
 
 
 def log_of(status: Status) -> str:
-    """The page the status links to (its target_url): the log of the build it reports."""
-    return http.get(status.target_url, timeout=10).text
+    """The log of the build the status reports: the raw log beside the page it links to."""
+    return http.get(f"{status.target_url}/log", timeout=10).text
 
 
 def build_of(status: Status) -> dict[str, Any]:
     """The build the status reports, as the bot's API gives it (GET /builds/{key}: its whole
     reason, which a status description cuts to the forge's limit; its digest, its state)."""
-    response = http.get(status.target_url.removesuffix("/log"), timeout=10)
+    response = http.get(status.target_url, timeout=10)
     response.raise_for_status()
     info: dict[str, Any] = response.json()
     return info

@@ -29,7 +29,7 @@ def test_a_status_names_the_branch_or_tag_built() -> None:
         StatusState.RUNNING,
         "s2i/web",
     )
-    assert status.target_url == "http://bot/builds/k3Y_-x/log"  # the key, never the id
+    assert status.target_url == "http://bot/builds/k3Y_-x"  # the page, by key, never the id
     assert status_for(build("refs/tags/v1.0.0"), "http://bot").ref == "v1.0.0"
 
 

@@ -7,6 +7,8 @@ import pytest
 
 from bot.build_logs import LogStore
 from bot.build_record import BuildState
+from bot.build_result import BuildResult
+from bot.build_secrets import SecretGrant, SecretPolicy
 from bot.events import Event, EventKind, Repo
 from bot.forges.base import ReleaseAsset
 from bot.intake import Intake
@@ -126,3 +128,59 @@ def test_without_a_config_an_opt_in_detects_the_template_and_says_so(tmp_path: P
     assert actions.outcome == "template nodejs, detected from package.json: 1 build(s) planned"
     off = Intake(store, {"github": forge}, templates, LogStore(store, tmp_path), None)
     assert off.builds_for(delivery(store, "d6"), replace(event, delivery_id="d6")).dispatch == []
+
+
+def test_a_rebuild_on_a_new_base_builds_only_while_its_commit_is_the_refs_newest(
+    world: tuple[Store, RecordingForge, Intake],
+) -> None:
+    """Found stale, then a push came: its build runs (or succeeded) on the new base already,
+    and the rebuild would move the branch's tags back to the older commit."""
+    store, _, intake = world
+    on = "reg/s2i-bot/go:latest@sha256:" + "2" * 64
+
+    def rebuild(delivery_id: str) -> list[str]:
+        event = Event(EventKind.PUSH, REPO, "refs/heads/main", SHA, "r", delivery_id,
+                      only_builds=("web",), rebuilt_on=on)  # fmt: skip
+        actions = intake.builds_for(delivery(store, delivery_id), event, names=("web",))
+        return [b.name for b in actions.dispatch]
+
+    def push(delivery_id: str, sha: str) -> int:
+        event = Event(EventKind.PUSH, REPO, "refs/heads/main", sha, "a", delivery_id)
+        (web,) = [b for b in intake.builds_for(delivery(store, delivery_id), event).dispatch
+                  if b.name == "web"]  # fmt: skip
+        return web.id
+
+    ok = BuildResult(state="succeeded", digest="sha256:" + "9" * 64)
+    store.finish(push("d1", SHA), ok)
+    first = rebuild("r1")
+    assert first == ["web"]
+    (rebuilt,) = store.builds_of_delivery("r1")
+    assert rebuilt.spec is not None and rebuilt.spec.rebuilt_on == on
+    store.finish(rebuilt.id, ok)
+    newer = push("d2", SHA2)
+    assert rebuild("r2") == []  # a build of SHA2 runs
+    store.finish(newer, ok)
+    assert rebuild("r3") == []  # SHA2 is what main's tags show now
+
+
+def test_a_build_secret_the_repository_may_not_use_fails_the_config_naming_it(
+    tmp_path: Path,
+) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    forge = RecordingForge()
+    forge.files[("acme/app", ".s2i.yaml", SHA)] = CONFIG.split("  - name: cli")[0] + (
+        "    secrets: [npmrc]\n"
+    )
+    templates = {"go": Template(name="go", builder="s2i-bot/go")}
+    secrets = SecretPolicy([SecretGrant("npmrc", ("platform/*",))])
+    intake = Intake(store, {"github": forge}, templates, LogStore(store, tmp_path), None,
+                    secrets=secrets)  # fmt: skip
+    actions = intake.builds_for(
+        delivery(store, "d1"), Event(EventKind.PUSH, REPO, "refs/heads/main", SHA, "a", "d1")
+    )
+    (build,) = actions.report
+    assert actions.dispatch == [] and build.state is BuildState.FAILED
+    assert build.reason == (
+        ".s2i.yaml line 6, column 15: repository acme/app may not use build secret 'npmrc' "
+        "(the operator lets platform/* use it: build_secrets.npmrc.repositories)"
+    )

@@ -31,7 +31,7 @@ def test_the_comment_is_a_table_with_a_pull_line_per_image() -> None:
     assert text.startswith(MARKER)
     assert "| api | `ccccccc` | ❌ failed: `the build failed: exit status 2` |" in text
     assert "| web | `ccccccc` | ✅ succeeded | `reg.example.com/acme/app:pr-7` |" in text
-    assert "| 52.1 MB | [log](https://bot.example.com/builds/key-of-web/log) |" in text
+    assert "| 52.1 MB | [build](https://bot.example.com/builds/key-of-web) |" in text
     assert f"docker pull reg.example.com/acme/app@{DIGEST}" in text
     assert "docker pull" not in text.split("api")[1].split("\n")[0]
 

@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 
 from bot.build_logs import LogStore
+from bot.build_record import BuildState
+from bot.build_secrets import SecretGrant, SecretPolicy
 from bot.commands import HELP
 from bot.events import Comment, Event, EventKind, PullAction, PullRequest, Repo
 from bot.intake import Intake
@@ -32,7 +34,8 @@ class World:
         self.forge = RecordingForge(writers={"maintainer"})
         templates = {"go": Template(name="go", builder="s2i-bot/go")}
         logs = LogStore(self.store, tmp_path)
-        intake = Intake(self.store, {"github": self.forge}, templates, logs, None)
+        secrets = SecretPolicy([SecretGrant("npmrc", ("acme/*",), "NPM_CONFIG_USERCONFIG")])
+        intake = Intake(self.store, {"github": self.forge}, templates, logs, None, secrets=secrets)
         self.pulls = PullRequests(self.store, {"github": self.forge}, intake, build_drafts=False)
         self.reporter = Reporter(self.store, {"github": self.forge}, "http://bot")
         self.deliveries = 0
@@ -189,3 +192,36 @@ def test_what_a_comment_gave_is_quoted_back_in_a_code_span(world: World) -> None
         "@maintainer: no build named `` @everyone`[x](http://evil)` `` runs for pull requests."
     )
     assert replies[1].startswith("@maintainer: unknown command `/s2i <img@src=x>`.")
+
+
+SECRET_CONFIG = CONFIG.format(image="app") + "    secrets: [npmrc]\n"
+
+
+@pytest.mark.parametrize(
+    ("author", "fork", "origin"),
+    [("mallory", True, "forks"), ("mallory", False, "authors without write access"),
+     ("maintainer", True, "forks")],
+)  # fmt: skip
+def test_an_approved_untrusted_pull_request_never_gets_build_secrets(
+    world: World, author: str, fork: bool, origin: str
+) -> None:
+    for sha in (BASE, HEAD):
+        world.forge.files[("acme/app", ".s2i.yaml", sha)] = SECRET_CONFIG
+    pull = world.pull(author, fork=fork)
+    world.pulls.handle(world.delivery(), world.pull_event(pull))  # the waiting notice
+    world.publish()
+    approved = world.pulls.handle(world.delivery(), world.comment("/s2i ok-to-test", "maintainer"))
+    assert approved.dispatch == []
+    (build,) = approved.report
+    assert build.name == "web" and build.state is BuildState.FAILED
+    assert build.reason.startswith(
+        f"build 'web' needs build secret 'npmrc', and builds of pull requests from {origin} "
+        "never get build secrets, even after /s2i ok-to-test"
+    )
+
+
+def test_a_trusted_pull_request_builds_with_its_build_secrets(world: World) -> None:
+    world.forge.files[("acme/app", ".s2i.yaml", HEAD)] = SECRET_CONFIG
+    pull = world.pull("maintainer", fork=False)
+    (build,) = world.pulls.handle(world.delivery(), world.pull_event(pull)).dispatch
+    assert build.spec is not None and [s.name for s in build.spec.secrets] == ["npmrc"]

@@ -69,7 +69,7 @@ def test_an_unknown_key_is_reported_with_its_line_column_and_the_allowed_keys() 
     assert errors_of(text) == [
         "line 2, column 5: missing required key 'image'",
         "line 4, column 5: unknown key 'imag'; allowed: binary, context, env, image, "
-        "incremental, name, runtime, tags, template, timeout, triggers",
+        "incremental, name, runtime, secrets, tags, template, timeout, triggers",
     ]
 
 
@@ -134,8 +134,16 @@ def test_the_error_message_names_the_file() -> None:
         parse_repo_config("x: 1\n", templates=TEMPLATES, path=".s2i.yaml")
     assert str(info.value).splitlines() == [
         ".s2i.yaml line 1, column 1: missing required key 'builds'",
-        ".s2i.yaml line 1, column 1: unknown key 'x'; allowed: builds",
+        ".s2i.yaml line 1, column 1: unknown key 'x'; allowed: builds, rebuild_on_base_change",
     ]
+
+
+def test_rebuilds_on_a_new_base_image_are_on_unless_the_file_turns_them_off() -> None:
+    assert parse_repo_config(GOOD, templates=TEMPLATES).rebuild_on_base_change is True
+    off = parse_repo_config(GOOD + "rebuild_on_base_change: false\n", templates=TEMPLATES)
+    assert off.rebuild_on_base_change is False
+    (error,) = errors_of(GOOD + "rebuild_on_base_change: no-thanks\n")
+    assert error.startswith("line 7, column 25: ") and "boolean" in error
 
 
 # -- bounds: the file comes from whoever can push ---------------------------------------------

@@ -35,6 +35,16 @@ def test_the_environment_overrides_the_file_and_secrets_can_come_from_files(tmp_
     assert "ghp_x" not in repr(settings)
 
 
+def test_the_api_token_can_come_from_a_file_as_a_mounted_secret(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("operator-token\n")
+    settings = load_settings(None, {"S2I_BOT_API_TOKEN_FILE": str(token)})
+    assert settings.api_token is not None
+    assert settings.api_token.get_secret_value() == "operator-token"
+    given = load_settings(None, {"S2I_BOT_API_TOKEN_FILE": str(token), "S2I_BOT_API_TOKEN": "x"})
+    assert given.api_token is not None and given.api_token.get_secret_value() == "x"
+
+
 def test_build_limits_have_safe_defaults_and_refuse_what_would_disable_them() -> None:
     settings = Settings()
     assert (settings.max_builds_per_repo, settings.max_build_seconds) == (2, 1800)
@@ -185,3 +195,49 @@ def test_leases_are_renewed_before_they_expire() -> None:
     message = settings_error({"S2I_BOT_LEASE_SECONDS": "5", "S2I_BOT_LEASE_RENEW_SECONDS": "5"})
     assert message.startswith("S2I_BOT_LEASE_RENEW_SECONDS: ")
     assert "shorter than lease_seconds" in message
+
+
+def test_a_github_app_shows_builds_as_check_runs_and_a_token_as_statuses_unless_told() -> None:
+    app = {"app_id": 7, "private_key": "pem"}
+    assert Settings.model_validate({"github": app}).github.reports == {"check_run"}
+    assert Settings.model_validate({"github": {"token": "t"}}).github.reports == {"status"}
+    both = {**app, "check_runs": "both"}
+    assert Settings.model_validate({"github": both}).github.reports == {"check_run", "status"}
+    off = {**app, "check_runs": "off"}
+    assert Settings.model_validate({"github": off}).github.reports == {"status"}
+    message = settings_error({"S2I_BOT_GITHUB__TOKEN": "t", "S2I_BOT_GITHUB__CHECK_RUNS": "both"})
+    assert message.startswith(
+        "S2I_BOT_GITHUB__CHECK_RUNS: github.check_runs: 'both' needs github.app_id"
+    )
+
+
+def test_build_secrets_are_checked_at_start_naming_the_file_and_line(tmp_path: Path) -> None:
+    npmrc = tmp_path / "npmrc"
+    npmrc.write_text("//r/:_authToken=x\n")
+    config = tmp_path / "bot.yaml"
+    config.write_text(
+        f"build_secrets:\n  npmrc:\n    file: {npmrc}\n    repositories: ['acme/*']\n"
+        "    env: NPM_CONFIG_USERCONFIG\n"
+    )
+    settings = load_settings(config, {})
+    assert settings.build_secrets["npmrc"].file == npmrc
+    npmrc.unlink()
+    with pytest.raises(
+        SettingsError, match=r"bot.yaml:1: build_secrets: npmrc: cannot read .*npmrc"
+    ):
+        load_settings(config, {})
+    config.write_text("build_secrets:\n  npmrc:\n    file: /x\n    repositories: []\n")
+    with pytest.raises(SettingsError, match=r"bot\.yaml:4: build_secrets\.npmrc\.repositories"):
+        load_settings(config, {})
+    config.write_text("build_secrets:\n  npmrc:\n    repositories: [a/b]\n    env: LD_PRELOAD\n")
+    with pytest.raises(SettingsError, match=r"bot\.yaml:4: .*LD_PRELOAD"):
+        load_settings(config, {})
+
+
+def test_jobs_mount_build_secrets_from_kubernetes_secrets_not_files(tmp_path: Path) -> None:
+    config = tmp_path / "bot.yaml"
+    config.write_text("executor: kubernetes\nbuild_secrets:\n  npmrc:\n    repositories: [a/b]\n")
+    with pytest.raises(SettingsError, match="npmrc: Jobs mount a Secret: set kubernetes_secret"):
+        load_settings(config, {})
+    config.write_text(config.read_text() + "    kubernetes_secret: npm-token/npmrc\n")
+    assert load_settings(config, {}).build_secrets["npmrc"].kubernetes_secret == "npm-token/npmrc"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -13,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 
 from bot import migrations
 from bot.build_record import BuildState
-from bot.store import Delivery, Store, metadata
+from bot.store import CheckRunRecord, Delivery, Store, metadata
 from tests.support.databases import database_url
 
 __all__ = ["database_url"]  # the fixture
@@ -121,7 +122,7 @@ def test_the_migrations_make_the_schema_the_store_queries(database_url: str) -> 
     with engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), metadata)
         assert differences == []
-        assert MigrationContext.configure(conn).get_current_revision() == "0003"
+        assert MigrationContext.configure(conn).get_current_revision() == "0005"
     engine.dispose()
 
 
@@ -221,4 +222,28 @@ def test_a_database_of_the_single_bot_schema_is_upgraded_and_its_unfinished_work
     assert adopted is not None and adopted.state is BuildState.QUEUED
     assert db.claim_delivery("old")
     assert db.log_text(1) is None and db.take_lease("retention")
+    db.close()
+
+
+def test_a_builds_check_run_is_remembered_updated_and_forgotten_with_the_build(
+    database_url: str,
+) -> None:
+    db = Store(database_url)
+    db.add_delivery(Delivery("d1", "github", "push", {}, b"{}"))
+    db.finish_delivery("d1", "done")
+    old, newest = [
+        db.add_build(delivery_id="d1", name=name, forge="github", repo="acme/web",
+                     sha="a" * 40, spec=None, state=BuildState.FAILED)
+        for name in ("web", "api")
+    ]  # fmt: skip
+    assert db.check_run(old.id) is None
+    db.set_check_run(old.id, 9_000_000_001, 0)  # GitHub's ids outgrow 32 bits
+    db.set_check_run(old.id, 9_000_000_001, 50)
+    db.set_check_run(newest.id, 7, 0)
+    assert (db.check_run(old.id), db.check_run(newest.id)) == (
+        CheckRunRecord(9_000_000_001, 50), CheckRunRecord(7, 0),
+    )  # fmt: skip
+    db.delete_finished_before(datetime.now(UTC) + timedelta(seconds=5))
+    assert db.check_run(old.id) is None  # gone with its build; the newest build stays
+    assert db.check_run(newest.id) == CheckRunRecord(7, 0)
     db.close()

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.build_secrets import SecretUse
 from bot.build_spec import BuildSpec, SourceSpec
 from bot.executors.job_manifest import (
     CAPABILITIES,
@@ -160,3 +161,25 @@ def test_builds_run_in_the_build_namespace_never_the_bots() -> None:
     assert render_secret(42, SPEC, "t", settings=settings)["metadata"]["namespace"] == "ci-builds"
     with pytest.raises(ValueError, match="must not be the bot's namespace"):
         KubernetesSettings(namespace="ci", build_namespace="ci")
+
+
+def test_only_the_build_secrets_the_spec_names_are_projected_as_files_of_their_secret() -> None:
+    spec = SPEC.model_copy(
+        update={"secrets": (SecretUse(name="npmrc", env="NPM_CONFIG_USERCONFIG"),
+                            SecretUse(name="settings-xml"))}
+    )  # fmt: skip
+    secrets = {"npmrc": "npm-token", "settings-xml": "maven/settings.xml", "pip": "pip-conf"}
+    job = render_job(42, spec, settings=TEST_CLUSTER, build_secrets=secrets)
+    pod = job["spec"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "secrets"]
+    assert volume["projected"]["defaultMode"] == 0o400
+    assert volume["projected"]["sources"][2:] == [
+        {"secret": {"name": "npm-token", "items": [{"key": "npmrc", "path": "build-secrets/npmrc"}],
+                    "optional": True}},
+        {"secret": {"name": "maven", "items": [{"key": "settings.xml",
+                                                 "path": "build-secrets/settings-xml"}],
+                    "optional": True}},
+    ]  # fmt: skip
+    (container,) = pod["containers"]
+    assert all("valueFrom" not in e and "npm-token" not in str(e) for e in container["env"])
+    assert "envFrom" not in container

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.build_result import BuildResult
 from bot.executors import make_executor
 from bot.executors.kube_client import job_finished
@@ -48,8 +50,12 @@ def test_a_job_is_finished_by_its_conditions() -> None:
     assert job_finished(failed) == "Failed: X"
 
 
-def test_the_settings_choose_the_executor(tmp_path: Path) -> None:
-    # data_dir: the local executor's start sweeps its work directory (not ./var of the cwd)
+def test_the_settings_choose_the_executor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # data_dir: the local executor's start sweeps its work directory (not ./var of the cwd).
+    # No engine on PATH: its start would also ask the engine for the images of finished builds
+    # (bot/executors/local_images.py), seconds or a minute on a host whose engine holds many,
+    # and a unit test runs with nothing but the venv (issue 14); without one it asks nothing.
+    monkeypatch.setenv("PATH", str(tmp_path / "no-engine"))
     assert isinstance(make_executor(Settings(data_dir=tmp_path)), LocalExecutor)
     executor = make_executor(Settings.model_validate({"executor": "kubernetes"}))
     assert isinstance(executor, KubernetesExecutor)

@@ -3,7 +3,7 @@ from typing import Any
 
 import pytest
 
-from bot.events import Event, EventKind, PullAction
+from bot.events import Event, EventKind, PullAction, Rerun
 from bot.forges.base import Ignored, Ping, SignatureError
 from bot.forges.fields import PayloadError
 from bot.forges.github_webhooks import parse
@@ -36,8 +36,10 @@ def test_a_wrong_or_missing_signature_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    "event", ["push", "create", "pull_request", "issue_comment", "ping", "release"]
-)
+    "event",
+    ["push", "create", "pull_request", "issue_comment", "ping", "release", "check_run",
+     "check_suite"],
+)  # fmt: skip
 def test_every_real_example_becomes_an_event_or_is_ignored(event: str) -> None:
     payloads = load_examples(event)
     assert payloads, f"no @octokit/webhooks-examples for {event}"
@@ -75,6 +77,10 @@ def check_event(name: str, payload: dict[str, Any], event: Event) -> None:
         assert event.comment.body == payload["comment"]["body"]
         assert event.comment.author_id == payload["comment"]["user"]["id"]
         assert event.pr_number == payload["issue"]["number"]
+    elif name == "check_suite":
+        assert payload["action"] == "rerequested" and event.kind is EventKind.RERUN
+        assert event.rerun is not None and event.rerun.build_key is None
+        assert event.sha == payload["check_suite"]["head_sha"]
     else:
         raise AssertionError(f"{name} should have been ignored")
 
@@ -121,3 +127,27 @@ def test_ping_and_unhandled_events() -> None:
 def test_a_push_payload_without_its_fields_is_a_payload_error() -> None:
     with pytest.raises(PayloadError, match="push payload lacks"):
         parse(*signed("push", {"ref": "refs/heads/main"}), SECRET)
+
+
+KEY = "zSL716AZyjogTSygRgC1rJgpdaB-kGfa"  # a build's key, as bot/store.py makes them
+
+
+def test_a_re_run_of_the_bots_check_run_names_its_build_and_who_asked() -> None:
+    payload = load_example("check_run", "rerequested")
+    payload["check_run"]["external_id"] = KEY
+    event = parse(*signed("check_run", payload), SECRET)
+    assert isinstance(event, Event) and event.kind is EventKind.RERUN
+    assert event.rerun == Rerun(KEY, payload["sender"]["login"], payload["sender"]["id"])
+    assert event.sha == payload["check_run"]["head_sha"]
+    assert event.repo.full_name == payload["repository"]["full_name"]
+
+
+def test_other_check_run_actions_and_other_apps_check_runs_are_ignored() -> None:
+    created = load_example("check_run", "created")
+    created["check_run"]["external_id"] = KEY
+    assert parse(*signed("check_run", created), SECRET) == Ignored(
+        "check_run action 'created' is not handled"
+    )
+    theirs = load_example("check_run", "rerequested")  # GitHub's example has external_id ""
+    ignored = parse(*signed("check_run", theirs), SECRET)
+    assert isinstance(ignored, Ignored) and "did not make" in ignored.reason

@@ -2,9 +2,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.build_secrets import SecretUse
 from bot.runner.dockerfile import (
     UnsafeValue,
     label_instructions,
+    mount_secrets,
     name_builder_stage,
     runtime_stage,
     scripts_dir_from_url,
@@ -130,3 +132,54 @@ def test_go_quoted_label_values_are_copied_as_they_are() -> None:
 def test_a_builder_image_that_is_no_image_reference_is_refused() -> None:
     with pytest.raises(UnsafeValue):
         name_builder_stage("FROM reg/go:1\n", "reg/go:1 AS x\nUSER root")
+
+
+NODE_DOCKERFILE = """FROM 127.0.0.1:5000/s2i-bot/nodejs:latest AS s2i-build
+LABEL "io.openshift.s2i.build.commit.message"="RUN /usr/libexec/s2i/assemble"
+
+# Copying in source code
+COPY --chown=1001:0 upload/src /tmp/src
+USER 1001
+# Assemble script sourced from builder image based on user input or image metadata.
+RUN /usr/libexec/s2i/assemble
+CMD /usr/libexec/s2i/run
+"""
+
+
+def test_build_secrets_are_mounted_on_the_assemble_step_alone_with_their_variable() -> None:
+    uses = (SecretUse(name="npmrc", env="NPM_CONFIG_USERCONFIG"), SecretUse(name="netrc"))
+    text = mount_secrets(NODE_DOCKERFILE, uses, "1001")
+    changed = [line for line in text.splitlines() if line not in NODE_DOCKERFILE.splitlines()]
+    assert changed == [
+        "RUN --mount=type=secret,id=npmrc,target=/run/secrets/npmrc,uid=1001,mode=0400 "
+        "--mount=type=secret,id=netrc,target=/run/secrets/netrc,uid=1001,mode=0400 "
+        "NPM_CONFIG_USERCONFIG=/run/secrets/npmrc /usr/libexec/s2i/assemble"
+    ]
+    assert "ENV" not in text and mount_secrets(NODE_DOCKERFILE, (), "1001") == NODE_DOCKERFILE
+
+
+def test_a_repositorys_own_assemble_script_gets_the_mounts_too() -> None:
+    text = NODE_DOCKERFILE.replace("RUN /usr/libexec/s2i/assemble", "RUN /tmp/scripts/assemble")
+    mounted = mount_secrets(text, (SecretUse(name="npmrc"),), "1001:0")
+    assert "uid=1001,mode=0400 /tmp/scripts/assemble" in mounted
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "user", "message"),
+    [
+        (NODE_DOCKERFILE, "default", "not a numeric uid"),
+        (NODE_DOCKERFILE.replace("RUN /usr", "RUN true && /usr"), "1001", "found 0"),
+        (NODE_DOCKERFILE + "RUN /usr/libexec/s2i/assemble\n", "1001", "found 2"),
+    ],
+)
+def test_secrets_are_mounted_only_where_the_assemble_step_is_certain(
+    dockerfile: str, user: str, message: str
+) -> None:
+    with pytest.raises(UnsafeValue, match=message):
+        mount_secrets(dockerfile, (SecretUse(name="npmrc"),), user)
+
+
+def test_a_secret_name_or_variable_that_could_change_the_instruction_is_refused() -> None:
+    for use in (SecretUse(name="npmrc,target=/x"), SecretUse(name="npmrc", env="A B")):
+        with pytest.raises(UnsafeValue):
+            mount_secrets(NODE_DOCKERFILE, (use,), "1001")

@@ -61,3 +61,49 @@ def test_the_registry_password_and_its_user_password_base64_are_masked() -> None
 
 def test_short_encoded_fragments_do_not_mask_ordinary_words() -> None:
     assert masked("building main.go", "ab") == "building main.go"
+
+
+NPMRC = b"""registry=http://127.0.0.1:4873/
+//127.0.0.1:4873/:_authToken=npm_Tok3nValue99
+//127.0.0.1:4873/:_auth=YWxpY2U6bnBtUGFzc3dvcmQ=
+always-auth=true
+"""
+PIP_CONF = b"""[global]
+index-url = http://alice:p1pPassw0rd@127.0.0.1:8081/simple/
+"""
+SETTINGS_XML = b"""<settings><servers><server>
+  <id>private</id><username>alice</username><password>mvnS3cret!</password>
+  <configuration><httpHeaders><property><name>Authorization</name>
+  <value>Bearer hdrT0kenValue</value></property></httpHeaders></configuration>
+</server></servers></settings>
+"""
+NETRC = b"machine 127.0.0.1 login alice password goProxyPw42\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "credentials"),
+    [
+        (NPMRC, ["npm_Tok3nValue99", "alice:npmPassword", "npmPassword"]),
+        (PIP_CONF, ["p1pPassw0rd", "alice:p1pPassw0rd"]),
+        (SETTINGS_XML, ["mvnS3cret!", "hdrT0kenValue"]),
+        (NETRC, ["goProxyPw42"]),
+    ],
+)
+def test_every_credential_in_a_build_secret_file_is_masked_in_every_form(
+    content: bytes, credentials: list[str]
+) -> None:
+    log_secrets = Credentials(None, {"auths": {}}, {"file": content}).secrets()
+    for credential in credentials:
+        for shown in (credential, base64.b64encode(credential.encode()).decode(),
+                      quote(credential, safe="")):  # fmt: skip
+            text = masked(f"npm ERR! {shown} was sent", *log_secrets)
+            assert credential not in text and shown not in text, (credential, text)
+    # The whole file too, as a tool that prints it in one piece would.
+    whole = content.decode().strip()
+    assert masked(f"config: {whole}", *log_secrets) == "config: ***"
+
+
+def test_the_non_secret_parts_of_a_build_secret_file_stay_readable() -> None:
+    log_secrets = Credentials(None, {"auths": {}}, {"npmrc": NPMRC}).secrets()
+    line = "npm ERR! 404 Not Found - GET http://127.0.0.1:4873/private-greeting - always-auth=true"
+    assert masked(line, *log_secrets) == line

@@ -1,0 +1,154 @@
+"""The pod of the `unprivileged` Job layout (kubernetes.layout; docs/kubernetes.md): pure
+rendering, BuildSpec + ResolvedBuilder -> pod spec. bot/runner/app_layer.py is the contract
+between its containers, run in this order:
+
+- `prepare` (init, runner image): fetches the source at the sha into the `destination`
+  volume and writes what assemble needs into the `io` volume (previous application layer
+  for an incremental build);
+- `assemble` (init, the builder image by digest, pulled by the kubelet like any image and
+  cached on the node): runs the s2i scripts as the builder's assemble user and tars what
+  they wrote below the application directories;
+- `export` (runner image): appends that layer to the builder image (or the artifacts to the
+  runtime image) in the registry with crane and writes the BuildResult as its termination
+  message.
+
+Every container runs under the `restricted` Pod Security Standard
+(https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted): non-root
+(the builder's numeric assemble user, also for the runner's containers so the files they
+share have one owner), no privilege escalation, all capabilities dropped, seccomp
+RuntimeDefault, no service account token, only emptyDir and projected volumes. The runner's
+containers have a read-only root filesystem (they write to emptyDirs only); the builder's
+stays writable, as assemble installs into the image's own directories (builders/README.md).
+Credentials are mounted in the runner's containers only, never in the builder's.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+from bot.build_spec import BuildSpec
+from bot.executors.resolved_builder import ResolvedBuilder
+from bot.runner.app_layer import ASSEMBLE_SCRIPT, DESTINATION_DIR, IO_DIR
+from bot.settings import KubernetesSettings
+
+if TYPE_CHECKING:
+    from bot.runner.artifact import ArtifactPolicy
+
+PREPARE = "prepare"
+ASSEMBLE = "assemble"
+EXPORT = "export"
+CONTAINERS = (PREPARE, ASSEMBLE, EXPORT)  # in the order they run
+
+
+def restricted_security(*, read_only_root: bool) -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "readOnlyRootFilesystem": read_only_root,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def render_pod(
+    build_id: int,
+    spec: BuildSpec,
+    builder: ResolvedBuilder,
+    *,
+    settings: KubernetesSettings,
+    insecure_registries: tuple[str, ...] = (),
+    artifact_policy: ArtifactPolicy | None = None,
+) -> dict[str, Any]:
+    # Imported here: job_manifest imports this module for its `unprivileged` layout.
+    from bot.executors import job_manifest as common
+
+    def runner(name: str, step: str, extra: list[str]) -> dict[str, Any]:
+        args = [
+            "--step", step, "--spec", f"{common.WORKSPACE}/spec.json",
+            # A directory of the step's own below the mount: the runner makes it 0700, which
+            # only its owner may (the mount point is the kubelet's).
+            "--secrets", common.SECRETS_DIR, "--private-dir", f"{common.PRIVATE_DIR}/{step}",
+            "--workdir", f"{common.WORKSPACE}/{step}", "--result", common.TERMINATION_LOG,
+            "--builder", builder.ref, *extra,
+        ]  # fmt: skip
+        for registry in insecure_registries:
+            args += ["--insecure-registry", registry]
+        for relay in settings.loopback_relays:
+            args += ["--relay", relay]
+        return {
+            "name": name,
+            "image": settings.runner_image,
+            "imagePullPolicy": settings.runner_image_pull_policy,
+            "command": ["sh", "-c", script, "bot.runner"],
+            "args": args,
+            "env": [{"name": common.SPEC_ENV, "value": spec.model_dump_json()}],
+            "workingDir": common.WORKSPACE,
+            "resources": copy.deepcopy(settings.resources),
+            "terminationMessagePath": common.TERMINATION_LOG,
+            "terminationMessagePolicy": "File",
+            "securityContext": restricted_security(read_only_root=True),
+            "volumeMounts": [
+                {"name": "workspace", "mountPath": common.WORKSPACE},
+                {"name": "tmp", "mountPath": "/tmp"},
+                {"name": "io", "mountPath": IO_DIR},
+                *(
+                    [{"name": "destination", "mountPath": DESTINATION_DIR}]
+                    if step == "prepare"
+                    else []
+                ),
+                {"name": "secrets", "mountPath": common.SECRETS_DIR, "readOnly": True},
+                {"name": "private", "mountPath": common.PRIVATE_DIR},
+            ],
+        }
+
+    script = (
+        f'printf %s "${common.SPEC_ENV}" >{common.WORKSPACE}/spec.json'
+        ' && exec python3 -m bot.runner "$@"'
+    )
+    prepare_args = ["--destination", builder.destination]
+    if artifact_policy is not None:
+        prepare_args += artifact_policy.argv()
+    assemble = {
+        "name": ASSEMBLE,
+        "image": builder.ref,
+        "imagePullPolicy": "IfNotPresent",  # a digest: what the node has is what was asked
+        "command": ["/bin/sh", "-c", ASSEMBLE_SCRIPT],
+        "resources": copy.deepcopy(settings.resources),
+        # The builder's own output is the build's log; its tail, the reason when it fails.
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "securityContext": restricted_security(read_only_root=False),
+        "volumeMounts": [
+            {"name": "io", "mountPath": IO_DIR},
+            {"name": "destination", "mountPath": builder.destination},
+        ],
+    }
+    pod: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "terminationGracePeriodSeconds": 10,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": builder.uid,
+            "runAsGroup": builder.gid,
+            # The Secrets' files belong to this group (0440 below): readable by the runner's
+            # containers, which run as the assemble user; the builder's never mounts them.
+            "fsGroup": builder.gid,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "initContainers": [runner(PREPARE, "prepare", prepare_args), assemble],
+        "containers": [runner(EXPORT, "export", [])],
+        "volumes": [
+            {"name": "workspace", "emptyDir": {}},
+            {"name": "tmp", "emptyDir": {}},
+            {"name": "io", "emptyDir": {}},
+            {"name": "destination", "emptyDir": {}},
+            {"name": "private", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
+            common.secrets_volume(build_id, settings, mode=0o440),
+        ],
+    }
+    if settings.host_network:
+        pod["hostNetwork"] = True
+    return pod

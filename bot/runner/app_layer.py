@@ -1,0 +1,122 @@
+"""The unprivileged Job layout's contract between its three containers (docs/kubernetes.md):
+
+1. `prepare` (runner image, init container): fetches the source into the destination volume
+   (`<destination>/src`, as s2i places it), writes IO_DIR/assemble.env for the builder and,
+   for an incremental build, the previous image's application layer as IO_DIR/previous.tar;
+2. `assemble` (the builder image itself, init container, as its assemble user): runs
+   ASSEMBLE_SCRIPT below, which runs the s2i scripts and tars what they wrote below the
+   application directories into IO_DIR/layer.tar (and, for a runtime image, the declared
+   artifacts into IO_DIR/artifacts.tar);
+3. `export` (runner image): appends that one layer to the builder (or runtime) image in the
+   registry with crane, sets the config, pushes; base layers are never pulled.
+
+s2i's contract is kept (https://github.com/openshift/source-to-image/blob/master/docs/builder_image.md):
+the source in `<destination>/src`, saved artifacts in `<destination>/artifacts`, the
+repository's `.s2i/bin` scripts before the image's, `.s2i/environment` and the build's env
+in assemble's environment, assemble run as the assemble user.
+
+The builder needs /bin/sh, GNU tar, find (with -cnewer), awk and sort, as every Debian or
+RHEL based s2i builder has (s2i itself requires sh and tar). The application layer is every
+file assemble created or changed (by ctime, which no tool can set back) below the
+application directories, with all their parent directories so their modes and owners are
+the image's; files deleted from the builder's own content are not recorded (no whiteouts).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping, Sequence
+
+# Every container mounts the `io` volume here; the builder mounts the `destination` volume at
+# its io.openshift.s2i.destination, the runner's containers at DESTINATION_DIR.
+IO_DIR = "/var/run/s2i-bot/io"
+DESTINATION_DIR = "/var/run/s2i-bot/destination"
+ASSEMBLE_ENV = "assemble.env"
+ENV_JSON = "env.json"  # the image's environment from .s2i/environment and the build's env
+PREVIOUS_LAYER = "previous.tar"
+LAYER = "layer.tar"
+ARTIFACTS = "artifacts.tar"
+STARTED = "started"
+# Where assemble writes: the application directories (relative to /) a builder declares
+# with this label, space-separated; unset: DEFAULT_APP_DIRS (builders/README.md).
+APP_DIRS_LABEL = "io.s2i-bot.application-dirs"
+DEFAULT_APP_DIRS = ("/opt/app-root",)
+
+# Run by the builder image's /bin/sh; the values it reads come from ASSEMBLE_ENV.
+ASSEMBLE_SCRIPT = r"""set -eu
+io=__IO__
+. "$io/assemble.env"
+cd /
+if [ -f "$io/previous.tar" ]; then
+  # The previous image's application layer back in place gives save-artifacts what it had
+  # there. Then the builder is put back as it was, as in a fresh container: the layer's
+  # files removed, the image's own files it had overwritten restored from a copy.
+  # "STEP n/2: RUN <script>" as buildah prints it: bot/failure_reason.py names the script.
+  echo "STEP 1/2: RUN $S2I_BOT_SAVE_ARTIFACTS (the previous build's, restoring its artifacts)"
+  tar -tf "$io/previous.tar" >"$io/previous.list"
+  while IFS= read -r f; do
+    if [ -f "/$f" ] || [ -L "/$f" ]; then echo "$f"; fi
+  done <"$io/previous.list" >"$io/overwritten.list"
+  tar -cf "$io/overwritten.tar" --no-recursion -T "$io/overwritten.list"
+  # Directories that are not the build user's keep their mode: tar's complaints about them
+  # are left out.
+  quiet='Cannot change mode|Cannot utime|Cannot change ownership|Exiting with failure status'
+  { tar -xf "$io/previous.tar" --no-overwrite-dir --no-same-owner -C / 2>&1 || true; } |
+    { grep -Ev "$quiet" >&2 || true; }
+  mkdir -p "$S2I_BOT_DESTINATION/artifacts"
+  if "$S2I_BOT_SAVE_ARTIFACTS" | tar -xf - -C "$S2I_BOT_DESTINATION/artifacts"; then :; else
+    echo "WARNING: save-artifacts failed: building without the previous artifacts" >&2
+    rm -rf "$S2I_BOT_DESTINATION/artifacts"
+  fi
+  while IFS= read -r f; do
+    [ -d "/$f" ] || rm -f "/$f"
+  done <"$io/previous.list"
+  { tar -xf "$io/overwritten.tar" --no-overwrite-dir -C / 2>&1 || true; } |
+    { grep -Ev "$quiet" >&2 || true; }
+  rm -f "$io/previous.tar" "$io/overwritten.tar"
+fi
+touch "$io/started"
+echo "STEP 2/2: RUN $S2I_BOT_ASSEMBLE (as uid $(id -u))"
+"$S2I_BOT_ASSEMBLE"
+dirs=
+for d in $S2I_BOT_APP_DIRS; do [ -e "$d" ] && dirs="$dirs $d"; done
+# Every path assemble created or changed, with each of its parents.
+find $dirs -cnewer "$io/started" -print |
+  awk '{ n = split($0, p, "/"); s = p[1]; print s
+         for (i = 2; i <= n; i++) { s = s "/" p[i]; print s } }' |
+  sort -u >"$io/layer.list"
+tar -cf "$io/layer.tar" --no-recursion -T "$io/layer.list"
+echo "---> Application layer: $(wc -l <"$io/layer.list") paths below$dirs"
+if [ -n "${S2I_BOT_ARTIFACTS:-}" ]; then
+  tar -cf "$io/artifacts.tar" $S2I_BOT_ARTIFACTS
+fi
+""".replace("__IO__", IO_DIR)
+
+
+def relative(path: str) -> str:
+    """`/opt/app-root/` -> `opt/app-root`: the builder script works from / with relative
+    paths, as a layer's tar names them."""
+    return path.strip("/")
+
+
+def assemble_env(
+    *,
+    destination: str,
+    assemble: str,
+    save_artifacts: str,
+    app_dirs: Sequence[str],
+    artifacts: Sequence[str],
+    env: Mapping[str, str],
+) -> str:
+    """IO_DIR/assemble.env, sourced by ASSEMBLE_SCRIPT: its own S2I_BOT_* values, then the
+    build's environment exported for assemble (.s2i/environment, then the .s2i.yaml env)."""
+    values = {
+        "S2I_BOT_DESTINATION": destination,
+        "S2I_BOT_ASSEMBLE": assemble,
+        "S2I_BOT_SAVE_ARTIFACTS": save_artifacts,
+        "S2I_BOT_APP_DIRS": " ".join(relative(d) for d in app_dirs),
+        "S2I_BOT_ARTIFACTS": " ".join(relative(a) for a in artifacts),
+    }
+    lines = [f"{key}={shlex.quote(value)}" for key, value in values.items()]
+    lines += [f"export {key}={shlex.quote(value)}" for key, value in env.items()]
+    return "\n".join(lines) + "\n"

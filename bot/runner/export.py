@@ -1,0 +1,178 @@
+"""The `export` step of the unprivileged Job layout (bot/runner/app_layer.py): the one layer
+assemble left in IO_DIR, appended in the registry with `crane mutate` to the builder image
+(or, for a runtime image, the declared artifacts as one layer onto the runtime image), the
+config set as s2i's Dockerfile sets it (user, `run` as the command, env, s2i's labels), the
+other tags and, for an incremental build with a runtime image, the builder-side image the
+next build restores its artifacts from. crane mounts the base layers from their repository
+in the same registry: they are never pulled (go-containerregistry's remote.Write).
+"""
+
+from __future__ import annotations
+
+import json
+import tarfile
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from bot.build_result import BuildResult
+from bot.build_spec import BuildSpec
+from bot.runner import s2i
+from bot.runner.app_layer import ARTIFACTS, IO_DIR, LAYER, relative
+from bot.runner.crane import Crane
+from bot.runner.credentials import Credentials, PrivateFiles
+from bot.runner.errors import BuildError
+from bot.runner.pipeline import RunnerOptions, ended
+from bot.runner.prepare import EXPORT_JSON, LAYOUT, LAYOUT_LABEL
+from bot.runner.process import BuildLog
+from bot.templates import Artifact
+
+_DIGEST_REF = "@sha256:"
+
+
+def run_export(
+    spec: BuildSpec, secrets_dir: Path, workdir: Path, log: BuildLog, options: RunnerOptions,
+    *, builder: str, io: Path = Path(IO_DIR),
+) -> BuildResult:  # fmt: skip
+    started = time.monotonic()
+    credentials = Credentials.from_dir(secrets_dir)
+    for secret in credentials.secrets():
+        log.add_secret(secret)
+    private = PrivateFiles(credentials, options.private_dir)
+    try:
+
+        def body() -> tuple[str, int]:
+            return _export(spec, private, workdir, log, options, builder=builder, io=io)
+
+        return ended(log, body, spec, started)
+    finally:
+        private.close()
+
+
+def image_labels(spec: BuildSpec, builder: str, destination: str | None) -> dict[str, str]:
+    """The labels s2i writes (pkg/build/strategies/dockerfile), and this layout's own."""
+    labels = {
+        "io.openshift.s2i.build.image": spec.builder_image,
+        "io.openshift.s2i.build.source-location": spec.source.git_url,
+        "io.openshift.s2i.build.commit.id": spec.source.sha,
+        "io.openshift.s2i.build.commit.ref": spec.source.ref.removeprefix("refs/heads/"),
+        LAYOUT_LABEL: LAYOUT,
+    }
+    if destination:
+        labels[s2i.DESTINATION] = destination
+    if spec.source.context_dir:
+        labels["io.openshift.s2i.build.source-context-dir"] = spec.source.context_dir
+    return labels
+
+
+def mutate_args(
+    base: str, *, layer: Path, run: str, user: str, env: Mapping[str, str],
+    labels: Mapping[str, str], tag: str,
+) -> list[str]:  # fmt: skip
+    """`crane mutate` appending one layer and setting the config, tagging the result."""
+    args = ["mutate", base, "--append", str(layer), "--cmd", run, "--user", user]
+    for key, value in env.items():
+        args += ["--env", f"{key}={value}"]
+    for key, value in labels.items():
+        args += ["--label", f"{key}={value}"]
+    return [*args, "--tag", tag]
+
+
+def _export(
+    spec: BuildSpec, private: PrivateFiles, workdir: Path, log: BuildLog,
+    options: RunnerOptions, *, builder: str, io: Path,
+) -> tuple[str, int]:  # fmt: skip
+    workdir.mkdir(parents=True, exist_ok=True)
+    prepared: dict[str, Any] = json.loads((workdir.parent / EXPORT_JSON).read_text())
+    layer = io / LAYER
+    if not layer.is_file():
+        raise BuildError(f"assemble left no application layer ({layer})")
+    with private.registry_auth() as authfile:
+        crane = Crane(authfile, options.insecure_registries)
+        builder_config = crane.config(builder).get("config") or {}
+        builder_labels = builder_config.get("Labels") or {}
+        user = builder_labels.get(s2i.ASSEMBLE_USER, "1001")
+        labels = image_labels(spec, builder, builder_labels.get(s2i.DESTINATION))
+        env: dict[str, str] = prepared["env"]
+        if spec.runtime is None:
+            with log.step(f"append the application layer to {builder} as {spec.output}"):
+                log.line(f"{layer.stat().st_size} bytes, uncompressed")
+                out = crane.run(builder, mutate_args(
+                    builder, layer=layer, run=prepared["run"], user=user, env=env,
+                    labels=labels, tag=spec.output,
+                ), log)  # fmt: skip
+        else:
+            runtime_layer = workdir / "runtime-layer.tar"
+            with log.step(f"copy the artifacts onto {spec.runtime.image} as {spec.output}"):
+                count = runtime_layer_from(
+                    io / ARTIFACTS, spec.runtime.artifacts, runtime_layer, user=user
+                )
+                log.line(f"{count} paths, {runtime_layer.stat().st_size} bytes uncompressed")
+                out = crane.run(spec.runtime.image, mutate_args(
+                    spec.runtime.image, layer=runtime_layer, run=prepared["run"], user=user,
+                    env=env, labels=labels, tag=spec.output,
+                ), log)  # fmt: skip
+            if spec.incremental:
+                with log.step(f"keep the builder side as {spec.cache_image} for the next build"):
+                    crane.run(builder, mutate_args(
+                        builder, layer=layer, run=f"{_scripts(builder_labels)}/run",
+                        user=user, env=env, labels=labels, tag=spec.cache_image,
+                    ), log)  # fmt: skip
+        digest = pushed_digest(out, spec.output)
+        for other in spec.outputs[1:]:
+            crane.run(other, ["tag", f"{spec.output.rsplit(':', 1)[0]}@{digest}",
+                              other.rsplit(":", 1)[1]], log)  # fmt: skip
+        manifest = crane.manifest(f"{spec.image}@{digest}")
+    blobs = [manifest.get("config", {}), *manifest.get("layers", [])]
+    return digest, sum(int(blob.get("size", 0)) for blob in blobs)
+
+
+def _scripts(labels: Mapping[str, str]) -> str:
+    url = labels.get(s2i.SCRIPTS_URL, s2i.DEFAULT_SCRIPTS_URL)
+    return url.removeprefix("image://").rstrip("/")
+
+
+def pushed_digest(output: Iterable[str], image: str) -> str:
+    """The digest from crane's last `<repository>@sha256:...` line."""
+    for line in reversed(list(output)):
+        if _DIGEST_REF in line and " " not in line.strip():
+            return line.strip().rsplit("@", 1)[1]
+    raise BuildError(f"crane printed no digest for {image}")
+
+
+def runtime_layer_from(
+    artifacts_tar: Path, artifacts: Iterable[Artifact], target: Path, *, user: str
+) -> int:
+    """The artifacts, as the runtime stage's `COPY --from=builder --chown=<user>:0 src dest/`
+    would place them: a directory's content, or a file, into dest. Returns the path count."""
+    uid = int(user.split(":", 1)[0]) if user.split(":", 1)[0].isdigit() else 1001
+    count = 0
+    with tarfile.open(artifacts_tar) as source, tarfile.open(target, "w") as out:
+        members = source.getmembers()
+        for artifact in artifacts:
+            src = relative(artifact.source)
+            dest = PurePosixPath(relative(artifact.destination))
+            directory = tarfile.TarInfo(dest.as_posix())
+            directory.type, directory.mode, directory.uid = tarfile.DIRTYPE, 0o775, uid
+            out.addfile(directory)
+            for member in members:
+                name = member.name.rstrip("/")
+                if name == src and not member.isdir():
+                    new = dest / PurePosixPath(src).name
+                elif name.startswith(src + "/"):
+                    new = dest / name[len(src) + 1 :]
+                else:
+                    continue
+                copied = _copy_member(member, new.as_posix(), uid)
+                out.addfile(copied, source.extractfile(member) if member.isfile() else None)
+                count += 1
+    return count
+
+
+def _copy_member(member: tarfile.TarInfo, name: str, uid: int) -> tarfile.TarInfo:
+    copied = tarfile.TarInfo(name)
+    for attribute in ("size", "mtime", "mode", "type", "linkname"):
+        setattr(copied, attribute, getattr(member, attribute))
+    copied.uid, copied.gid, copied.uname, copied.gname = uid, 0, "", ""
+    return copied

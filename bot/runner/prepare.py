@@ -1,0 +1,249 @@
+"""The `prepare` step of the unprivileged Job layout (bot/runner/app_layer.py): the source at
+the sha where s2i puts it (`<destination>/src`, seen here at DESTINATION_DIR), the builder's
+instructions in IO_DIR/assemble.env, what the export needs in the workdir's export.json, and
+for an incremental build the previous image's application layer (one blob, not the image).
+
+As s2i does (https://github.com/openshift/source-to-image/blob/master/docs/cli.md#s2i-build):
+the context directory's content becomes src; `.s2iignore` globs are left out; the
+repository's `.s2i/bin/<script>` runs instead of the image's; `.s2i/environment` holds
+`NAME=value` lines for assemble's environment and the image's, the build's env (.s2i.yaml)
+taking precedence.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.build_result import BuildResult
+from bot.build_spec import BuildSpec
+from bot.runner import s2i
+from bot.runner.app_layer import (
+    APP_DIRS_LABEL,
+    ASSEMBLE_ENV,
+    DEFAULT_APP_DIRS,
+    DESTINATION_DIR,
+    IO_DIR,
+    PREVIOUS_LAYER,
+    assemble_env,
+)
+from bot.runner.crane import Crane, repository_of
+from bot.runner.credentials import Credentials, PrivateFiles
+from bot.runner.dockerfile import scripts_dir_from_url
+from bot.runner.errors import BuildFailure
+from bot.runner.pipeline import RunnerOptions, ended, fetch, refuse_unsafe_values
+from bot.runner.process import BuildLog
+from bot.runner.source_tree import context_dir, refuse_escaping_symlinks
+from bot.safe_values import env_name_problem, env_value_problem
+
+EXPORT_JSON = "export.json"
+# The label the export puts on every image it writes: its last layer is the application
+# layer, so an incremental build may restore from it.
+LAYOUT_LABEL = "io.s2i-bot.layout"
+LAYOUT = "unprivileged"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where this step writes; the pod's mounts by default, a test's directories otherwise."""
+
+    destination: Path = Path(DESTINATION_DIR)
+    io: Path = Path(IO_DIR)
+
+
+def run_prepare(
+    spec: BuildSpec, secrets_dir: Path, workdir: Path, log: BuildLog, options: RunnerOptions,
+    *, builder: str, destination: str, paths: Paths | None = None,
+) -> BuildResult:  # fmt: skip
+    """`builder`: the digest reference the pod runs; `destination`: where its container
+    sees the destination volume (its io.openshift.s2i.destination)."""
+    started = time.monotonic()
+    credentials = Credentials.from_dir(secrets_dir)
+    for secret in credentials.secrets():
+        log.add_secret(secret)
+    private = PrivateFiles(credentials, options.private_dir)
+    try:
+        return ended(
+            log,
+            lambda: _prepare(
+                spec,
+                credentials,
+                private,
+                workdir,
+                log,
+                options,
+                builder=builder,
+                destination=destination,
+                paths=paths or Paths(),
+            ),
+            spec,
+            started,
+        )
+    finally:
+        private.close()
+
+
+def _prepare(
+    spec: BuildSpec, credentials: Credentials, private: PrivateFiles, workdir: Path,
+    log: BuildLog, options: RunnerOptions, *, builder: str, destination: str, paths: Paths,
+) -> tuple[str, int]:  # fmt: skip
+    refuse_unsafe_values(spec)
+    source_dir = fetch(spec, credentials, private, workdir / "source", log, options)
+    with log.step("check the source tree"):
+        context = context_dir(source_dir, spec.source.context_dir)
+        refuse_escaping_symlinks(source_dir)
+        log.line("the context and every symlink stay inside the repository")
+    src = paths.destination / "src"
+    with log.step(f"copy the source to {destination}/src"):
+        copy_source(context, src)
+
+    with private.registry_auth() as authfile:
+        crane = Crane(authfile, options.insecure_registries)
+        with log.step(f"read s2i labels of {builder}"):
+            labels = dict((crane.config(builder).get("config") or {}).get("Labels") or {})
+            for key in (s2i.SCRIPTS_URL, s2i.DESTINATION, s2i.ASSEMBLE_USER):
+                log.line(f"{key}={labels.get(key, '(unset)')}")
+            runtime_run = None
+            if spec.runtime is not None:
+                runtime_labels = (crane.config(spec.runtime.image).get("config") or {}).get(
+                    "Labels"
+                ) or {}
+                runtime_run = _scripts_dir(runtime_labels, spec.runtime.image) + "/run"
+        previous = False
+        if spec.incremental:
+            with log.step(f"look for the previous build {spec.cache_image}"):
+                previous = _previous_layer(crane, spec.cache_image, paths.io / PREVIOUS_LAYER, log)
+
+    image_scripts = _scripts_dir(labels, builder)
+    scripts = {
+        name: (
+            f"{destination}/src/.s2i/bin/{name}"
+            if (src / ".s2i" / "bin" / name).is_file()
+            else f"{image_scripts}/{name}"
+        )
+        for name in ("assemble", "save-artifacts", "run")
+    }
+    for name, path in scripts.items():
+        if path.startswith(destination):
+            log.line(f"the repository's .s2i/bin/{name} runs instead of the image's")
+    env = build_env(src / ".s2i" / "environment", spec.env)
+    app_dirs = labels.get(APP_DIRS_LABEL, " ".join(DEFAULT_APP_DIRS)).split()
+    artifacts = [a.source for a in spec.runtime.artifacts] if spec.runtime else []
+    (paths.io / ASSEMBLE_ENV).write_text(
+        assemble_env(
+            destination=destination,
+            assemble=scripts["assemble"],
+            save_artifacts=scripts["save-artifacts"],
+            app_dirs=app_dirs,
+            artifacts=artifacts,
+            env=env,
+        )
+    )
+    export = {
+        "env": env,
+        # The repository's own run script is in src, which is not exported: the image's.
+        "run": runtime_run or f"{image_scripts}/run",
+        "incremental_previous": previous,
+    }
+    # Beside the workdir, in the runner's own volume: the builder's container cannot change it.
+    (workdir.parent / EXPORT_JSON).write_text(json.dumps(export))
+    log.line("the builder image's assemble runs next, in its own container")
+    return "", 0
+
+
+def _scripts_dir(labels: Mapping[str, str], image: str) -> str:
+    url = labels.get(s2i.SCRIPTS_URL, s2i.DEFAULT_SCRIPTS_URL)
+    if not url.startswith("image://"):
+        raise BuildFailure(
+            f"{image}: scripts-url '{url}' is not image:///...: the unprivileged Job layout "
+            "runs the scripts inside the image (use kubernetes.layout: buildah)"
+        )
+    return scripts_dir_from_url(url).rstrip("/")
+
+
+def copy_source(context: Path, src: Path) -> None:
+    """The context's tree into src, without git's own directory and what .s2iignore names."""
+    ignored = _s2iignore(context)
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        rel = Path(directory).relative_to(context)
+        skipped = {n for n in names if (rel / n).as_posix() in ignored}
+        if rel == Path("."):
+            skipped.add(".git")
+        return skipped
+
+    shutil.copytree(context, src, symlinks=True, ignore=ignore, dirs_exist_ok=True)
+
+
+def _s2iignore(context: Path) -> set[str]:
+    """The paths .s2iignore's globs match (s2i: one glob per line, relative to the root,
+    `#` comments; s2i's `!` exceptions are not supported and such lines are skipped)."""
+    file = context / ".s2iignore"
+    if not file.is_file():
+        return set()
+    found: set[str] = set()
+    for line in file.read_text(errors="replace").splitlines():
+        pattern = line.strip().lstrip("/")
+        if not pattern or pattern.startswith(("#", "!")) or ".." in pattern.split("/"):
+            continue
+        found |= {p.relative_to(context).as_posix() for p in context.glob(pattern)}
+    return found
+
+
+def build_env(environment_file: Path, env: Mapping[str, str]) -> dict[str, str]:
+    """.s2i/environment's `NAME=value` lines, then the build's env over them."""
+    values: dict[str, str] = {}
+    if environment_file.is_file():
+        for number, raw in enumerate(environment_file.read_text().splitlines(), 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            name, sep, value = line.partition("=")
+            problem = (
+                "not NAME=value"
+                if not sep
+                else env_name_problem(name) or env_value_problem(name, value)
+            )
+            if problem:
+                raise BuildFailure(f".s2i/environment line {number}: {problem}")
+            values[name] = value
+    return values | dict(env)
+
+
+def _previous_layer(crane: Crane, image: str, target: Path, log: BuildLog) -> bool:
+    """The previous image's application layer (its last), uncompressed into target; False
+    when there is none this layout wrote (a first build, or one of the buildah layout)."""
+    try:
+        config = crane.config(image)
+    except Exception as exc:  # the registry's "not found": a first build
+        log.line(f"no previous build ({str(exc).splitlines()[-1]}): a clean build")
+        return False
+    labels = (config.get("config") or {}).get("Labels") or {}
+    if labels.get(LAYOUT_LABEL) != LAYOUT:
+        log.line("the previous image was not built by this layout: a clean build")
+        return False
+    manifest = crane.manifest(image)
+    layer = manifest["layers"][-1]
+    repository = repository_of(image)
+    _download_layer(crane, f"{repository}@{layer['digest']}", target)
+    log.line(f"restoring from its application layer {layer['digest'][:19]} ({layer['size']} bytes)")
+    return True
+
+
+def _download_layer(crane: Crane, blob_ref: str, target: Path) -> None:
+    """One blob, decompressed when it is gzip (as crane writes the layers it appends)."""
+    compressed = target.with_suffix(".blob")
+    crane.download(blob_ref, compressed)
+    with compressed.open("rb") as head:
+        gzipped = head.read(2) == b"\x1f\x8b"
+    if gzipped:
+        with gzip.open(compressed, "rb") as source, target.open("wb") as out:
+            shutil.copyfileobj(source, out)
+        compressed.unlink()
+    else:
+        compressed.rename(target)

@@ -1,0 +1,148 @@
+"""Build secrets end to end (issue 12, item 1): sample applications that depend on a package
+only a private server with auth has (tests/fakes/package_servers.py), pushed to the fake
+GitHub and built by `s2i-bot serve` with the real s2i, engine and registry. Each builds with
+the operator's secret and fails without it; the pushed image (every file of every layer, as
+the registry serves it) and the build log hold no credential of the secret in any form.
+
+docker's classic builder cannot mount secrets: with `engine: docker` such a build is built
+with buildah (bot/runner/pipeline.py engine_for), whose chroot RUN steps share the host's
+network, so the private servers on 127.0.0.1 are reachable from assemble.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.github import FakeGitHub
+from tests.fakes.package_servers import GREETING, PackageServers
+from tests.support import private_builds
+from tests.support.apps import app_files
+from tests.support.bot_process import BotProcess
+from tests.support.images import image_exists
+from tests.support.outcomes import build_of, final_status, log_of
+from tests.support.private_builds import (
+    assert_no_secret_anywhere,
+    project_npmrc,
+    push_app,
+    secret_settings,
+)
+from tests.support.testenv import ProvisionedEnv
+
+pytestmark = pytest.mark.e2e
+StartBot = Callable[..., BotProcess]
+servers = private_builds.servers
+
+
+@pytest.mark.parametrize("engine", ["docker", "buildah"])
+def test_a_node_app_installs_a_private_package_with_the_npmrc_secret_and_keeps_it_nowhere(
+    github: FakeGitHub, start_builder_bot: StartBot, testenv: ProvisionedEnv, tmp_path: Path,
+    servers: PackageServers, engine: str,
+) -> None:  # fmt: skip
+    bot = start_builder_bot(engine=engine, **secret_settings(servers, tmp_path, ["acme/*"]))
+    repo, image, sha = push_app(github, bot, testenv, tmp_path / "work", "node-private",
+                                "nodejs", ["npmrc"], project_npmrc(servers))  # fmt: skip
+
+    status = final_status(github, repo, sha)
+    log = log_of(status)
+    assert status.state == "success", log
+    assert servers.served["npm"] == 1
+    assert "build secret npmrc: mounted at /run/secrets/npmrc while assemble runs" in log
+    if engine == "docker":
+        assert "building with buildah, not docker" in log
+    files = assert_no_secret_anywhere(testenv, servers, f"{image}:main", log)
+    installed = [p for p in files if p.endswith("node_modules/@s2ibot-private/greeting/index.js")]
+    assert installed and GREETING.encode() in files[installed[0]]
+    # The mount point's directory may stay; no layer holds a file where the secret was.
+    assert not [p for p in files if "run/secrets/" in p]
+
+
+def test_a_node_app_without_the_secret_fails_with_the_registrys_refusal(
+    github: FakeGitHub, start_builder_bot: StartBot, testenv: ProvisionedEnv, tmp_path: Path,
+    servers: PackageServers,
+) -> None:  # fmt: skip
+    bot = start_builder_bot(engine="buildah", **secret_settings(servers, tmp_path, ["acme/*"]))
+    repo, image, sha = push_app(github, bot, testenv, tmp_path / "work", "node-private",
+                                "nodejs", [], project_npmrc(servers))  # fmt: skip
+
+    status = final_status(github, repo, sha)
+    assert status.state == "failure", log_of(status)
+    reason = str(build_of(status)["reason"])
+    # npm's words for the registry's 401, named by the failing script (bot/failure_reason.py)
+    assert reason.startswith("assemble failed: Unable to authenticate"), reason
+    assert servers.refused["npm"] >= 1 and servers.served["npm"] == 0
+    assert not image_exists(testenv, f"{image}:main")
+
+
+def test_a_python_app_installs_from_a_private_index_with_the_pip_conf_secret(
+    github: FakeGitHub, start_builder_bot: StartBot, testenv: ProvisionedEnv, tmp_path: Path,
+    servers: PackageServers,
+) -> None:  # fmt: skip
+    bot = start_builder_bot(engine="docker", **secret_settings(servers, tmp_path, ["acme/*"]))
+    repo, image, sha = push_app(github, bot, testenv, tmp_path / "work", "python-private",
+                                "python", ["pip-conf"])  # fmt: skip
+
+    status = final_status(github, repo, sha)
+    log = log_of(status)
+    assert status.state == "success", log
+    assert servers.served["pip"] == 1
+    files = assert_no_secret_anywhere(testenv, servers, f"{image}:main", log)
+    installed = [
+        p for p in files if p.endswith("site-packages/s2ibot_private_greeting/__init__.py")
+    ]
+    assert installed and GREETING.encode() in files[installed[0]]
+
+    # Without the secret the same repository's build fails: the package is nowhere else.
+    repo, image, sha = push_app(github, bot, testenv, tmp_path / "work2", "python-private",
+                                "python", [])  # fmt: skip
+    status = final_status(github, repo, sha)
+    assert status.state == "failure", log_of(status)
+    reason = str(build_of(status)["reason"])
+    assert "s2ibot-private-greeting" in reason, reason
+    assert not image_exists(testenv, f"{image}:main")
+
+
+def test_a_repository_the_operator_did_not_allow_is_refused_naming_the_secret(
+    github: FakeGitHub, start_builder_bot: StartBot, testenv: ProvisionedEnv, tmp_path: Path,
+    servers: PackageServers,
+) -> None:  # fmt: skip
+    bot = start_builder_bot(**secret_settings(servers, tmp_path, ["platform/*"]))
+    repo, image, sha = push_app(github, bot, testenv, tmp_path / "work", "node-private",
+                                "nodejs", ["npmrc"])  # fmt: skip
+
+    status = final_status(github, repo, sha, "s2i/config")
+    assert status.state == "failure"
+    assert status.description.startswith(".s2i.yaml line "), status.description
+    assert f"repository {repo} may not use build secret 'npmrc'" in status.description
+    assert servers.served["npm"] == 0 and not image_exists(testenv, f"{image}:main")
+
+
+def test_a_java_app_resolves_a_private_artifact_with_the_maven_settings_secret(
+    github: FakeGitHub, start_builder_bot: StartBot, testenv: ProvisionedEnv, tmp_path: Path,
+    servers: PackageServers,
+) -> None:  # fmt: skip
+    bot = start_builder_bot(engine="buildah", **secret_settings(servers, tmp_path, ["acme/*"]))
+    pom = app_files("java-private")["pom.xml"]
+    assert isinstance(pom, bytes)
+    repository = {"pom.xml": pom.decode().replace("@PRIVATE_MAVEN_REPOSITORY@",
+                                                  servers.maven_repository())}  # fmt: skip
+    repo, image, sha = push_app(github, bot, testenv, tmp_path / "work", "java-private", "java",
+                                ["maven-settings"], repository)  # fmt: skip
+
+    status = final_status(github, repo, sha)
+    log = log_of(status)
+    assert status.state == "success", log
+    assert servers.served["maven"] == 1
+    assert "---> mvn -s /run/secrets/maven-settings" in log
+    assert_no_secret_anywhere(testenv, servers, f"{image}:main", log)
+
+    # Without it, Maven meets the repository's 401.
+    repo, image, sha = push_app(github, bot, testenv, tmp_path / "work2", "java-private", "java",
+                                [], repository)  # fmt: skip
+    status = final_status(github, repo, sha)
+    assert status.state == "failure", log_of(status)
+    assert servers.refused["maven"] >= 1 and servers.served["maven"] == 1
+    assert "401" in str(build_of(status)["reason"]) + log_of(status)
+    assert not image_exists(testenv, f"{image}:main")

@@ -1,0 +1,129 @@
+"""The `unprivileged` Job layout's pod (bot/executors/unprivileged_pod.py, pure) and the
+builder resolution it runs (bot/executors/resolved_builder.py): a golden file, and the
+`restricted` Pod Security Standard checked field by field as the admission controller does
+(https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.executors.job_manifest import SPEC_ENV, render_job
+from bot.executors.resolved_builder import ResolvedBuilder, UnusableBuilder
+from bot.executors.unprivileged_pod import CONTAINERS
+from bot.runner.app_layer import ASSEMBLE_SCRIPT
+from tests.unit.executors.test_job_manifest import SPEC, TEST_CLUSTER, check_manifest
+
+DIGEST = "sha256:" + "ab" * 32
+LABELS = {
+    "io.openshift.s2i.scripts-url": "image:///usr/libexec/s2i",
+    "io.openshift.s2i.destination": "/tmp",
+    "io.openshift.s2i.assemble-user": "1001",
+}
+BUILDER = ResolvedBuilder.from_config(
+    "127.0.0.1:5000/s2i-bot/go:latest", DIGEST, {"config": {"Labels": LABELS}}
+)
+UNPRIVILEGED = TEST_CLUSTER.model_copy(update={"layout": "unprivileged", "host_network": False})
+ALLOWED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
+                   "persistentVolumeClaim", "projected", "secret"}  # fmt: skip
+
+
+def pod_of(job: dict[str, Any]) -> dict[str, Any]:
+    pod: dict[str, Any] = job["spec"]["template"]["spec"]
+    return pod
+
+
+def test_the_unprivileged_job_matches_its_golden_file() -> None:
+    job = render_job(42, SPEC, settings=UNPRIVILEGED, builder=BUILDER)
+    pod = pod_of(job)
+    for container in pod["initContainers"] + pod["containers"]:
+        for env in container.get("env", []):
+            if env["name"] == SPEC_ENV:
+                env["value"] = "<the BuildSpec as JSON>"
+        if container["name"] == "assemble":
+            assert container["command"] == ["/bin/sh", "-c", ASSEMBLE_SCRIPT]
+            container["command"][-1] = "<bot/runner/app_layer.py ASSEMBLE_SCRIPT>"
+    check_manifest("job-unprivileged.yaml", job)
+
+
+def test_every_container_passes_the_restricted_pod_security_standard() -> None:
+    pod = pod_of(render_job(42, SPEC, settings=UNPRIVILEGED, builder=BUILDER))
+    containers = pod["initContainers"] + pod["containers"]
+    assert [c["name"] for c in containers] == list(CONTAINERS)
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 1001
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["automountServiceAccountToken"] is False
+    assert not {"hostNetwork", "hostPID", "hostIPC"} & pod.keys()
+    for volume in pod["volumes"]:
+        assert set(volume) - {"name"} <= ALLOWED_VOLUMES, volume
+    for container in containers:
+        security = container["securityContext"]
+        assert security["allowPrivilegeEscalation"] is False, container["name"]
+        assert security["capabilities"] == {"drop": ["ALL"]}
+        assert security["runAsNonRoot"] is True and "runAsUser" not in security
+        assert security["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert "ports" not in container
+
+
+def test_the_builder_runs_by_digest_without_credentials_and_the_runner_read_only() -> None:
+    pod = pod_of(render_job(42, SPEC, settings=UNPRIVILEGED, builder=BUILDER))
+    prepare, assemble = pod["initContainers"]
+    (export,) = pod["containers"]
+    assert assemble["image"] == f"127.0.0.1:5000/s2i-bot/go@{DIGEST}"
+    assert assemble["imagePullPolicy"] == "IfNotPresent"
+    assert {m["name"] for m in assemble["volumeMounts"]} == {"io", "destination"}
+    assert "env" not in assemble
+    for runner in (prepare, export):
+        assert runner["securityContext"]["readOnlyRootFilesystem"] is True
+        assert "secrets" in {m["name"] for m in runner["volumeMounts"]}
+        assert ["--builder", BUILDER.ref] == runner["args"][
+            runner["args"].index("--builder") : runner["args"].index("--builder") + 2
+        ]
+    assert assemble["securityContext"]["readOnlyRootFilesystem"] is False
+    # The builder sees the destination volume where s2i puts the source: its label's path.
+    (destination,) = [m for m in assemble["volumeMounts"] if m["name"] == "destination"]
+    assert destination["mountPath"] == "/tmp"
+
+
+def test_the_unprivileged_layout_needs_the_resolved_builder() -> None:
+    with pytest.raises(ValueError, match="resolved builder"):
+        render_job(42, SPEC, settings=UNPRIVILEGED)
+
+
+@pytest.mark.parametrize(
+    ("labels", "uid", "gid", "destination"),
+    [
+        ({}, 1001, 0, "/tmp"),
+        (LABELS, 1001, 0, "/tmp"),
+        ({"io.openshift.s2i.assemble-user": "185:185", "io.openshift.s2i.destination": "/x/"},
+         185, 185, "/x"),
+    ],
+)  # fmt: skip
+def test_a_builder_resolves_to_its_digest_user_and_destination(
+    labels: dict[str, str], uid: int, gid: int, destination: str
+) -> None:
+    builder = ResolvedBuilder.from_config(
+        "registry.example.com:5000/b/go:1.19", DIGEST, {"config": {"Labels": labels}}
+    )
+    assert builder.ref == f"registry.example.com:5000/b/go@{DIGEST}"
+    assert (builder.uid, builder.gid, builder.destination) == (uid, gid, destination)
+    assert builder.app_dirs == ("/opt/app-root",)
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        ({"io.openshift.s2i.assemble-user": "0"}, "non-root uid"),
+        ({"io.openshift.s2i.assemble-user": "default"}, "numeric non-root uid"),
+        ({"io.openshift.s2i.destination": "tmp"}, "not an absolute directory"),
+        ({"io.s2i-bot.application-dirs": "/opt/../etc"}, "not an absolute directory"),
+        ({"io.s2i-bot.application-dirs": "/"}, "not an absolute directory"),
+    ],
+)
+def test_a_builder_that_breaks_the_contract_is_refused_saying_why(
+    labels: dict[str, str], message: str
+) -> None:
+    with pytest.raises(UnusableBuilder, match=message):
+        ResolvedBuilder.from_config("b/go:1", DIGEST, {"config": {"Labels": labels}})

@@ -1,0 +1,147 @@
+"""The unprivileged layout's runner side without a cluster: what prepare writes for assemble
+(bot/runner/prepare.py), how export lays artifacts out and calls crane (bot/runner/export.py),
+and the builder-side script (bot/runner/app_layer.py) run by this machine's sh, GNU tar and
+find against a directory tree standing in for the builder's root."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from bot.build_spec import BuildSpec, SourceSpec
+from bot.runner.app_layer import ASSEMBLE_SCRIPT, IO_DIR, assemble_env
+from bot.runner.errors import BuildError, BuildFailure
+from bot.runner.export import image_labels, mutate_args, pushed_digest, runtime_layer_from
+from bot.runner.prepare import build_env, copy_source
+from bot.templates import Artifact
+
+
+def test_the_builds_env_wins_over_s2i_environment(tmp_path: Path) -> None:
+    environment = tmp_path / "environment"
+    environment.write_text("# comment\nA=from-file\nB=kept\n\n")
+    assert build_env(environment, {"A": "from-yaml"}) == {"A": "from-yaml", "B": "kept"}
+    assert build_env(tmp_path / "missing", {"X": "1"}) == {"X": "1"}
+
+
+@pytest.mark.parametrize("line", ["NOEQUALS", "1BAD=x", "A=bell\x07"])
+def test_a_bad_s2i_environment_line_fails_the_build_naming_it(tmp_path: Path, line: str) -> None:
+    environment = tmp_path / "environment"
+    environment.write_text(f"OK=1\n{line}\n")
+    with pytest.raises(BuildFailure, match="line 2"):
+        build_env(environment, {})
+
+
+def test_the_source_is_copied_without_git_and_what_s2iignore_names(tmp_path: Path) -> None:
+    context = tmp_path / "repo"
+    for name in ("main.go", ".git/config", "docs/a.md", "secret.txt", "sub/.git"):
+        (context / name).parent.mkdir(parents=True, exist_ok=True)
+        (context / name).write_text(name)
+    (context / ".s2iignore").write_text("# not these\nsecret.txt\ndocs\n!kept\n")
+    copy_source(context, tmp_path / "src")
+    copied = sorted(
+        p.relative_to(tmp_path / "src").as_posix() for p in (tmp_path / "src").rglob("*")
+    )
+    assert copied == [".s2iignore", "main.go", "sub", "sub/.git"]
+
+
+def test_assemble_env_quotes_every_value_for_sh(tmp_path: Path) -> None:
+    env_file = tmp_path / "env"
+    env_file.write_text(assemble_env(
+        destination="/tmp", assemble="/usr/libexec/s2i/assemble",
+        save_artifacts="/usr/libexec/s2i/save-artifacts", app_dirs=["/opt/app-root"],
+        artifacts=["/opt/app-root/app"], env={"GREETING": "it's $HOME `x`"},
+    ))  # fmt: skip
+    show = '. "$1"; printf "%s|%s|%s" "$GREETING" "$S2I_BOT_APP_DIRS" "$S2I_BOT_ARTIFACTS"'
+    out = subprocess.run(
+        ["sh", "-c", show, "sh", str(env_file)], capture_output=True, text=True, check=True
+    ).stdout
+    assert out == "it's $HOME `x`|opt/app-root|opt/app-root/app"
+
+
+def test_the_builder_script_tars_only_what_assemble_wrote_with_its_parents(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "opt/app-root/src/.cache").mkdir(parents=True)
+    (root / "opt/app-root/src/.cache/precompiled").write_text("from the image")
+    (root / "elsewhere").mkdir()
+    io_dir = tmp_path / "io"
+    io_dir.mkdir()
+    assemble = tmp_path / "assemble"
+    # assemble writes a new file deep down, changes nothing else; the image's file stays out.
+    assemble.write_text(f"#!/bin/sh\nset -e\nmkdir -p {root}/opt/app-root/src/.cache/new\n"
+                        f"echo built >{root}/opt/app-root/app\n"
+                        f"echo x >{root}/opt/app-root/src/.cache/new/entry\n")  # fmt: skip
+    assemble.chmod(0o755)
+    (io_dir / "assemble.env").write_text(assemble_env(
+        destination=str(tmp_path / "dest"), assemble=str(assemble), save_artifacts="/bin/false",
+        app_dirs=[f"{root}/opt/app-root", f"{root}/missing"], artifacts=[], env={},
+    ))  # fmt: skip
+    script = ASSEMBLE_SCRIPT.replace(IO_DIR, str(io_dir))
+    result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "STEP 2/2: RUN " + str(assemble) in result.stdout
+    with tarfile.open(io_dir / "layer.tar") as layer:
+        names = {m.name for m in layer.getmembers()}
+    base = str(root).strip("/")
+    assert f"{base}/opt/app-root/app" in names
+    assert f"{base}/opt/app-root/src/.cache/new/entry" in names
+    assert f"{base}/opt/app-root/src/.cache" in names  # a parent, for its mode and owner
+    assert f"{base}/opt/app-root/src/.cache/precompiled" not in names
+    assert not any("elsewhere" in n for n in names)
+
+
+def test_runtime_artifacts_are_laid_out_as_the_runtime_stages_copy(tmp_path: Path) -> None:
+    source = tmp_path / "artifacts.tar"
+    with tarfile.open(source, "w") as tar:
+        for name, data in (
+            ("opt/app-root/app", b"binary"),
+            ("opt/app-root/html/index.html", b"hi"),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.uid = len(data), 0o755, 0
+            tar.addfile(info, io.BytesIO(data))
+    target = tmp_path / "layer.tar"
+    count = runtime_layer_from(
+        source,
+        [Artifact("/opt/app-root/app", "/opt/app-root"),
+         Artifact("/opt/app-root/html", "/srv/www")],
+        target, user="1001",
+    )  # fmt: skip
+    with tarfile.open(target) as layer:
+        members = {m.name: m for m in layer.getmembers()}
+    assert count == 2
+    assert set(members) == {"opt/app-root", "opt/app-root/app", "srv/www", "srv/www/index.html"}
+    assert members["opt/app-root/app"].uid == 1001 and members["opt/app-root/app"].gid == 0
+    assert members["opt/app-root/app"].mode == 0o755
+
+
+def test_crane_mutate_appends_the_layer_and_sets_the_config_and_the_digest_is_read_back() -> None:
+    args = mutate_args(
+        "r/go@sha256:1", layer=Path("/io/layer.tar"), run="/usr/libexec/s2i/run", user="1001",
+        env={"A": "b c"}, labels={"k": "v"}, tag="r/app:main",
+    )  # fmt: skip
+    assert args == [
+        "mutate", "r/go@sha256:1", "--append", "/io/layer.tar", "--cmd", "/usr/libexec/s2i/run",
+        "--user", "1001", "--env", "A=b c", "--label", "k=v", "--tag", "r/app:main",
+    ]  # fmt: skip
+    out = ["2026/11/30 mounted blob: sha256:aa", "r/app@sha256:" + "f" * 64]
+    assert pushed_digest(out, "r/app:main") == "sha256:" + "f" * 64
+    with pytest.raises(BuildError, match="no digest"):
+        pushed_digest(["pushed blob: sha256:aa"], "r/app:main")
+
+
+def test_the_image_carries_s2is_labels_and_the_layout() -> None:
+    spec = BuildSpec(
+        name="web", repo="acme/x", forge="github", template="go",
+        source=SourceSpec(git_url="https://example.com/acme/x.git", sha="a" * 40,
+                          ref="refs/heads/main", context_dir="app"),
+        builder_image="r/go:latest", image="r/acme/x", tags=("main",),
+    )  # fmt: skip
+    labels = image_labels(spec, "r/go@sha256:1", "/tmp")
+    assert labels["io.openshift.s2i.build.commit.id"] == "a" * 40
+    assert labels["io.openshift.s2i.build.commit.ref"] == "main"
+    assert labels["io.openshift.s2i.build.source-context-dir"] == "app"
+    assert labels["io.s2i-bot.layout"] == "unprivileged"
