@@ -1,6 +1,7 @@
 """End to end as a GitHub App: a real Go build (the real s2i, engine and registry) that fails
 to compile completes its check run on the (fake) GitHub with the compiler's error annotated
-on the right file and line of the repository, under the build's context dir."""
+on the right file and line of the repository, under the build's context dir; the check
+run's summary, as the fake GitHub renders it, photographed in a real browser."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from tests.fakes.github import FakeGitHub
 from tests.fakes.github_app import make_app_key
 from tests.support.apps import APPS, app_files
 from tests.support.bot_process import BotFactory
+from tests.support.browser import chromium, open_page, screenshot
 from tests.support.deliveries import push_main
 from tests.support.forges import WEBHOOK_SECRET
 from tests.support.names import unique
@@ -55,3 +57,10 @@ def test_a_go_compile_error_is_annotated_on_its_file_and_line_in_the_check_run(
     assert annotation["message"] == "undefined: greet.Helo"
     assert "undefined: greet.Helo" in (run.summary or "")  # the log's last lines
     assert github.statuses(repo.full_name, sha) == []  # an App: check runs, not statuses
+
+    # The check run as the fake GitHub shows what it received (its summary's Markdown
+    # rendered), in a real browser: README's picture of a check run summary.
+    with chromium() as browser, open_page(browser) as page:
+        page.goto(github.check_run_page_url(run.id))
+        assert "undefined: greet.Helo" in page.inner_text("body")
+        screenshot(page, "check-run-failed", top=True)

@@ -214,6 +214,7 @@ def check_run_html(run: CheckRunRecord) -> str:
         annotations = f"<h2>Annotations</h2>{annotations}"
     return (
         f"<!doctype html><html><head><meta charset=utf-8><title>{esc(run.name)}</title>"
+        '<link rel="icon" href="data:,">'  # a browser asks no /favicon.ico
         f"<style>{_STYLE}</style></head><body><header><h1>{esc(run.name)} "
         f'<span class="state {esc(state)}">{esc(state)}</span></h1>'
         f"<p>{esc(run.title or '')}</p></header><main>"
