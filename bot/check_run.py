@@ -27,7 +27,7 @@ from bot.build_record import Build, BuildState
 from bot.commit_status import build_url, context_of, human_size, log_url
 from bot.failure_reason import FailureSpotter
 from bot.forges.base import ANNOTATIONS_PER_REQUEST, Annotation, CheckConclusion, CheckRun
-from bot.quoting import code_span, one_line
+from bot.quoting import code_span, one_line, plain
 
 TAIL_LINES = 30  # the log lines a failed build's summary shows
 MAX_ANNOTATIONS = 200  # at most this many per check run (ANNOTATIONS_PER_REQUEST a request)
@@ -177,7 +177,7 @@ def _clock(when: datetime) -> str:
 
 def last_lines(log: str, count: int) -> list[str]:
     """The last `count` lines of the log that are not blank, each cut to a bounded length."""
-    lines = [line.rstrip() for line in log.splitlines()]
+    lines = [plain(line).rstrip() for line in log.splitlines()]
     while lines and not lines[-1]:
         lines.pop()
     return [one_line(line, _LINE_MAX) if len(line) > _LINE_MAX else line

@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.quoting import plain
+
 # The most a reason quotes of a tool's line (a commit status description holds 140 characters
 # in all: GitHub's "Create a commit status", `description`).
 MAX_MESSAGE = 200
@@ -121,6 +123,7 @@ class FailureSpotter:
         self.diagnostics: list[Diagnostic] = []
 
     def feed(self, line: str) -> None:
+        line = plain(line)  # a stored log keeps its colours (bot/runner/process.py)
         if match := _STEP.match(line):
             self._start(match["instruction"].strip())  # what the last step said is moot now
             return

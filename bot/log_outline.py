@@ -15,12 +15,12 @@ import re
 from dataclasses import dataclass
 
 from bot.failure_reason import FailureSpotter
+from bot.quoting import plain
 
 _START = re.compile(r"^==> (?P<title>.+)$")
 _END = re.compile(r"^<== (?P<title>.+): (?P<state>done|failed) in (?P<seconds>\d+(?:\.\d+)?)s$")
 _VERDICT = re.compile(r"^BUILD (?:FAILED|ERROR): ")
 # Colours and other escapes a tool wrote (CSI, OSC): the outline reads the text without them.
-_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
 
 # What the page sums: the four phases of the issue (fetch, s2i, build, push); the other steps
 # (checks, labels, the runtime stage) are short and listed as they are.
@@ -88,7 +88,7 @@ def outline(lines: list[str], *, failed: bool, finished: bool | None = None) -> 
     spotted: int | None = None
     verdict: int | None = None
     for number, text in enumerate(lines, start=1):
-        line = _ESCAPES.sub("", text).rstrip("\r")
+        line = plain(text).rstrip("\r")
         if match := _START.match(line):
             open_steps[match["title"]] = len(steps)
             steps.append(

@@ -15,6 +15,14 @@ import re
 import unicodedata
 
 _BACKTICKS = re.compile(r"`+")
+# Terminal escapes: CSI (colours, cursor moves) and OSC (titles, hyperlinks) sequences.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
+
+
+def plain(text: str) -> str:
+    """A log line without its terminal escapes: a stored log keeps its colours for the build
+    page (bot/runner/process.py), what is read or quoted from it wants the words."""
+    return _ESCAPES.sub("", text)
 
 
 def one_line(text: str, limit: int) -> str:

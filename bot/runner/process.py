@@ -17,7 +17,8 @@ from typing import TextIO
 
 from bot.runner.secret_masks import secret_forms
 
-_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_NOT_COLOUR = re.compile(r"\x1b\[[0-9;?]*[A-Za-ln-z]")  # every CSI escape but SGR's `m`
 
 
 class BuildLog:
@@ -36,15 +37,24 @@ class BuildLog:
         self._masks = sorted(forms, key=lambda f: (-len(f), f))
 
     def mask(self, text: str) -> str:
-        # Docker's classic builder colours a step's stderr (e.g. the compiler's message) with
-        # ANSI escapes; a plain-text log should show the words, not the escapes.
+        """`text` as plain words, secrets masked: for reasons, tails and error messages.
+        Docker's classic builder colours a step's stderr (e.g. the compiler's message) with
+        ANSI escapes; a status should show the words, not the escapes."""
         text = _ANSI_ESCAPE.sub("", text)
         for form in self._masks:
             text = text.replace(form, "***")
         return text
 
+    def logged(self, text: str) -> str:
+        """`text` as the log keeps it: its colours (SGR escapes), which the build page shows,
+        and no other escape. A line in which a secret was masked is kept plain: escapes
+        could otherwise split a secret into parts no mask matches."""
+        plain = _ANSI_ESCAPE.sub("", text)
+        masked = self.mask(text)
+        return masked if masked != plain else _NOT_COLOUR.sub("", text)
+
     def line(self, text: str) -> None:
-        self._stream.write(self.mask(text.rstrip("\n")) + "\n")
+        self._stream.write(self.logged(text.rstrip("\n")) + "\n")
         self._stream.flush()
 
     def step(self, title: str) -> StepTimer:
@@ -102,9 +112,9 @@ def run_step(
     ) as proc:
         assert proc.stdout is not None
         for raw in proc.stdout:
+            log.line(raw)  # with its colours
             line = log.mask(raw.rstrip("\n"))
             tail.append(line)
-            log.line(line)
             if watch is not None:
                 watch(line)
         returncode = proc.wait()
