@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -308,6 +309,11 @@ _MIGRATION_LOCK = 0x5321B07
 
 class Store:
     def __init__(self, url: str, replica: Replica | None = None) -> None:
+        # After let_go, this replica claims nothing more: a claim a stopping bot's thread was
+        # still making when it let go would otherwise hold a delivery or a duty's lease
+        # until it expires (lease_seconds), keeping it from the next start or the others.
+        self._letting_go = threading.Lock()
+        self._let_go = False
         # Who this store's claims name; alone (tests, tools): a replica of its own.
         self.replica = replica or Replica.new()
         url = _driver(url)
@@ -459,14 +465,17 @@ class Store:
         """Take an unprocessed delivery for this replica, for a lease its heartbeat renews
         (`renew`); False when it is processed, waits for its next attempt, or another
         replica's claim on it has not expired."""
-        now = time.time() if now is None else now
-        next_attempt = deliveries.c.next_attempt_at
-        query = deliveries.update().where(
-            deliveries.c.id == delivery_id, deliveries.c.processed_at.is_(None),
-            sa.or_(next_attempt.is_(None), next_attempt <= now),
-        )  # fmt: skip
-        claim = {"next_attempt_at": self._until(now), "claimed_by": self.replica.id}
-        return bool(self._write(query.values(**claim)).rowcount)
+        with self._letting_go:
+            if self._let_go:
+                return False
+            now = time.time() if now is None else now
+            next_attempt = deliveries.c.next_attempt_at
+            query = deliveries.update().where(
+                deliveries.c.id == delivery_id, deliveries.c.processed_at.is_(None),
+                sa.or_(next_attempt.is_(None), next_attempt <= now),
+            )  # fmt: skip
+            claim = {"next_attempt_at": self._until(now), "claimed_by": self.replica.id}
+            return bool(self._write(query.values(**claim)).rowcount)
 
     def delivery_failed(self, delivery_id: str, error: str) -> int:
         """Count a failed attempt and its cause; the number of attempts so far."""
@@ -860,24 +869,27 @@ class Store:
         """Take the first due item no other replica is sending, for this replica to send;
         None when nothing is due. Each candidate is taken by a conditional UPDATE, so two
         replicas never both take one."""
-        now = time.time() if now is None else now
-        due = (
-            sa.select(outbox)
-            .where(_UNSENT, outbox.c.due_at <= now, self._claimable(now))
-            .order_by(outbox.c.seq)
-            .limit(8)
-        )
-        for r in self._rows(due):
-            taken = self._write(
-                outbox.update()
-                .where(outbox.c.key == r.key, _UNSENT, self._claimable(now))
-                .values(claimed_by=self.replica.id, claimed_until=self._until(now))
+        with self._letting_go:
+            if self._let_go:
+                return None
+            now = time.time() if now is None else now
+            due = (
+                sa.select(outbox)
+                .where(_UNSENT, outbox.c.due_at <= now, self._claimable(now))
+                .order_by(outbox.c.seq)
+                .limit(8)
             )
-            if taken.rowcount:
-                rows = self._rows(sa.select(outbox).where(outbox.c.key == r.key))
-                if rows:
-                    return _outbox_item(rows[0])
-        return None
+            for r in self._rows(due):
+                taken = self._write(
+                    outbox.update()
+                    .where(outbox.c.key == r.key, _UNSENT, self._claimable(now))
+                    .values(claimed_by=self.replica.id, claimed_until=self._until(now))
+                )
+                if taken.rowcount:
+                    rows = self._rows(sa.select(outbox).where(outbox.c.key == r.key))
+                    if rows:
+                        return _outbox_item(rows[0])
+            return None
 
     def outbox_next_due(self) -> float | None:
         """When (epoch seconds) an item may next be taken: due, and not claimed by a
@@ -944,18 +956,21 @@ class Store:
         """Hold the named lease (a periodic duty) for this replica: True when it was free,
         expired, or this replica's already (then renewed). One INSERT ... ON CONFLICT DO
         UPDATE ... WHERE, atomic on both databases."""
-        now = time.time() if now is None else now
-        insert = _insert(self._engine.dialect.name)(leases).values(
-            name=name, holder=self.replica.id, expires=self._until(now)
-        )
-        upsert = insert.on_conflict_do_update(
-            index_elements=[leases.c.name],
-            set_={"holder": insert.excluded.holder, "expires": insert.excluded.expires},
-            where=sa.or_(leases.c.holder == self.replica.id, leases.c.expires < now),
-        )
-        with self._engine.begin() as conn:
-            # RETURNING, not rowcount: psycopg does not tell an INSERT's rowcount (-1).
-            return conn.execute(upsert.returning(leases.c.holder)).first() is not None
+        with self._letting_go:
+            if self._let_go:
+                return False
+            now = time.time() if now is None else now
+            insert = _insert(self._engine.dialect.name)(leases).values(
+                name=name, holder=self.replica.id, expires=self._until(now)
+            )
+            upsert = insert.on_conflict_do_update(
+                index_elements=[leases.c.name],
+                set_={"holder": insert.excluded.holder, "expires": insert.excluded.expires},
+                where=sa.or_(leases.c.holder == self.replica.id, leases.c.expires < now),
+            )
+            with self._engine.begin() as conn:
+                # RETURNING, not rowcount: psycopg does not tell an INSERT's rowcount (-1).
+                return conn.execute(upsert.returning(leases.c.holder)).first() is not None
 
     def renew(
         self, *, deliveries_held: set[str], builds_held: set[int], outbox_held: set[str]
@@ -999,24 +1014,26 @@ class Store:
     def let_go(self) -> None:
         """On a graceful stop: what this replica held is free at once for the others (or
         for its own next start), instead of when its leases would expire."""
-        me = self.replica.id
-        with self._engine.begin() as conn:
-            conn.execute(
-                deliveries.update()
-                .where(deliveries.c.claimed_by == me, deliveries.c.processed_at.is_(None))
-                .values(next_attempt_at=None, claimed_by=None)
-            )
-            conn.execute(
-                builds.update()
-                .where(builds.c.owner == me, builds.c.state.in_(_UNFINISHED))
-                .values(lease_expires=None)
-            )
-            conn.execute(
-                outbox.update()
-                .where(outbox.c.claimed_by == me)
-                .values(claimed_by=None, claimed_until=None)
-            )
-            conn.execute(leases.delete().where(leases.c.holder == me))
+        with self._letting_go:
+            self._let_go = True
+            me = self.replica.id
+            with self._engine.begin() as conn:
+                conn.execute(
+                    deliveries.update()
+                    .where(deliveries.c.claimed_by == me, deliveries.c.processed_at.is_(None))
+                    .values(next_attempt_at=None, claimed_by=None)
+                )
+                conn.execute(
+                    builds.update()
+                    .where(builds.c.owner == me, builds.c.state.in_(_UNFINISHED))
+                    .values(lease_expires=None)
+                )
+                conn.execute(
+                    outbox.update()
+                    .where(outbox.c.claimed_by == me)
+                    .values(claimed_by=None, claimed_until=None)
+                )
+                conn.execute(leases.delete().where(leases.c.holder == me))
 
     # -- build logs
     def log_append(self, build_id: int, data: bytes, max_bytes: int) -> None:

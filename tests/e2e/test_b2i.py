@@ -3,59 +3,23 @@ through the `binary` builder; a missing or unreadable artifact fails the build, 
 
 from __future__ import annotations
 
-import io
-import json
-import os
-import subprocess
-import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.fakes.github import FakeGitHub, FakeRepo
-from tests.fakes.webhooks import github_headers, release_payload
-from tests.support.apps import APPS
+from tests.fakes.github import FakeGitHub
+from tests.support.b2i import ARTIFACT_HOSTS, config, hello_tarball, publish
 from tests.support.bot_process import BotProcess
-from tests.support.forges import WEBHOOK_SECRET, GitHubHarness
+from tests.support.forges import GitHubHarness
 from tests.support.images import running, skopeo_inspect
 from tests.support.names import unique
 from tests.support.outcomes import final_status
 from tests.support.testenv import ProvisionedEnv
 
 pytestmark = pytest.mark.e2e
-# The fake GitHub serves its API on 127.0.0.1 and its asset storage as localhost; B2I
-# downloads reach a loopback address only where the operator allows it (bot/runner/artifact.py).
-ARTIFACT_HOSTS = ["127.0.0.1", "localhost"]
 StartBot = Callable[..., BotProcess]
-
-
-def config(image: str, binary: str) -> str:
-    return (
-        f"builds:\n  - name: cli\n    template: binary\n    image: {image}\n"
-        f"    binary: {binary}\n"
-        "    triggers: {releases: true, branches: [main]}\n"
-    )
-
-
-def hello_tarball(tmp_path: Path) -> bytes:
-    binary = tmp_path / "hello"
-    subprocess.run(
-        ["go", "build", "-trimpath", "-ldflags=-s -w", "-o", str(binary), "."],
-        cwd=APPS / "binary-hello", check=True, env=os.environ | {"CGO_ENABLED": "0"},
-    )  # fmt: skip
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w:gz") as tar:
-        tar.add(binary, arcname="hello")
-    return out.getvalue()
-
-
-def publish(bot: BotProcess, repo: FakeRepo, release_id: int) -> None:
-    body = json.dumps(release_payload(repo, release_id)).encode()
-    headers = github_headers("release", body, WEBHOOK_SECRET)
-    response = httpx.post(f"{bot.url}/webhooks/github", content=body, headers=headers, timeout=10)
-    assert response.status_code == 202, response.text
 
 
 def test_a_release_asset_becomes_a_running_image(

@@ -16,9 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e import test_b2i as b2i
 from tests.fakes.github import FakeGitHub
-from tests.support import kube_cluster
+from tests.support import b2i, kube_cluster
 from tests.support.apps import APPS, app_files, app_repo, s2i_yaml
 from tests.support.deliveries import push_main
 from tests.support.forges import GitHubHarness

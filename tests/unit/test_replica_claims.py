@@ -169,6 +169,24 @@ def test_a_graceful_stop_lets_go_of_everything_at_once(replicas: tuple[Store, St
     assert b.adopt_build(build.id, now) is not None
 
 
+def test_a_replica_that_let_go_claims_nothing_more_so_a_late_claim_holds_nothing_back(
+    replicas: tuple[Store, Store],
+) -> None:
+    """A stopping bot's duty thread may still be taking its lease when the bot lets go; were
+    that claim to land after let_go, the lease would keep the duty from every replica (and
+    from this bot's next start) until it expired."""
+    a, b = replicas
+    build = recorded_build(a)  # and its delivery, d1
+    now = time.time()
+    a.outbox_put("status:x", "status", {"build_id": build.id}, now - 1)
+    a.let_go()
+    assert not a.take_lease("catch-up", now=now)
+    assert not a.claim_delivery("d1", now=now)
+    assert a.outbox_claim(now) is None
+    assert b.take_lease("catch-up", now=now) and b.claim_delivery("d1", now=now)
+    assert b.outbox_claim(now) is not None
+
+
 def test_a_build_log_written_on_one_replica_reads_the_same_on_another_and_stays_capped(
     replicas: tuple[Store, Store],
 ) -> None:

@@ -7,14 +7,12 @@ review the diff and run again (tests/support/golden.py).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from bot.build_secrets import SecretUse
-from bot.build_spec import BuildSpec, SourceSpec
+from bot.build_spec import BuildSpec
 from bot.executors.job_manifest import (
     CAPABILITIES,
     SPEC_ENV,
@@ -24,43 +22,7 @@ from bot.executors.job_manifest import (
     render_secret,
 )
 from bot.settings import KubernetesSettings
-from bot.templates import Artifact, RuntimeStage
-from tests.support.golden import check_golden
-
-GOLDEN = Path(__file__).parent / "golden"
-SHA = "0123456789abcdef0123456789abcdef01234567"
-SPEC = BuildSpec(
-    name="web",
-    repo="Acme/hello-world",
-    forge="github",
-    source=SourceSpec(
-        git_url="https://github.com/Acme/hello-world.git", sha=SHA, ref="refs/heads/main"
-    ),
-    template="go",
-    builder_image="127.0.0.1:5000/s2i-bot/go:latest",
-    runtime=RuntimeStage(
-        image="127.0.0.1:5000/s2i-bot/go-runtime:latest",
-        artifacts=(Artifact("/opt/app-root/app", "/opt/app-root"),),
-    ),
-    env={"CGO_ENABLED": "0"},
-    image="registry.example.com/acme/hello-world",
-    tags=("main", "0123456"),
-)
-DEFAULTS = KubernetesSettings()
-TEST_CLUSTER = KubernetesSettings(
-    build_namespace="s2i-bot-e2e",
-    runner_image="127.0.0.1:5000/s2i-bot/runner:latest",
-    runner_image_pull_policy="Always",
-    registry_secret="registry",
-    resources={"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
-    ttl_seconds_after_finished=300,
-    host_network=True,
-)
-
-
-def check_manifest(name: str, manifest: dict[str, Any]) -> None:
-    text = yaml.safe_dump(manifest, sort_keys=False, width=100)
-    check_golden(GOLDEN / name, text, parse=yaml.safe_load)
+from tests.support.job_manifests import DEFAULTS, SPEC, TEST_CLUSTER, check_manifest
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from bot.executors.job_manifest import SPEC_ENV, render_job
 from bot.executors.resolved_builder import ResolvedBuilder, UnusableBuilder
 from bot.executors.unprivileged_pod import CONTAINERS
 from bot.runner.app_layer import ASSEMBLE_SCRIPT
-from tests.unit.executors.test_job_manifest import SPEC, TEST_CLUSTER, check_manifest
+from tests.support.job_manifests import SPEC, TEST_CLUSTER, check_manifest
 
 DIGEST = "sha256:" + "ab" * 32
 LABELS = {
