@@ -254,6 +254,17 @@ class BuildSecretSettings(BaseModel):
         return value
 
 
+class SigningSettings(BaseModel):
+    """Sign every pushed image and attach its SBOM and SLSA provenance as signed attestations
+    (bot/runner/supply_chain.py, docs/supply-chain.md): with the operator's cosign key."""
+
+    model_config = ConfigDict(extra="forbid")
+    key_file: Path  # `cosign generate-key-pair`'s cosign.key (encrypted)
+    password_file: Path | None = None  # its password (none: a key made with an empty one)
+    syft: str = "syft"
+    cosign: str = "cosign"
+
+
 class AutodetectSettings(BaseModel):
     """Build repositories without `.s2i.yaml` with the template their files point to."""
 
@@ -371,6 +382,8 @@ class Settings(BaseModel):
     # Build secrets (bot/build_secrets.py, docs/security.md "Build secrets"): name -> file or
     # Kubernetes Secret, and the repositories that may use it.
     build_secrets: dict[str, BuildSecretSettings] = {}
+    # Sign images and attach their SBOM and provenance (docs/supply-chain.md); none: not signed.
+    signing: SigningSettings | None = None
     autodetect: AutodetectSettings = AutodetectSettings()
     github: GitHubSettings = GitHubSettings()
     gitlab: GitLabSettings = GitLabSettings()
@@ -392,6 +405,11 @@ class Settings(BaseModel):
             self.database_url = _file_text(self.database_url_file, "database_url_file")
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 's2i-bot.db'}"
+        if self.signing is not None and self.executor == "kubernetes":
+            raise _FieldError(
+                "signing", "signing images is done by the local executor only so far; "
+                "unset signing, or use executor: local"
+            )  # fmt: skip
         self._check_build_secrets()
         return self
 

@@ -54,7 +54,13 @@ def build_credentials(
         path = secret.file if secret is not None else None
         if path is not None and settings.executor == "local":
             files[use.name] = path.read_bytes()
-    return Credentials(forges[build.forge].clone_token(build.repo), config, files)
+    key, password = None, ""
+    if settings.signing is not None:
+        key = settings.signing.key_file.read_bytes()
+        if settings.signing.password_file is not None:
+            password = settings.signing.password_file.read_text().rstrip("\n")
+    token = forges[build.forge].clone_token(build.repo)
+    return Credentials(token, config, files, key, password)
 
 
 def build_secret_policy(settings: Settings) -> SecretPolicy:

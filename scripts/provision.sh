@@ -23,6 +23,11 @@ S2I_DIR=$CACHE/s2i-$S2I_VERSION
 # resolves a builder tag to its digest). Shipped in the runner and bot images.
 CRANE_VERSION=v0.22.1
 CRANE_DIR=$CACHE/crane-$CRANE_VERSION
+# The supply chain of a pushed image (bot/runner/supply_chain.py): syft lists what it holds
+# (SPDX), cosign signs it and attaches the SBOM and the provenance. Both from the Go module
+# proxy, cached by version like crane; shipped in the runner image.
+SYFT_VERSION=v1.57.1
+COSIGN_VERSION=v3.1.3
 # toolchain fetched from the Go module proxy when the host has no Go >= 1.21
 GO_FALLBACK=go1.26.2
 LOGS=$STATE/logs
@@ -133,6 +138,29 @@ step_crane() {
   fi
   ln -sfn "$CRANE_DIR/crane" /usr/local/bin/crane
   crane version
+}
+
+# ---------------------------------------------------------------- syft, cosign
+# go_tool NAME MODULE/cmd/NAME VERSION: `go install` once into $CACHE/NAME-VERSION (static),
+# linked into /usr/local/bin. Large dependency trees: minutes on a fresh machine, then cached.
+go_tool() {
+  local name=$1 package=$2 version=$3 dir=$CACHE/$1-$3 go
+  if [ -x "$dir/$name" ]; then
+    echo "cached: $dir/$name"
+  else
+    go=$(go_bin)
+    mkdir -p "$dir"
+    GOTOOLCHAIN=auto GOFLAGS=-buildvcs=false CGO_ENABLED=0 GOBIN="$dir/bin.tmp" \
+      "$go" install -trimpath -ldflags='-s -w' "$package@$version"
+    mv "$dir/bin.tmp/$name" "$dir/$name"
+    rmdir "$dir/bin.tmp"
+  fi
+  ln -sfn "$dir/$name" "/usr/local/bin/$name"
+}
+
+step_supply_chain_tools() {
+  go_tool syft github.com/anchore/syft/cmd/syft "$SYFT_VERSION"
+  go_tool cosign github.com/sigstore/cosign/v3/cmd/cosign "$COSIGN_VERSION"
 }
 
 # ---------------------------------------------------------------- dockerd
@@ -371,11 +399,12 @@ step_testenv() {
   done
   (umask 077; jq -n \
     --arg registry "$REGISTRY" --arg user "$REG_USER" --arg pass "$(cat "$STATE/registry-password")" \
-    --arg s2i "$S2I_DIR/s2i" --arg crane "$CRANE_DIR/crane" --argjson images "$images" \
+    --arg s2i "$S2I_DIR/s2i" --arg crane "$CRANE_DIR/crane" \
+    --arg syft "$CACHE/syft-$SYFT_VERSION/syft" --arg cosign "$CACHE/cosign-$COSIGN_VERSION/cosign" --argjson images "$images" \
     --arg docker "$(cat "$STATE/docker-cli")" \
     --arg postgres "$(cat "$STATE/postgres-url")" \
     '{registry: $registry, registry_username: $user, registry_password: $pass, s2i: $s2i,
-      crane: $crane,
+      crane: $crane, syft: $syft, cosign: $cosign,
       builder_registry: $registry, images: $images,
       docker_host: "unix:///var/run/docker.sock", docker_cli: $docker,
       postgres_url: $postgres}' >"$STATE/testenv.json.tmp")
@@ -392,6 +421,7 @@ step apt step_apt
 step browser step_browser
 step s2i step_s2i
 step crane step_crane
+step supply-chain-tools step_supply_chain_tools
 step dockerd step_dockerd
 step registry step_registry
 step containers-conf step_containers_conf

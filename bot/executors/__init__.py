@@ -10,6 +10,15 @@ if TYPE_CHECKING:
     from bot.settings import Settings
 
 
+def signing_args(settings: Settings) -> tuple[str, ...]:
+    """The runner's signing options (bot/runner/supply_chain.py); none when images are not
+    signed (its key then never reaches the runner)."""
+    if settings.signing is None:
+        return ()
+    signing = settings.signing
+    return ("--syft", signing.syft, "--cosign", signing.cosign, "--builder-id", settings.public_url)
+
+
 def make_executor(settings: Settings) -> Executor:
     """`local` (a child process on this host) or `kubernetes` (a Job per build)."""
     if settings.executor == "kubernetes":
@@ -32,6 +41,7 @@ def make_executor(settings: Settings) -> Executor:
         max_log_bytes=settings.max_log_bytes,
         insecure_registries=tuple(settings.insecure_registries),
         artifact_policy=artifact_policy(settings),
+        runner_args=signing_args(settings),
     )
     executor.sweep()  # what a crashed run left: its runners, work and credential copies
     return executor

@@ -60,6 +60,8 @@ class LocalExecutor:
     artifact_policy: ArtifactPolicy = field(default_factory=ArtifactPolicy)
     max_build_seconds: int = DEFAULT_MAX_BUILD_SECONDS
     max_log_bytes: int = DEFAULT_MAX_BYTES
+    # More of the runner's options: signing's tools and the bot's URL (bot/runner/__main__.py).
+    runner_args: tuple[str, ...] = ()
 
     @property
     def engines(self) -> tuple[str, ...]:
@@ -122,6 +124,7 @@ class LocalExecutor:
             "--secrets", str(secrets), "--private-dir", str(secrets),
             "--workdir", str(workdir / "build"), "--result", str(result_file),
             "--engine", self.engine, "--s2i", self.s2i, *self.artifact_policy.argv(),
+            *self.runner_args,
         ]  # fmt: skip
         for registry in self.insecure_registries:
             argv += ["--insecure-registry", registry]

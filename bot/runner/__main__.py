@@ -27,6 +27,7 @@ from bot.runner.loopback_relay import relays
 from bot.runner.pipeline import RunnerOptions, run_build
 from bot.runner.prepare import run_prepare
 from bot.runner.process import BuildLog
+from bot.runner.supply_chain import SupplyChainTools
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--destination", default="/tmp", help="the builder's s2i destination")
     # LISTEN=TARGET: a loopback address of the build served from another (loopback_relay.py)
     parser.add_argument("--relay", action="append", default=[])
+    # Signing (bot/runner/supply_chain.py), when the credentials hold a cosign key.
+    parser.add_argument("--syft", default="syft")
+    parser.add_argument("--cosign", default="cosign")
+    parser.add_argument("--builder-id", default="", help="the bot's public URL")
     args = parser.parse_args(argv)
 
     spec = BuildSpec.model_validate_json(args.spec.read_text())
@@ -56,8 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         args.max_artifact_bytes,
     )  # fmt: skip
     options = RunnerOptions(
-        args.engine, args.s2i, tuple(args.insecure_registry), policy, args.private_dir
-    )
+        args.engine, args.s2i, tuple(args.insecure_registry), policy, args.private_dir,
+        SupplyChainTools(args.syft, args.cosign), args.builder_id,
+    )  # fmt: skip
     log = BuildLog(sys.stdout)
     args.workdir.mkdir(parents=True, exist_ok=True)
     home = args.workdir / "home"

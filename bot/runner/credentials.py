@@ -3,6 +3,8 @@
     <dir>/git-token             the forge token used to clone (optional)
     <dir>/.dockerconfigjson     registry auth, the `kubernetes.io/dockerconfigjson` format
     <dir>/build-secrets/<name>  each build secret the BuildSpec names (bot/build_secrets.py)
+    <dir>/cosign.key         the operator's cosign key, when images are signed (optional)
+    <dir>/cosign-password    its password
 
 They never travel in a BuildSpec, an argument list or an environment value. The runner reads
 them once, removes what it was given when it may (a copy the executor made; a Job's mounted
@@ -32,6 +34,8 @@ from bot.runner.secret_masks import secret_file_values
 GIT_TOKEN = "git-token"
 DOCKER_CONFIG_JSON = ".dockerconfigjson"
 BUILD_SECRETS = "build-secrets"
+SIGNING_KEY = "cosign.key"
+SIGNING_PASSWORD = "cosign-password"
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,9 @@ class Credentials:
     docker_config: dict[str, Any] = field(default_factory=lambda: {"auths": {}})
     # Build secret name -> the file's bytes.
     build_secrets: Mapping[str, bytes] = field(default_factory=dict)
+    # The cosign key that signs the pushed image and its attestations, and its password.
+    signing_key: bytes | None = None
+    signing_password: str = ""
 
     @classmethod
     def from_dir(cls, directory: Path) -> Credentials:
@@ -53,13 +60,16 @@ class Credentials:
             for path in (sorted(secrets_dir.iterdir()) if secrets_dir.is_dir() else ())
             if path.is_file() and not path.name.startswith(".")  # a projected volume's ..data
         }
-        return cls(token or None, config, files)
+        key_file, password_file = directory / SIGNING_KEY, directory / SIGNING_PASSWORD
+        key = key_file.read_bytes() if key_file.exists() else None
+        password = password_file.read_text().rstrip("\n") if password_file.exists() else ""
+        return cls(token or None, config, files, key, password)
 
     @staticmethod
     def remove_dir_files(directory: Path) -> None:
         """Remove the credential files from directory when it is a copy the runner may
         delete; a read-only mount (a Job's Secret) stays as it is."""
-        for name in (GIT_TOKEN, DOCKER_CONFIG_JSON):
+        for name in (GIT_TOKEN, DOCKER_CONFIG_JSON, SIGNING_KEY, SIGNING_PASSWORD):
             with contextlib.suppress(OSError):
                 (directory / name).unlink()
         secrets_dir = directory / BUILD_SECRETS
@@ -75,6 +85,9 @@ class Credentials:
             (directory / BUILD_SECRETS).mkdir(mode=0o700, exist_ok=True)
             for name, content in self.build_secrets.items():
                 _write_private(directory / BUILD_SECRETS / name, content)
+        if self.signing_key is not None:
+            _write_private(directory / SIGNING_KEY, self.signing_key)
+            _write_private(directory / SIGNING_PASSWORD, self.signing_password)
 
     def secrets(self) -> list[str]:
         """Every secret value, so the build log can mask them."""
@@ -96,6 +109,8 @@ class Credentials:
                 values.append(str(entry["identitytoken"]))
         for content in self.build_secrets.values():
             values += secret_file_values(content)
+        if self.signing_password:
+            values.append(self.signing_password)
         return [v for v in values if v]
 
 
@@ -160,6 +175,17 @@ class PrivateFiles:
                 paths[name] = directory / name
                 _write_private(paths[name], self._credentials.build_secrets[name])
             yield paths
+
+    @contextlib.contextmanager
+    def signing_key(self) -> Iterator[Path | None]:
+        """The cosign key as a file, for the signing step (None when images are not signed)."""
+        if self._credentials.signing_key is None:
+            yield None
+            return
+        with self._step_dir("sign") as directory:
+            path = directory / SIGNING_KEY
+            _write_private(path, self._credentials.signing_key)
+            yield path
 
     @contextlib.contextmanager
     def _step_dir(self, step: str) -> Iterator[Path]:

@@ -18,6 +18,7 @@ the repository's tree, runs with neither.
 
 from __future__ import annotations
 
+import importlib.metadata
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from pathlib import Path
 from bot import image_policy
 from bot.build_result import BuildResult
 from bot.build_spec import BuildSpec
+from bot.provenance import slsa_predicate
 from bot.runner import dockerfile, s2i
 from bot.runner.artifact import ArtifactPolicy, fetch_artifact
 from bot.runner.credentials import Credentials, PrivateFiles
@@ -33,9 +35,10 @@ from bot.runner.dockerfile import UnsafeValue
 from bot.runner.engine import make_engine
 from bot.runner.errors import BuildError, BuildFailure
 from bot.runner.process import BuildLog, run_step
-from bot.runner.registry import RegistryClient
+from bot.runner.registry import RegistryClient, is_insecure
 from bot.runner.source import fetch_source
 from bot.runner.source_tree import context_dir, refuse_escaping_symlinks
+from bot.runner.supply_chain import SigningKey, SupplyChainTools, attest_image
 from bot.safe_values import (
     artifact_problem,
     context_problem,
@@ -54,6 +57,11 @@ class RunnerOptions:
     # Where the per-step credential copies go (outside the workdir); None: a new temporary
     # directory, removed at the end.
     private_dir: Path | None = None
+    # Signing (when the credentials hold a cosign key): the tools, and who built the image
+    # (the bot's public URL, the provenance's builder id).
+    supply_chain: SupplyChainTools = field(default_factory=SupplyChainTools)
+    builder_id: str = ""
+    started: float = field(default_factory=time.time)
 
 
 def run_build(
@@ -283,4 +291,37 @@ def _build(
         size = RegistryClient(authfile, options.insecure_registries).compressed_size(
             f"{spec.image}@{digest}"
         )
+        with private.signing_key() as key_file:
+            if key_file is not None:
+                _prove(spec, digest, bases, key_file, credentials, authfile, log, options)
     return digest, size
+
+
+def bot_version() -> str:
+    try:
+        return importlib.metadata.version("s2i-bot")
+    except importlib.metadata.PackageNotFoundError:  # a checkout run without installing it
+        return "unknown"
+
+
+def _prove(
+    spec: BuildSpec, digest: str, bases: _Bases, key_file: Path, credentials: Credentials,
+    authfile: Path, log: BuildLog, options: RunnerOptions,
+) -> None:  # fmt: skip
+    """Sign the pushed image and attach its SBOM and provenance (bot/runner/supply_chain.py)."""
+    image = f"{spec.image}@{digest}"
+    images = {spec.builder_image: bases.builder or ""}
+    if spec.runtime is not None:
+        images[spec.runtime.image] = bases.runtime or ""
+    predicate = slsa_predicate(
+        spec, image_digests={k: v for k, v in images.items() if v},
+        builder_id=options.builder_id, versions={"s2i-bot": bot_version()},
+        invocation_id=options.builder_id, started=options.started, finished=time.time(),
+    )  # fmt: skip
+    with log.step(f"sign {image} and attach its SBOM and provenance"):
+        attest_image(
+            image, predicate, key=SigningKey(key_file, credentials.signing_password),
+            registry_auth=authfile, plain_http=is_insecure(spec.registry,
+                                                           options.insecure_registries),
+            log=log, tools=options.supply_chain,
+        )  # fmt: skip

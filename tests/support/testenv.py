@@ -21,6 +21,8 @@ class ProvisionedEnv:
     builder_registry: str
     images: dict[str, str]
     postgres_url: str = ""  # a PostgreSQL server's superuser URL (scripts/provision.sh)
+    syft: str = "syft"  # the supply chain's tools (scripts/provision.sh, cached by version)
+    cosign: str = "cosign"
 
     @classmethod
     def load(cls) -> ProvisionedEnv:
@@ -34,6 +36,7 @@ class ProvisionedEnv:
         return cls(
             data["registry"], data["registry_username"], data["registry_password"],
             data["s2i"], data["builder_registry"], data["images"], data.get("postgres_url", ""),
+            data.get("syft", "syft"), data.get("cosign", "cosign"),
         )  # fmt: skip
 
     def auth_file(self, directory: Path, password: str | None = None) -> Path:
