@@ -14,14 +14,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.fakes.github import FakeGitHub
+from tests.fakes.go_proxy import GREETING as GO_GREETING
+from tests.fakes.go_proxy import GoModuleProxy
 from tests.fakes.package_servers import GREETING, PackageServers
 from tests.support import private_builds
 from tests.support.apps import app_files
 from tests.support.bot_process import BotProcess
-from tests.support.images import image_exists
+from tests.support.image_files import image_files, secrets_in
+from tests.support.images import image_exists, running
 from tests.support.outcomes import build_of, final_status, log_of
 from tests.support.private_builds import (
     assert_no_secret_anywhere,
@@ -146,3 +150,42 @@ def test_a_java_app_resolves_a_private_artifact_with_the_maven_settings_secret(
     assert servers.refused["maven"] >= 1 and servers.served["maven"] == 1
     assert "401" in str(build_of(status)["reason"]) + log_of(status)
     assert not image_exists(testenv, f"{image}:main")
+
+
+def test_a_go_app_fetches_a_private_module_with_the_netrc_secret_and_keeps_it_nowhere(
+    github: FakeGitHub, start_builder_bot: StartBot, testenv: ProvisionedEnv, tmp_path: Path,
+) -> None:  # fmt: skip
+    # The go command sends $NETRC's credentials to https proxies only; the test proxy's
+    # certificate is trusted through a second secret file, SSL_CERT_FILE.
+    with GoModuleProxy(tmp_path) as proxy:
+        (tmp_path / "netrc").write_text(proxy.netrc())
+        (tmp_path / "proxy-ca.pem").write_text(proxy.ca_pem)
+        secrets = {
+            "netrc": {"file": str(tmp_path / "netrc"), "repositories": ["acme/*"],
+                      "env": "NETRC"},
+            "go-proxy-ca": {"file": str(tmp_path / "proxy-ca.pem"), "repositories": ["acme/*"],
+                            "env": "SSL_CERT_FILE"},
+        }  # fmt: skip
+        bot = start_builder_bot(build_secrets=secrets)
+        env = {"GOPROXY": proxy.url, "GONOSUMDB": "example.com/private"}
+        repo, image, sha = push_app(github, bot, testenv, tmp_path / "work", "go-private", "go",
+                                    ["netrc", "go-proxy-ca"], env=env)  # fmt: skip
+
+        status = final_status(github, repo, sha)
+        log = log_of(status)
+        assert status.state == "success", log
+        assert proxy.served == 1
+        files = image_files(testenv, f"{image}:main")
+        leaks = {"the proxy's password": proxy.password, "the netrc file": proxy.netrc().strip()}
+        assert secrets_in(files, leaks) == [] and secrets_in({"the log": log.encode()}, leaks) == []
+        with running(testenv, f"{image}:main") as url:
+            assert httpx.get(url, timeout=5).text.strip() == GO_GREETING
+
+        # With the certificate but without the credentials, the proxy's 401 fails the build.
+        repo, image, sha = push_app(github, bot, testenv, tmp_path / "work2", "go-private", "go",
+                                    ["go-proxy-ca"], env=env)  # fmt: skip
+        status = final_status(github, repo, sha)
+        assert status.state == "failure", log_of(status)
+        assert "401 Unauthorized" in str(build_of(status)["reason"]), build_of(status)["reason"]
+        assert proxy.refused >= 1 and proxy.served == 1
+        assert not image_exists(testenv, f"{image}:main")

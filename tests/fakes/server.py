@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+from pathlib import Path
 
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -52,9 +53,11 @@ class _Server(uvicorn.Server):
 
 
 class ThreadedServer:
-    def __init__(self, app: ASGIApp, port: int = 0) -> None:
+    def __init__(self, app: ASGIApp, port: int = 0, tls: tuple[Path, Path] | None = None) -> None:
+        """`tls`: (certificate, key) files: serve HTTPS."""
         self._app = app
         self._port = port
+        self._tls = tls
         self._ready = threading.Event()
         self._failed = ""  # the app's lifespan.startup.failed message
         self._server: _Server | None = None
@@ -78,6 +81,8 @@ class ThreadedServer:
             http="h11",
             ws="none",
             interface="asgi3",
+            ssl_certfile=str(self._tls[0]) if self._tls else None,
+            ssl_keyfile=str(self._tls[1]) if self._tls else None,
         )
         self._server = _Server(config)
         self._sock = sock
@@ -89,7 +94,7 @@ class ThreadedServer:
                 f"the uvicorn server did not start: {self._failed or 'see its log above'}"
             )
         host, port = sock.getsockname()
-        self.url = f"http://{host}:{port}"
+        self.url = f"{'https' if self._tls else 'http'}://{host}:{port}"
         return self.url
 
     def _run(self) -> None:

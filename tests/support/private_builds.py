@@ -63,15 +63,18 @@ def the_secrets(servers: PackageServers) -> dict[str, str]:
 def push_app(
     github: FakeGitHub, bot: BotProcess, testenv: ProvisionedEnv, work: Path, app: str,
     template: str, secrets: list[str], extra: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> tuple[str, str, str]:  # fmt: skip
-    """A repository of tests/apps/<app> whose .s2i.yaml names `secrets`, pushed to main and
-    delivered to the bot: (repository, image, sha)."""
+    """A repository of tests/apps/<app> whose .s2i.yaml names `secrets` (and the build's
+    `env`), pushed to main and delivered to the bot: (repository, image, sha)."""
     repo = github.create_repo(unique(f"acme/{app}"))
     image = f"{testenv.registry}/{repo.full_name}".lower()
     build: dict[str, Any] = {"name": "web", "template": template, "image": image,
                              "triggers": {"branches": ["main"]}}  # fmt: skip
     if secrets:
         build["secrets"] = secrets
+    if env:
+        build["env"] = env
     files: dict[str, str | bytes] = {p: c for p, c in app_files(app).items() if c is not None}
     files |= (extra or {}) | {".s2i.yaml": yaml.safe_dump({"builds": [build]})}
     sha = push_tree(repo.clone_url, GITHUB_TOKEN, work, files)
