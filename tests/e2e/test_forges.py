@@ -93,10 +93,11 @@ def test_cancel_stops_a_running_build_and_its_status_says_cancelled(
     state, description = final(forge, repo, head)
     assert state == forge.final_state("cancelled")
     assert f"cancelled by @{WRITER}" in description
-    # The build as its link in the bot's comment names it (by key: ids open nothing).
+    # The build as its link in the bot's comment names it (its page, by key: ids open
+    # nothing; the page answers JSON to a client that does not ask for HTML).
     forge.wait_for(lambda: any("🚫 cancelled" in c for c in forge.comments(repo, number)), 30)
     (table,) = [c for c in forge.comments(repo, number) if "🚫 cancelled" in c]
-    link = re.search(r"\[log\]\((\S+)/log\)", table)
+    link = re.search(r"\[build\]\((\S+/builds/[^/)\s]+)\)", table)
     assert link, table
     build = httpx.get(link.group(1), timeout=5).json()
     assert build["state"] == "cancelled" and build["digest"] is None
