@@ -144,6 +144,12 @@ def test_a_new_builder_digest_rebuilds_the_branch_from_the_same_commit_and_says_
     assert answer.json() == {"tags": [f"{REGISTRY}/s2i-bot/go:latest@{NEW}"]}
     info = processed(bot, delivery_id)
     assert len(info["builds"]) == 1 and info["outcome"] == "1 build(s) planned"
+
+    def rebuild_reported() -> bool:  # processed: planned; its statuses go out after that
+        states = [s.state for s in forge.statuses(repo, sha) if s.context == "s2i/web"]
+        return "success" in states[:-1]
+
+    forge.wait_for(rebuild_reported, timeout=STATUS_SECONDS)
     status = final_status(forge, repo, sha, timeout=STATUS_SECONDS)
     assert status.state == "success"
     rebuilt_on = f"{BUILDER.removesuffix(':latest')}@sha256:222222222222"
