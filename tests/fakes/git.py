@@ -47,6 +47,11 @@ def git(git_dir: Path, *args: str, stdin: bytes = b"", env: Mapping[str, str] = 
     return done.stdout
 
 
+def _data(data: bytes) -> list[bytes]:
+    """A `data` command of git fast-import's stream: exact byte count, then the bytes."""
+    return [f"data {len(data)}".encode(), data]
+
+
 @dataclass(frozen=True)
 class Blob:
     sha: str
@@ -107,31 +112,27 @@ class BareRepo:
         parent = old or (start and self.resolve(start))
         self._commits += 1
         when = f"{_EPOCH + self._commits} +0000"
+        ident = f"{IDENTITY['name']} <{IDENTITY['email']}> {when}"
+        # One `git fast-import` writes the blobs, the trees, the commit and moves the branch
+        # (a fast-forward only, as update-ref from `old` did): the plumbing one command per
+        # step took 6 + 2 a file processes, a suite's largest share of its git time. The
+        # commit is the one commit-tree wrote (its -m message ends with a newline).
+        script = [f"commit refs/heads/{branch}".encode(), b"mark :1"]
+        script += [f"author {ident}".encode(), f"committer {ident}".encode()]
+        script += [*_data(f"{message}\n".encode())]
+        if parent:
+            script.append(f"from {parent}".encode())
+        for name, content in files.items():
+            if content is None:
+                script.append(f"D {name}".encode())
+                continue
+            data = content.encode() if isinstance(content, str) else content
+            script += [f"M 100644 inline {name}".encode(), *_data(data)]
         with tempfile.TemporaryDirectory() as tmp:
-            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-            if parent:
-                git(self.path, "read-tree", parent, env=env)
-            for name, content in files.items():
-                if content is None:
-                    git(self.path, "update-index", "--force-remove", "--", name, env=env)
-                    continue
-                data = content.encode() if isinstance(content, str) else content
-                blob = git(self.path, "hash-object", "-w", "--stdin", stdin=data).decode().strip()
-                entry = f"100644,{blob},{name}"
-                git(self.path, "update-index", "--add", "--cacheinfo", entry, env=env)
-            tree = git(self.path, "write-tree", env=env).decode().strip()
-        ident = {
-            "GIT_AUTHOR_NAME": IDENTITY["name"],
-            "GIT_AUTHOR_EMAIL": IDENTITY["email"],
-            "GIT_AUTHOR_DATE": when,
-            "GIT_COMMITTER_NAME": IDENTITY["name"],
-            "GIT_COMMITTER_EMAIL": IDENTITY["email"],
-            "GIT_COMMITTER_DATE": when,
-        }
-        parents = ["-p", parent] if parent else []
-        sha = git(self.path, "commit-tree", tree, *parents, "-m", message, env=ident)
-        new = sha.decode().strip()
-        git(self.path, "update-ref", f"refs/heads/{branch}", new, old or ZERO_SHA)
+            marks = Path(tmp) / "marks"
+            stdin = b"\n".join(script) + b"\n"
+            git(self.path, "fast-import", "--quiet", f"--export-marks={marks}", stdin=stdin)
+            new = marks.read_text().split()[1]
         return new
 
     def set_ref(self, ref: str, sha: str) -> None:
