@@ -7,6 +7,7 @@ nor the system's git config, nor a terminal prompt, can change what a test sees.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 from collections.abc import Mapping
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ZERO_SHA = "0" * 40
+_SHA = re.compile("[0-9a-f]{40}")
 IDENTITY = {"name": "S2I Bot Tests", "email": "tests@s2i-bot.invalid"}
 # 2024-01-01T00:00:00Z; each commit of a repository is one second later, so shas are
 # reproducible from run to run yet two commits never share a timestamp.
@@ -90,6 +92,10 @@ class BareRepo:
         self.path = path
         self.default_branch = default_branch
         self._commits = 0
+        # What a commit named by its sha holds never changes: the fake API reads the same
+        # .s2i.yaml or commit for every delivery, and asks a path's kind before its blob.
+        self._entries: dict[tuple[str, str], tuple[str, str, str] | None] = {}
+        self._commit_infos: dict[str, CommitInfo] = {}
         path.mkdir(parents=True, exist_ok=True)
         # No template: a forge's repository needs none of git's sample hooks or info files,
         # and a suite makes and removes hundreds of repositories (a third of the files).
@@ -208,6 +214,13 @@ class BareRepo:
 
     def _entry(self, commit: str, path: str) -> tuple[str, str, str] | None:
         """(mode, kind, sha) of ``path`` in ``commit``'s tree, or None when absent."""
+        if not _SHA.fullmatch(commit):  # a ref: it may move
+            return self._read_entry(commit, path)
+        if (commit, path) not in self._entries:
+            self._entries[(commit, path)] = self._read_entry(commit, path)
+        return self._entries[(commit, path)]
+
+    def _read_entry(self, commit: str, path: str) -> tuple[str, str, str] | None:
         if path == "":
             return ("040000", "tree", git(self.path, "rev-parse", f"{commit}^{{tree}}").decode())
         out = git(self.path, "ls-tree", "-z", commit, "--", path).decode()
@@ -231,6 +244,13 @@ class BareRepo:
         return Blob(sha, mode, git(self.path, "cat-file", "blob", sha))
 
     def commit_info(self, sha: str) -> CommitInfo:
+        if not _SHA.fullmatch(sha):  # a ref: it may move
+            return self._read_commit_info(sha)
+        if sha not in self._commit_infos:
+            self._commit_infos[sha] = self._read_commit_info(sha)
+        return self._commit_infos[sha]
+
+    def _read_commit_info(self, sha: str) -> CommitInfo:
         raw = git(self.path, "cat-file", "commit", sha).decode()
         header, _, message = raw.partition("\n\n")
         tree, parents = "", []
