@@ -9,6 +9,7 @@ one hour) and uses that token for REST and for git over HTTPS until it expires.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import threading
 import time
@@ -47,6 +48,15 @@ def make_app_key() -> tuple[str, rsa.RSAPublicKey]:
         serialization.NoEncryption(),
     )
     return pem.decode(), key.public_key()
+
+
+@functools.cache
+def shared_app_key() -> tuple[str, rsa.RSAPublicKey]:
+    """The test apps' key, made once a process: each test's fake GitHub is its own, so apps of
+    different tests may share a key, and a 2048-bit key costs 90 ms or more of CPU to make. A
+    test that needs a key other than its app's (a JWT signed by a stranger) calls
+    make_app_key."""
+    return make_app_key()
 
 
 class AuthRefused(Exception):

@@ -23,6 +23,7 @@ from bot.build_result import BuildResult
 from tests.fakes.executor import QuickBuilds
 from tests.fakes.github import FakeGitHub
 from tests.fakes.gitlab import FakeGitLab
+from tests.support import http
 from tests.support.bot_in_process import InProcessBot
 from tests.support.forges import GitHubHarness, GitLabHarness, Harness
 from tests.support.names import unique
@@ -96,7 +97,7 @@ def notification(repository: str, tag: str, digest: str) -> bytes:
 def notify(bot: InProcessBot, body: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
     headers = {"Content-Type": "application/vnd.docker.distribution.events.v1+json",
                **(AUTH if headers is None else headers)}  # fmt: skip
-    return httpx.post(f"{bot.url}/webhooks/registry", content=body, headers=headers, timeout=30)
+    return http.post(f"{bot.url}/webhooks/registry", content=body, headers=headers, timeout=30)
 
 
 def built_app(forge: Harness, bot: InProcessBot, extra: str = "") -> tuple[str, str]:
@@ -114,11 +115,11 @@ def built_app(forge: Harness, bot: InProcessBot, extra: str = "") -> tuple[str, 
 
 def processed(bot: InProcessBot, delivery_id: str) -> dict[str, Any]:
     def done() -> bool:
-        answer = httpx.get(f"{bot.url}/deliveries/{delivery_id}")
+        answer = http.get(f"{bot.url}/deliveries/{delivery_id}")
         return answer.status_code == 200 and bool(answer.json()["processed"])
 
     wait_until(done, timeout=30, what=f"delivery {delivery_id} to be processed")
-    info: dict[str, Any] = httpx.get(f"{bot.url}/deliveries/{delivery_id}").json()
+    info: dict[str, Any] = http.get(f"{bot.url}/deliveries/{delivery_id}").json()
     return info
 
 
@@ -143,6 +144,12 @@ def test_a_new_builder_digest_rebuilds_the_branch_from_the_same_commit_and_says_
     assert answer.json() == {"tags": [f"{REGISTRY}/s2i-bot/go:latest@{NEW}"]}
     info = processed(bot, delivery_id)
     assert len(info["builds"]) == 1 and info["outcome"] == "1 build(s) planned"
+
+    def rebuild_reported() -> bool:  # processed: planned; its statuses go out after that
+        states = [s.state for s in forge.statuses(repo, sha) if s.context == "s2i/web"]
+        return "success" in states[:-1]
+
+    forge.wait_for(rebuild_reported, timeout=STATUS_SECONDS)
     status = final_status(forge, repo, sha, timeout=STATUS_SECONDS)
     assert status.state == "success"
     rebuilt_on = f"{BUILDER.removesuffix(':latest')}@sha256:222222222222"
@@ -152,7 +159,7 @@ def test_a_new_builder_digest_rebuilds_the_branch_from_the_same_commit_and_says_
     first_success = next(i for i, (state, _) in enumerate(states) if state == "success")
     rebuild_pending = states[first_success + 1 : -1]
     assert all(d.endswith(f"(rebuilt on {BUILDER})") for _, d in rebuild_pending), states
-    rebuilt = httpx.get(f"{bot.url}/builds/{info['builds'][0]}").json()
+    rebuilt = http.get(f"{bot.url}/builds/{info['builds'][0]}").json()
     assert (rebuilt["name"], rebuilt["sha"], rebuilt["state"]) == ("web", sha, "succeeded")
     # (builder_digest: what the fake executor reports; a real runner reads the new one)
     assert (rebuilt["rebuilt_on"], rebuilt["builder_digest"]) == (f"{BUILDER}@{NEW}", OLD)

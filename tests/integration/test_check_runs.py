@@ -24,7 +24,7 @@ from bot.build_result import BuildResult
 from bot.executors.base import Executor
 from tests.fakes.executor import FileGatedExecutor, QuickBuilds
 from tests.fakes.github import FakeGitHub, FakeRepo
-from tests.fakes.github_app import make_app_key
+from tests.fakes.github_app import shared_app_key
 from tests.fakes.github_checks import CheckRunRecord
 from tests.fakes.webhooks import (
     ZERO_SHA,
@@ -57,7 +57,7 @@ class App:
     """The GitHub App the bot runs as, installed on one account."""
 
     def __init__(self, github: FakeGitHub) -> None:
-        self.key, _ = make_app_key()
+        self.key, _ = shared_app_key()
         github.register_app(APP_ID, self.key)
         self.owner = unique("acme")
         self.installation = github.install_app(APP_ID, self.owner)

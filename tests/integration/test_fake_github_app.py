@@ -21,7 +21,7 @@ from github import (
 )
 
 from tests.fakes.github import FakeGitHub, FakeRepo
-from tests.fakes.github_app import make_app_key
+from tests.fakes.github_app import make_app_key, shared_app_key
 from tests.support import http
 from tests.support.github_client import git_env, pygithub, run_git
 
@@ -30,7 +30,7 @@ APP_ID = 4242
 
 @pytest.fixture(scope="module")
 def app_key() -> str:
-    return make_app_key()[0]
+    return shared_app_key()[0]
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from bot.build_result import BuildResult
 from tests.fakes.executor import QuickBuilds
 from tests.fakes.github import FakeGitHub
 from tests.fakes.gitlab import FakeGitLab
+from tests.support import http
 from tests.support.bot_in_process import InProcessBot
 from tests.support.bot_process import user_environment
 from tests.support.forges import GitHubHarness, GitLabHarness, Harness
@@ -99,21 +100,21 @@ def trigger(
     bot: InProcessBot, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> httpx.Response:
     headers = AUTH if headers is None else headers
-    return httpx.post(f"{bot.url}/api/builds", json=body, headers=headers, timeout=30)
+    return http.post(f"{bot.url}/api/builds", json=body, headers=headers, timeout=30)
 
 
 def processed(bot: InProcessBot, delivery_id: str) -> dict[str, Any]:
     def done() -> bool:
-        answer = httpx.get(f"{bot.url}/deliveries/{delivery_id}")
+        answer = http.get(f"{bot.url}/deliveries/{delivery_id}")
         return answer.status_code == 200 and bool(answer.json()["processed"])
 
     wait_until(done, timeout=30, what=f"delivery {delivery_id} to be processed")
-    info: dict[str, Any] = httpx.get(f"{bot.url}/deliveries/{delivery_id}").json()
+    info: dict[str, Any] = http.get(f"{bot.url}/deliveries/{delivery_id}").json()
     return info
 
 
 def built_names(bot: InProcessBot, info: dict[str, Any]) -> list[str]:
-    return sorted(httpx.get(f"{bot.url}/builds/{key}").json()["name"] for key in info["builds"])
+    return sorted(http.get(f"{bot.url}/builds/{key}").json()["name"] for key in info["builds"])
 
 
 def test_a_trigger_builds_the_default_branch_head_as_a_push_would_with_its_statuses(

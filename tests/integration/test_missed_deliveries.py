@@ -21,7 +21,7 @@ import pytest
 from bot.build_result import BuildResult
 from tests.fakes.executor import QuickBuilds
 from tests.fakes.github import FakeGitHub, FakeRepo
-from tests.fakes.github_app import make_app_key
+from tests.fakes.github_app import shared_app_key
 from tests.fakes.github_hooks import LoggedDelivery
 from tests.fakes.webhooks import ZERO_SHA, github_headers, push_payload
 from tests.support import http
@@ -211,7 +211,7 @@ def test_a_pass_fetches_at_most_missed_deliveries_per_pass_oldest_first(
 def test_a_github_app_recovers_what_its_own_hook_missed_without_naming_a_hook(
     github: FakeGitHub, start_bot_in_process: InProcessBotFactory
 ) -> None:
-    key, _ = make_app_key()
+    key, _ = shared_app_key()
     github.register_app(APP_ID, key)
     owner = unique("acme")
     installation = github.install_app(APP_ID, owner)

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 import sqlalchemy as sa
@@ -26,6 +25,7 @@ from bot.build_result import BuildResult
 from tests.fakes.executor import FileGatedExecutor
 from tests.fakes.github import FakeGitHub, FakeRepo
 from tests.fakes.webhooks import ZERO_SHA, github_headers, push_payload
+from tests.support import http
 from tests.support.bot_process import BotFactory, BotProcess
 from tests.support.databases import fresh_database
 from tests.support.forges import GITHUB_TOKEN, WEBHOOK_SECRET
@@ -95,7 +95,7 @@ def pushed(github: FakeGitHub) -> tuple[FakeRepo, str, bytes, dict[str, str]]:
 
 
 def post(bot: BotProcess, body: bytes, headers: dict[str, str]) -> int:
-    return httpx.post(f"{bot.url}/webhooks/github", content=body, headers=headers).status_code
+    return http.post(f"{bot.url}/webhooks/github", content=body, headers=headers).status_code
 
 
 def final_count(github: FakeGitHub, repo: FakeRepo, sha: str) -> int:
@@ -130,9 +130,9 @@ def test_deliveries_posted_to_both_replicas_are_processed_built_and_reported_onc
         status = final_status(github, repo.full_name, sha, timeout=60)
         assert status.state == "success"
         for bot in (a, b):  # the log behind the status's link answers on either replica
-            answer = httpx.get(on(bot, f"{status.target_url}/log"))
+            answer = http.get(on(bot, f"{status.target_url}/log"))
             assert answer.status_code == 200 and "fake build" in answer.text
-            info = httpx.get(f"{bot.url}/deliveries/{headers['X-GitHub-Delivery']}").json()
+            info = http.get(f"{bot.url}/deliveries/{headers['X-GitHub-Delivery']}").json()
             assert info["processed"] and info["attempts"] == 0 and len(info["builds"]) == 1
 
     runs = replicas.gates.runs()
@@ -161,7 +161,7 @@ def test_a_replica_killed_mid_build_has_its_build_adopted_and_the_final_status_a
     wait_until(lambda: bool(github.statuses(repo.full_name, sha)), timeout=30,
                what="the building status")  # fmt: skip
     log_url = on(survivor, f"{github.statuses(repo.full_name, sha)[0]['target_url']}/log")
-    wait_until(lambda: f"running in process {pid}" in httpx.get(log_url).text, timeout=30,
+    wait_until(lambda: f"running in process {pid}" in http.get(log_url).text, timeout=30,
                what="the running build's log on the other replica")  # fmt: skip
 
     victim.stop(signal.SIGKILL)
@@ -172,10 +172,10 @@ def test_a_replica_killed_mid_build_has_its_build_adopted_and_the_final_status_a
 
     status = final_status(github, repo.full_name, sha, timeout=60)
     assert status.state == "success" and DIGEST[:19] in status.description
-    log = httpx.get(log_url).text
+    log = http.get(log_url).text
     assert f"running in process {pid}" in log and f"running in process {survivor.pid}" in log
     # Once: nothing the dead replica left in the outbox sends it again.
-    wait_until(lambda: httpx.get(f"{survivor.url}/healthz").json()["active_builds"] == 0,
+    wait_until(lambda: http.get(f"{survivor.url}/healthz").json()["active_builds"] == 0,
                timeout=30, what="the survivor to finish")  # fmt: skip
     assert final_count(github, repo, sha) == 1
 
@@ -185,7 +185,7 @@ def test_a_replica_is_ready_only_while_its_database_answers(
 ) -> None:
     with fresh_database("postgresql", tmp_path) as database_url:
         bot = start_bot(database_url=database_url)
-        assert httpx.get(f"{bot.url}/readyz").status_code == 200
+        assert http.get(f"{bot.url}/readyz").status_code == 200
         name = sa.make_url(database_url).database
         with psycopg.connect(ProvisionedEnv.load().postgres_url, autocommit=True) as admin:
             # The database goes away: no new connection, the bot's ones cut.
@@ -194,10 +194,10 @@ def test_a_replica_is_ready_only_while_its_database_answers(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
                 (name,),
             )
-            answer = httpx.get(f"{bot.url}/readyz")
+            answer = http.get(f"{bot.url}/readyz")
             assert answer.status_code == 503
             assert answer.json()["error"] == "the database does not answer"
             admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
-        wait_until(lambda: httpx.get(f"{bot.url}/readyz").status_code == 200, timeout=30,
+        wait_until(lambda: http.get(f"{bot.url}/readyz").status_code == 200, timeout=30,
                    what="the bot to be ready again")  # fmt: skip
         bot.stop()

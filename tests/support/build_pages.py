@@ -10,8 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from tests.fakes.executor import ScriptedBuilds
 from tests.fakes.github import FakeGitHub
 from tests.fakes.webhooks import ZERO_SHA, github_headers, push_payload
@@ -95,7 +93,7 @@ def read_events(
     each event (a test writes the next log line there)."""
     events: list[Event] = []
     current: dict[str, str] = {}
-    with httpx.stream("GET", url, headers=headers or {}, timeout=timeout) as response:
+    with http.stream("GET", url, headers=headers or {}, timeout=timeout) as response:
         assert response.status_code == 200, response.status_code
         assert response.headers["content-type"].startswith("text/event-stream")
         for line in response.iter_lines():

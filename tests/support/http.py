@@ -11,3 +11,4 @@ import httpx
 _client = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0))
 get = _client.get
 post = _client.post
+stream = _client.stream

@@ -14,7 +14,7 @@ from bot.forges.gitlab_api import GitLabApi
 from bot.pull_comment import MARKER
 from bot.retry import RetryPolicy
 from tests.fakes.github import FakeGitHub
-from tests.fakes.github_app import make_app_key
+from tests.fakes.github_app import shared_app_key
 from tests.fakes.gitlab import FakeGitLab
 from tests.support.forges import GITHUB_TOKEN
 
@@ -36,7 +36,7 @@ def test_a_github_token_is_its_users_login_asked_once(github: FakeGitHub) -> Non
 
 
 def test_a_github_app_comments_as_its_slug_bot_account(github: FakeGitHub) -> None:
-    key = make_app_key()[0]
+    key = shared_app_key()[0]
     github.register_app(4242, key, slug="acme-builds")
     forge = GitHubApi(github.api_url, None, app_id=4242, private_key=key, retry=NO_SLEEP)
     assert forge.bot_login() == "acme-builds[bot]"

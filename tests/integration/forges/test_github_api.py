@@ -16,7 +16,7 @@ from bot.retry import RetryPolicy
 from bot.runner.process import BuildLog
 from bot.runner.source import fetch_source
 from tests.fakes.github import FakeGitHub, FakeRepo
-from tests.fakes.github_app import make_app_key
+from tests.fakes.github_app import shared_app_key
 from tests.fakes.github_objects import user_id
 from tests.support.forges import GITHUB_TOKEN
 
@@ -99,7 +99,7 @@ def test_a_primary_rate_limit_until_a_reset_far_away_goes_back_to_the_outbox(
 def test_as_a_github_app_installation_tokens_are_fetched_cached_and_renewed(
     github: FakeGitHub, repo: FakeRepo, tmp_path: Path
 ) -> None:
-    key = make_app_key()[0]
+    key = shared_app_key()[0]
     github.register_app(APP_ID, key, slug="s2i-bot")
     github.install_app(APP_ID, "octo")
     forge = GitHubApi(github.api_url, None, app_id=APP_ID, private_key=key,

@@ -17,7 +17,7 @@ from bot.forges.github_api import GitHubApi
 from bot.reporter import Reporter
 from bot.store import Delivery, Store
 from tests.fakes.github import FakeGitHub, FakeRepo
-from tests.fakes.github_app import make_app_key
+from tests.fakes.github_app import shared_app_key
 from tests.support.github_client import pygithub
 
 APP_ID = 778
@@ -26,7 +26,7 @@ APP_ID = 778
 @pytest.fixture
 def app(github: FakeGitHub) -> tuple[str, int]:
     """The App's private key and its installation on the account octo."""
-    key, _ = make_app_key()
+    key, _ = shared_app_key()
     github.register_app(APP_ID, key)
     return key, github.install_app(APP_ID, "octo")
 

@@ -18,7 +18,7 @@ from bot.forges.github_webhooks import sealed
 from bot.forges.gitlab_api import GitLabApi
 from bot.retry import RetryPolicy
 from tests.fakes.github import FakeGitHub
-from tests.fakes.github_app import make_app_key
+from tests.fakes.github_app import shared_app_key
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.webhooks import ZERO_SHA, push_payload
 from tests.support.forges import GITHUB_TOKEN, WEBHOOK_SECRET
@@ -81,7 +81,7 @@ def test_a_token_without_admin_on_the_repository_cannot_read_its_hook_log(
 
 
 def test_the_apps_hook_log_is_read_with_its_jwt(github: FakeGitHub) -> None:
-    key, _ = make_app_key()
+    key, _ = shared_app_key()
     github.register_app(APP_ID, key)
     repo = github.create_repo("octo/app")
     installation = github.install_app(APP_ID, "octo")
