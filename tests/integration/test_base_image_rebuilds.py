@@ -21,16 +21,15 @@ import pytest
 from bot.base_images import rebuild_id
 from bot.build_result import BuildResult
 from tests.fakes.executor import QuickBuilds
-from tests.fakes.github import FakeGitHub
-from tests.fakes.gitlab import FakeGitLab
 from tests.support import http
 from tests.support.bot_in_process import InProcessBot
-from tests.support.forges import GitHubHarness, GitLabHarness, Harness
+from tests.support.forges import Harness, forge
 from tests.support.names import unique
 from tests.support.outcomes import final_status
 from tests.support.wait import wait_until
 
-TOKEN = "forge-token-" + "b" * 20
+__all__ = ["forge"]  # the fixture (tests/support/forges.py): each test once per forge
+
 REGISTRY_TOKEN = "registry-" + "b" * 30
 REGISTRY = "127.0.0.1:9"  # where the templates' images are named; nothing is pulled
 BUILDER = f"{REGISTRY}/s2i-bot/go:latest"  # config/templates/go.yaml, in builder_registry
@@ -41,18 +40,6 @@ BUILT = BuildResult(
 )  # fmt: skip
 STATUS_SECONDS = 30
 AUTH = {"Authorization": f"Bearer {REGISTRY_TOKEN}"}
-
-
-@pytest.fixture(params=["github", "gitlab"])
-def forge(request: pytest.FixtureRequest) -> Iterator[Harness]:
-    if request.param == "github":
-        with FakeGitHub(TOKEN) as github:
-            yield GitHubHarness(github, TOKEN)
-            assert github.errors == []
-    else:
-        with FakeGitLab(TOKEN) as gitlab:
-            yield GitLabHarness(gitlab, TOKEN)
-            assert gitlab.errors == []
 
 
 @pytest.fixture

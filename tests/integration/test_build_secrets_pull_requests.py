@@ -12,29 +12,16 @@ import pytest
 
 from bot.build_result import BuildResult
 from tests.fakes.executor import QuickBuilds
-from tests.fakes.github import FakeGitHub
-from tests.fakes.gitlab import FakeGitLab
 from tests.support import http
 from tests.support.bot_in_process import InProcessBot
-from tests.support.forges import GitHubHarness, GitLabHarness, Harness
+from tests.support.forges import Harness, forge
 from tests.support.names import unique
 from tests.support.wait import wait_until
 
-TOKEN = "forge-token-" + "s" * 20
+__all__ = ["forge"]  # the fixture (tests/support/forges.py): each test once per forge
+
 WRITER = "maintainer"
 REGISTRY = "127.0.0.1:9"
-
-
-@pytest.fixture(params=["github", "gitlab"])
-def forge(request: pytest.FixtureRequest) -> Iterator[Harness]:
-    if request.param == "github":
-        with FakeGitHub(TOKEN) as github:
-            yield GitHubHarness(github, TOKEN)
-            assert github.errors == []
-    else:
-        with FakeGitLab(TOKEN) as gitlab:
-            yield GitLabHarness(gitlab, TOKEN)
-            assert gitlab.errors == []
 
 
 @pytest.fixture

@@ -20,35 +20,22 @@ import pytest
 
 from bot.build_result import BuildResult
 from tests.fakes.executor import QuickBuilds
-from tests.fakes.github import FakeGitHub
-from tests.fakes.gitlab import FakeGitLab
 from tests.support import http
 from tests.support.bot_in_process import InProcessBot
 from tests.support.bot_process import user_environment
-from tests.support.forges import GitHubHarness, GitLabHarness, Harness
+from tests.support.forges import Harness, forge
 from tests.support.names import unique
 from tests.support.outcomes import final_status
 from tests.support.wait import wait_until
 
-TOKEN = "forge-token-" + "t" * 20
+__all__ = ["forge"]  # the fixture (tests/support/forges.py): each test once per forge
+
 API_TOKEN = "operator-" + "t" * 30
 REGISTRY = "127.0.0.1:9"  # the images' registry, which the policy allows: nothing is pushed
 DIGEST = "sha256:" + "d" * 64
 BUILT = BuildResult(state="succeeded", image=f"{REGISTRY}/x:main", digest=DIGEST, size=1000)
 STATUS_SECONDS = 30  # the builds end at once; a loaded machine is slow to report them
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
-
-
-@pytest.fixture(params=["github", "gitlab"])
-def forge(request: pytest.FixtureRequest) -> Iterator[Harness]:
-    if request.param == "github":
-        with FakeGitHub(TOKEN) as github:
-            yield GitHubHarness(github, TOKEN)
-            assert github.errors == []
-    else:
-        with FakeGitLab(TOKEN) as gitlab:
-            yield GitLabHarness(gitlab, TOKEN)
-            assert gitlab.errors == []
 
 
 @pytest.fixture
