@@ -12,20 +12,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator
-from types import TracebackType
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.fakes.server import ThreadedServer
+from tests.fakes.server import ServedApp
 
 HUGE_BYTES = 5 * 1000**3  # 5 GB
 CHUNK = 1 << 20
 
 
-class ArtifactHost:
+class ArtifactHost(ServedApp):
     def __init__(self, huge_bytes: int = HUGE_BYTES) -> None:
         self.huge_bytes = huge_bytes
         self.files: dict[str, bytes] = {}
@@ -40,17 +39,7 @@ class ArtifactHost:
                 Route("/redirect", self._redirect),
             ]
         )
-        self._server = ThreadedServer(app)
-        self.url = ""
-
-    def __enter__(self) -> ArtifactHost:
-        self.url = self._server.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.stop()
+        super().__init__(app)
 
     @property
     def port(self) -> int:

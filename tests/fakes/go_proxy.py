@@ -22,7 +22,6 @@ import ipaddress
 import secrets
 import zipfile
 from pathlib import Path
-from types import TracebackType
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -33,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.server import ThreadedServer
+from tests.fakes.server import ServedApp
 
 MODULE = "example.com/private/greeting"  # only this proxy has it
 VERSION = "v1.0.0"
@@ -89,7 +88,7 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     return cert_file, key_file
 
 
-class GoModuleProxy:
+class GoModuleProxy(ServedApp):
     def __init__(self, directory: Path) -> None:
         self.user = "gopher"
         self.password = "gopw-" + secrets.token_hex(12)
@@ -99,17 +98,7 @@ class GoModuleProxy:
         self._zip = module_zip()
         prefix = f"/{MODULE}/@v/"
         app = Starlette(routes=[Route(prefix + "{file}", self._module_file)])
-        self._server = ThreadedServer(app, tls=(self._cert, key))
-        self.url = ""
-
-    def __enter__(self) -> GoModuleProxy:
-        self.url = self._server.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.stop()
+        super().__init__(app, tls=(self._cert, key))
 
     @property
     def ca_pem(self) -> str:

@@ -24,14 +24,13 @@ import secrets
 import tarfile
 import zipfile
 from collections import Counter
-from types import TracebackType
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.server import ThreadedServer
+from tests.fakes.server import ServedApp
 
 PYTHON_PACKAGE = "s2ibot-private-greeting"  # not on PyPI: only this index has it
 NPM_SCOPE = "@s2ibot-private"
@@ -97,7 +96,7 @@ def maven_pom() -> bytes:
     ).encode()
 
 
-class PackageServers:
+class PackageServers(ServedApp):
     def __init__(self) -> None:
         self.user = "alice"
         self.password = "pw-" + secrets.token_hex(12)
@@ -120,17 +119,7 @@ class PackageServers:
                 Route("/maven/{path:path}", self._maven_file),
             ]
         )
-        self._server = ThreadedServer(app)
-        self.url = ""
-
-    def __enter__(self) -> PackageServers:
-        self.url = self._server.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.stop()
+        super().__init__(app)
 
     # -- the secret files a build gets, and what a repository's own files name -----------
 

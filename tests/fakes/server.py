@@ -13,6 +13,8 @@ import asyncio
 import socket
 import threading
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -129,3 +131,21 @@ class ThreadedServer:
                 self._ready.set()
 
         await self._app(scope, receive, send_lifespan)
+
+
+class ServedApp:
+    """A fake whose Starlette app is served for the span of a `with` block: `url` while it
+    runs. Subclasses build their app and pass it here."""
+
+    def __init__(self, app: ASGIApp, tls: tuple[Path, Path] | None = None) -> None:
+        self._server = ThreadedServer(app, tls=tls)
+        self.url = ""
+
+    def __enter__(self) -> Self:
+        self.url = self._server.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._server.stop()
