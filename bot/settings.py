@@ -261,6 +261,8 @@ class SigningSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     key_file: Path  # `cosign generate-key-pair`'s cosign.key (encrypted)
     password_file: Path | None = None  # its password (none: a key made with an empty one)
+    # The local executor's tools; Jobs run those of the runner image (and get the key and its
+    # password in their build's Secret, mounted only in the container that signs).
     syft: str = "syft"
     cosign: str = "cosign"
 
@@ -405,11 +407,6 @@ class Settings(BaseModel):
             self.database_url = _file_text(self.database_url_file, "database_url_file")
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 's2i-bot.db'}"
-        if self.signing is not None and self.executor == "kubernetes":
-            raise _FieldError(
-                "signing", "signing images is done by the local executor only so far; "
-                "unset signing, or use executor: local"
-            )  # fmt: skip
         self._check_build_secrets()
         return self
 

@@ -243,12 +243,16 @@ def test_jobs_mount_build_secrets_from_kubernetes_secrets_not_files(tmp_path: Pa
     assert load_settings(config, {}).build_secrets["npmrc"].kubernetes_secret == "npm-token/npmrc"
 
 
-def test_signing_needs_the_local_executor_for_now(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "executor",
+    ["executor: local", "executor: kubernetes",
+     "executor: kubernetes\nkubernetes:\n  layout: unprivileged"],
+)  # fmt: skip
+def test_signing_is_accepted_with_every_executor_and_job_layout(
+    executor: str, tmp_path: Path
+) -> None:
     key = tmp_path / "cosign.key"
     key.write_text("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n")
     config = tmp_path / "bot.yaml"
-    config.write_text(f"signing:\n  key_file: {key}\n")
+    config.write_text(f"{executor}\nsigning:\n  key_file: {key}\n")
     assert load_settings(config, {}).signing is not None
-    config.write_text(f"executor: kubernetes\nsigning:\n  key_file: {key}\n")
-    with pytest.raises(SettingsError, match="signing: signing images is done by the local"):
-        load_settings(config, {})
