@@ -266,6 +266,19 @@ class SigningSettings(BaseModel):
     syft: str = "syft"
     cosign: str = "cosign"
 
+    @field_validator("key_file", "password_file")
+    @classmethod
+    def _readable(cls, path: Path | None) -> Path | None:
+        # Checked at start: the bot reads both for each build it signs, whichever the executor.
+        if path is None:
+            return None
+        try:
+            with path.open("rb") as f:
+                f.read(1)
+        except OSError as exc:
+            raise ValueError(f"cannot read {path}: {exc.strerror}") from exc
+        return path
+
 
 class AutodetectSettings(BaseModel):
     """Build repositories without `.s2i.yaml` with the template their files point to."""
