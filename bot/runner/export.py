@@ -63,7 +63,7 @@ def prove_pushed(
         if key_file is None:
             return
         with private.registry_auth() as authfile:
-            bases = Bases(builder=builder.rpartition("@")[2] or None)
+            bases = Bases(builder=builder.partition("@")[2] or None)  # the ref the pod ran
             if spec.runtime is not None:  # crane mutated it by tag: its digest now
                 bases.runtime = Crane(authfile, options.insecure_registries).digest(
                     spec.runtime.image
