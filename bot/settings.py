@@ -261,8 +261,23 @@ class SigningSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     key_file: Path  # `cosign generate-key-pair`'s cosign.key (encrypted)
     password_file: Path | None = None  # its password (none: a key made with an empty one)
+    # The local executor's tools; Jobs run those of the runner image (and get the key and its
+    # password in their build's Secret, mounted only in the container that signs).
     syft: str = "syft"
     cosign: str = "cosign"
+
+    @field_validator("key_file", "password_file")
+    @classmethod
+    def _readable(cls, path: Path | None) -> Path | None:
+        # Checked at start: the bot reads both for each build it signs, whichever the executor.
+        if path is None:
+            return None
+        try:
+            with path.open("rb") as f:
+                f.read(1)
+        except OSError as exc:
+            raise ValueError(f"cannot read {path}: {exc.strerror}") from exc
+        return path
 
 
 class AutodetectSettings(BaseModel):
@@ -405,11 +420,6 @@ class Settings(BaseModel):
             self.database_url = _file_text(self.database_url_file, "database_url_file")
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 's2i-bot.db'}"
-        if self.signing is not None and self.executor == "kubernetes":
-            raise _FieldError(
-                "signing", "signing images is done by the local executor only so far; "
-                "unset signing, or use executor: local"
-            )  # fmt: skip
         self._check_build_secrets()
         return self
 

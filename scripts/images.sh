@@ -7,8 +7,9 @@
 #
 # Each context is staged in a temporary directory. The runner's: its Containerfile, the bot
 # package (its tracked and new files under bot/, as the working tree has them), what it
-# imports (pydantic, PyYAML) copied from the bot's virtualenv, and the s2i and crane binaries
-# (scripts/provision.sh builds both from the Go module proxy, cached by version). The bot's:
+# imports (pydantic, PyYAML) copied from the bot's virtualenv, and the s2i, crane, syft and
+# cosign binaries (scripts/provision.sh builds them from the Go module proxy, cached by version
+# in ~/.cache/s2i-bot and named in $STATE/testenv.json). The bot's:
 # its Containerfile and wheels: s2i-bot's own (scripts/wheel.sh, from the working tree) and
 # its dependencies' at the versions of the virtualenv the tests ran with (from the package
 # index or pip's cache; the image build reaches no index, it installs the wheel as a user
@@ -79,16 +80,25 @@ build_and_push() {
   rm -rf "$cfg"
 }
 
+# tool NAME: the path of the binary scripts/provision.sh cached for NAME (testenv.json), or exit.
+tool() {
+  local path
+  path=$(jq -r --arg n "$1" '.[$n] // empty' "$STATE/testenv.json")
+  [ -n "$path" ] && [ -x "$path" ] || {
+    echo "no $1 binary${path:+ at $path} (from $STATE/testenv.json): run scripts/provision.sh" >&2
+    exit 1
+  }
+  echo "$path"
+}
+
 runner() {
-  local ctx s2i crane
-  s2i=$(jq -r .s2i "$STATE/testenv.json")
-  crane=$(jq -r '.crane // empty' "$STATE/testenv.json")
-  [ -x "$s2i" ] || { echo "no s2i at $s2i: run scripts/provision.sh" >&2; exit 1; }
-  [ -x "$crane" ] || { echo "no crane in $STATE/testenv.json: run scripts/provision.sh" >&2; exit 1; }
+  local ctx name path
   ctx=$(mktemp -d /var/tmp/runner-image.XXXXXX)
   cp "$ROOT/builders/runner/Containerfile" "$ctx/Containerfile"
-  cp "$s2i" "$ctx/s2i"
-  cp "$crane" "$ctx/crane"
+  for name in s2i crane syft cosign; do
+    path=$(tool "$name") || { rm -rf "$ctx"; exit 1; }
+    cp "$path" "$ctx/$name"
+  done
   stage_python "$ctx" pydantic PyYAML
   # S2I_DEV_RUNNER_TAG: a tag of this working tree's own (tests/support/kube_cluster.py),
   # so that runner images built from other working trees do not replace it under its tests.

@@ -30,6 +30,7 @@ def make_executor(settings: Settings) -> Executor:
             max_build_seconds=settings.max_build_seconds, max_log_bytes=settings.max_log_bytes,
             artifact_policy=artifact_policy(settings),
             build_secrets={n: s.kubernetes_secret for n, s in settings.build_secrets.items()},
+            builder_id=settings.public_url,
         )  # fmt: skip
     from bot.executors.local_executor import LocalExecutor
 

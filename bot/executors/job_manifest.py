@@ -29,11 +29,17 @@ the Job runs `python -m bot.runner` in the runner image (builders/runner/Contain
   the build namespace (`build_secrets.<name>.kubernetes_secret`: `name[/key]`), projected
   into SECRETS_DIR/build-secrets/<name> beside the registry auth, never an env of the Job;
   only the keys this build names are mounted. Each is optional to the kubelet, so a missing
-  Secret fails the build with the runner's reason instead of a pod that never starts.
+  Secret fails the build with the runner's reason instead of a pod that never starts;
+- when the bot signs images (settings `signing`, docs/supply-chain.md), the operator's cosign
+  key and its password travel in the build's own Secret (render_secret) and are projected
+  into SECRETS_DIR (`cosign.key`, `cosign-password`) of the container that signs alone: this
+  layout's runner, the unprivileged layout's `export` (SIGNING_SECRETS, its own volume), never
+  an init container nor the builder's; syft and cosign are the runner image's (SIGNING_TOOLS).
 """
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -42,7 +48,13 @@ from bot.build_spec import BuildSpec
 from bot.executors import unprivileged_pod
 from bot.executors.resolved_builder import ResolvedBuilder
 from bot.executors.time_limit import DEFAULT_MAX_BUILD_SECONDS, time_limit
-from bot.runner.credentials import BUILD_SECRETS, DOCKER_CONFIG_JSON, GIT_TOKEN
+from bot.runner.credentials import (
+    BUILD_SECRETS,
+    DOCKER_CONFIG_JSON,
+    GIT_TOKEN,
+    SIGNING_KEY,
+    SIGNING_PASSWORD,
+)
 from bot.settings import KubernetesSettings
 
 if TYPE_CHECKING:
@@ -59,6 +71,10 @@ WORKSPACE = "/workspace"
 TERMINATION_LOG = "/dev/termination-log"
 SPEC_ENV = "S2I_BOT_SPEC"
 CAPABILITIES = ["CHOWN", "SETUID", "SETGID", "SETFCAP", "SYS_CHROOT"]
+# The credentials volume with the cosign key, for the container that signs (unprivileged layout).
+SIGNING_SECRETS = "secrets-signing"
+# Where builders/runner/Containerfile puts syft and cosign.
+SIGNING_TOOLS = ("--syft", "/usr/local/bin/syft", "--cosign", "/usr/local/bin/cosign")
 
 _LABEL_BAD = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -93,10 +109,12 @@ def labels(build_id: int, spec: BuildSpec) -> dict[str, str]:
 
 
 def render_secret(
-    build_id: int, spec: BuildSpec, git_token: str | None, *, settings: KubernetesSettings
-) -> dict[str, Any]:
-    """The build's own Secret: the forge token git clones with (empty without one)."""
-    return {
+    build_id: int, spec: BuildSpec, git_token: str | None, *, settings: KubernetesSettings,
+    signing_key: bytes | None = None, signing_password: str = "",
+) -> dict[str, Any]:  # fmt: skip
+    """The build's own Secret: the forge token git clones with (empty without one) and, when
+    the bot signs images, its cosign key and the key's password."""
+    secret: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {
@@ -107,12 +125,25 @@ def render_secret(
         "type": "Opaque",
         "stringData": {GIT_TOKEN: git_token} if git_token else {},
     }
+    if signing_key is not None:
+        secret["stringData"][SIGNING_PASSWORD] = signing_password
+        secret["data"] = {SIGNING_KEY: base64.b64encode(signing_key).decode()}
+    return secret
+
+
+def signing_args(signing_builder_id: str | None) -> list[str]:
+    """The runner's signing options (bot/runner/supply_chain.py) with the runner image's
+    tools; none when images are not signed."""
+    if signing_builder_id is None:
+        return []
+    return [*SIGNING_TOOLS, "--builder-id", signing_builder_id]
 
 
 def runner_args(
     settings: KubernetesSettings,
     insecure_registries: tuple[str, ...],
     artifact_policy: ArtifactPolicy | None = None,
+    signing_builder_id: str | None = None,
 ) -> list[str]:
     args = [
         "--spec", f"{WORKSPACE}/spec.json", "--secrets", SECRETS_DIR,
@@ -124,7 +155,7 @@ def runner_args(
         args += artifact_policy.argv()
     for registry in insecure_registries:
         args += ["--insecure-registry", registry]
-    return args
+    return args + signing_args(signing_builder_id)
 
 
 def render_job(
@@ -137,11 +168,13 @@ def render_job(
     artifact_policy: ArtifactPolicy | None = None,
     build_secrets: Mapping[str, str] | None = None,
     builder: ResolvedBuilder | None = None,
+    signing_builder_id: str | None = None,
 ) -> dict[str, Any]:
     """The Job that runs one build, stopped after its time limit; its pod as
     settings.layout says (the `unprivileged` one needs the resolved builder).
     `build_secrets`: each build secret's Kubernetes Secret, `name[/key]` (the settings'
-    kubernetes_secret)."""
+    kubernetes_secret). `signing_builder_id`: when the pushed image is signed (the Secret
+    then holds the key), the bot's public URL, the provenance's builder id."""
     build_labels = labels(build_id, spec)
     if settings.layout == "unprivileged":
         if builder is None:
@@ -149,11 +182,13 @@ def render_job(
         pod_spec = unprivileged_pod.render_pod(
             build_id, spec, builder, settings=settings,
             insecure_registries=insecure_registries, artifact_policy=artifact_policy,
+            signing_builder_id=signing_builder_id,
         )  # fmt: skip
     else:
         pod_spec = _buildah_pod(
-            build_id, spec, settings, insecure_registries, artifact_policy, build_secrets or {}
-        )
+            build_id, spec, settings, insecure_registries, artifact_policy, build_secrets or {},
+            signing_builder_id,
+        )  # fmt: skip
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -183,6 +218,7 @@ def _buildah_pod(
     insecure_registries: tuple[str, ...],
     artifact_policy: ArtifactPolicy | None,
     build_secrets: Mapping[str, str],
+    signing_builder_id: str | None,
 ) -> dict[str, Any]:
     """The `buildah` layout's pod: the runner builds s2i's Dockerfile with buildah."""
     # The spec goes in through the environment, into a file the runner reads: a plain
@@ -199,7 +235,9 @@ def _buildah_pod(
                 "image": settings.runner_image,
                 "imagePullPolicy": settings.runner_image_pull_policy,
                 "command": ["sh", "-c", script, "bot.runner"],
-                "args": runner_args(settings, insecure_registries, artifact_policy),
+                "args": runner_args(
+                    settings, insecure_registries, artifact_policy, signing_builder_id
+                ),
                 "env": [
                     {"name": SPEC_ENV, "value": spec.model_dump_json()},
                     {"name": "STORAGE_DRIVER", "value": "vfs"},
@@ -229,7 +267,12 @@ def _buildah_pod(
             _containers_storage(settings),
             # The runner's per-step credential copies: in memory, never on the node's disk.
             {"name": "private", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
-            secrets_volume(build_id, settings, extra=_build_secret_sources(spec, build_secrets)),
+            secrets_volume(
+                build_id,
+                settings,
+                extra=_build_secret_sources(spec, build_secrets),
+                signing=signing_builder_id is not None,
+            ),
         ],
     }
     if settings.host_network:
@@ -243,11 +286,15 @@ def secrets_volume(
     *,
     mode: int = 0o400,
     extra: Sequence[dict[str, Any]] = (),
+    signing: bool = False,
+    name: str = "secrets",
 ) -> dict[str, Any]:
     """The registry Secret and the build's own (the git token), as read-only files; `extra`:
-    more projected sources (the build secrets the spec names)."""
+    more projected sources (the build secrets the spec names). `signing`: with the cosign key
+    and its password from the build's own Secret, for the container that signs."""
+    own = [GIT_TOKEN, *((SIGNING_KEY, SIGNING_PASSWORD) if signing else ())]
     return {
-        "name": "secrets",
+        "name": name,
         "projected": {
             "defaultMode": mode,
             "sources": [
@@ -260,7 +307,7 @@ def secrets_volume(
                 {
                     "secret": {
                         "name": secret_name(build_id),
-                        "items": [{"key": GIT_TOKEN, "path": GIT_TOKEN}],
+                        "items": [{"key": key, "path": key} for key in own],
                         "optional": True,
                     }
                 },

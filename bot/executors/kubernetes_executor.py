@@ -61,6 +61,9 @@ class KubernetesExecutor:
     artifact_policy: ArtifactPolicy = field(default_factory=ArtifactPolicy)
     # Build secret name -> its Kubernetes Secret, name[/key] (settings build_secrets).
     build_secrets: Mapping[str, str] = field(default_factory=dict)
+    # The bot's public URL: the provenance's builder id when a build's credentials hold the
+    # cosign key (settings `signing`), which then travels in the build's Secret.
+    builder_id: str = ""
     _client: KubeClient | None = field(default=None, init=False, repr=False)
 
     def _kube(self) -> KubeClient:
@@ -149,15 +152,18 @@ class KubernetesExecutor:
                     self._append(log_path, f"BUILD ERROR: {error}\n")
                     return BuildResult(state="error", reason=str(error))
                 self._append(log_path, f"builder {spec.builder_image} is {builder.ref}\n")
+            signs = credentials.signing_key is not None
             secret = render.render_secret(
-                build_id, spec, credentials.git_token, settings=self.settings
-            )
+                build_id, spec, credentials.git_token, settings=self.settings,
+                signing_key=credentials.signing_key,
+                signing_password=credentials.signing_password,
+            )  # fmt: skip
             manifest = render.render_job(
                 build_id, spec, settings=self.settings,
                 insecure_registries=self.insecure_registries,
                 max_build_seconds=self.max_build_seconds, artifact_policy=self.artifact_policy,
                 build_secrets=self.build_secrets,
-                builder=builder,
+                builder=builder, signing_builder_id=self.builder_id if signs else None,
             )  # fmt: skip
             job = await asyncio.to_thread(kube.create_build, secret, manifest)
             where = f"{self.settings.build_namespace}/{name}"

@@ -19,7 +19,8 @@ share have one owner), no privilege escalation, all capabilities dropped, seccom
 RuntimeDefault, no service account token, only emptyDir and projected volumes. The runner's
 containers have a read-only root filesystem (they write to emptyDirs only); the builder's
 stays writable, as assemble installs into the image's own directories (builders/README.md).
-Credentials are mounted in the runner's containers only, never in the builder's.
+Credentials are mounted in the runner's containers only, never in the builder's; the cosign
+key, when the bot signs images, in `export` alone, which signs what it pushed.
 """
 
 from __future__ import annotations
@@ -60,11 +61,16 @@ def render_pod(
     settings: KubernetesSettings,
     insecure_registries: tuple[str, ...] = (),
     artifact_policy: ArtifactPolicy | None = None,
+    signing_builder_id: str | None = None,
 ) -> dict[str, Any]:
     # Imported here: job_manifest imports this module for its `unprivileged` layout.
     from bot.executors import job_manifest as common
 
+    signs = signing_builder_id is not None
+
     def runner(name: str, step: str, extra: list[str]) -> dict[str, Any]:
+        # The export signs: its credentials volume is the one with the cosign key.
+        secrets = common.SIGNING_SECRETS if signs and step == "export" else "secrets"
         args = [
             "--step", step, "--spec", f"{common.WORKSPACE}/spec.json",
             # A directory of the step's own below the mount: the runner makes it 0700, which
@@ -98,7 +104,7 @@ def render_pod(
                     if step == "prepare"
                     else []
                 ),
-                {"name": "secrets", "mountPath": common.SECRETS_DIR, "readOnly": True},
+                {"name": secrets, "mountPath": common.SECRETS_DIR, "readOnly": True},
                 {"name": "private", "mountPath": common.PRIVATE_DIR},
             ],
         }
@@ -139,7 +145,7 @@ def render_pod(
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "initContainers": [runner(PREPARE, "prepare", prepare_args), assemble],
-        "containers": [runner(EXPORT, "export", [])],
+        "containers": [runner(EXPORT, "export", common.signing_args(signing_builder_id))],
         "volumes": [
             {"name": "workspace", "emptyDir": {}},
             {"name": "tmp", "emptyDir": {}},
@@ -149,6 +155,10 @@ def render_pod(
             common.secrets_volume(build_id, settings, mode=0o440),
         ],
     }
+    if signs:
+        pod["volumes"].append(common.secrets_volume(
+            build_id, settings, mode=0o440, signing=True, name=common.SIGNING_SECRETS
+        ))  # fmt: skip
     if settings.host_network:
         pod["hostNetwork"] = True
     return pod

@@ -23,7 +23,7 @@ from bot.runner.app_layer import ARTIFACTS, IO_DIR, LAYER, relative
 from bot.runner.crane import Crane
 from bot.runner.credentials import Credentials, PrivateFiles
 from bot.runner.errors import BuildError
-from bot.runner.pipeline import RunnerOptions, ended
+from bot.runner.pipeline import Bases, RunnerOptions, ended, prove
 from bot.runner.prepare import EXPORT_JSON, LAYOUT, LAYOUT_LABEL
 from bot.runner.process import BuildLog
 from bot.templates import Artifact
@@ -43,11 +43,32 @@ def run_export(
     try:
 
         def body() -> tuple[str, int]:
-            return _export(spec, private, workdir, log, options, builder=builder, io=io)
+            digest, size = _export(spec, private, workdir, log, options, builder=builder, io=io)
+            prove_pushed(spec, digest, credentials, private, log, options, builder=builder)
+            return digest, size
 
         return ended(log, body, spec, started)
     finally:
         private.close()
+
+
+def prove_pushed(
+    spec: BuildSpec, digest: str, credentials: Credentials, private: PrivateFiles,
+    log: BuildLog, options: RunnerOptions, *, builder: str,
+) -> None:  # fmt: skip
+    """When the Job brought the operator's cosign key (only to this container): sign the
+    pushed image and attach its SBOM and provenance, as the `buildah` layout's runner does
+    (bot/runner/pipeline.py prove). syft reads the image from the registry: no engine here."""
+    with private.signing_key() as key_file:
+        if key_file is None:
+            return
+        with private.registry_auth() as authfile:
+            bases = Bases(builder=builder.partition("@")[2] or None)  # the ref the pod ran
+            if spec.runtime is not None:  # crane mutated it by tag: its digest now
+                bases.runtime = Crane(authfile, options.insecure_registries).digest(
+                    spec.runtime.image
+                )
+            prove(spec, digest, bases, key_file, credentials, authfile, log, options)
 
 
 def image_labels(spec: BuildSpec, builder: str, destination: str | None) -> dict[str, str]:

@@ -73,7 +73,7 @@ def run_build(
         log.add_secret(secret)
     Credentials.remove_dir_files(secrets_dir)
     private = PrivateFiles(credentials, options.private_dir)
-    bases = _Bases()
+    bases = Bases()
     try:
         return ended(
             log,
@@ -87,7 +87,7 @@ def run_build(
 
 
 @dataclass
-class _Bases:
+class Bases:
     """The digests of the builder and runtime images, as the build read them."""
 
     builder: str | None = None
@@ -99,7 +99,7 @@ def ended(
     body: Callable[[], tuple[str, int]],
     spec: BuildSpec,
     started: float,
-    bases: _Bases | None = None,
+    bases: Bases | None = None,
 ) -> BuildResult:
     """The BuildResult of body (the pushed digest and size) or of how it failed; with the
     digests of the images it was built on, when the build read them (`bases`)."""
@@ -117,7 +117,7 @@ def ended(
     if digest:  # a step that pushes nothing (the unprivileged layout's prepare) says nothing
         elapsed = time.monotonic() - started
         log.line(f"pushed {spec.output}@{digest} ({size} bytes) in {elapsed:.1f}s")
-    bases = bases or _Bases()
+    bases = bases or Bases()
     return BuildResult(
         state="succeeded", image=spec.image, digest=digest, size=size,
         builder_digest=bases.builder, runtime_digest=bases.runtime,
@@ -189,7 +189,7 @@ def _build(
     workdir: Path,
     log: BuildLog,
     options: RunnerOptions,
-    bases: _Bases,
+    bases: Bases,
 ) -> tuple[str, int]:
     refuse_unsafe_values(spec)
     source_dir = fetch(spec, credentials, private, workdir / "source", log, options)
@@ -293,7 +293,7 @@ def _build(
         )
         with private.signing_key() as key_file:
             if key_file is not None:
-                _prove(spec, digest, bases, key_file, credentials, authfile, log, options)
+                prove(spec, digest, bases, key_file, credentials, authfile, log, options)
     return digest, size
 
 
@@ -304,11 +304,12 @@ def bot_version() -> str:
         return "unknown"
 
 
-def _prove(
-    spec: BuildSpec, digest: str, bases: _Bases, key_file: Path, credentials: Credentials,
+def prove(
+    spec: BuildSpec, digest: str, bases: Bases, key_file: Path, credentials: Credentials,
     authfile: Path, log: BuildLog, options: RunnerOptions,
 ) -> None:  # fmt: skip
-    """Sign the pushed image and attach its SBOM and provenance (bot/runner/supply_chain.py)."""
+    """Sign the pushed image and attach its SBOM and provenance (bot/runner/supply_chain.py);
+    also the unprivileged Job layout's export step, once crane pushed (bot/runner/export.py)."""
     image = f"{spec.image}@{digest}"
     images = {spec.builder_image: bases.builder or ""}
     if spec.runtime is not None:

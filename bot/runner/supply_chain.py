@@ -8,8 +8,9 @@ them in the image's repository as OCI referrers (on a registry without the refer
 under the `sha256-<digest>` tag of the fallback scheme), so whoever pulls the image can check
 all three with `cosign verify` / `cosign verify-attestation` and the operator's public key.
 
-Signing uses the operator's cosign key only: no Fulcio certificate, no Rekor entry (nothing
-here reaches the public Sigstore services), so verifiers pass `--insecure-ignore-tlog`
+Signing uses the operator's cosign key only: no Fulcio certificate, no Rekor entry, no TUF
+root (nothing here reaches the public Sigstore services, only the image's registry: a Job's
+pod needs no other network), so verifiers pass `--insecure-ignore-tlog`
 (docs/supply-chain.md). The key's password reaches cosign in its environment, never argv,
 and the log masks it.
 """
@@ -64,7 +65,11 @@ def attest_image(
         shutil.copy(registry_auth, config / "config.json")
         env = os.environ | {
             "DOCKER_CONFIG": str(config),
-            "HOME": str(work),  # cosign and syft keep caches under HOME: this build's only
+            # cosign and syft keep caches under HOME and syft unpacks the image's layers in
+            # TMPDIR: this build's own directory, writable where the root filesystem is not
+            # (a Job's read-only runner container: /tmp is an emptyDir there).
+            "HOME": str(work),
+            "TMPDIR": str(work),
             "SYFT_CHECK_FOR_APP_UPDATE": "false",
             "COSIGN_PASSWORD": key.password,
         }

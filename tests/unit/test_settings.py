@@ -243,12 +243,30 @@ def test_jobs_mount_build_secrets_from_kubernetes_secrets_not_files(tmp_path: Pa
     assert load_settings(config, {}).build_secrets["npmrc"].kubernetes_secret == "npm-token/npmrc"
 
 
-def test_signing_needs_the_local_executor_for_now(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "executor",
+    ["executor: local", "executor: kubernetes",
+     "executor: kubernetes\nkubernetes:\n  layout: unprivileged"],
+)  # fmt: skip
+def test_signing_is_accepted_with_every_executor_and_job_layout(
+    executor: str, tmp_path: Path
+) -> None:
     key = tmp_path / "cosign.key"
     key.write_text("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n")
     config = tmp_path / "bot.yaml"
-    config.write_text(f"signing:\n  key_file: {key}\n")
+    config.write_text(f"{executor}\nsigning:\n  key_file: {key}\n")
     assert load_settings(config, {}).signing is not None
-    config.write_text(f"executor: kubernetes\nsigning:\n  key_file: {key}\n")
-    with pytest.raises(SettingsError, match="signing: signing images is done by the local"):
+
+
+def test_an_unreadable_signing_key_or_password_is_refused_at_start_naming_it(
+    tmp_path: Path,
+) -> None:
+    key = tmp_path / "cosign.key"
+    key.write_text("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n")
+    config = tmp_path / "bot.yaml"
+    config.write_text(f"executor: kubernetes\nsigning:\n  key_file: {tmp_path / 'gone.key'}\n")
+    with pytest.raises(SettingsError, match=r"signing\.key_file.*cannot read .*gone\.key: No such"):
+        load_settings(config, {})
+    config.write_text(f"signing:\n  key_file: {key}\n  password_file: {tmp_path / 'nope'}\n")
+    with pytest.raises(SettingsError, match=r"signing\.password_file.*cannot read .*nope"):
         load_settings(config, {})

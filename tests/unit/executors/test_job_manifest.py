@@ -6,6 +6,7 @@ review the diff and run again (tests/support/golden.py).
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -61,6 +62,33 @@ def test_secrets_are_mounted_files_never_env_values_or_arguments() -> None:
     (spec_env,) = [e for e in container["env"] if e["name"] == SPEC_ENV]
     assert BuildSpec.model_validate(json.loads(spec_env["value"])) == SPEC
     assert "ghs_token" not in json.dumps(job)
+
+
+def test_the_signing_key_travels_in_the_builds_secret_and_reaches_the_runner_as_files() -> None:
+    key = b"-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nc2VjcmV0\n"
+    secret = render_secret(42, SPEC, "ghs_token", settings=DEFAULTS, signing_key=key,
+                           signing_password="hunter2")  # fmt: skip
+    assert secret["stringData"] == {"git-token": "ghs_token", "cosign-password": "hunter2"}
+    assert base64.b64decode(secret["data"]["cosign.key"]) == key
+    assert "data" not in render_secret(42, SPEC, "ghs_token", settings=DEFAULTS)
+
+    job = render_job(42, SPEC, settings=TEST_CLUSTER, signing_builder_id="https://bot.example")
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert all("valueFrom" not in e for e in container["env"])
+    (secrets,) = [v for v in pod["volumes"] if v["name"] == "secrets"]
+    (own,) = [s["secret"] for s in secrets["projected"]["sources"]
+              if s["secret"]["name"] == "s2i-bot-build-42-git"]  # fmt: skip
+    assert [item["path"] for item in own["items"]] == ["git-token", "cosign.key", "cosign-password"]
+    assert container["args"][-6:] == [
+        "--syft", "/usr/local/bin/syft", "--cosign", "/usr/local/bin/cosign",
+        "--builder-id", "https://bot.example",
+    ]  # fmt: skip
+    assert "hunter2" not in json.dumps(job)
+    # Without signing: neither the key's files nor the tools' options.
+    unsigned = render_job(42, SPEC, settings=TEST_CLUSTER)["spec"]["template"]["spec"]
+    assert "--cosign" not in unsigned["containers"][0]["args"]
+    assert "cosign.key" not in json.dumps(unsigned["volumes"])
 
 
 def test_the_pod_is_locked_down_except_for_what_buildah_needs() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.executors.job_manifest import SPEC_ENV, render_job
+from bot.executors.job_manifest import SECRETS_DIR, SIGNING_SECRETS, SPEC_ENV, render_job
 from bot.executors.resolved_builder import ResolvedBuilder, UnusableBuilder
 from bot.executors.unprivileged_pod import CONTAINERS
 from bot.runner.app_layer import ASSEMBLE_SCRIPT
@@ -127,3 +127,47 @@ def test_a_builder_that_breaks_the_contract_is_refused_saying_why(
 ) -> None:
     with pytest.raises(UnusableBuilder, match=message):
         ResolvedBuilder.from_config("b/go:1", DIGEST, {"config": {"Labels": labels}})
+
+
+def test_when_signing_the_key_is_mounted_in_the_export_alone_which_runs_the_images_tools() -> None:
+    job = render_job(42, SPEC, settings=UNPRIVILEGED, builder=BUILDER,
+                     signing_builder_id="https://bot.example.com")  # fmt: skip
+    pod = pod_of(job)
+    prepare, assemble = pod["initContainers"]
+    (export,) = pod["containers"]
+    mounts = {c["name"]: {m["name"]: m for m in c["volumeMounts"]}
+              for c in (prepare, assemble, export)}  # fmt: skip
+    assert SIGNING_SECRETS not in mounts["prepare"] | mounts["assemble"]
+    assert "secrets" not in mounts["assemble"]
+    assert mounts["export"][SIGNING_SECRETS] == {
+        "name": SIGNING_SECRETS, "mountPath": SECRETS_DIR, "readOnly": True,
+    }  # fmt: skip
+    assert "secrets" not in mounts["export"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    sources = {s["secret"]["name"]: [i["key"] for i in s["secret"]["items"]]
+               for s in volumes[SIGNING_SECRETS]["projected"]["sources"]}  # fmt: skip
+    assert sources == {
+        "registry": [".dockerconfigjson"],
+        "s2i-bot-build-42-git": ["git-token", "cosign.key", "cosign-password"],
+    }
+    prepare_keys = [i["key"] for s in volumes["secrets"]["projected"]["sources"]
+                    for i in s["secret"]["items"]]  # fmt: skip
+    assert "cosign.key" not in prepare_keys and "cosign-password" not in prepare_keys
+    assert export["args"][export["args"].index("--syft") :][:6] == [
+        "--syft", "/usr/local/bin/syft", "--cosign", "/usr/local/bin/cosign",
+        "--builder-id", "https://bot.example.com",
+    ]  # fmt: skip
+    assert "--cosign" not in prepare["args"]
+    # The key reaches no container through its environment, and syft and cosign write to
+    # emptyDirs only (/tmp and the workspace) under the read-only root filesystem.
+    for container in (prepare, assemble, export):
+        assert all("valueFrom" not in e for e in container.get("env", []))
+    assert export["securityContext"]["readOnlyRootFilesystem"] is True
+    assert {"tmp", "workspace"} <= mounts["export"].keys()
+    assert volumes[SIGNING_SECRETS]["projected"]["defaultMode"] == 0o440
+
+
+def test_without_signing_no_key_volume_and_no_signing_tools() -> None:
+    pod = pod_of(render_job(42, SPEC, settings=UNPRIVILEGED, builder=BUILDER))
+    assert SIGNING_SECRETS not in {v["name"] for v in pod["volumes"]}
+    assert "--cosign" not in pod["containers"][0]["args"]
