@@ -149,6 +149,7 @@ def render_job(
         pod_spec = unprivileged_pod.render_pod(
             build_id, spec, builder, settings=settings,
             insecure_registries=insecure_registries, artifact_policy=artifact_policy,
+            build_secrets=build_secrets,
         )  # fmt: skip
     else:
         pod_spec = _buildah_pod(
@@ -229,7 +230,7 @@ def _buildah_pod(
             _containers_storage(settings),
             # The runner's per-step credential copies: in memory, never on the node's disk.
             {"name": "private", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
-            secrets_volume(build_id, settings, extra=_build_secret_sources(spec, build_secrets)),
+            secrets_volume(build_id, settings, extra=build_secret_sources(spec, build_secrets)),
         ],
     }
     if settings.host_network:
@@ -270,14 +271,18 @@ def secrets_volume(
     }
 
 
-def _build_secret_sources(spec: BuildSpec, secrets: Mapping[str, str]) -> list[dict[str, Any]]:
-    """The projected sources of the build secrets the spec names: one key each."""
+def build_secret_sources(
+    spec: BuildSpec, secrets: Mapping[str, str], directory: str = BUILD_SECRETS
+) -> list[dict[str, Any]]:
+    """The projected sources of the build secrets the spec names: one key each, as
+    `<directory>/<name>` of the volume."""
     sources = []
     for use in spec.secrets:
         if use.name not in secrets:  # gone from the settings: the runner says it is missing
             continue
         name, _, key = secrets[use.name].partition("/")
-        item = {"key": key or use.name, "path": f"{BUILD_SECRETS}/{use.name}"}
+        path = f"{directory}/{use.name}" if directory else use.name
+        item = {"key": key or use.name, "path": path}
         sources.append({"secret": {"name": name, "items": [item], "optional": True}})
     return sources
 
