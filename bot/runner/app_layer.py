@@ -194,10 +194,22 @@ def complete_layer(
         for path in deleted:
             tar.addfile(tarfile.TarInfo(whiteout(path)), io.BytesIO(b""))
         if scripts:
-            directory = tarfile.TarInfo(relative(scripts_dir))
-            directory.type, directory.mode, directory.uid = tarfile.DIRTYPE, 0o775, uid
-            tar.addfile(directory)
+            # Its parent too (the destination): a layer without a directory's entry makes
+            # the engine create it 0755 root:root over the image's (`/tmp`, 1777 by the FHS:
+            # no user could write to it any more). The builder's own destination is hidden
+            # by the pod's volume, so its mode is /tmp's, or else the assemble user's 0775.
+            parent = PurePosixPath(relative(scripts_dir)).parent.as_posix()
+            if parent != ".":
+                tmp = parent == "tmp"
+                tar.addfile(_directory(parent, 0o1777 if tmp else 0o775, 0 if tmp else uid))
+            tar.addfile(_directory(relative(scripts_dir), 0o775, uid))
             for name, content in sorted(scripts.items()):
                 info = tarfile.TarInfo(f"{relative(scripts_dir)}/{name}")
                 info.size, info.mode, info.uid = len(content), 0o775, uid
                 tar.addfile(info, io.BytesIO(content))
+
+
+def _directory(name: str, mode: int, uid: int) -> tarfile.TarInfo:
+    entry = tarfile.TarInfo(name)
+    entry.type, entry.mode, entry.uid, entry.gid = tarfile.DIRTYPE, mode, uid, 0
+    return entry

@@ -14,6 +14,7 @@ from bot.executors.job_manifest import SPEC_ENV, render_job
 from bot.executors.resolved_builder import ResolvedBuilder, UnusableBuilder
 from bot.executors.unprivileged_pod import CONTAINERS
 from bot.runner.app_layer import ASSEMBLE_SCRIPT, MASKING_SCRIPT, MASKS_DIR
+from bot.settings import KubernetesSettings
 from tests.support.job_manifests import SPEC, TEST_CLUSTER, check_manifest
 
 DIGEST = "sha256:" + "ab" * 32
@@ -172,3 +173,10 @@ def test_without_build_secrets_the_builder_has_neither_their_mount_nor_the_masks
     assert not {"build-secrets", "masks"} & {v["name"] for v in pod["volumes"]}
     for container in pod["initContainers"] + pod["containers"]:
         assert not {"build-secrets", "masks"} & {m["name"] for m in container["volumeMounts"]}
+
+
+def test_the_unprivileged_layout_is_the_default_and_buildah_an_option() -> None:
+    assert KubernetesSettings().layout == "unprivileged"
+    assert KubernetesSettings(layout="buildah").layout == "buildah"
+    with pytest.raises(ValueError, match="resolved builder"):
+        render_job(42, SPEC, settings=KubernetesSettings())

@@ -218,8 +218,10 @@ def test_the_repositorys_s2i_scripts_go_into_the_layer_as_s2is_copy_puts_them(
         members = {m.name: m for m in tar.getmembers()}
         data = tar.extractfile(members["tmp/scripts/run"])
         assert data is not None and data.read() == run
-    assert set(members) == {"opt/app-root/app", "tmp/scripts", "tmp/scripts/run"}
+    assert set(members) == {"opt/app-root/app", "tmp", "tmp/scripts", "tmp/scripts/run"}
     assert members["tmp/scripts"].isdir() and members["tmp/scripts"].uid == 185
+    # /tmp as the image has it (FHS), not the engine's 0755 root for a parent left out.
+    assert members["tmp"].isdir() and (members["tmp"].mode, members["tmp"].uid) == (0o1777, 0)
     assert members["tmp/scripts/run"].mode == 0o775 and members["tmp/scripts/run"].uid == 185
 
 
