@@ -149,7 +149,7 @@ def _prepare(
     overrides = _copy_overrides(src / ".s2i" / "bin", workdir.parent / SCRIPTS)
     env = build_env(src / ".s2i" / "environment", spec.env)
     app_dirs = labels.get(APP_DIRS_LABEL, " ".join(DEFAULT_APP_DIRS)).split()
-    secret_env = _mask_build_secrets(spec, paths, [destination, *app_dirs], log)
+    secret_env = mask_build_secrets(spec, paths, [destination, *app_dirs], log)
     artifacts = [a.source for a in spec.runtime.artifacts] if spec.runtime else []
     (paths.io / ASSEMBLE_ENV).write_text(
         assemble_env(
@@ -191,7 +191,7 @@ def _copy_overrides(bin_dir: Path, target: Path) -> list[str]:
     return names
 
 
-def _mask_build_secrets(
+def mask_build_secrets(
     spec: BuildSpec, paths: Paths, exported: list[str], log: BuildLog
 ) -> dict[str, str]:
     """Each build secret the spec names, checked to be mounted, its masks written for the

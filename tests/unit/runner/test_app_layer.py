@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.build_secrets import SecretUse
 from bot.build_spec import BuildSpec, SourceSpec
 from bot.runner.app_layer import (
     AFTER,
@@ -29,7 +30,8 @@ from bot.runner.app_layer import (
 )
 from bot.runner.errors import BuildError, BuildFailure
 from bot.runner.export import image_labels, mutate_args, pushed_digest, runtime_layer_from
-from bot.runner.prepare import build_env, copy_source
+from bot.runner.prepare import Paths, build_env, copy_source, mask_build_secrets
+from bot.runner.process import BuildLog
 from bot.runner.secret_masks import sed_script
 from bot.templates import Artifact
 from tests.support.image_files import secrets_in
@@ -257,3 +259,48 @@ def test_s2iignore_exceptions_take_paths_back_as_s2i_reads_them(tmp_path: Path) 
         p.relative_to(tmp_path / "src").as_posix() for p in (tmp_path / "src").rglob("*")
     )
     assert copied == [".s2iignore", "keep.log", "main.go"]
+
+
+def _secret_spec() -> BuildSpec:
+    return BuildSpec(
+        name="web", repo="acme/x", forge="github", template="nodejs",
+        source=SourceSpec(git_url="https://example.com/acme/x.git", sha="a" * 40,
+                          ref="refs/heads/main"),
+        builder_image="r/nodejs:latest", image="r/acme/x", tags=("main",),
+        secrets=(SecretUse(name="npmrc", env="NPM_CONFIG_USERCONFIG"), SecretUse(name="netrc")),
+    )  # fmt: skip
+
+
+def test_prepare_writes_the_masks_of_each_build_secret_and_assembles_variables(
+    tmp_path: Path,
+) -> None:
+    paths = Paths(destination=tmp_path / "dest", io=tmp_path / "io",
+                  build_secrets=tmp_path / "secrets", masks=tmp_path / "masks")  # fmt: skip
+    paths.build_secrets.mkdir()
+    token = "npm_" + "b7" * 16
+    (paths.build_secrets / "npmrc").write_text(f"//registry.example/:_authToken={token}\n")
+    (paths.build_secrets / "netrc").write_text("machine h login u password hunter2-long\n")
+    out = io.StringIO()
+    env = mask_build_secrets(_secret_spec(), paths, ["/tmp", "/opt/app-root"], BuildLog(out))
+    assert env == {"NPM_CONFIG_USERCONFIG": "/run/secrets/npmrc"}
+    assert "build secret npmrc: mounted at /run/secrets/npmrc while assemble runs" in out.getvalue()
+    masked = subprocess.run(
+        ["sed", "-f", str(paths.masks / MASKS)], input=f"a {token} b hunter2-long c\n",
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert masked == "a *** b *** c\n"
+
+
+@pytest.mark.parametrize("exported", ["/run", "/run/secrets/x", "/"])
+def test_a_builder_exporting_where_build_secrets_are_mounted_is_refused(
+    tmp_path: Path, exported: str
+) -> None:
+    paths = Paths(build_secrets=tmp_path / "secrets", masks=tmp_path / "masks")
+    with pytest.raises(BuildFailure, match="where build secrets are mounted"):
+        mask_build_secrets(_secret_spec(), paths, ["/tmp", exported], BuildLog(io.StringIO()))
+
+
+def test_a_build_secret_that_did_not_reach_the_pod_fails_the_build(tmp_path: Path) -> None:
+    paths = Paths(build_secrets=tmp_path / "secrets", masks=tmp_path / "masks")
+    with pytest.raises(BuildError, match="build secret 'npmrc' did not reach the runner"):
+        mask_build_secrets(_secret_spec(), paths, ["/tmp"], BuildLog(io.StringIO()))
