@@ -43,7 +43,7 @@ from tests.fakes.webhooks import ZERO_SHA, github_headers, push_payload
 from tests.support.apps import app_files
 from tests.support.bot_process import REPO_ROOT, BotProcess, free_port
 from tests.support.forges import GITHUB_TOKEN, WEBHOOK_SECRET, GitHubHarness
-from tests.support.kube_cluster import NODE_ADDRESS, RUNNER_IMAGE, RUNNER_TAG
+from tests.support.kube_cluster import RUNNER_IMAGE, RUNNER_TAG, cluster_info, node_address
 from tests.support.names import unique
 from tests.support.outcomes import final_status
 from tests.support.testenv import STATE, ProvisionedEnv
@@ -100,11 +100,12 @@ def pod_timeline(cluster: dict[str, Any], namespace: str, build_id: int) -> str:
 def node_relays(addresses: list[str]) -> Iterator[list[str]]:
     """As tests/support/kube_cluster.py's pod_relays: each loopback address forwarded from a
     port of the node's bridge address; the kubernetes.loopback_relays for the pods."""
+    node = node_address(cluster_info())
     forwards, in_pod = [], []
     for address in addresses:
-        port = free_port(NODE_ADDRESS)
-        forwards.append(f"{NODE_ADDRESS}:{port}={address}")
-        in_pod.append(f"{address}={NODE_ADDRESS}:{port}")
+        port = free_port(node)
+        forwards.append(f"{node}:{port}={address}")
+        in_pod.append(f"{address}={node}:{port}")
     with relays(forwards):
         yield in_pod
 

@@ -176,13 +176,13 @@ class KubernetesSettings(BaseModel):
     # Builds on a node then share what they pulled and built: use it where the repositories
     # the bot builds trust each other (containers/storage locks it for concurrent pods).
     image_cache_host_path: str = ""
-    # How a Job builds (docs/kubernetes.md): `buildah`, the runner builds s2i's Dockerfile
-    # with buildah, as root in the pod with added capabilities and seccomp Unconfined (any
-    # builder image); `unprivileged`, the builder image runs assemble as the pod's own
-    # non-root container and the runner appends the application layer in the registry with
-    # crane, under the `restricted` Pod Security Standard (builders that keep the contract
-    # of builders/README.md).
-    layout: Literal["buildah", "unprivileged"] = "buildah"
+    # How a Job builds (docs/kubernetes.md): `unprivileged`, the builder image runs assemble
+    # as the pod's own non-root container and the runner appends the application layer in
+    # the registry with crane, under the `restricted` Pod Security Standard (builders that
+    # keep the contract of builders/README.md); `buildah`, the runner builds s2i's
+    # Dockerfile with buildah, as root in the pod with added capabilities and seccomp
+    # Unconfined (any builder image, for those that break that contract).
+    layout: Literal["buildah", "unprivileged"] = "unprivileged"
     # `unprivileged` layout without host_network (which `restricted` refuses): loopback
     # addresses builds name (registry, forge) served in the pod from a node address that
     # forwards to them, as LISTEN_HOST:PORT=TARGET_HOST:PORT (bot/runner/loopback_relay.py).

@@ -183,6 +183,7 @@ def render_job(
             build_id, spec, builder, settings=settings,
             insecure_registries=insecure_registries, artifact_policy=artifact_policy,
             signing_builder_id=signing_builder_id,
+            build_secrets=build_secrets,
         )  # fmt: skip
     else:
         pod_spec = _buildah_pod(
@@ -270,7 +271,7 @@ def _buildah_pod(
             secrets_volume(
                 build_id,
                 settings,
-                extra=_build_secret_sources(spec, build_secrets),
+                extra=build_secret_sources(spec, build_secrets),
                 signing=signing_builder_id is not None,
             ),
         ],
@@ -317,14 +318,18 @@ def secrets_volume(
     }
 
 
-def _build_secret_sources(spec: BuildSpec, secrets: Mapping[str, str]) -> list[dict[str, Any]]:
-    """The projected sources of the build secrets the spec names: one key each."""
+def build_secret_sources(
+    spec: BuildSpec, secrets: Mapping[str, str], directory: str = BUILD_SECRETS
+) -> list[dict[str, Any]]:
+    """The projected sources of the build secrets the spec names: one key each, as
+    `<directory>/<name>` of the volume."""
     sources = []
     for use in spec.secrets:
         if use.name not in secrets:  # gone from the settings: the runner says it is missing
             continue
         name, _, key = secrets[use.name].partition("/")
-        item = {"key": key or use.name, "path": f"{BUILD_SECRETS}/{use.name}"}
+        path = f"{directory}/{use.name}" if directory else use.name
+        item = {"key": key or use.name, "path": path}
         sources.append({"secret": {"name": name, "items": [item], "optional": True}})
     return sources
 

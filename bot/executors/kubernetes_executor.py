@@ -134,14 +134,6 @@ class KubernetesExecutor:
 
         if job is None:
             builder = None
-            if self.settings.layout == "unprivileged" and spec.secrets:
-                # Its pod runs assemble in the builder image, without buildah's RUN --mount.
-                reason = (
-                    "build secrets are not supported by kubernetes.layout 'unprivileged' yet; "
-                    "the operator can use layout 'buildah' for these builds"
-                )
-                self._append(log_path, f"BUILD FAILED: {reason}\n")
-                return BuildResult(state="failed", reason=reason)
             if self.settings.layout == "unprivileged":
                 try:
                     builder = await asyncio.to_thread(self._resolve, spec, credentials)

@@ -21,16 +21,31 @@ containers have a read-only root filesystem (they write to emptyDirs only); the 
 stays writable, as assemble installs into the image's own directories (builders/README.md).
 Credentials are mounted in the runner's containers only, never in the builder's; the cosign
 key, when the bot signs images, in `export` alone, which signs what it pushed.
+
+Build secrets (bot/build_secrets.py) the spec names: their keys, in a projected volume of
+their own, at /run/secrets/<name> in `assemble`, the one container where a repository's code
+runs with them (the whole of it is assemble, and save-artifacts before it for an
+incremental build), and in `prepare`, which reads them to write the masks of the builder's
+log into an in-memory volume; never in `export`, never an env value. Outside the exported
+application directories (prepare refuses a builder that would export them), so in no layer.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from bot.build_secrets import MOUNT_DIR
 from bot.build_spec import BuildSpec
 from bot.executors.resolved_builder import ResolvedBuilder
-from bot.runner.app_layer import ASSEMBLE_SCRIPT, DESTINATION_DIR, IO_DIR
+from bot.runner.app_layer import (
+    ASSEMBLE_SCRIPT,
+    DESTINATION_DIR,
+    IO_DIR,
+    MASKING_SCRIPT,
+    MASKS_DIR,
+)
 from bot.settings import KubernetesSettings
 
 if TYPE_CHECKING:
@@ -62,11 +77,20 @@ def render_pod(
     insecure_registries: tuple[str, ...] = (),
     artifact_policy: ArtifactPolicy | None = None,
     signing_builder_id: str | None = None,
+    build_secrets: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
+    """`build_secrets`: each build secret's Kubernetes Secret, `name[/key]`."""
     # Imported here: job_manifest imports this module for its `unprivileged` layout.
     from bot.executors import job_manifest as common
 
     signs = signing_builder_id is not None
+    secret_sources = common.build_secret_sources(spec, build_secrets or {}, directory="")
+    # The build secrets, read-only, and where prepare leaves their masks for the builder.
+    secret_mounts = (
+        [{"name": "build-secrets", "mountPath": MOUNT_DIR, "readOnly": True}]
+        if secret_sources
+        else []
+    )
 
     def runner(name: str, step: str, extra: list[str]) -> dict[str, Any]:
         # The export signs: its credentials volume is the one with the cosign key.
@@ -106,6 +130,11 @@ def render_pod(
                 ),
                 {"name": secrets, "mountPath": common.SECRETS_DIR, "readOnly": True},
                 {"name": "private", "mountPath": common.PRIVATE_DIR},
+                *(
+                    [*secret_mounts, {"name": "masks", "mountPath": MASKS_DIR}]
+                    if step == "prepare" and secret_sources
+                    else []
+                ),
             ],
         }
 
@@ -120,7 +149,11 @@ def render_pod(
         "name": ASSEMBLE,
         "image": builder.ref,
         "imagePullPolicy": "IfNotPresent",  # a digest: what the node has is what was asked
-        "command": ["/bin/sh", "-c", ASSEMBLE_SCRIPT],
+        "command": (
+            ["/bin/sh", "-c", MASKING_SCRIPT, "sh", ASSEMBLE_SCRIPT]
+            if secret_sources
+            else ["/bin/sh", "-c", ASSEMBLE_SCRIPT]
+        ),
         "resources": copy.deepcopy(settings.resources),
         # The builder's own output is the build's log; its tail, the reason when it fails.
         "terminationMessagePolicy": "FallbackToLogsOnError",
@@ -128,6 +161,11 @@ def render_pod(
         "volumeMounts": [
             {"name": "io", "mountPath": IO_DIR},
             {"name": "destination", "mountPath": builder.destination},
+            *(
+                [*secret_mounts, {"name": "masks", "mountPath": MASKS_DIR, "readOnly": True}]
+                if secret_sources
+                else []
+            ),
         ],
     }
     pod: dict[str, Any] = {
@@ -159,6 +197,15 @@ def render_pod(
         pod["volumes"].append(common.secrets_volume(
             build_id, settings, mode=0o440, signing=True, name=common.SIGNING_SECRETS
         ))  # fmt: skip
+    if secret_sources:
+        # 0440 for fsGroup, the assemble user's group: the builder reads them as that user.
+        pod["volumes"] += [
+            {
+                "name": "build-secrets",
+                "projected": {"defaultMode": 0o440, "sources": secret_sources},
+            },
+            {"name": "masks", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
+        ]
     if settings.host_network:
         pod["hostNetwork"] = True
     return pod

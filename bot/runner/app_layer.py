@@ -16,16 +16,24 @@ repository's `.s2i/bin` scripts before the image's, `.s2i/environment` and the b
 in assemble's environment, assemble run as the assemble user.
 
 The builder needs /bin/sh, GNU tar, find (with -cnewer), awk and sort, as every Debian or
-RHEL based s2i builder has (s2i itself requires sh and tar). The application layer is every
-file assemble created or changed (by ctime, which no tool can set back) below the
+RHEL based s2i builder has (s2i itself requires sh and tar), and GNU sed for a build with
+build secrets (its log is masked with `sed -u`: MASKING_SCRIPT). The application layer is
+every file assemble created or changed (by ctime, which no tool can set back) below the
 application directories, with all their parent directories so their modes and owners are
-the image's; files deleted from the builder's own content are not recorded (no whiteouts).
+the image's; what assemble deleted of the builder's own files there becomes an OCI whiteout
+(`.wh.<name>`, https://github.com/opencontainers/image-spec/blob/main/layer.md#whiteouts):
+the script lists those directories before and after assemble, and the export adds a
+whiteout for each path gone (complete_layer), and s2i's `<destination>/scripts` (the
+repository's `.s2i/bin` scripts, `run` the image's command) when the repository has them.
 """
 
 from __future__ import annotations
 
+import io
 import shlex
-from collections.abc import Mapping, Sequence
+import tarfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path, PurePosixPath
 
 # Every container mounts the `io` volume here; the builder mounts the `destination` volume at
 # its io.openshift.s2i.destination, the runner's containers at DESTINATION_DIR.
@@ -37,6 +45,13 @@ PREVIOUS_LAYER = "previous.tar"
 LAYER = "layer.tar"
 ARTIFACTS = "artifacts.tar"
 STARTED = "started"
+BEFORE = "before.list"  # every path below the application directories before assemble
+AFTER = "after.list"  # and after it
+# Build secrets' masks (bot/runner/secret_masks.py sed_script), written by `prepare`: a
+# memory-backed volume, as the secrets themselves are.
+MASKS_DIR = "/var/run/s2i-bot/masks"
+MASKS = "masks.sed"
+WHITEOUT_PREFIX = ".wh."
 # Where assemble writes: the application directories (relative to /) a builder declares
 # with this label, space-separated; unset: DEFAULT_APP_DIRS (builders/README.md).
 APP_DIRS_LABEL = "io.s2i-bot.application-dirs"
@@ -61,7 +76,9 @@ if [ -f "$io/previous.tar" ]; then
   # Directories that are not the build user's keep their mode: tar's complaints about them
   # are left out.
   quiet='Cannot change mode|Cannot utime|Cannot change ownership|Exiting with failure status'
-  { tar -xf "$io/previous.tar" --no-overwrite-dir --no-same-owner -C / 2>&1 || true; } |
+  # Its whiteouts (what the previous assemble deleted) are no files to restore.
+  { tar -xf "$io/previous.tar" --no-overwrite-dir --no-same-owner --exclude='.wh.*' -C / 2>&1 ||
+    true; } |
     { grep -Ev "$quiet" >&2 || true; }
   mkdir -p "$S2I_BOT_DESTINATION/artifacts"
   if "$S2I_BOT_SAVE_ARTIFACTS" | tar -xf - -C "$S2I_BOT_DESTINATION/artifacts"; then :; else
@@ -75,13 +92,21 @@ if [ -f "$io/previous.tar" ]; then
     { grep -Ev "$quiet" >&2 || true; }
   rm -f "$io/previous.tar" "$io/overwritten.tar"
 fi
-touch "$io/started"
-echo "STEP 2/2: RUN $S2I_BOT_ASSEMBLE (as uid $(id -u))"
-"$S2I_BOT_ASSEMBLE"
 dirs=
 for d in $S2I_BOT_APP_DIRS; do [ -e "$d" ] && dirs="$dirs $d"; done
+# What the image has there, so that the export can record what assemble deletes. (No
+# directory: no `find`, which would list the whole root.)
+if [ -n "$dirs" ]; then find $dirs -print; fi | sort >"$io/before.list"
+touch "$io/started"
+echo "STEP 2/2: RUN $S2I_BOT_ASSEMBLE (as uid $(id -u))"
+# The build secrets' variables (NPM_CONFIG_USERCONFIG=/run/secrets/npmrc ...), for assemble
+# alone, as the buildah path's RUN --mount sets them.
+env ${S2I_BOT_SECRET_ENV:-} "$S2I_BOT_ASSEMBLE"
+dirs=
+for d in $S2I_BOT_APP_DIRS; do [ -e "$d" ] && dirs="$dirs $d"; done
+if [ -n "$dirs" ]; then find $dirs -print; fi | sort >"$io/after.list"
 # Every path assemble created or changed, with each of its parents.
-find $dirs -cnewer "$io/started" -print |
+if [ -n "$dirs" ]; then find $dirs -cnewer "$io/started" -print; fi |
   awk '{ n = split($0, p, "/"); s = p[1]; print s
          for (i = 2; i <= n; i++) { s = s "/" p[i]; print s } }' |
   sort -u >"$io/layer.list"
@@ -91,6 +116,21 @@ if [ -n "${S2I_BOT_ARTIFACTS:-}" ]; then
   tar -cf "$io/artifacts.tar" $S2I_BOT_ARTIFACTS
 fi
 """.replace("__IO__", IO_DIR)
+
+# The assemble container's command when the build mounts build secrets: ASSEMBLE_SCRIPT (its
+# $1) with its output through the masks `prepare` computed from the secrets, as the runner
+# masks its own log (the bot follows this container's log as it is). GNU sed: `-u` writes
+# each line as it comes; LC_ALL=C takes bytes as they are.
+MASKING_SCRIPT = r"""io=__IO__
+masks=__MASKS__/masks.sed
+if ! echo | LC_ALL=C sed -u -f "$masks" >/dev/null 2>&1; then
+  echo "BUILD ERROR: build secrets need GNU sed (sed -u) in the builder image" \
+    "to mask them in the log" >&2
+  exit 1
+fi
+{ /bin/sh -c "$1" 2>&1; echo $? >"$io/assemble.status"; } | LC_ALL=C sed -u -f "$masks"
+exit "$(cat "$io/assemble.status")"
+""".replace("__IO__", IO_DIR).replace("__MASKS__", MASKS_DIR)
 
 
 def relative(path: str) -> str:
@@ -107,16 +147,69 @@ def assemble_env(
     app_dirs: Sequence[str],
     artifacts: Sequence[str],
     env: Mapping[str, str],
+    secret_env: Mapping[str, str] | None = None,
 ) -> str:
     """IO_DIR/assemble.env, sourced by ASSEMBLE_SCRIPT: its own S2I_BOT_* values, then the
-    build's environment exported for assemble (.s2i/environment, then the .s2i.yaml env)."""
+    build's environment exported for assemble (.s2i/environment, then the .s2i.yaml env).
+    `secret_env`: each build secret's variable and its mounted path, for assemble alone."""
     values = {
         "S2I_BOT_DESTINATION": destination,
         "S2I_BOT_ASSEMBLE": assemble,
         "S2I_BOT_SAVE_ARTIFACTS": save_artifacts,
         "S2I_BOT_APP_DIRS": " ".join(relative(d) for d in app_dirs),
         "S2I_BOT_ARTIFACTS": " ".join(relative(a) for a in artifacts),
+        # Variable names and paths only (bot/build_secrets.py checks both): no value to quote.
+        "S2I_BOT_SECRET_ENV": " ".join(f"{k}={v}" for k, v in (secret_env or {}).items()),
     }
     lines = [f"{key}={shlex.quote(value)}" for key, value in values.items()]
     lines += [f"export {key}={shlex.quote(value)}" for key, value in env.items()]
     return "\n".join(lines) + "\n"
+
+
+def deleted_paths(before: Iterable[str], after: Iterable[str]) -> list[str]:
+    """What assemble deleted (in `before`, not in `after`): only the topmost of each deleted
+    tree, as one whiteout hides a directory with everything below it."""
+    gone = set(before) - set(after)
+    return sorted(
+        path
+        for path in gone
+        if not any(parent.as_posix() in gone for parent in PurePosixPath(path).parents)
+    )
+
+
+def whiteout(path: str) -> str:
+    """`opt/app-root/venv/bin/x` -> `opt/app-root/venv/bin/.wh.x` (OCI image layer spec)."""
+    parent, _, name = path.strip("/").rpartition("/")
+    return f"{parent}/{WHITEOUT_PREFIX}{name}" if parent else f"{WHITEOUT_PREFIX}{name}"
+
+
+def complete_layer(
+    layer: Path, *, deleted: Iterable[str], scripts_dir: str = "",
+    scripts: Mapping[str, bytes] | None = None, uid: int = 1001,
+) -> None:  # fmt: skip
+    """Append to the layer assemble wrote (an uncompressed tar) a whiteout for each deleted
+    path and, as s2i's `COPY --chown=<uid>:0 upload/scripts <destination>/scripts` does, the
+    repository's .s2i/bin scripts into `scripts_dir` (executable; `run` is the command)."""
+    with tarfile.open(layer, "a") as tar:
+        for path in deleted:
+            tar.addfile(tarfile.TarInfo(whiteout(path)), io.BytesIO(b""))
+        if scripts:
+            # Its parent too (the destination): a layer without a directory's entry makes
+            # the engine create it 0755 root:root over the image's (`/tmp`, 1777 by the FHS:
+            # no user could write to it any more). The builder's own destination is hidden
+            # by the pod's volume, so its mode is /tmp's, or else the assemble user's 0775.
+            parent = PurePosixPath(relative(scripts_dir)).parent.as_posix()
+            if parent != ".":
+                tmp = parent == "tmp"
+                tar.addfile(_directory(parent, 0o1777 if tmp else 0o775, 0 if tmp else uid))
+            tar.addfile(_directory(relative(scripts_dir), 0o775, uid))
+            for name, content in sorted(scripts.items()):
+                info = tarfile.TarInfo(f"{relative(scripts_dir)}/{name}")
+                info.size, info.mode, info.uid = len(content), 0o775, uid
+                tar.addfile(info, io.BytesIO(content))
+
+
+def _directory(name: str, mode: int, uid: int) -> tarfile.TarInfo:
+    entry = tarfile.TarInfo(name)
+    entry.type, entry.mode, entry.uid, entry.gid = tarfile.DIRTYPE, mode, uid, 0
+    return entry

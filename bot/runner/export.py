@@ -19,12 +19,21 @@ from typing import Any
 from bot.build_result import BuildResult
 from bot.build_spec import BuildSpec
 from bot.runner import s2i
-from bot.runner.app_layer import ARTIFACTS, IO_DIR, LAYER, relative
+from bot.runner.app_layer import (
+    AFTER,
+    ARTIFACTS,
+    BEFORE,
+    IO_DIR,
+    LAYER,
+    complete_layer,
+    deleted_paths,
+    relative,
+)
 from bot.runner.crane import Crane
 from bot.runner.credentials import Credentials, PrivateFiles
 from bot.runner.errors import BuildError
 from bot.runner.pipeline import Bases, RunnerOptions, ended, prove
-from bot.runner.prepare import EXPORT_JSON, LAYOUT, LAYOUT_LABEL
+from bot.runner.prepare import EXPORT_JSON, LAYOUT, LAYOUT_LABEL, SCRIPTS
 from bot.runner.process import BuildLog
 from bot.templates import Artifact
 
@@ -116,6 +125,7 @@ def _export(
         user = builder_labels.get(s2i.ASSEMBLE_USER, "1001")
         labels = image_labels(spec, builder, builder_labels.get(s2i.DESTINATION))
         env: dict[str, str] = prepared["env"]
+        _complete(layer, io, workdir.parent / SCRIPTS, prepared.get("scripts_dir", ""), user, log)
         if spec.runtime is None:
             with log.step(f"append the application layer to {builder} as {spec.output}"):
                 log.line(f"{layer.stat().st_size} bytes, uncompressed")
@@ -147,6 +157,27 @@ def _export(
         manifest = crane.manifest(f"{spec.image}@{digest}")
     blobs = [manifest.get("config", {}), *manifest.get("layers", [])]
     return digest, sum(int(blob.get("size", 0)) for blob in blobs)
+
+
+def _complete(
+    layer: Path, io: Path, scripts: Path, scripts_dir: str, user: str, log: BuildLog
+) -> None:
+    """Whiteouts for what assemble deleted, and the repository's s2i scripts, into the
+    layer (bot/runner/app_layer.py complete_layer)."""
+    before, after = (
+        (io / name).read_text().splitlines() if (io / name).is_file() else []
+        for name in (BEFORE, AFTER)
+    )
+    deleted = deleted_paths(before, after)
+    if deleted:
+        shown = ", ".join(f"/{path}" for path in deleted[:10])
+        more = f" and {len(deleted) - 10} more" if len(deleted) > 10 else ""
+        log.line(f"assemble deleted {shown}{more}: whiteouts in the application layer")
+    files = {p.name: p.read_bytes() for p in sorted(scripts.iterdir())} if scripts_dir else {}
+    if files:
+        log.line(f"the repository's .s2i/bin scripts go to {scripts_dir}: {', '.join(files)}")
+    uid = int(user.split(":", 1)[0]) if user.split(":", 1)[0].isdigit() else 1001
+    complete_layer(layer, deleted=deleted, scripts_dir=scripts_dir, scripts=files, uid=uid)
 
 
 def _scripts(labels: Mapping[str, str]) -> str:

@@ -5,9 +5,15 @@ for an incremental build the previous image's application layer (one blob, not t
 
 As s2i does (https://github.com/openshift/source-to-image/blob/master/docs/cli.md#s2i-build):
 the context directory's content becomes src; `.s2iignore` globs are left out; the
-repository's `.s2i/bin/<script>` runs instead of the image's; `.s2i/environment` holds
-`NAME=value` lines for assemble's environment and the image's, the build's env (.s2i.yaml)
-taking precedence.
+repository's `.s2i/bin/<script>` runs instead of the image's and goes into the image in
+`<destination>/scripts` (s2i's `COPY upload/scripts`), its `run` the image's command (without
+a runtime image, whose own `run` is the command then, as in the buildah path);
+`.s2i/environment` holds `NAME=value` lines for assemble's environment and the image's, the
+build's env (.s2i.yaml) taking precedence.
+
+Build secrets (bot/build_secrets.py): the pod mounts the named keys at /run/secrets in this
+container and in the builder's; this step reads them only to write the masks of the
+builder's log (bot/runner/secret_masks.py sed_script) into the in-memory masks volume.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.build_result import BuildResult
+from bot.build_secrets import MOUNT_DIR
 from bot.build_spec import BuildSpec
 from bot.runner import s2i
 from bot.runner.app_layer import (
@@ -29,19 +36,25 @@ from bot.runner.app_layer import (
     DEFAULT_APP_DIRS,
     DESTINATION_DIR,
     IO_DIR,
+    MASKS,
+    MASKS_DIR,
     PREVIOUS_LAYER,
     assemble_env,
 )
 from bot.runner.crane import Crane, repository_of
 from bot.runner.credentials import Credentials, PrivateFiles
 from bot.runner.dockerfile import scripts_dir_from_url
-from bot.runner.errors import BuildFailure
+from bot.runner.errors import BuildError, BuildFailure
 from bot.runner.pipeline import RunnerOptions, ended, fetch, refuse_unsafe_values
 from bot.runner.process import BuildLog
+from bot.runner.secret_masks import secret_file_values, sed_script
 from bot.runner.source_tree import context_dir, refuse_escaping_symlinks
 from bot.safe_values import env_name_problem, env_value_problem
 
 EXPORT_JSON = "export.json"
+# Beside export.json: the repository's .s2i/bin scripts the export puts into the image.
+SCRIPTS = "scripts"
+S2I_SCRIPTS = ("assemble", "run", "save-artifacts", "usage")
 # The label the export puts on every image it writes: its last layer is the application
 # layer, so an incremental build may restore from it.
 LAYOUT_LABEL = "io.s2i-bot.layout"
@@ -54,6 +67,8 @@ class Paths:
 
     destination: Path = Path(DESTINATION_DIR)
     io: Path = Path(IO_DIR)
+    build_secrets: Path = Path(MOUNT_DIR)
+    masks: Path = Path(MASKS_DIR)
 
 
 def run_prepare(
@@ -131,8 +146,10 @@ def _prepare(
     for name, path in scripts.items():
         if path.startswith(destination):
             log.line(f"the repository's .s2i/bin/{name} runs instead of the image's")
+    overrides = _copy_overrides(src / ".s2i" / "bin", workdir.parent / SCRIPTS)
     env = build_env(src / ".s2i" / "environment", spec.env)
     app_dirs = labels.get(APP_DIRS_LABEL, " ".join(DEFAULT_APP_DIRS)).split()
+    secret_env = mask_build_secrets(spec, paths, [destination, *app_dirs], log)
     artifacts = [a.source for a in spec.runtime.artifacts] if spec.runtime else []
     (paths.io / ASSEMBLE_ENV).write_text(
         assemble_env(
@@ -142,18 +159,69 @@ def _prepare(
             app_dirs=app_dirs,
             artifacts=artifacts,
             env=env,
+            secret_env=secret_env,
         )
     )
+    # s2i's `CMD <destination>/scripts/run` for the repository's own run; with a runtime
+    # image, the runtime's run (bot/runner/dockerfile.py runtime_stage).
+    own_run = "run" in overrides and spec.runtime is None
     export = {
         "env": env,
-        # The repository's own run script is in src, which is not exported: the image's.
-        "run": runtime_run or f"{image_scripts}/run",
+        "run": runtime_run
+        or (f"{destination}/{SCRIPTS}/run" if own_run else f"{image_scripts}/run"),
+        "scripts_dir": f"{destination}/{SCRIPTS}" if overrides and spec.runtime is None else "",
         "incremental_previous": previous,
     }
     # Beside the workdir, in the runner's own volume: the builder's container cannot change it.
     (workdir.parent / EXPORT_JSON).write_text(json.dumps(export))
     log.line("the builder image's assemble runs next, in its own container")
     return "", 0
+
+
+def _copy_overrides(bin_dir: Path, target: Path) -> list[str]:
+    """The repository's s2i scripts (`.s2i/bin/<script>` of the copied source) into target,
+    for the export to put into the image as s2i does; their names."""
+    names = [n for n in S2I_SCRIPTS if (bin_dir / n).is_file() and not (bin_dir / n).is_symlink()]
+    if names:
+        target.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            shutil.copyfile(bin_dir / name, target / name)
+            # Executable, as s2i installs them (pkg/scripts/install.go: chmod 0755).
+            (bin_dir / name).chmod(0o755)
+    return names
+
+
+def mask_build_secrets(
+    spec: BuildSpec, paths: Paths, exported: list[str], log: BuildLog
+) -> dict[str, str]:
+    """Each build secret the spec names, checked to be mounted, its masks written for the
+    builder's log; returns the variables assemble gets (name -> the file's path)."""
+    if not spec.secrets:
+        return {}
+    mount = MOUNT_DIR.rstrip("/")
+    for path in exported:
+        inside = path.rstrip("/")
+        if inside == mount or mount.startswith(inside + "/") or inside.startswith(mount + "/"):
+            raise BuildFailure(
+                f"the builder image exports {path}, where build secrets are mounted ({mount}): "
+                "they would end in the image; build it with kubernetes.layout: buildah"
+            )
+    values: list[str] = []
+    for use in spec.secrets:
+        file = paths.build_secrets / use.name
+        if not file.is_file():
+            raise BuildError(
+                f"build secret '{use.name}' did not reach the runner: is it still in the "
+                "bot's build_secrets, and its Kubernetes Secret in the build namespace?"
+            )
+        for value in secret_file_values(file.read_bytes()):
+            log.add_secret(value)
+            values.append(value)
+        log.line(f"build secret {use.name}: mounted at {use.target} while assemble runs"
+                 + (f" (${use.env})" if use.env else ""))  # fmt: skip
+    paths.masks.mkdir(parents=True, exist_ok=True)
+    (paths.masks / MASKS).write_bytes(sed_script(values))
+    return {use.env: use.target for use in spec.secrets if use.env}
 
 
 def _scripts_dir(labels: Mapping[str, str], image: str) -> str:
@@ -181,17 +249,24 @@ def copy_source(context: Path, src: Path) -> None:
 
 
 def _s2iignore(context: Path) -> set[str]:
-    """The paths .s2iignore's globs match (s2i: one glob per line, relative to the root,
-    `#` comments; s2i's `!` exceptions are not supported and such lines are skipped)."""
+    """The paths .s2iignore's globs match, as s2i reads it (pkg/ignore/ignore.go): one glob
+    per line, relative to the root, `#` comments, in order; `!<glob>` takes the paths it
+    matches out of those the lines above named (a path inside an ignored directory stays
+    ignored with it), and a later line may name them again."""
     file = context / ".s2iignore"
     if not file.is_file():
         return set()
     found: set[str] = set()
     for line in file.read_text(errors="replace").splitlines():
-        pattern = line.strip().lstrip("/")
-        if not pattern or pattern.startswith(("#", "!")) or ".." in pattern.split("/"):
+        pattern = line.strip()
+        if pattern.startswith("#"):
             continue
-        found |= {p.relative_to(context).as_posix() for p in context.glob(pattern)}
+        keep = pattern.startswith("!")
+        pattern = pattern.removeprefix("!").lstrip("/")
+        if not pattern or ".." in pattern.split("/"):
+            continue
+        matched = {p.relative_to(context).as_posix() for p in context.glob(pattern)}
+        found = found - matched if keep else found | matched
     return found
 
 

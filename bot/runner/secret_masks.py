@@ -19,6 +19,7 @@ import base64
 import binascii
 import math
 import re
+from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
 # Shorter encoded fragments would mask ordinary words in the log.
@@ -110,3 +111,24 @@ def secret_file_values(content: bytes) -> list[str]:
             if len(candidate) >= MIN_VALUE and candidate not in found:
                 found.append(candidate)
     return found
+
+
+# Characters GNU sed's basic regular expressions give a meaning, and its `s` delimiter.
+_SED_SPECIAL = frozenset("\\/.*[]^$")
+
+
+def sed_script(secrets: Iterable[str]) -> bytes:
+    """A GNU sed script masking each secret in every form secret_forms knows, longest first
+    (as BuildLog.mask does), for a container that has no Python: the unprivileged Job
+    layout's builder (bot/runner/app_layer.py MASKING_SCRIPT). Lines are masked one by one,
+    so a form that spans lines (a whole multi-line file) is left out, as in BuildLog."""
+    forms: set[str] = set()
+    for secret in secrets:
+        forms |= secret_forms(secret)
+    lines = []
+    for form in sorted(forms, key=lambda f: (-len(f), f)):
+        if not form or "\n" in form or "\r" in form:
+            continue
+        escaped = "".join(f"\\{c}" if c in _SED_SPECIAL else c for c in form)
+        lines.append(f"s/{escaped}/***/g\n")
+    return "".join(lines).encode()

@@ -24,7 +24,7 @@ from tests.fakes.github import FakeGitHub, FakeRepo
 from tests.support import kube_cluster
 from tests.support.bot_process import BotProcess
 from tests.support.deliveries import push_main
-from tests.support.kube_cluster import Cluster, StartKubeBot, build_selector
+from tests.support.kube_cluster import BUILDAH, Cluster, StartKubeBot, build_selector
 from tests.support.names import unique
 from tests.support.outcomes import final_status, log_of
 from tests.support.testenv import ProvisionedEnv
@@ -174,7 +174,7 @@ def test_an_endless_build_as_a_job_times_out_at_its_deadline(
     github: FakeGitHub, start_kube_bot: StartKubeBot, testenv: ProvisionedEnv,
     cluster: Cluster, build_namespace: str,
 ) -> None:  # fmt: skip
-    bot = start_kube_bot()
+    bot = start_kube_bot(kubernetes=BUILDAH)
     repo, _, sha = node_repo(github, testenv, "echo building forever && sleep 86400",
                              "    timeout: 5\n")  # fmt: skip
     push_main(github, bot, repo.full_name, sha)

@@ -1,7 +1,8 @@
 """The attacks of test_build_isolation.py on the Kubernetes executor: each build a Job running
-the runner image (buildah, chroot isolation) on the real cluster of scripts/cluster.sh, the
-Secrets mounted into the pod. Judged from outside as there: the status or the build's reason,
-the log, every file of the pushed image, and the Jobs the cluster holds."""
+the runner image (the `buildah` layout, asked for: buildah, chroot isolation) on the real
+cluster of scripts/cluster.sh, the Secrets mounted into the pod. Judged from outside as
+there: the status or the build's reason, the log, every file of the pushed image, and the
+Jobs the cluster holds."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from tests.support.hostile_builds import (
     printing_assemble,
 )
 from tests.support.images import image_exists
-from tests.support.kube_cluster import Cluster, StartKubeBot, build_selector
+from tests.support.kube_cluster import BUILDAH, Cluster, StartKubeBot, build_selector
 from tests.support.outcomes import build_of, final_status, log_of
 from tests.support.testenv import ProvisionedEnv
 
@@ -41,7 +42,7 @@ def test_a_context_leaving_the_checkout_fails_the_config_and_no_job_is_made(
     github: FakeGitHub, start_kube_bot: StartKubeBot, testenv: ProvisionedEnv,
     cluster: Cluster, build_namespace: str, tmp_path: Path, context: str,
 ) -> None:  # fmt: skip
-    bot = start_kube_bot()
+    bot = start_kube_bot(kubernetes=BUILDAH)
     repo, image, sha = hostile_repo(
         github, testenv, tmp_path / "work", "kube-traversal", SITE, context=context
     )
@@ -60,7 +61,7 @@ def test_a_symlink_escaping_the_checkout_fails_the_job_naming_the_link(
     github: FakeGitHub, start_kube_bot: StartKubeBot, testenv: ProvisionedEnv,
     cluster: Cluster, build_namespace: str, tmp_path: Path, target: str,
 ) -> None:  # fmt: skip
-    bot = start_kube_bot()
+    bot = start_kube_bot(kubernetes=BUILDAH)
     repo, image, sha = hostile_repo(
         github, testenv, tmp_path / "work", "kube-symlink", SITE,
         symlinks={"public/leak": target}, context="public",
@@ -81,7 +82,7 @@ def test_a_symlink_escaping_the_checkout_fails_the_job_naming_the_link(
 def test_a_job_printing_its_secrets_base64_shows_only_masks_in_the_log(
     github: FakeGitHub, start_kube_bot: StartKubeBot, testenv: ProvisionedEnv, tmp_path: Path
 ) -> None:
-    bot = start_kube_bot()
+    bot = start_kube_bot(kubernetes=BUILDAH)
     repo, _, sha = hostile_repo(
         github, testenv, tmp_path / "work", "kube-printer",
         SITE | {".s2i/bin/assemble": printing_assemble(testenv)},
@@ -100,7 +101,7 @@ def test_a_job_printing_its_secrets_base64_shows_only_masks_in_the_log(
 def test_an_assemble_in_a_job_hunting_for_the_mounted_secrets_finds_none(
     github: FakeGitHub, start_kube_bot: StartKubeBot, testenv: ProvisionedEnv, tmp_path: Path
 ) -> None:
-    bot = start_kube_bot()
+    bot = start_kube_bot(kubernetes=BUILDAH)
     repo, image, sha = hostile_repo(
         github,
         testenv,

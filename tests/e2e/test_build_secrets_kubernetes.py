@@ -1,4 +1,5 @@
-"""Build secrets in a Kubernetes Job (the buildah layout): the build secret is a key of a
+"""Build secrets in a Kubernetes Job of the buildah layout (asked for; the unprivileged
+layout's are in test_kubernetes_unprivileged.py): the build secret is a key of a
 Secret in the build namespace, projected as a file beside the registry auth, never an env of
 the Job; the runner mounts it on assemble alone. The Node.js sample installs its private
 package and no layer, no log and no Job spec holds the token.
@@ -44,6 +45,7 @@ def test_a_job_mounts_only_the_named_secret_key_and_the_image_keeps_nothing(
         registry_auth_file=str(testenv.auth_file(tmp_path)),
         executor="kubernetes",
         kubernetes={
+            "layout": "buildah",
             "kubeconfig": cluster.kubeconfig, "build_namespace": build_namespace,
             "runner_image": RUNNER_IMAGE, "runner_image_pull_policy": "Always",
             "registry_secret": REGISTRY_SECRET, "host_network": True,

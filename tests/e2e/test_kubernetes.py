@@ -1,6 +1,8 @@
 """End to end on the Kubernetes executor, on the real single-node cluster of
 scripts/cluster.sh: a signed GitHub push -> a Job running the runner image (buildah) -> the
-real registry -> commit statuses on the (fake) GitHub.
+real registry -> commit statuses on the (fake) GitHub. The `buildah` Job layout, asked for
+(kubernetes.layout; the default `unprivileged` one is test_kubernetes_unprivileged.py's),
+except where the layout plays no part (an API server that does not answer).
 
 The build pods use the node's network (`host_network: true`): the registry and the fake
 GitHub listen on the host's loopback, which a pod in its own network namespace cannot reach.
@@ -23,7 +25,7 @@ from tests.support.bot_process import free_port
 from tests.support.deliveries import push_main
 from tests.support.forges import GitHubHarness
 from tests.support.images import skopeo_inspect
-from tests.support.kube_cluster import Cluster, StartKubeBot, build_selector
+from tests.support.kube_cluster import BUILDAH, Cluster, StartKubeBot, build_selector
 from tests.support.outcomes import build_of, delivery, final_status, log_of
 from tests.support.testenv import ProvisionedEnv
 from tests.support.wait import wait_until
@@ -40,7 +42,7 @@ def test_a_push_builds_in_a_job_and_the_status_has_the_registry_digest(
     testenv: ProvisionedEnv,
     cluster: Cluster, build_namespace: str,
 ) -> None:  # fmt: skip
-    bot = start_kube_bot()
+    bot = start_kube_bot(kubernetes=BUILDAH)
     repo, image, sha = app_repo(github_forge, testenv.registry, "kube", app_files("go-hello"))
     push_main(github, bot, repo, sha)
 
@@ -70,7 +72,7 @@ def test_a_compile_error_in_a_job_fails_the_status_with_the_compiler_in_the_log(
     github: FakeGitHub, github_forge: GitHubHarness, start_kube_bot: StartKubeBot,
     testenv: ProvisionedEnv,
 ) -> None:  # fmt: skip
-    bot = start_kube_bot()
+    bot = start_kube_bot(kubernetes=BUILDAH)
     main = (APPS / "go-hello" / "main.go").read_text().replace("greet.Hello(", "greet.Helo(")
     files = app_files("go-hello") | {"main.go": main}
     repo, _, sha = app_repo(github_forge, testenv.registry, "kube-broken", files)
@@ -91,7 +93,7 @@ def test_a_bot_killed_or_stopped_mid_build_adopts_its_job_after_a_restart(
     testenv: ProvisionedEnv,
     cluster: Cluster, build_namespace: str, stop: signal.Signals,
 ) -> None:  # fmt: skip
-    bot = start_kube_bot()
+    bot = start_kube_bot(kubernetes=BUILDAH)
     name = f"kube-{stop.name.lower()}"
     repo, image, sha = app_repo(github_forge, testenv.registry, name, app_files("go-hello"))
     push_main(github, bot, repo, sha)
@@ -119,7 +121,7 @@ def test_a_superseded_build_deletes_its_job_and_pod(
     testenv: ProvisionedEnv,
     cluster: Cluster, build_namespace: str,
 ) -> None:  # fmt: skip
-    bot = start_kube_bot()
+    bot = start_kube_bot(kubernetes=BUILDAH)
     repo, _, first = app_repo(github_forge, testenv.registry, "kube-cancel", app_files("go-hello"))
     push_main(github, bot, repo, first)
     wait_until(

@@ -4,11 +4,14 @@ containers fetch the source (runner image) and run the builder image's assemble 
 non-root user, then crane appends the one application layer in the real registry -> the
 image runs and answers HTTP.
 
-The build pods use the node's network (`host_network: true`), as in test_kubernetes.py.
+The first test's pods use the node's network (`host_network: true`), as in
+test_kubernetes.py; the others run in a namespace enforcing the `restricted` Pod Security
+Standard, their pods in networks of their own (loopback relays to the registry and forge).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 from pathlib import Path
@@ -17,14 +20,16 @@ import httpx
 import pytest
 
 from tests.fakes.github import FakeGitHub
+from tests.fakes.package_servers import GREETING, PackageServers
 from tests.support import b2i, kube_cluster
 from tests.support.apps import APPS, app_files, app_repo, s2i_yaml
 from tests.support.deliveries import push_main
 from tests.support.forges import GitHubHarness
-from tests.support.images import diff_ids, running, skopeo_inspect
+from tests.support.images import diff_ids, image_exists, running, skopeo_inspect
 from tests.support.kube_cluster import Cluster, StartKubeBot, build_selector
 from tests.support.names import unique
-from tests.support.outcomes import final_status, log_of
+from tests.support.outcomes import build_of, final_status, log_of
+from tests.support.private_builds import assert_no_secret_anywhere, project_npmrc, push_app
 from tests.support.testenv import ProvisionedEnv
 from tests.support.wait import wait_until
 
@@ -33,6 +38,7 @@ cluster = kube_cluster.cluster
 build_namespace = kube_cluster.build_namespace
 restricted_build_namespace = kube_cluster.restricted_build_namespace
 pod_relays = kube_cluster.pod_relays
+pod_package_servers = kube_cluster.pod_package_servers
 start_kube_bot = kube_cluster.start_kube_bot
 UNPRIVILEGED = {"layout": "unprivileged"}
 
@@ -253,3 +259,121 @@ def test_a_release_asset_becomes_a_running_image_built_unprivileged(
     assert layers[:-1] == diff_ids(testenv, testenv.images["binary"])
     with running(testenv, f"{image}@{digest}") as url:
         assert "Hello from a prebuilt binary" in httpx.get(url, timeout=10).text
+
+
+NPM_SECRET = {"npmrc": {"kubernetes_secret": "npm-registry", "repositories": ["acme/*"],
+                        "env": "NPM_CONFIG_USERCONFIG"}}  # fmt: skip
+# The repository's assemble prints the secret, plainly and encoded, before the builder's own
+# assemble runs: the log must show only masks.
+PRINTING_ASSEMBLE = """#!/bin/sh
+set -e
+echo "---> printing the build secret"
+cat "$NPM_CONFIG_USERCONFIG"
+base64 -w0 "$NPM_CONFIG_USERCONFIG"; echo
+exec /usr/libexec/s2i/assemble
+"""
+
+
+def test_a_private_package_installs_with_the_build_secret_which_no_layer_or_log_holds(
+    github: FakeGitHub, start_kube_bot: StartKubeBot, testenv: ProvisionedEnv, tmp_path: Path,
+    cluster: Cluster, restricted_build_namespace: str, pod_relays: list[str],
+    pod_package_servers: PackageServers,
+) -> None:  # fmt: skip
+    servers, namespace = pod_package_servers, restricted_build_namespace
+    npmrc = tmp_path / "npmrc"
+    npmrc.write_text(servers.npmrc())
+    cluster.kubectl_run("-n", namespace, "create", "secret", "generic", "npm-registry",
+                        f"--from-file=npmrc={npmrc}")  # fmt: skip
+    kubernetes = UNPRIVILEGED | {"host_network": False, "loopback_relays": pod_relays}
+    bot = start_kube_bot(kubernetes=kubernetes, build_secrets=NPM_SECRET)
+    extra = project_npmrc(servers) | {".s2i/bin/assemble": PRINTING_ASSEMBLE}
+    repo, image, sha = push_app(github, bot, testenv, tmp_path / "work", "node-private",
+                                "nodejs", ["npmrc"], extra)  # fmt: skip
+
+    status = final_status(github, repo, sha)
+    log = log_of(status)
+    assert status.state == "success", log
+    assert servers.served["npm"] == 1
+    assert ("build secret npmrc: mounted at /run/secrets/npmrc while assemble runs "
+            "($NPM_CONFIG_USERCONFIG)") in log  # fmt: skip
+    # What assemble printed of it is masked, in the log the bot followed from the builder.
+    assert "---> printing the build secret" in log and "_authToken=***" in log
+    files = assert_no_secret_anywhere(testenv, servers, f"{image}:main", log)
+    installed = [p for p in files if p.endswith("node_modules/@s2ibot-private/greeting/index.js")]
+    assert installed and GREETING.encode() in files[installed[0]]
+    assert not [p for p in files if "run/secrets/" in p]
+    # The builder's image plus one layer; the Secret is a mount of assemble's (and of
+    # prepare's, which masks), not of export's, and no value of it is in the Job.
+    digest = status.description.split()[0]
+    layers = diff_ids(testenv, f"{image}@{digest}")
+    assert layers[:-1] == diff_ids(testenv, testenv.images["nodejs"])
+    (job,) = cluster.objects(namespace, "jobs", build_selector(1))
+    assert servers.npm_token not in json.dumps(job)
+    (pod,) = cluster.objects(namespace, "pods", build_selector(1))
+    mounts = {c["name"]: {m["name"] for m in c["volumeMounts"]}
+              for c in pod["spec"]["initContainers"] + pod["spec"]["containers"]}  # fmt: skip
+    assert "build-secrets" in mounts["assemble"] and "build-secrets" not in mounts["export"]
+
+
+def test_without_the_build_secret_the_private_package_is_refused_and_nothing_is_pushed(
+    github: FakeGitHub, start_kube_bot: StartKubeBot, testenv: ProvisionedEnv, tmp_path: Path,
+    cluster: Cluster, restricted_build_namespace: str, pod_relays: list[str],
+    pod_package_servers: PackageServers,
+) -> None:  # fmt: skip
+    servers = pod_package_servers
+    kubernetes = UNPRIVILEGED | {"host_network": False, "loopback_relays": pod_relays}
+    bot = start_kube_bot(kubernetes=kubernetes, build_secrets=NPM_SECRET)
+    repo, image, sha = push_app(github, bot, testenv, tmp_path / "work", "node-private",
+                                "nodejs", [], project_npmrc(servers))  # fmt: skip
+
+    status = final_status(github, repo, sha)
+    assert status.state == "failure", log_of(status)
+    reason = str(build_of(status)["reason"])
+    # npm's words for the registry's 401, named by the failing script (bot/failure_reason.py)
+    assert reason.startswith("assemble failed: Unable to authenticate"), reason
+    assert servers.refused["npm"] >= 1 and servers.served["npm"] == 0
+    assert not image_exists(testenv, f"{image}:main")
+    (pod,) = cluster.objects(restricted_build_namespace, "pods", build_selector(1))
+    assert "build-secrets" not in {v["name"] for v in pod["spec"]["volumes"]}
+
+
+# The repository's own scripts (s2i: .s2i/bin overrides the image's): assemble deletes a file
+# of the builder image below the application directories, run serves a page saying whether
+# the image still has it.
+DELETING_ASSEMBLE = """#!/bin/sh
+set -e
+rm /opt/app-root/venv/bin/activate.csh
+exec /usr/libexec/s2i/assemble
+"""
+OWN_RUN = """#!/bin/sh
+mkdir -p /tmp/www
+if [ -e /opt/app-root/venv/bin/activate.csh ]; then echo "activate.csh is here"
+else echo "activate.csh is gone"; fi >/tmp/www/index.html
+echo "served by the repository's own run" >>/tmp/www/index.html
+exec python3 -m http.server 8080 -d /tmp/www
+"""
+
+
+def test_what_assemble_deletes_is_gone_from_the_image_and_the_repositorys_run_is_its_command(
+    github: FakeGitHub, start_kube_bot: StartKubeBot, testenv: ProvisionedEnv, tmp_path: Path,
+    restricted_build_namespace: str, pod_relays: list[str],
+) -> None:  # fmt: skip
+    kubernetes = UNPRIVILEGED | {"host_network": False, "loopback_relays": pod_relays}
+    bot = start_kube_bot(kubernetes=kubernetes)
+    extra = {".s2i/bin/assemble": DELETING_ASSEMBLE, ".s2i/bin/run": OWN_RUN}
+    repo, image, sha = push_app(github, bot, testenv, tmp_path / "work", "python-hello",
+                                "python", [], extra)  # fmt: skip
+
+    status = final_status(github, repo, sha)
+    log = log_of(status)
+    assert status.state == "success", log
+    assert "assemble deleted /opt/app-root/venv/bin/activate.csh: whiteouts" in log
+    digest = status.description.split()[0]
+    layers = diff_ids(testenv, f"{image}@{digest}")
+    assert layers[:-1] == diff_ids(testenv, testenv.images["python"])
+    # As s2i builds it: the repository's scripts in <destination>/scripts, run the command.
+    config = skopeo_inspect(testenv, f"{image}@{digest}", "--config")["config"]
+    assert config["Cmd"] == ["/tmp/scripts/run"], config
+    with running(testenv, f"{image}@{digest}") as url:
+        page = httpx.get(url, timeout=10).text
+    assert page == "activate.csh is gone\nserved by the repository's own run\n", page

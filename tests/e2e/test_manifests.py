@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.settings import KubernetesSettings
 from tests.support.bot_process import REPO_ROOT
 from tests.support.names import unique
 from tests.support.testenv import STATE, ProvisionedEnv
@@ -128,6 +129,19 @@ def test_build_pods_take_no_connection_and_reach_neither_the_api_server_nor_the_
     assert peer["namespaceSelector"]["matchLabels"] == {
         "kubernetes.io/metadata.name": "kube-system"
     }
+
+
+def test_the_build_namespace_enforces_the_restricted_standard_the_default_layouts_pods_pass() -> (
+    None
+):
+    namespace = yaml.safe_load((MANIFESTS / "builds" / "namespace.yaml").read_text())
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    config = yaml.safe_load((MANIFESTS / "base" / "config" / "bot.yaml").read_text())
+    kubernetes = KubernetesSettings.model_validate(config["kubernetes"])
+    assert kubernetes.layout == "unprivileged" and kubernetes.host_network is False
+    # The test overlay's builds use the node's network: there the namespace admits them.
+    overlay = (MANIFESTS / "overlays" / "test" / "builds" / "kustomization.yaml").read_text()
+    assert "pod-security.kubernetes.io~1enforce" in overlay and "value: privileged" in overlay
 
 
 @pytest.mark.e2e

@@ -123,6 +123,11 @@ class PackageServers(ServedApp):
 
     # -- the secret files a build gets, and what a repository's own files name -----------
 
+    def reached_at(self, url: str) -> None:
+        """Builds reach this server at `url` (a relay's that forwards here): the files and
+        packuments it hands out name that address from now on."""
+        self.url = url
+
     @property
     def host(self) -> str:
         return self.url.removeprefix("http://")

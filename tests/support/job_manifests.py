@@ -33,8 +33,11 @@ SPEC = BuildSpec(
     image="registry.example.com/acme/hello-world",
     tags=("main", "0123456"),
 )
-DEFAULTS = KubernetesSettings()
+# The buildah layout's Job with every other setting at its default (the default layout,
+# `unprivileged`, is tests/unit/executors/test_unprivileged_pod.py's).
+DEFAULTS = KubernetesSettings(layout="buildah")
 TEST_CLUSTER = KubernetesSettings(
+    layout="buildah",
     build_namespace="s2i-bot-e2e",
     runner_image="127.0.0.1:5000/s2i-bot/runner:latest",
     runner_image_pull_policy="Always",

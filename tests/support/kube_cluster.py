@@ -9,12 +9,14 @@ GitHub listen on the host's loopback, which a pod in its own network namespace c
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import ipaddress
 import json
 import os
 import subprocess
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ import pytest
 
 from bot.runner.loopback_relay import relays
 from tests.fakes.github import FakeGitHub
+from tests.fakes.package_servers import PackageServers
 from tests.support.bot_process import REPO_ROOT, BotFactory, BotProcess, free_port
 from tests.support.names import unique
 from tests.support.testenv import STATE, ProvisionedEnv
@@ -33,9 +36,35 @@ from tests.support.wait import wait_until
 RUNNER_TAG = "wt-" + hashlib.sha256(str(REPO_ROOT).encode()).hexdigest()[:12]
 RUNNER_IMAGE = f"127.0.0.1:5000/s2i-bot/runner:{RUNNER_TAG}"
 REGISTRY_SECRET = "registry"
-# The node's address on the CNI bridge (the gateway of scripts/cluster.sh's POD_CIDR): where a
-# pod with a network namespace of its own reaches the node.
-NODE_ADDRESS = "10.244.0.1"
+# The Job layout of tests about the buildah one (kubernetes.layout; the default is
+# `unprivileged`): its log lines, its pod, its attacks.
+BUILDAH = {"layout": "buildah"}
+
+
+def cluster_info() -> dict[str, Any]:
+    """What scripts/cluster.sh wrote about the cluster that is up."""
+    info: dict[str, Any] = json.loads((STATE / "cluster" / "cluster.json").read_text())
+    return info
+
+
+def node_address(info: Mapping[str, Any]) -> str:
+    """The node's address on the CNI bridge, where a pod with a network namespace of its own
+    reaches the node: the gateway of the cluster's pod CIDR, which the bridge plugin's
+    host-local IPAM makes the range's first address (scripts/cluster.sh, `isGateway`)."""
+    return str(ipaddress.ip_network(str(info["pod_cidr"]))[1])
+
+
+@contextlib.contextmanager
+def node_relays(addresses: list[str], node: str) -> Iterator[list[str]]:
+    """Each loopback address (host:port) forwarded from a free port of the node's bridge
+    address; yields the kubernetes.loopback_relays that serve them in a pod."""
+    forwards, in_pod = [], []
+    for address in addresses:
+        port = free_port(node)
+        forwards.append(f"{node}:{port}={address}")
+        in_pod.append(f"{address}={node}:{port}")
+    with relays(forwards):
+        yield in_pod
 
 
 @dataclass(frozen=True)
@@ -43,6 +72,7 @@ class Cluster:
     kubeconfig: str
     kubectl: str
     server: str
+    node_address: str  # node_address()
 
     def kubectl_run(self, *args: str, check: bool = True) -> str:
         return subprocess.run(
@@ -70,8 +100,8 @@ def cluster(testenv: ProvisionedEnv) -> Cluster:
             env=os.environ | {"S2I_DEV_RUNNER_TAG": RUNNER_TAG},
         )  # fmt: skip
         assert result.returncode == 0, f"{script} failed:\n{result.stdout}\n{result.stderr}"
-    info = json.loads((STATE / "cluster" / "cluster.json").read_text())
-    return Cluster(info["kubeconfig"], info["kubectl"], info["server"])
+    info = cluster_info()
+    return Cluster(info["kubeconfig"], info["kubectl"], info["server"], node_address(info))
 
 
 @pytest.fixture
@@ -107,21 +137,31 @@ def restricted_build_namespace(cluster: Cluster, build_namespace: str) -> str:
 
 
 @pytest.fixture
-def pod_relays(github: FakeGitHub, testenv: ProvisionedEnv) -> Iterator[list[str]]:
+def pod_relays(
+    github: FakeGitHub, testenv: ProvisionedEnv, cluster: Cluster
+) -> Iterator[list[str]]:
     """For build pods without the node's network (`restricted` refuses hostNetwork): the
     registry and the fake GitHub, which listen on the node's loopback, forwarded from ports
-    of NODE_ADDRESS here; the kubernetes.loopback_relays that serve them in the pod under
-    their loopback addresses."""
+    of the node's bridge address here; the kubernetes.loopback_relays that serve them in
+    the pod under their loopback addresses."""
     # The fake GitHub as `localhost`: its asset storage is named so (on the same port), and
     # in the pod that name is 127.0.0.1 and ::1.
     served = [testenv.registry, f"localhost:{urllib.parse.urlsplit(github.url).port}"]
-    forwards, in_pod = [], []
-    for address in served:
-        port = free_port(NODE_ADDRESS)
-        forwards.append(f"{NODE_ADDRESS}:{port}={address}")
-        in_pod.append(f"{address}={NODE_ADDRESS}:{port}")
-    with relays(forwards):
+    with node_relays(served, cluster.node_address) as in_pod:
         yield in_pod
+
+
+@pytest.fixture
+def pod_package_servers(cluster: Cluster) -> Iterator[PackageServers]:
+    """The private package servers (tests/fakes/package_servers.py) as a build pod's own
+    containers reach them, the builder's assemble among them (no loopback relay runs there):
+    at a port of the node's bridge address that forwards to them, which the secret files and
+    packuments they hand out name."""
+    with PackageServers() as servers:
+        port = free_port(cluster.node_address)
+        with relays([f"{cluster.node_address}:{port}={servers.host}"]):
+            servers.reached_at(f"http://{cluster.node_address}:{port}")
+            yield servers
 
 
 StartKubeBot = Callable[..., BotProcess]

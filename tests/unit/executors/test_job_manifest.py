@@ -145,7 +145,7 @@ def test_the_jobs_deadline_is_the_builds_timeout_capped_by_max_build_seconds(
 
 
 def test_builds_run_in_the_build_namespace_never_the_bots() -> None:
-    settings = KubernetesSettings(namespace="ci")
+    settings = KubernetesSettings(namespace="ci", layout="buildah")
     assert settings.build_namespace == "ci-builds"
     assert render_job(42, SPEC, settings=settings)["metadata"]["namespace"] == "ci-builds"
     assert render_secret(42, SPEC, "t", settings=settings)["metadata"]["namespace"] == "ci-builds"

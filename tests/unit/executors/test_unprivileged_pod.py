@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 
+from bot.build_secrets import SecretUse
 from bot.executors.job_manifest import SECRETS_DIR, SIGNING_SECRETS, SPEC_ENV, render_job
 from bot.executors.resolved_builder import ResolvedBuilder, UnusableBuilder
 from bot.executors.unprivileged_pod import CONTAINERS
-from bot.runner.app_layer import ASSEMBLE_SCRIPT
+from bot.runner.app_layer import ASSEMBLE_SCRIPT, MASKING_SCRIPT, MASKS_DIR
+from bot.settings import KubernetesSettings
 from tests.support.job_manifests import SPEC, TEST_CLUSTER, check_manifest
 
 DIGEST = "sha256:" + "ab" * 32
@@ -171,3 +173,54 @@ def test_without_signing_no_key_volume_and_no_signing_tools() -> None:
     pod = pod_of(render_job(42, SPEC, settings=UNPRIVILEGED, builder=BUILDER))
     assert SIGNING_SECRETS not in {v["name"] for v in pod["volumes"]}
     assert "--cosign" not in pod["containers"][0]["args"]
+
+
+def test_build_secrets_are_mounted_in_assemble_and_prepare_only_and_the_builders_log_masked() -> (
+    None
+):
+    spec = SPEC.model_copy(
+        update={"secrets": (SecretUse(name="npmrc", env="NPM_CONFIG_USERCONFIG"),
+                            SecretUse(name="pip-conf"))}
+    )  # fmt: skip
+    secrets = {"npmrc": "npm-registry", "pip-conf": "pip/pip.conf", "unused": "other"}
+    job = render_job(42, spec, settings=UNPRIVILEGED, builder=BUILDER, build_secrets=secrets)
+    pod = pod_of(job)
+    prepare, assemble = pod["initContainers"]
+    (export,) = pod["containers"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "build-secrets"]
+    assert volume["projected"] == {
+        "defaultMode": 0o440,
+        "sources": [
+            {"secret": {"name": "npm-registry", "items": [{"key": "npmrc", "path": "npmrc"}],
+                        "optional": True}},
+            {"secret": {"name": "pip", "items": [{"key": "pip.conf", "path": "pip-conf"}],
+                        "optional": True}},
+        ],
+    }  # fmt: skip
+    mount = {"name": "build-secrets", "mountPath": "/run/secrets", "readOnly": True}
+    assert mount in assemble["volumeMounts"] and mount in prepare["volumeMounts"]
+    assert "build-secrets" not in {m["name"] for m in export["volumeMounts"]}
+    # The builder's output goes through the masks prepare wrote (in memory, read-only there).
+    assert assemble["command"] == ["/bin/sh", "-c", MASKING_SCRIPT, "sh", ASSEMBLE_SCRIPT]
+    assert {"name": "masks", "mountPath": MASKS_DIR, "readOnly": True} in assemble["volumeMounts"]
+    (masks,) = [v for v in pod["volumes"] if v["name"] == "masks"]
+    assert masks["emptyDir"]["medium"] == "Memory"
+    # No registry or git credential in the builder's container, no secret as an env value.
+    assert "secrets" not in {m["name"] for m in assemble["volumeMounts"]}
+    assert "env" not in assemble
+    test_every_container_passes_the_restricted_pod_security_standard()
+
+
+def test_without_build_secrets_the_builder_has_neither_their_mount_nor_the_masks() -> None:
+    pod = pod_of(render_job(42, SPEC, settings=UNPRIVILEGED, builder=BUILDER,
+                            build_secrets={"npmrc": "npm-registry"}))  # fmt: skip
+    assert not {"build-secrets", "masks"} & {v["name"] for v in pod["volumes"]}
+    for container in pod["initContainers"] + pod["containers"]:
+        assert not {"build-secrets", "masks"} & {m["name"] for m in container["volumeMounts"]}
+
+
+def test_the_unprivileged_layout_is_the_default_and_buildah_an_option() -> None:
+    assert KubernetesSettings().layout == "unprivileged"
+    assert KubernetesSettings(layout="buildah").layout == "buildah"
+    with pytest.raises(ValueError, match="resolved builder"):
+        render_job(42, SPEC, settings=KubernetesSettings())
