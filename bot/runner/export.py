@@ -29,7 +29,7 @@ from bot.runner.app_layer import (
     deleted_paths,
     relative,
 )
-from bot.runner.crane import Crane
+from bot.runner.crane import Crane, repository_of
 from bot.runner.credentials import Credentials, PrivateFiles
 from bot.runner.errors import BuildError
 from bot.runner.pipeline import Bases, RunnerOptions, ended, prove
@@ -50,20 +50,25 @@ def run_export(
         log.add_secret(secret)
     private = PrivateFiles(credentials, options.private_dir)
     try:
+        # The digests it is built on, for the base-image watch (bot/base_images.py) and the
+        # provenance: the builder's the pod ran, the runtime's the export resolved.
+        bases = Bases(builder=builder.partition("@")[2] or None)
 
         def body() -> tuple[str, int]:
-            digest, size = _export(spec, private, workdir, log, options, builder=builder, io=io)
-            prove_pushed(spec, digest, credentials, private, log, options, builder=builder)
+            digest, size = _export(
+                spec, private, workdir, log, options, builder=builder, io=io, bases=bases
+            )
+            prove_pushed(spec, digest, bases, credentials, private, log, options)
             return digest, size
 
-        return ended(log, body, spec, started)
+        return ended(log, body, spec, started, bases)
     finally:
         private.close()
 
 
 def prove_pushed(
-    spec: BuildSpec, digest: str, credentials: Credentials, private: PrivateFiles,
-    log: BuildLog, options: RunnerOptions, *, builder: str,
+    spec: BuildSpec, digest: str, bases: Bases, credentials: Credentials,
+    private: PrivateFiles, log: BuildLog, options: RunnerOptions,
 ) -> None:  # fmt: skip
     """When the Job brought the operator's cosign key (only to this container): sign the
     pushed image and attach its SBOM and provenance, as the `buildah` layout's runner does
@@ -72,11 +77,6 @@ def prove_pushed(
         if key_file is None:
             return
         with private.registry_auth() as authfile:
-            bases = Bases(builder=builder.partition("@")[2] or None)  # the ref the pod ran
-            if spec.runtime is not None:  # crane mutated it by tag: its digest now
-                bases.runtime = Crane(authfile, options.insecure_registries).digest(
-                    spec.runtime.image
-                )
             prove(spec, digest, bases, key_file, credentials, authfile, log, options)
 
 
@@ -111,7 +111,7 @@ def mutate_args(
 
 def _export(
     spec: BuildSpec, private: PrivateFiles, workdir: Path, log: BuildLog,
-    options: RunnerOptions, *, builder: str, io: Path,
+    options: RunnerOptions, *, builder: str, io: Path, bases: Bases,
 ) -> tuple[str, int]:  # fmt: skip
     workdir.mkdir(parents=True, exist_ok=True)
     prepared: dict[str, Any] = json.loads((workdir.parent / EXPORT_JSON).read_text())
@@ -134,14 +134,18 @@ def _export(
                     labels=labels, tag=spec.output,
                 ), log)  # fmt: skip
         else:
+            # By digest, resolved once: the image is built on what bases.runtime records,
+            # whatever the tag names by the time crane reads it.
+            bases.runtime = crane.digest(spec.runtime.image)
+            runtime = f"{repository_of(spec.runtime.image)}@{bases.runtime}"
             runtime_layer = workdir / "runtime-layer.tar"
             with log.step(f"copy the artifacts onto {spec.runtime.image} as {spec.output}"):
                 count = runtime_layer_from(
                     io / ARTIFACTS, spec.runtime.artifacts, runtime_layer, user=user
                 )
                 log.line(f"{count} paths, {runtime_layer.stat().st_size} bytes uncompressed")
-                out = crane.run(spec.runtime.image, mutate_args(
-                    spec.runtime.image, layer=runtime_layer, run=prepared["run"], user=user,
+                out = crane.run(runtime, mutate_args(
+                    runtime, layer=runtime_layer, run=prepared["run"], user=user,
                     env=env, labels=labels, tag=spec.output,
                 ), log)  # fmt: skip
             if spec.incremental:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from tests.support.apps import app_files, app_repo
 from tests.support.deliveries import push_main
 from tests.support.forges import GitHubHarness
 from tests.support.image_files import image_files, secrets_in
-from tests.support.kube_cluster import Cluster, StartKubeBot, build_selector
+from tests.support.kube_cluster import BUILDAH, Cluster, StartKubeBot, build_selector
 from tests.support.outcomes import final_status, log_of
 from tests.support.signed_images import KeyPair, assert_signed_and_proven, key_pair
 from tests.support.testenv import ProvisionedEnv
@@ -37,12 +38,12 @@ start_kube_bot = kube_cluster.start_kube_bot
 
 def signed_build(
     github: FakeGitHub, github_forge: GitHubHarness, start_kube_bot: StartKubeBot,
-    testenv: ProvisionedEnv, tmp_path: Path, name: str, kubernetes: dict[str, object],
+    testenv: ProvisionedEnv, tmp_path: Path, name: str, kubernetes: Mapping[str, object],
 ) -> tuple[KeyPair, str, str, str, str]:  # fmt: skip
     """A go-hello push built as a Job by a bot that signs: (keys, pushed image by digest,
     commit, the bot's URL, the build log)."""
     keys = key_pair(testenv, tmp_path / "keys")
-    bot = start_kube_bot(kubernetes=kubernetes, signing=keys.settings())
+    bot = start_kube_bot(kubernetes=dict(kubernetes), signing=keys.settings())
     repo, image, sha = app_repo(github_forge, testenv.registry, name, app_files("go-hello"))
     push_main(github, bot, repo, sha)
     status = final_status(github_forge, repo, sha)
@@ -101,7 +102,7 @@ def test_a_buildah_job_signs_and_proves_its_image(
     testenv: ProvisionedEnv, tmp_path: Path, cluster: Cluster, build_namespace: str,
 ) -> None:  # fmt: skip
     keys, pushed, sha, bot_url, log = signed_build(
-        github, github_forge, start_kube_bot, testenv, tmp_path, "kube-signed-b", {}
+        github, github_forge, start_kube_bot, testenv, tmp_path, "kube-signed-b", BUILDAH
     )
     assert re.search(r"==> build \S+ with buildah", log), log
     assert_signed_and_proven(

@@ -66,6 +66,11 @@ def test_a_go_app_is_the_runtime_images_layers_plus_one_built_by_non_root_contai
     # assemble ran in the builder image (by digest) as its assemble user; no buildah.
     assert "STEP 2/2: RUN /usr/libexec/s2i/assemble (as uid 1001)" in log, log
     assert "buildah" not in log
+    # What it was built on (the base-image watch compares these): the builder the pod ran,
+    # the runtime the export resolved.
+    build = build_of(status)
+    for key, base in (("builder_digest", "go"), ("runtime_digest", "go-runtime")):
+        assert build[key] == skopeo_inspect(testenv, testenv.images[base])["Digest"], key
     (pod,) = cluster.objects(build_namespace, "pods", build_selector(1))
     (assemble,) = [c for c in pod["spec"]["initContainers"] if c["name"] == "assemble"]
     assert re.fullmatch(r"127\.0\.0\.1:5000/s2i-bot/go@sha256:[0-9a-f]{64}", assemble["image"])
