@@ -25,11 +25,13 @@ Credentials are mounted in the runner's containers only, never in the builder's.
 from __future__ import annotations
 
 import copy
+import json
 from typing import TYPE_CHECKING, Any
 
 from bot.build_spec import BuildSpec
 from bot.executors.resolved_builder import ResolvedBuilder
-from bot.runner.app_layer import ASSEMBLE_SCRIPT, DESTINATION_DIR, IO_DIR
+from bot.runner import s2i
+from bot.runner.app_layer import APP_DIRS_LABEL, ASSEMBLE_SCRIPT, DESTINATION_DIR, IO_DIR
 from bot.settings import KubernetesSettings
 
 if TYPE_CHECKING:
@@ -39,6 +41,8 @@ PREPARE = "prepare"
 ASSEMBLE = "assemble"
 EXPORT = "export"
 CONTAINERS = (PREPARE, ASSEMBLE, EXPORT)  # in the order they run
+# The builder's labels the prepare step reads (bot/runner/prepare.py).
+PREPARE_LABELS = (s2i.SCRIPTS_URL, s2i.DESTINATION, s2i.ASSEMBLE_USER, APP_DIRS_LABEL)
 
 
 def restricted_security(*, read_only_root: bool) -> dict[str, Any]:
@@ -107,7 +111,13 @@ def render_pod(
         f'printf %s "${common.SPEC_ENV}" >{common.WORKSPACE}/spec.json'
         ' && exec python3 -m bot.runner "$@"'
     )
-    prepare_args = ["--destination", builder.destination]
+    # The labels prepare reads, as the bot read them with the digest: one registry request
+    # fewer in the pod (the digest's labels cannot differ from what the bot read).
+    s2i_labels = {k: v for k, v in builder.labels.items() if k in PREPARE_LABELS}
+    prepare_args = [
+        "--destination", builder.destination,
+        "--builder-labels", json.dumps(s2i_labels, sort_keys=True),
+    ]  # fmt: skip
     if artifact_policy is not None:
         prepare_args += artifact_policy.argv()
     assemble = {

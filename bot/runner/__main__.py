@@ -13,6 +13,7 @@ HOME in the workdir, so neither it nor a tool it starts holds anything else of i
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import traceback
@@ -47,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--step", choices=["build", "prepare", "export"], default="build")
     parser.add_argument("--builder", default="", help="the builder's digest reference")
     parser.add_argument("--destination", default="/tmp", help="the builder's s2i destination")
+    # JSON {label: value}: the builder's s2i labels as the bot read them when it resolved the
+    # digest (bot/executors/resolved_builder.py); prepare then does not ask the registry.
+    parser.add_argument("--builder-labels", type=json.loads, default=None)
     # LISTEN=TARGET: a loopback address of the build served from another (loopback_relay.py)
     parser.add_argument("--relay", action="append", default=[])
     # Signing (bot/runner/supply_chain.py), when the credentials hold a cosign key.
@@ -91,7 +95,7 @@ def _run_step(
     if args.step == "prepare":
         return run_prepare(
             spec, args.secrets, args.workdir, log, options,
-            builder=args.builder, destination=args.destination,
+            builder=args.builder, destination=args.destination, builder_labels=args.builder_labels,
         )  # fmt: skip
     if args.step == "export":
         return run_export(spec, args.secrets, args.workdir, log, options, builder=args.builder)

@@ -5,6 +5,7 @@ builder resolution it runs (bot/executors/resolved_builder.py): a golden file, a
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -127,3 +128,15 @@ def test_a_builder_that_breaks_the_contract_is_refused_saying_why(
 ) -> None:
     with pytest.raises(UnusableBuilder, match=message):
         ResolvedBuilder.from_config("b/go:1", DIGEST, {"config": {"Labels": labels}})
+
+
+def test_prepare_gets_the_builders_s2i_labels_as_the_bot_read_them_with_the_digest() -> None:
+    builder = ResolvedBuilder.from_config(
+        "127.0.0.1:5000/s2i-bot/go:latest", DIGEST,
+        {"config": {"Labels": LABELS | {"maintainer": "someone", "io.s2i-bot.application-dirs":
+                                         "/opt/app-root"}}},
+    )  # fmt: skip
+    pod = pod_of(render_job(42, SPEC, settings=UNPRIVILEGED, builder=builder))
+    args = pod["initContainers"][0]["args"]
+    passed = json.loads(args[args.index("--builder-labels") + 1])
+    assert passed == LABELS | {"io.s2i-bot.application-dirs": "/opt/app-root"}
