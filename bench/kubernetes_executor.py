@@ -317,6 +317,9 @@ def main() -> None:
     kubectl(cluster, "create", "namespace", namespace)
     try:
         auth = env.auth_file(work)
+        # By digest: the node may hold an older image of this worktree's tag
+        # (imagePullPolicy IfNotPresent), the build must run the one images.sh just built.
+        runner = f"{RUNNER_IMAGE.rsplit(':', 1)[0]}@{crane(env, work, 'digest', RUNNER_IMAGE)}"
         kubectl(
             cluster, "-n", namespace, "create", "secret", "generic", "registry",
             "--type=kubernetes.io/dockerconfigjson", f"--from-file=.dockerconfigjson={auth}",
@@ -342,7 +345,7 @@ def main() -> None:
             }  # fmt: skip
             kube_settings = {
                 "kubeconfig": cluster["kubeconfig"], "build_namespace": namespace,
-                "runner_image": RUNNER_IMAGE, "registry_secret": "registry",
+                "runner_image": runner, "registry_secret": "registry",
                 "host_network": True, "image_cache_host_path": args.image_cache,
                 "layout": args.layout,
             }  # fmt: skip
