@@ -24,7 +24,7 @@ from tests.support.forges import GitHubHarness
 from tests.support.images import diff_ids, running, skopeo_inspect
 from tests.support.kube_cluster import Cluster, StartKubeBot, build_selector
 from tests.support.names import unique
-from tests.support.outcomes import final_status, log_of
+from tests.support.outcomes import build_of, final_status, log_of
 from tests.support.testenv import ProvisionedEnv
 from tests.support.wait import wait_until
 
@@ -85,6 +85,10 @@ def test_under_the_restricted_pod_security_standard_a_build_is_admitted_and_push
     assert skopeo_inspect(testenv, f"{image}:main")["Digest"] == digest
     (pod,) = cluster.objects(restricted_build_namespace, "pods", build_selector(1))
     assert "hostNetwork" not in pod["spec"]
+    # The build records the builder digest its pod ran: what the base image watch compares.
+    (assemble,) = [c for c in pod["spec"]["initContainers"] if c["name"] == "assemble"]
+    assert f"@{build_of(status)['builder_digest']}" in assemble["image"]
+    assert skopeo_inspect(testenv, testenv.images["go"])["Digest"] in assemble["image"]
     with running(testenv, f"{image}@{digest}") as url:
         assert "Hello" in httpx.get(url, timeout=10).text
 
