@@ -31,7 +31,13 @@ from typing import TYPE_CHECKING, Any
 from bot.build_spec import BuildSpec
 from bot.executors.resolved_builder import ResolvedBuilder
 from bot.runner import s2i
-from bot.runner.app_layer import APP_DIRS_LABEL, ASSEMBLE_SCRIPT, DESTINATION_DIR, IO_DIR
+from bot.runner.app_layer import (
+    APP_DIRS_LABEL,
+    ASSEMBLE_SCRIPT,
+    BUILDER_LABELS_ENV,
+    DESTINATION_DIR,
+    IO_DIR,
+)
 from bot.settings import KubernetesSettings
 
 if TYPE_CHECKING:
@@ -87,7 +93,16 @@ def render_pod(
             "imagePullPolicy": settings.runner_image_pull_policy,
             "command": ["sh", "-c", script, "bot.runner"],
             "args": args,
-            "env": [{"name": common.SPEC_ENV, "value": spec.model_dump_json()}],
+            "env": [
+                {"name": common.SPEC_ENV, "value": spec.model_dump_json()},
+                # The labels prepare reads, as the bot read them with the digest: one
+                # registry request fewer in the pod (they are the digest's).
+                *(
+                    [{"name": BUILDER_LABELS_ENV, "value": json.dumps(s2i_labels, sort_keys=True)}]
+                    if step == "prepare"
+                    else []
+                ),
+            ],
             "workingDir": common.WORKSPACE,
             "resources": copy.deepcopy(settings.resources),
             "terminationMessagePath": common.TERMINATION_LOG,
@@ -107,17 +122,12 @@ def render_pod(
             ],
         }
 
+    s2i_labels = {k: v for k, v in builder.labels.items() if k in PREPARE_LABELS}
     script = (
         f'printf %s "${common.SPEC_ENV}" >{common.WORKSPACE}/spec.json'
         ' && exec python3 -m bot.runner "$@"'
     )
-    # The labels prepare reads, as the bot read them with the digest: one registry request
-    # fewer in the pod (the digest's labels cannot differ from what the bot read).
-    s2i_labels = {k: v for k, v in builder.labels.items() if k in PREPARE_LABELS}
-    prepare_args = [
-        "--destination", builder.destination,
-        "--builder-labels", json.dumps(s2i_labels, sort_keys=True),
-    ]  # fmt: skip
+    prepare_args = ["--destination", builder.destination]
     if artifact_policy is not None:
         prepare_args += artifact_policy.argv()
     assemble = {

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from bot.build_result import EXIT_CODES, BuildResult
 from bot.build_spec import BuildSpec
+from bot.runner.app_layer import BUILDER_LABELS_ENV
 from bot.runner.artifact import DEFAULT_MAX_BYTES, ArtifactPolicy
 from bot.runner.environment import minimal_env
 from bot.runner.export import run_export
@@ -48,9 +49,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--step", choices=["build", "prepare", "export"], default="build")
     parser.add_argument("--builder", default="", help="the builder's digest reference")
     parser.add_argument("--destination", default="/tmp", help="the builder's s2i destination")
-    # JSON {label: value}: the builder's s2i labels as the bot read them when it resolved the
-    # digest (bot/executors/resolved_builder.py); prepare then does not ask the registry.
-    parser.add_argument("--builder-labels", type=json.loads, default=None)
     # LISTEN=TARGET: a loopback address of the build served from another (loopback_relay.py)
     parser.add_argument("--relay", action="append", default=[])
     # Signing (bot/runner/supply_chain.py), when the credentials hold a cosign key.
@@ -69,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         SupplyChainTools(args.syft, args.cosign), args.builder_id,
     )  # fmt: skip
     log = BuildLog(sys.stdout)
+    # Read before the environment is narrowed to the allow-list below.
+    labels = os.environ.get(BUILDER_LABELS_ENV)
+    args.builder_labels = json.loads(labels) if labels and args.step == "prepare" else None
     args.workdir.mkdir(parents=True, exist_ok=True)
     home = args.workdir / "home"
     home.mkdir(mode=0o700, exist_ok=True)

@@ -13,7 +13,7 @@ import pytest
 from bot.executors.job_manifest import SPEC_ENV, render_job
 from bot.executors.resolved_builder import ResolvedBuilder, UnusableBuilder
 from bot.executors.unprivileged_pod import CONTAINERS
-from bot.runner.app_layer import ASSEMBLE_SCRIPT
+from bot.runner.app_layer import ASSEMBLE_SCRIPT, BUILDER_LABELS_ENV
 from tests.support.job_manifests import SPEC, TEST_CLUSTER, check_manifest
 
 DIGEST = "sha256:" + "ab" * 32
@@ -137,6 +137,7 @@ def test_prepare_gets_the_builders_s2i_labels_as_the_bot_read_them_with_the_dige
                                          "/opt/app-root"}}},
     )  # fmt: skip
     pod = pod_of(render_job(42, SPEC, settings=UNPRIVILEGED, builder=builder))
-    args = pod["initContainers"][0]["args"]
-    passed = json.loads(args[args.index("--builder-labels") + 1])
-    assert passed == LABELS | {"io.s2i-bot.application-dirs": "/opt/app-root"}
+    prepare, _, export = pod["initContainers"] + pod["containers"]
+    (passed,) = [e["value"] for e in prepare["env"] if e["name"] == BUILDER_LABELS_ENV]
+    assert json.loads(passed) == LABELS | {"io.s2i-bot.application-dirs": "/opt/app-root"}
+    assert BUILDER_LABELS_ENV not in {e["name"] for e in export["env"]}
