@@ -8,10 +8,19 @@ with a fresh one-line change and pushes it to each bot, alternating, and measure
   - kubernetes: signed push -> the build's pod Running (polled with kubectl);
   - both: signed push -> success status (the whole build).
 
-It prints the medians and the ratio kubernetes / local.
+It prints the medians and the ratio kubernetes / local, and for each round when (from the
+push) the API showed the Job, its pod, the pod scheduled and its first container running
+(a watch, so no polling interval adds to them).
+
+With --cold, first one build whose builder image the node does not have (the first build on
+a node): a copy of the Go builder under a bench-only repository, flattened into one layer of
+its own (a copy keeping the digest would keep the layers the node already has, so the
+kubelet would pull nothing but the manifest), removed from the node's containerd (only
+that copy: other builds on the node keep theirs) and built by a third bot whose
+builder_registry is that repository's. It prints that build's times and the kubelet's pull.
 
     .venv/bin/python -m bench.kubernetes_executor [--rounds 3] [--image-cache DIR]
-        [--layout unprivileged|buildah] [--restricted]
+        [--layout unprivileged|buildah] [--restricted] [--cold]
 
 With --image-cache DIR (a node directory), Job pods keep buildah's images between builds.
 """
@@ -22,6 +31,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import statistics
@@ -36,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from kubernetes import client, config, watch
 
 from bot.runner.loopback_relay import relays
 from tests.fakes.github import FakeGitHub, FakeRepo
@@ -56,20 +67,141 @@ def kubectl(cluster: dict[str, Any], *args: str) -> str:
     ).stdout  # fmt: skip
 
 
-def pod_running(cluster: dict[str, Any], namespace: str, build_id: int) -> bool:
-    out = kubectl(
-        cluster, "-n", namespace, "get", "pods", "-o", "json",
-        "-l", f"app.kubernetes.io/managed-by=s2i-bot,s2i-bot/build-id={build_id}",
-    )  # fmt: skip
-    # The unprivileged layout's pod is Pending while its init containers run: it runs as
-    # soon as the first of them does.
-    return any(
-        p["status"].get("phase") in ("Running", "Succeeded")
-        or any(
-            {"running", "terminated"} & (s.get("state") or {}).keys()
-            for s in p["status"].get("initContainerStatuses") or []
+class PodWatch:
+    """The build pods of the namespace as the API's watch reports them, each moment taken on
+    arrival (the API's own timestamps are whole seconds; a kubectl poll adds its own start):
+    when the Job, its pod, the pod's scheduling and its first container appeared."""
+
+    def __init__(self, cluster: dict[str, Any], namespace: str) -> None:
+        configuration = client.Configuration()
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=cluster["kubeconfig"], client_configuration=configuration
         )
-        for p in json.loads(out)["items"]
+        self._api = client.ApiClient(configuration)
+        self._namespace = namespace
+        self._seen: dict[tuple[int, str], float] = {}
+        self._pods: dict[int, str] = {}  # build id -> its pod's name
+        self._forgotten: set[str] = set()  # uids of the objects of builds before forget()
+        self._uids: set[str] = set()
+        self._changed = threading.Condition()
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._follow, args=(kind,), daemon=True)
+            for kind in ("job", "pod")
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _follow(self, kind: str) -> None:
+        list_fn: Any
+        if kind == "job":
+            list_fn = client.BatchV1Api(self._api).list_namespaced_job
+        else:
+            list_fn = client.CoreV1Api(self._api).list_namespaced_pod
+        while not self._stop.is_set():
+            w = watch.Watch()  # type: ignore[no-untyped-call]
+            with contextlib.suppress(Exception):
+                for event in w.stream(  # type: ignore[no-untyped-call]
+                    list_fn, self._namespace, label_selector=MANAGED, timeout_seconds=30
+                ):
+                    self._record(kind, self._api.sanitize_for_serialization(event["object"]))  # type: ignore[no-untyped-call]
+                    if self._stop.is_set():
+                        break
+
+    def _record(self, kind: str, obj: dict[str, Any]) -> None:
+        now = time.monotonic()
+        build = int(obj["metadata"]["labels"][BUILD_ID])
+        uid = obj["metadata"]["uid"]
+        moments = [f"{kind} created"]
+        if kind == "pod":
+            status = obj.get("status") or {}
+            if (obj.get("spec") or {}).get("nodeName"):
+                moments.append("pod scheduled")
+            # The unprivileged layout's pod is Pending while its init containers run: it
+            # runs as soon as the first of them does.
+            statuses = (status.get("initContainerStatuses") or []) + (
+                status.get("containerStatuses") or []
+            )
+            if status.get("phase") in ("Running", "Succeeded") or any(
+                {"running", "terminated"} & (s.get("state") or {}).keys() for s in statuses
+            ):
+                moments.append("pod running")
+        with self._changed:
+            if uid in self._forgotten:
+                return
+            self._uids.add(uid)
+            if kind == "pod":
+                self._pods[build] = obj["metadata"]["name"]
+            for moment in moments:
+                self._seen.setdefault((build, moment), now)
+            self._changed.notify_all()
+
+    def when(self, build_id: int, moment: str) -> float | None:
+        return self._seen.get((build_id, moment))
+
+    def pod(self, build_id: int) -> str | None:
+        return self._pods.get(build_id)
+
+    def forget(self) -> None:
+        """Before another bot's builds, numbered from 1 again: what the watch still says
+        about the objects seen so far (their deletion) is not about those builds."""
+        with self._changed:
+            self._forgotten |= self._uids
+            self._seen.clear()
+            self._pods.clear()
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+MOMENTS = ("job created", "pod created", "pod scheduled", "pod running")
+
+
+MANAGED = "app.kubernetes.io/managed-by=s2i-bot"
+BUILD_ID = "s2i-bot/build-id"
+
+
+CONTAINERD_TIME = re.compile(r'^time="(?P<at>[0-9T:.-]+?)(?P<frac>\.[0-9]+)?Z"')
+
+
+def node_timeline(pod: str | None, pushed_at: float) -> str:
+    """Where the node's time went between the API's pod and its first container running,
+    from the kubelet's and containerd's logs of the dev cluster (scripts/cluster.sh): the
+    kubelet's first word about the pod (its volumes), the sandbox (pause container and
+    CNI), the first container started; seconds from the push (wall clock)."""
+    if pod is None:
+        return "(no pod seen)"
+    logs = STATE / "cluster" / "logs"
+    found: dict[str, float] = {}
+    kubelet = (logs / "kubelet.daemon.log").read_text(errors="replace").splitlines()
+    for line in kubelet:
+        if 'pod="' in line and f'/{pod}"' in line and "VerifyControllerAttachedVolume" in line:
+            # I1130 16:57:35.264502 ...: the kubelet logs local time without a date.
+            clock = line.split()[1]
+            day = datetime.fromtimestamp(pushed_at).date().isoformat()
+            found.setdefault(
+                "kubelet volumes", datetime.fromisoformat(f"{day}T{clock}").timestamp()
+            )
+    sandbox = container = ""
+    for line in (logs / "containerd.daemon.log").read_text(errors="replace").splitlines():
+        match = CONTAINERD_TIME.match(line)
+        if match is None:
+            continue
+        at = datetime.fromisoformat(match["at"] + (match["frac"] or "")[:7] + "+00:00").timestamp()
+        if f"PodSandboxMetadata{{Name:{pod}," in line:
+            if "returns sandbox id" in line:
+                sandbox = line.split('returns sandbox id \\"')[1].split('\\"')[0]
+                found.setdefault("sandbox ready", at)
+            else:
+                found.setdefault("sandbox start", at)
+        elif (
+            sandbox and f'within sandbox \\"{sandbox}\\"' in line and "returns container id" in line
+        ):
+            container = container or line.split('returns container id \\"')[1].split('\\"')[0]
+        elif container and f'StartContainer for \\"{container}\\" returns' in line:
+            found.setdefault("first container started", at)
+    return "node: " + ", ".join(
+        f"{what} {at - pushed_at:.2f}s" for what, at in sorted(found.items(), key=lambda i: i[1])
     )
 
 
@@ -112,10 +244,10 @@ def node_relays(addresses: list[str]) -> Iterator[list[str]]:
 
 def push_and_time(
     github: FakeGitHub, bot: BotProcess, repo: FakeRepo, image: str, nonce: str,
-    running: Any = None,
-) -> tuple[float, float | None]:  # fmt: skip
-    """Commit the sample (changed by nonce), push it; seconds to the success status and
-    (when `running` is given) to the moment running() first held."""
+    wall: list[float] | None = None,
+) -> tuple[float, float]:  # fmt: skip
+    """Commit the sample (changed by nonce), push it; the moment of the push (monotonic)
+    and the seconds to the success status."""
     main = app_files("go-hello")["main.go"]
     assert isinstance(main, bytes)
     config = (
@@ -128,29 +260,28 @@ def push_and_time(
     sha = repo.commit(files, nonce)
     body = json.dumps(push_payload(repo, ref="refs/heads/main", before=ZERO_SHA, after=sha))
     headers = github_headers("push", body.encode(), WEBHOOK_SECRET)
-    started: list[float] = []
-    done = threading.Event()
-
-    def poll() -> None:
-        while not done.is_set() and not started:
-            if running():
-                started.append(time.monotonic())
-            time.sleep(0.05)
-
+    wall = wall if wall is not None else []
     start = time.monotonic()
+    wall[:] = [time.time()]
     httpx.post(f"{bot.url}/webhooks/github", content=body, headers=headers).raise_for_status()
-    poller = threading.Thread(target=poll, daemon=True) if running else None
-    if poller:
-        poller.start()
-
     status = final_status(GitHubHarness(github, GITHUB_TOKEN), repo.full_name, sha)
     elapsed = time.monotonic() - start
-    done.set()
-    if poller:
-        poller.join()
     if status.state != "success":
         raise SystemExit(f"the build failed: {status}")
-    return elapsed, (started[0] - start if started else None)
+    return start, elapsed
+
+
+def moments(pods: PodWatch, build_id: int, start: float) -> dict[str, float]:
+    """Seconds from the push to each moment of MOMENTS the watch saw."""
+    found = {}
+    for moment in MOMENTS:
+        if (at := pods.when(build_id, moment)) is not None:
+            found[moment] = at - start
+    return found
+
+
+def shown(found: dict[str, float]) -> str:
+    return ", ".join(f"{moment} {seconds:.2f}s" for moment, seconds in found.items())
 
 
 def main() -> None:
@@ -163,6 +294,10 @@ def main() -> None:
     parser.add_argument(
         "--layout", choices=["unprivileged", "buildah"], default="unprivileged",
         help="kubernetes.layout of the Job builds",
+    )  # fmt: skip
+    parser.add_argument(
+        "--cold", action="store_true",
+        help="first a build whose builder image the node does not have (a bench-only copy)",
     )  # fmt: skip
     parser.add_argument(
         "--restricted", action="store_true",
@@ -183,6 +318,9 @@ def main() -> None:
     kubectl(cluster, "create", "namespace", namespace)
     try:
         auth = env.auth_file(work)
+        # By digest: the node may hold an older image of this worktree's tag
+        # (imagePullPolicy IfNotPresent), the build must run the one images.sh just built.
+        runner = f"{RUNNER_IMAGE.rsplit(':', 1)[0]}@{crane(env, work, 'digest', RUNNER_IMAGE)}"
         kubectl(
             cluster, "-n", namespace, "create", "secret", "generic", "registry",
             "--type=kubernetes.io/dockerconfigjson", f"--from-file=.dockerconfigjson={auth}",
@@ -197,7 +335,9 @@ def main() -> None:
                 cluster, "label", "namespace", namespace,
                 "pod-security.kubernetes.io/enforce=restricted",
             )  # fmt: skip
+        pods = PodWatch(cluster, namespace)
         with FakeGitHub(GITHUB_TOKEN) as github, contextlib.ExitStack() as stack:
+            stack.callback(pods.close)
             common: dict[str, Any] = {
                 "github": {"api_url": github.api_url, "token": GITHUB_TOKEN,
                            "webhook_secret": WEBHOOK_SECRET},
@@ -206,7 +346,7 @@ def main() -> None:
             }  # fmt: skip
             kube_settings = {
                 "kubeconfig": cluster["kubeconfig"], "build_namespace": namespace,
-                "runner_image": RUNNER_IMAGE, "registry_secret": "registry",
+                "runner_image": runner, "registry_secret": "registry",
                 "host_network": True, "image_cache_host_path": args.image_cache,
                 "layout": args.layout,
             }  # fmt: skip
@@ -223,7 +363,10 @@ def main() -> None:
                 work / "kube", common | {"executor": "kubernetes", "kubernetes": kube_settings}
             ).start()
             try:
-                run(env, github, local, kube, cluster, namespace, args.rounds)
+                if args.cold:
+                    cold(env, github, common | {"executor": "kubernetes",
+                         "kubernetes": kube_settings}, work, cluster, namespace, pods)  # fmt: skip
+                run(env, github, local, kube, cluster, namespace, args.rounds, pods)
             finally:
                 local.stop()
                 kube.stop()
@@ -235,9 +378,104 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+COLD_REGISTRY = "s2i-bot-bench-cold"  # below the registry: the cold bot's builder_registry
+FLATTENED_FROM = "io.s2i-bot.bench.flattened-from"
+
+
+def crane(env: ProvisionedEnv, work: Path, *args: str) -> str:
+    config_dir = work / "crane"
+    config_dir.mkdir(exist_ok=True)
+    shutil.copyfile(env.auth_file(work), config_dir / "config.json")
+    crane_bin = json.loads((STATE / "testenv.json").read_text())["crane"]
+    return subprocess.run(
+        [crane_bin, *args, "--insecure"], check=True, capture_output=True, text=True,
+        env=os.environ | {"DOCKER_CONFIG": str(config_dir)},
+    ).stdout.strip()  # fmt: skip
+
+
+def cold_builder(env: ProvisionedEnv, work: Path) -> str:
+    """The bench-only flattened copy of the Go builder (made again when the builder has
+    changed) and the runtime image beside it (a plain copy: the registry serves it, the
+    kubelet never pulls it); the copy's `repository@digest`."""
+    source = env.images["go"]
+    target = f"{env.registry}/{COLD_REGISTRY}/s2i-bot/go:latest"
+    source_digest = crane(env, work, "digest", source)
+    try:
+        labels = json.loads(crane(env, work, "config", target))["config"].get("Labels") or {}
+    except subprocess.CalledProcessError:
+        labels = {}
+    if labels.get(FLATTENED_FROM) != source_digest:
+        print(f"flattening {source} into {target} (once per builder digest)", flush=True)
+        crane(env, work, "flatten", source, "-t", f"{target}-flat")
+        crane(env, work, "mutate", f"{target}-flat", "-t", target,
+              "--label", f"{FLATTENED_FROM}={source_digest}")  # fmt: skip
+    runtime = env.images["go-runtime"]
+    crane(env, work, "copy", runtime, f"{env.registry}/{COLD_REGISTRY}/s2i-bot/go-runtime:latest")
+    return f"{target.rsplit(':', 1)[0]}@{crane(env, work, 'digest', target)}"
+
+
+def forget_on_node(env: ProvisionedEnv, work: Path, image: str) -> None:
+    """Remove image (`repository@digest`) from the node's containerd: its names and the
+    image id the kubelet knows it by; its layers, which nothing else has, go with them."""
+    repository = image.split("@", 1)[0]
+    config_digest = json.loads(crane(env, work, "manifest", image))["config"]["digest"]
+    ctr = ["ctr", "--address", str(STATE / "cluster" / "containerd" / "containerd.sock"),
+           "-n", "k8s.io"]  # fmt: skip
+    names = subprocess.run(
+        [*ctr, "images", "ls", "-q"], check=True, capture_output=True, text=True
+    ).stdout.split()
+    ours = [n for n in names if n.startswith((f"{repository}@", f"{repository}:"))]
+    ours += [n for n in names if n == config_digest]
+    if ours:
+        subprocess.run([*ctr, "images", "rm", "--sync", *ours], check=True, capture_output=True)
+
+
+def pulls(cluster: dict[str, Any], namespace: str) -> list[str]:
+    """The kubelet's messages about pulling images in the namespace (Pulled events)."""
+    out = kubectl(cluster, "-n", namespace, "get", "events", "-o", "json",
+                  "--field-selector", "reason=Pulled")  # fmt: skip
+    return [e.get("message", "") for e in json.loads(out)["items"]]
+
+
+def cold(
+    env: ProvisionedEnv, github: FakeGitHub, settings: dict[str, Any], work: Path,
+    cluster: dict[str, Any], namespace: str, pods: PodWatch,
+) -> None:  # fmt: skip
+    builder = cold_builder(env, work)
+    forget_on_node(env, work, builder)
+    (work / "cold").mkdir()
+    bot = BotProcess(
+        work / "cold", settings | {"builder_registry": f"{env.registry}/{COLD_REGISTRY}"}
+    ).start()
+    try:
+        repo = github.create_repo(unique("bench/k8s-cold"))
+        start, elapsed = push_and_time(
+            github, bot, repo, f"{env.registry}/{repo.full_name}", f"cold-{time.time_ns()}"
+        )
+        found = moments(pods, 1, start)
+        timeline = pod_timeline(cluster, namespace, 1)
+    finally:
+        bot.stop()
+    pulled = [m for m in pulls(cluster, namespace) if COLD_REGISTRY in m]
+    # The next bot numbers its builds from 1 again: its Job must not meet this one.
+    kubectl(cluster, "-n", namespace, "delete", "jobs", "--all", "--cascade=foreground",
+            "--wait=true")  # fmt: skip
+    pods.forget()
+    print(f"first build on the node (builder {builder} not on it):", flush=True)
+    print(f"  from the push: {shown(found)}")
+    print(f"  {timeline}")
+    for message in pulled:
+        print(f"  kubelet: {message}")
+    # Its first container (the runner's prepare) starts before the kubelet pulls the builder
+    # for assemble: the pull is in the build's time, not in the pod's start.
+    running = found.get("pod running")
+    shown_running = f"{running:.2f}s" if running is not None else "not seen"
+    print(f"cold: push -> pod running {shown_running}, push -> success {elapsed:.2f}s", flush=True)
+
+
 def run(
     env: ProvisionedEnv, github: FakeGitHub, local: BotProcess, kube: BotProcess,
-    cluster: dict[str, Any], namespace: str, rounds: int,
+    cluster: dict[str, Any], namespace: str, rounds: int, pods: PodWatch,
 ) -> None:  # fmt: skip
     # Repositories (and so registry repositories) of their own: runs side by side never mix.
     local_repo = github.create_repo(unique("bench/k8s-local"))
@@ -246,16 +484,20 @@ def run(
     for round_ in range(rounds):
         nonce = f"round-{round_}-{time.time_ns()}"
         build_id = round_ + 1  # each bot's own database numbers its builds from 1
-        kube_time, running = push_and_time(
-            github, kube, kube_repo, f"{env.registry}/{kube_repo.full_name}", nonce,
-            running=lambda b=build_id: pod_running(cluster, namespace, b),
-        )  # fmt: skip
-        local_time, _ = push_and_time(
+        pushed_at: list[float] = []
+        start, kube_time = push_and_time(
+            github, kube, kube_repo, f"{env.registry}/{kube_repo.full_name}", nonce, pushed_at
+        )
+        _, local_time = push_and_time(
             github, local, local_repo, f"{env.registry}/{local_repo.full_name}", nonce
         )
+        found = moments(pods, build_id, start)
+        print(f"  from the push: {shown(found)}", flush=True)
+        print(f"  {node_timeline(pods.pod(build_id), pushed_at[0])}", flush=True)
         print(f"  {pod_timeline(cluster, namespace, build_id)}", flush=True)
         kube_times.append(kube_time)
         local_times.append(local_time)
+        running = found.get("pod running")
         if running is not None:
             to_running.append(running)
         print(

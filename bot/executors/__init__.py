@@ -25,13 +25,15 @@ def make_executor(settings: Settings) -> Executor:
         # Imported only when chosen: the kubernetes client is slow to import.
         from bot.executors.kubernetes_executor import KubernetesExecutor
 
-        return KubernetesExecutor(
+        kubernetes = KubernetesExecutor(
             settings.kubernetes, insecure_registries=tuple(settings.insecure_registries),
             max_build_seconds=settings.max_build_seconds, max_log_bytes=settings.max_log_bytes,
             artifact_policy=artifact_policy(settings),
             build_secrets={n: s.kubernetes_secret for n, s in settings.build_secrets.items()},
             builder_id=settings.public_url,
         )  # fmt: skip
+        kubernetes.warm_up()  # the client loads while the bot starts, not in the first build
+        return kubernetes
     from bot.executors.local_executor import LocalExecutor
 
     executor = LocalExecutor(

@@ -9,6 +9,12 @@ the container's termination message. cancel() deletes the Job and its pod; cance
 task only stops watching (the bot is stopping), and the next start adopts the Job.
 Every blocking client call runs in a thread (asyncio.to_thread).
 
+The `unprivileged` layout's builder tag is resolved to a digest before the Job is rendered;
+a resolution less than builder_cache.TTL_SECONDS old serves the next builds on that tag
+(bot/executors/builder_cache.py says why that is safe). The Kubernetes client (its API
+models take a second to import) is loaded by warm_up() when the bot starts, not by the
+first build.
+
 Jobs live in `kubernetes.build_namespace`, apart from the bot's Secrets. A Job past its
 activeDeadlineSeconds (the build's time limit) is stopped by the Job controller and the build
 ends `failed` "timed out after N s"; the log it follows is capped at max_log_bytes.
@@ -20,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +39,7 @@ from bot.build_result import BuildResult
 from bot.build_spec import BuildSpec
 from bot.executors import job_manifest as render
 from bot.executors import unprivileged_pod
+from bot.executors.builder_cache import BuilderCache
 from bot.executors.kube_client import (
     ApiUnreachable,
     KubeClient,
@@ -65,11 +73,26 @@ class KubernetesExecutor:
     # cosign key (settings `signing`), which then travels in the build's Secret.
     builder_id: str = ""
     _client: KubeClient | None = field(default=None, init=False, repr=False)
+    _client_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _builders: BuilderCache = field(default_factory=BuilderCache, init=False, repr=False)
 
     def _kube(self) -> KubeClient:
-        if self._client is None:
-            self._client = KubeClient(self.settings)
-        return self._client
+        with self._client_lock:  # warm_up's thread and a build's may ask at once
+            if self._client is None:
+                self._client = KubeClient(self.settings)
+            return self._client
+
+    def warm_up(self) -> None:
+        """Load the client in the background now: importing the kubernetes package's API
+        models takes about a second of CPU, which the first build would otherwise wait
+        for between its push and its Job. A configuration that does not load is reported
+        by that build."""
+
+        def load() -> None:
+            with contextlib.suppress(Exception):
+                self._kube()
+
+        threading.Thread(target=load, name="kubernetes-client", daemon=True).start()
 
     async def run(
         self, build_id: int, spec: BuildSpec, credentials: Credentials, log_path: Path
@@ -135,15 +158,25 @@ class KubernetesExecutor:
         if job is None:
             builder = None
             if self.settings.layout == "unprivileged":
-                try:
-                    builder = await asyncio.to_thread(self._resolve, spec, credentials)
-                except UnusableBuilder as unusable:
-                    self._append(log_path, f"BUILD FAILED: {unusable}\n")
-                    return BuildResult(state="failed", reason=str(unusable))
-                except BuildError as error:
-                    self._append(log_path, f"BUILD ERROR: {error}\n")
-                    return BuildResult(state="error", reason=str(error))
-                self._append(log_path, f"builder {spec.builder_image} is {builder.ref}\n")
+                # Taken before asking: the digest is at least as new as this moment.
+                asked = time.monotonic()
+                builder = self._builders.get(spec, asked)
+                how = (
+                    f"as resolved less than {self._builders.ttl:.0f} s ago"
+                    if builder is not None
+                    else "resolved now"
+                )
+                if builder is None:
+                    try:
+                        builder = await asyncio.to_thread(self._resolve, spec, credentials)
+                    except UnusableBuilder as unusable:
+                        self._append(log_path, f"BUILD FAILED: {unusable}\n")
+                        return BuildResult(state="failed", reason=str(unusable))
+                    except BuildError as error:
+                        self._append(log_path, f"BUILD ERROR: {error}\n")
+                        return BuildResult(state="error", reason=str(error))
+                    self._builders.put(builder, asked)
+                self._append(log_path, f"builder {spec.builder_image} is {builder.ref} ({how})\n")
             signs = credentials.signing_key is not None
             secret = render.render_secret(
                 build_id, spec, credentials.git_token, settings=self.settings,
@@ -276,7 +309,7 @@ class KubernetesExecutor:
                 with CappedLog(log_path, self.max_log_bytes) as out:
                     out.write(text.encode())
         if unprivileged:
-            return await self._unprivileged_result(kube, pod, finished)
+            return with_builder_digest(await self._unprivileged_result(kube, pod, finished), pod)
         return result_of(pod, finished)
 
     async def _unprivileged_result(
@@ -307,6 +340,20 @@ class KubernetesExecutor:
 def _is_unprivileged(pod: dict[str, Any]) -> bool:
     names = [c.get("name") for c in (pod.get("spec") or {}).get("initContainers") or []]
     return unprivileged_pod.PREPARE in names
+
+
+def with_builder_digest(result: BuildResult, pod: dict[str, Any]) -> BuildResult:
+    """The result with the digest of the builder the pod ran (its assemble container's image,
+    `repository@sha256:...`): what the base image watch compares with the tag's digest
+    (bot/base_images.py), also for a Job adopted after a restart."""
+    if result.state != "succeeded" or result.builder_digest:
+        return result
+    for container in (pod.get("spec") or {}).get("initContainers") or []:
+        if container.get("name") == unprivileged_pod.ASSEMBLE:
+            _, at, digest = str(container.get("image") or "").partition("@")
+            if at and digest.startswith("sha256:"):
+                return result.model_copy(update={"builder_digest": digest})
+    return result
 
 
 def _ended(pod: dict[str, Any]) -> dict[str, Any] | None:

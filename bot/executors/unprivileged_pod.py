@@ -33,14 +33,18 @@ application directories (prepare refuses a builder that would export them), so i
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from bot.build_secrets import MOUNT_DIR
 from bot.build_spec import BuildSpec
 from bot.executors.resolved_builder import ResolvedBuilder
+from bot.runner import s2i
 from bot.runner.app_layer import (
+    APP_DIRS_LABEL,
     ASSEMBLE_SCRIPT,
+    BUILDER_LABELS_ENV,
     DESTINATION_DIR,
     IO_DIR,
     MASKING_SCRIPT,
@@ -55,6 +59,8 @@ PREPARE = "prepare"
 ASSEMBLE = "assemble"
 EXPORT = "export"
 CONTAINERS = (PREPARE, ASSEMBLE, EXPORT)  # in the order they run
+# The builder's labels the prepare step reads (bot/runner/prepare.py).
+PREPARE_LABELS = (s2i.SCRIPTS_URL, s2i.DESTINATION, s2i.ASSEMBLE_USER, APP_DIRS_LABEL)
 
 
 def restricted_security(*, read_only_root: bool) -> dict[str, Any]:
@@ -113,7 +119,16 @@ def render_pod(
             "imagePullPolicy": settings.runner_image_pull_policy,
             "command": ["sh", "-c", script, "bot.runner"],
             "args": args,
-            "env": [{"name": common.SPEC_ENV, "value": spec.model_dump_json()}],
+            "env": [
+                {"name": common.SPEC_ENV, "value": spec.model_dump_json()},
+                # The labels prepare reads, as the bot read them with the digest: one
+                # registry request fewer in the pod (they are the digest's).
+                *(
+                    [{"name": BUILDER_LABELS_ENV, "value": json.dumps(s2i_labels, sort_keys=True)}]
+                    if step == "prepare"
+                    else []
+                ),
+            ],
             "workingDir": common.WORKSPACE,
             "resources": copy.deepcopy(settings.resources),
             "terminationMessagePath": common.TERMINATION_LOG,
@@ -138,6 +153,7 @@ def render_pod(
             ],
         }
 
+    s2i_labels = {k: v for k, v in builder.labels.items() if k in PREPARE_LABELS}
     script = (
         f'printf %s "${common.SPEC_ENV}" >{common.WORKSPACE}/spec.json'
         ' && exec python3 -m bot.runner "$@"'

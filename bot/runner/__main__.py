@@ -13,6 +13,7 @@ HOME in the workdir, so neither it nor a tool it starts holds anything else of i
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import traceback
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from bot.build_result import EXIT_CODES, BuildResult
 from bot.build_spec import BuildSpec
+from bot.runner.app_layer import BUILDER_LABELS_ENV
 from bot.runner.artifact import DEFAULT_MAX_BYTES, ArtifactPolicy
 from bot.runner.environment import minimal_env
 from bot.runner.export import run_export
@@ -65,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         SupplyChainTools(args.syft, args.cosign), args.builder_id,
     )  # fmt: skip
     log = BuildLog(sys.stdout)
+    # Read before the environment is narrowed to the allow-list below.
+    labels = os.environ.get(BUILDER_LABELS_ENV)
+    args.builder_labels = json.loads(labels) if labels and args.step == "prepare" else None
     args.workdir.mkdir(parents=True, exist_ok=True)
     home = args.workdir / "home"
     home.mkdir(mode=0o700, exist_ok=True)
@@ -91,7 +96,7 @@ def _run_step(
     if args.step == "prepare":
         return run_prepare(
             spec, args.secrets, args.workdir, log, options,
-            builder=args.builder, destination=args.destination,
+            builder=args.builder, destination=args.destination, builder_labels=args.builder_labels,
         )  # fmt: skip
     if args.step == "export":
         return run_export(spec, args.secrets, args.workdir, log, options, builder=args.builder)

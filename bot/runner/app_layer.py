@@ -52,6 +52,10 @@ AFTER = "after.list"  # and after it
 MASKS_DIR = "/var/run/s2i-bot/masks"
 MASKS = "masks.sed"
 WHITEOUT_PREFIX = ".wh."
+# The prepare container's env: the builder's s2i labels as JSON, as the bot read them with the
+# digest (an env, not a flag: a runner image older than the bot ignores it and asks the
+# registry, where it would refuse an unknown flag).
+BUILDER_LABELS_ENV = "S2I_BOT_BUILDER_LABELS"
 # Where assemble writes: the application directories (relative to /) a builder declares
 # with this label, space-separated; unset: DEFAULT_APP_DIRS (builders/README.md).
 APP_DIRS_LABEL = "io.s2i-bot.application-dirs"

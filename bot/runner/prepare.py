@@ -74,9 +74,11 @@ class Paths:
 def run_prepare(
     spec: BuildSpec, secrets_dir: Path, workdir: Path, log: BuildLog, options: RunnerOptions,
     *, builder: str, destination: str, paths: Paths | None = None,
+    builder_labels: Mapping[str, str] | None = None,
 ) -> BuildResult:  # fmt: skip
     """`builder`: the digest reference the pod runs; `destination`: where its container
-    sees the destination volume (its io.openshift.s2i.destination)."""
+    sees the destination volume (its io.openshift.s2i.destination); `builder_labels`: its
+    s2i labels as the bot read them with the digest (None: read from the registry)."""
     started = time.monotonic()
     credentials = Credentials.from_dir(secrets_dir)
     for secret in credentials.secrets():
@@ -95,6 +97,7 @@ def run_prepare(
                 builder=builder,
                 destination=destination,
                 paths=paths or Paths(),
+                builder_labels=builder_labels,
             ),
             spec,
             started,
@@ -106,6 +109,7 @@ def run_prepare(
 def _prepare(
     spec: BuildSpec, credentials: Credentials, private: PrivateFiles, workdir: Path,
     log: BuildLog, options: RunnerOptions, *, builder: str, destination: str, paths: Paths,
+    builder_labels: Mapping[str, str] | None,
 ) -> tuple[str, int]:  # fmt: skip
     refuse_unsafe_values(spec)
     source_dir = fetch(spec, credentials, private, workdir / "source", log, options)
@@ -120,7 +124,11 @@ def _prepare(
     with private.registry_auth() as authfile:
         crane = Crane(authfile, options.insecure_registries)
         with log.step(f"read s2i labels of {builder}"):
-            labels = dict((crane.config(builder).get("config") or {}).get("Labels") or {})
+            if builder_labels is not None:  # the digest's, read by the bot as it resolved it
+                labels = dict(builder_labels)
+                log.line("as the bot read them when it resolved the digest")
+            else:
+                labels = dict((crane.config(builder).get("config") or {}).get("Labels") or {})
             for key in (s2i.SCRIPTS_URL, s2i.DESTINATION, s2i.ASSEMBLE_USER):
                 log.line(f"{key}={labels.get(key, '(unset)')}")
             runtime_run = None

@@ -96,6 +96,12 @@ def test_under_the_restricted_pod_security_standard_a_build_is_admitted_and_push
     assert skopeo_inspect(testenv, f"{image}:main")["Digest"] == digest
     (pod,) = cluster.objects(restricted_build_namespace, "pods", build_selector(1))
     assert "hostNetwork" not in pod["spec"]
+    # prepare took the builder's s2i labels from the bot, which read them with the digest.
+    assert "as the bot read them when it resolved the digest" in log, log
+    # The build records the builder digest its pod ran: what the base image watch compares.
+    (assemble,) = [c for c in pod["spec"]["initContainers"] if c["name"] == "assemble"]
+    assert f"@{build_of(status)['builder_digest']}" in assemble["image"]
+    assert skopeo_inspect(testenv, testenv.images["go"])["Digest"] in assemble["image"]
     with running(testenv, f"{image}@{digest}") as url:
         assert "Hello" in httpx.get(url, timeout=10).text
 

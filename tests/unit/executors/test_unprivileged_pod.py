@@ -5,6 +5,7 @@ builder resolution it runs (bot/executors/resolved_builder.py): a golden file, a
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from bot.build_secrets import SecretUse
 from bot.executors.job_manifest import SECRETS_DIR, SIGNING_SECRETS, SPEC_ENV, render_job
 from bot.executors.resolved_builder import ResolvedBuilder, UnusableBuilder
 from bot.executors.unprivileged_pod import CONTAINERS
-from bot.runner.app_layer import ASSEMBLE_SCRIPT, MASKING_SCRIPT, MASKS_DIR
+from bot.runner.app_layer import ASSEMBLE_SCRIPT, BUILDER_LABELS_ENV, MASKING_SCRIPT, MASKS_DIR
 from bot.settings import KubernetesSettings
 from tests.support.job_manifests import SPEC, TEST_CLUSTER, check_manifest
 
@@ -224,3 +225,16 @@ def test_the_unprivileged_layout_is_the_default_and_buildah_an_option() -> None:
     assert KubernetesSettings(layout="buildah").layout == "buildah"
     with pytest.raises(ValueError, match="resolved builder"):
         render_job(42, SPEC, settings=KubernetesSettings())
+
+
+def test_prepare_gets_the_builders_s2i_labels_as_the_bot_read_them_with_the_digest() -> None:
+    builder = ResolvedBuilder.from_config(
+        "127.0.0.1:5000/s2i-bot/go:latest", DIGEST,
+        {"config": {"Labels": LABELS | {"maintainer": "someone", "io.s2i-bot.application-dirs":
+                                         "/opt/app-root"}}},
+    )  # fmt: skip
+    pod = pod_of(render_job(42, SPEC, settings=UNPRIVILEGED, builder=builder))
+    prepare, _, export = pod["initContainers"] + pod["containers"]
+    (passed,) = [e["value"] for e in prepare["env"] if e["name"] == BUILDER_LABELS_ENV]
+    assert json.loads(passed) == LABELS | {"io.s2i-bot.application-dirs": "/opt/app-root"}
+    assert BUILDER_LABELS_ENV not in {e["name"] for e in export["env"]}
