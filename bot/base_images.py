@@ -7,8 +7,8 @@ BuildResult.builder_digest / runtime_digest). Two ways tell the bot that a tag m
 - the registry's notification (`POST /webhooks/registry`, bot/registry_notifications.py):
   the tag and its new digest, at once;
 - a periodic check (the `base-images` duty, every `base_image_check_interval` seconds): each
-  base image of those builds asked from its registry (skopeo, with `registry_auth_file`),
-  for registries that send no notifications.
+  base image of those builds asked from its registry (skopeo or crane, with
+  `registry_auth_file`), for registries that send no notifications.
 
 What: the newest successful build of each name on each branch (Store.
 last_successful_branch_builds: none while a newer one of that name and branch is queued or
@@ -26,6 +26,7 @@ never end).
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -37,6 +38,7 @@ from bot.catch_up import BRANCH_PREFIX, push_webhook
 from bot.events import BranchPush
 from bot.forges.base import ForgeApi, ForgeError, WebhookParser
 from bot.registry_notifications import TagPushed
+from bot.runner.crane import Crane
 from bot.runner.errors import BuildError
 from bot.runner.registry import RegistryClient
 from bot.store import Delivery, Store
@@ -117,11 +119,16 @@ def notified(pushed: Iterable[TagPushed]) -> DigestLookup:
     return now
 
 
-def registry_digests(authfile: Path | None, insecure_registries: Collection[str]) -> DigestLookup:
-    """The periodic check's question: where a tag points now, asked with skopeo (the runner's
-    RegistryClient, so the digest is the kind the runner recorded) with `registry_auth_file`;
-    None, and a warning, when the registry cannot say (or the bot's host has no skopeo: the
-    bot's container image has none, so there only notifications rebuild)."""
+def registry_digests(
+    authfile: Path | None, insecure_registries: Collection[str], tool: str | None = None
+) -> DigestLookup:
+    """The periodic check's question: where a tag points now, with `registry_auth_file`.
+    Asked with skopeo where the bot's host has it (the runner's RegistryClient, so the digest
+    is the kind the local runner recorded), else with crane (the bot's container image has
+    crane, which the Kubernetes executor resolves builders with, and no skopeo); both answer
+    the digest of the manifest the tag names. `tool`: "skopeo" or "crane", None: as found on
+    PATH. None, and a warning, when the registry cannot say."""
+    chosen = tool or ("skopeo" if shutil.which("skopeo") else "crane")
 
     def now(image: str) -> str | None:
         with tempfile.TemporaryDirectory(prefix="s2i-bot-base-") as scratch:
@@ -130,6 +137,8 @@ def registry_digests(authfile: Path | None, insecure_registries: Collection[str]
                 path = Path(scratch) / "auth.json"
                 path.write_text('{"auths": {}}')
             try:
+                if chosen == "crane":
+                    return Crane(path, insecure_registries).digest(image)
                 return RegistryClient(path, insecure_registries).digest(image)
             except (BuildError, OSError) as exc:
                 log.warning("base image check: cannot ask where %s points: %s", image, exc)
