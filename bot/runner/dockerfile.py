@@ -155,12 +155,16 @@ def scripts_dir_from_url(url: str) -> str:
 
 
 _ASSEMBLE = re.compile(r"RUN (?P<script>/[A-Za-z0-9._/-]+/assemble)")
+# The dependency layer's step (bot/runner/dependency_layer.py): a private index is needed there.
+_ASSEMBLE_DEPENDENCIES = re.compile(r"RUN (?P<script>/[A-Za-z0-9._/-]+/assemble-dependencies)")
 _UID = re.compile(r"(?P<uid>[0-9]{1,10})(?::[A-Za-z0-9_][A-Za-z0-9_.-]*)?")
 
 
 def mount_secrets(dockerfile: str, secrets: Sequence[SecretUse], user: str) -> str:
-    """s2i's assemble step, and it alone, with each build secret mounted as a file (BuildKit's
-    and buildah's `RUN --mount=type=secret`, readable only by the assemble user) and its
+    """s2i's assemble step, and it alone (with the dependency layer's step when the
+    Dockerfile has one: bot/runner/dependency_layer.py), with each build secret mounted as a
+    file (BuildKit's and buildah's `RUN --mount=type=secret`, readable only by the assemble
+    user) and its
     variable set to the file's path for that one command, never in an ENV instruction: no
     layer, no cache image and no image configuration holds the file or names it. Unchanged
     without secrets."""
@@ -186,7 +190,10 @@ def mount_secrets(dockerfile: str, secrets: Sequence[SecretUse], user: str) -> s
         mounts.append(f"--mount={options}")
         if use.env:
             env.append(f"{use.env}={use.target}")
-    match = _ASSEMBLE.fullmatch(lines[found[0]].strip())
-    assert match is not None
-    lines[found[0]] = " ".join(["RUN", *mounts, *env, match["script"]])
+    steps = [i for i, line in enumerate(lines) if _ASSEMBLE_DEPENDENCIES.fullmatch(line.strip())]
+    for index in [*found, *steps[:1]]:
+        line = lines[index].strip()
+        match = _ASSEMBLE.fullmatch(line) or _ASSEMBLE_DEPENDENCIES.fullmatch(line)
+        assert match is not None
+        lines[index] = " ".join(["RUN", *mounts, *env, match["script"]])
     return "\n".join(lines)

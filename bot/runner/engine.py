@@ -39,10 +39,12 @@ class Engine(Protocol):
         target: str | None = None,
         layers: bool = False,
         secrets: Mapping[str, Path] | None = None,
+        pull: bool = True,
     ) -> None:
         """Build (up to the `target` stage); `layers` keeps every step cached for a second
         build of the same Dockerfile; `secrets` (build secret name -> file) are what the
-        Dockerfile's `RUN --mount=type=secret,id=<name>` mounts."""
+        Dockerfile's `RUN --mount=type=secret,id=<name>` mounts; `pull=False` for a second
+        build of a Dockerfile whose images the first one just pulled."""
         ...
 
     def push(self, image: str, log: BuildLog) -> str:
@@ -97,14 +99,15 @@ class DockerEngine:
     def build(
         self, context: Path, dockerfile: Path, image: str, log: BuildLog, *,
         target: str | None = None, layers: bool = False,
-        secrets: Mapping[str, Path] | None = None,
+        secrets: Mapping[str, Path] | None = None, pull: bool = True,
     ) -> None:  # fmt: skip
         if secrets:
             # The classic builder has no RUN --mount; the runner builds such builds with
             # buildah (bot/runner/pipeline.py engine_for).
             raise BuildError("docker's classic builder cannot mount build secrets")
         # The classic builder always caches steps: `layers` needs nothing more here.
-        argv = [self._docker, "build", "--pull", "-f", str(dockerfile), "-t", image]
+        argv = [self._docker, "build", *(["--pull"] if pull else []), "-f", str(dockerfile)]
+        argv += ["-t", image]
         argv += ["--target", target] if target else []
         _run_build([*argv, str(context)], log, self._env(), image)
 
@@ -156,12 +159,12 @@ class BuildahEngine:
     def build(
         self, context: Path, dockerfile: Path, image: str, log: BuildLog, *,
         target: str | None = None, layers: bool = False,
-        secrets: Mapping[str, Path] | None = None,
+        secrets: Mapping[str, Path] | None = None, pull: bool = True,
     ) -> None:  # fmt: skip
         self._allow_plain_http([*from_images(dockerfile.read_text()), image])
         argv = [
-            self._buildah, "bud", "--pull", "--authfile", str(self._authfile),
-            "-f", str(dockerfile), "-t", image,
+            self._buildah, "bud", *(["--pull"] if pull else []),
+            "--authfile", str(self._authfile), "-f", str(dockerfile), "-t", image,
         ]  # fmt: skip
         argv += ["--target", target] if target else []
         argv += ["--layers"] if layers else []

@@ -31,6 +31,7 @@ from bot.provenance import slsa_predicate
 from bot.runner import dockerfile, s2i
 from bot.runner.artifact import ArtifactPolicy, fetch_artifact
 from bot.runner.credentials import Credentials, PrivateFiles
+from bot.runner.dependency_layer import add_dependency_layer
 from bot.runner.dockerfile import UnsafeValue
 from bot.runner.engine import make_engine
 from bot.runner.errors import BuildError, BuildFailure
@@ -241,6 +242,7 @@ def _build(
         text = dockerfile.name_builder_stage(generated.read_text(), spec.builder_image)
         if previous:
             text = dockerfile.unpack_artifacts_in_cached_stage(text)
+        text, dependency_layer = add_dependency_layer(text, labels, context, user, log)
         text = dockerfile.mount_secrets(text, spec.secrets, user)
         generated.write_text(text)
         for use in spec.secrets:
@@ -267,6 +269,8 @@ def _build(
     # With a runtime image, the next incremental build needs the builder stage (its caches
     # and save-artifacts), which the slim image lacks: keep that stage as a cache image.
     keep_cache = spec.incremental and spec.runtime is not None
+    # buildah caches steps only with --layers: the dependency layer is reused from that cache.
+    layers = keep_cache or dependency_layer
     names = [use.name for use in spec.secrets]
     with private.registry_auth() as authfile:
         engine = make_engine(engine_for(spec, options.engine, log), authfile,
@@ -275,12 +279,13 @@ def _build(
             log.step(f"build {spec.output} with {engine.name}"),
             private.build_secrets(names) as secret_files,
         ):
-            engine.build(context, generated, spec.output, log, layers=keep_cache,
+            engine.build(context, generated, spec.output, log, layers=layers,
                          secrets=secret_files)  # fmt: skip
             if keep_cache:
+                # Every step is in the cache of the build just made, its images just pulled.
                 engine.build(context, generated, spec.cache_image, log,
                              target=dockerfile.BUILDER_STAGE, layers=True,
-                             secrets=secret_files)  # fmt: skip
+                             secrets=secret_files, pull=False)  # fmt: skip
         with log.step(f"push {', '.join(spec.outputs)}"):
             digest = engine.push(spec.output, log)
             for other in spec.outputs[1:]:
