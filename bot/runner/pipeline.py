@@ -279,13 +279,9 @@ def _build(
             log.step(f"build {spec.output} with {engine.name}"),
             private.build_secrets(names) as secret_files,
         ):
+            cache = {dockerfile.BUILDER_STAGE: spec.cache_image} if keep_cache else None
             engine.build(context, generated, spec.output, log, layers=layers,
-                         secrets=secret_files)  # fmt: skip
-            if keep_cache:
-                # Every step is in the cache of the build just made, its images just pulled.
-                engine.build(context, generated, spec.cache_image, log,
-                             target=dockerfile.BUILDER_STAGE, layers=True,
-                             secrets=secret_files, pull=False)  # fmt: skip
+                         secrets=secret_files, stage_tags=cache)  # fmt: skip
         with log.step(f"push {', '.join(spec.outputs)}"):
             digest = engine.push(spec.output, log)
             for other in spec.outputs[1:]:

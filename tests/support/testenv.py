@@ -1,4 +1,9 @@
-"""The real environment scripts/provision.sh made: registry, credentials, s2i, images."""
+"""The real environment scripts/provision.sh made: registry, credentials, s2i, images.
+
+S2I_DEV_BUILDER_REGISTRY, when set, replaces the builder registry the builds use (e.g.
+`127.0.0.1:5000/incr`, where an engineer pushed the builders of a branch as
+`<that>/s2i-bot/<name>:latest`), leaving the shared builder images alone; `images` still
+names the provisioned ones."""
 
 from __future__ import annotations
 
@@ -35,7 +40,8 @@ class ProvisionedEnv:
         data = json.loads(path.read_text())
         return cls(
             data["registry"], data["registry_username"], data["registry_password"],
-            data["s2i"], data["builder_registry"], data["images"], data.get("postgres_url", ""),
+            data["s2i"], os.environ.get("S2I_DEV_BUILDER_REGISTRY") or data["builder_registry"],
+            data["images"], data.get("postgres_url", ""),
             data.get("syft", "syft"), data.get("cosign", "cosign"),
         )  # fmt: skip
 
