@@ -203,11 +203,22 @@ NPM_LOCK_MS_2_1_2 = {
 }
 
 
+def mark_dependencies(root: Path, template: str, mark: str) -> None:
+    """Make the sample's dependency files name `mark` (a comment, a description)."""
+    if template == "python":
+        path = root / "requirements.txt"
+        path.write_text(f"# {mark}\n{path.read_text()}")
+        return
+    package = json.loads((root / "package.json").read_text()) | {"description": mark}
+    (root / "package.json").write_text(json.dumps(package, indent=2) + "\n")
+
+
 def change_dependencies(root: Path, template: str) -> None:
     """A new version of the sample's dependencies: python adds one to requirements.txt, node
     pins ms 2.1.2 in package.json and package-lock.json."""
     if template == "python":
-        (root / "requirements.txt").write_text("gunicorn==23.0.0\npackaging==24.1\n")
+        path = root / "requirements.txt"
+        path.write_text(path.read_text() + "packaging==24.1\n")
         return
     package = json.loads((root / "package.json").read_text())
     package["dependencies"]["ms"] = "2.1.2"
@@ -234,6 +245,9 @@ def test_the_dependency_layer_is_reused_while_the_lockfile_is_unchanged_and_rein
 ) -> None:  # fmt: skip
     image = f"{testenv.registry}/samples/{unique(app)}-deps"
     root = tree(tmp_path, app, template, image, incremental=True)
+    # Dependency files of its own: the engine's cache holds no dependency layer of another
+    # build of the same sample.
+    mark_dependencies(root, template, image)
     builder = len(layers(testenv, f"{testenv.builder_registry}/s2i-bot/{template}:latest"))
     _, first, log = s2i_build_log(testenv, root, tmp_path)
     assert installs in log and installed in log
