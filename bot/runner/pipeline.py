@@ -19,8 +19,10 @@ the repository's tree, runs with neither.
 from __future__ import annotations
 
 import importlib.metadata
+import io
 import time
 from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -282,13 +284,26 @@ def _build(
             cache = {dockerfile.BUILDER_STAGE: spec.cache_image} if keep_cache else None
             engine.build(context, generated, spec.output, log, layers=layers,
                          secrets=secret_files, stage_tags=cache)  # fmt: skip
-        with log.step(f"push {', '.join(spec.outputs)}"):
-            digest = engine.push(spec.output, log)
-            for other in spec.outputs[1:]:
-                engine.tag(spec.output, other, log)
-                engine.push(other, log)
-            if keep_cache:
-                engine.push(spec.cache_image, log)
+        with log.step(f"push {', '.join(spec.outputs)}"), ThreadPoolExecutor(1) as pool:
+            # The cache image beside the outputs (a layer both upload is content-addressed:
+            # the registry keeps one); its push's output goes into the log after theirs.
+            cache_log = io.StringIO()
+            cache_push = (
+                pool.submit(engine.push, spec.cache_image, log.sibling(cache_log))
+                if keep_cache else None
+            )  # fmt: skip
+            try:
+                digest = engine.push(spec.output, log)
+                for other in spec.outputs[1:]:
+                    engine.tag(spec.output, other, log)
+                    engine.push(other, log)
+            finally:
+                if cache_push is not None:
+                    wait([cache_push])
+                    for line in cache_log.getvalue().splitlines():
+                        log.line(line)
+            if cache_push is not None:
+                cache_push.result()
         size = RegistryClient(authfile, options.insecure_registries).compressed_size(
             f"{spec.image}@{digest}"
         )
