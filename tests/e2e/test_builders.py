@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -149,18 +150,27 @@ def test_the_go_builder_saves_a_cache_entry_made_in_the_second_its_build_started
     # An image's layers keep modification times in whole seconds, so once the built image is
     # committed an entry written in the same second as save-artifacts' "build started"
     # marker is no newer than the marker: a fast build saved no cache at all (issue 12).
-    # The entry here is dated the first instant the build could have written one: when
-    # assemble started, or when it marked the start if that came later.
+    # The entry here is dated the first instant the build could have written one (when
+    # assemble started, or when it marked the start if that came later) by a `go` that
+    # wraps the real one, as the build makes it; the image is then committed and
+    # save-artifacts run in it.
     container = unique("go-assemble")
     src = tmp_path / "src"
     shutil.copytree(APPS / "go-hello", src)
     src.chmod(0o755)
+    wrapper = (
+        '#!/bin/sh\n/usr/bin/go "$@" || exit $?\n'
+        '[ "$1" = build ] || exit 0\n'
+        "marked=$(stat -c %.9Y /opt/app-root/.s2i-build-started)\n"
+        'first=$(printf \'%s\\n%s\\n\' "$STARTED" "$marked" | sort -g | tail -1)\n'
+        "entry=$(find \"$HOME/.cache/go-build\" -type f -name '*-d' ! -newermt 2099-01-01"
+        " | head -1)\n"
+        'touch -d "@$first" "$entry"; echo "${entry#$HOME/}" >/tmp/entry\n'
+    )
     script = (
-        "set -eu; cp -r /tmp/in/. /tmp/src; started=$(date +%s.%N); /usr/libexec/s2i/assemble; "
-        "marked=$(stat -c %.9Y /opt/app-root/.s2i-build-started); "
-        'first=$(printf \'%s\\n%s\\n\' "$started" "$marked" | sort -g | tail -1); '
-        "entry=$(find \"$HOME/.cache/go-build\" -type f -name '*-d' | head -1); "
-        'touch -d "@$first" "$entry"; echo "${entry#$HOME/}"'
+        "set -eu; cp -r /tmp/in/. /tmp/src; mkdir /tmp/bin; "
+        f"printf '%s' {shlex.quote(wrapper)} >/tmp/bin/go; chmod +x /tmp/bin/go; "
+        "STARTED=$(date +%s.%N) PATH=/tmp/bin:$PATH /usr/libexec/s2i/assemble; cat /tmp/entry"
     )
     image = f"s2i-bot-test/{container}"
     try:
@@ -170,6 +180,7 @@ def test_the_go_builder_saves_a_cache_entry_made_in_the_second_its_build_started
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         entry = made.stdout.strip().splitlines()[-1]
+        assert entry.startswith(".cache/go-build/"), made.stdout
         subprocess.run(["docker", "commit", container, image], capture_output=True, check=True)
         saved = subprocess.run(
             ["sh", "-c", f"docker run --rm {image} /usr/libexec/s2i/save-artifacts"
