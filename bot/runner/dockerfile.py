@@ -85,6 +85,30 @@ def unpack_artifacts_in_cached_stage(dockerfile: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+# A builder's promise (builders/README.md): what its save-artifacts streams is the content
+# of this directory of the image, which assemble left there.
+ARTIFACTS_DIR = "io.s2i-bot.artifacts-dir"
+
+
+def copy_artifacts_dir(dockerfile: str, directory: str) -> str:
+    """s2i's incremental Dockerfile taking the previous build's artifacts straight from the
+    directory its builder keeps them in (ARTIFACTS_DIR): no container runs save-artifacts in
+    the `cached` stage, and the artifacts land in one layer. A Dockerfile not in s2i's shape
+    is returned unchanged."""
+    _checked(absolute_path_problem(directory))
+    lines = logical_lines(dockerfile)
+    save, copy, extract = (_find(lines, p) for p in (_SAVE, _COPY_TAR, _EXTRACT))
+    if save is None or copy is None or extract is None:
+        return dockerfile
+    flags = copy[1].group("flags")
+    if not _COPY_FLAGS.fullmatch(flags):
+        raise UnsafeValue(f"unexpected COPY flags '{flags}' in the Dockerfile s2i generated")
+    lines[copy[0]] = f"COPY {flags}--from=cached {json.dumps([directory, '/tmp/artifacts'])}"
+    for index in sorted((save[0], extract[0]), reverse=True):
+        del lines[index]
+    return "\n".join(lines) + "\n"
+
+
 def _find(lines: list[str], pattern: re.Pattern[str]) -> tuple[int, re.Match[str]] | None:
     for index, line in enumerate(lines):
         if match := pattern.match(line):

@@ -34,7 +34,7 @@ from bot.runner import dockerfile, s2i
 from bot.runner.artifact import ArtifactPolicy, fetch_artifact
 from bot.runner.credentials import Credentials, PrivateFiles
 from bot.runner.dependency_layer import add_dependency_layer
-from bot.runner.dockerfile import UnsafeValue
+from bot.runner.dockerfile import ARTIFACTS_DIR, UnsafeValue
 from bot.runner.engine import make_engine
 from bot.runner.errors import BuildError, BuildFailure
 from bot.runner.process import BuildLog, run_step
@@ -205,6 +205,7 @@ def _build(
         log.line("the context and every symlink stay inside the repository")
 
     previous = None
+    previous_labels: dict[str, str] = {}
     runtime_labels: dict[str, str] = {}
     with private.registry_auth() as authfile:
         registry = RegistryClient(authfile, options.insecure_registries)
@@ -226,6 +227,8 @@ def _build(
                 if registry.exists(spec.cache_image):
                     previous = spec.cache_image
                     log.line("incremental build: save-artifacts of the previous build are restored")
+                    if ARTIFACTS_DIR in labels:
+                        previous_labels = registry.labels(previous)
                 else:
                     log.line("no previous build: a clean build (the next one will be incremental)")
 
@@ -242,7 +245,12 @@ def _build(
         if not run_step(argv, log).ok:
             raise BuildError("s2i could not generate the build (see the log above)")
         text = dockerfile.name_builder_stage(generated.read_text(), spec.builder_image)
-        if previous:
+        kept = labels.get(ARTIFACTS_DIR)
+        if previous and kept and previous_labels.get(ARTIFACTS_DIR) == kept:
+            # The previous image's builder kept them there too: copied, not streamed.
+            text = dockerfile.copy_artifacts_dir(text, kept)
+            log.line(f"the previous build's artifacts: copied from {kept} ({ARTIFACTS_DIR})")
+        elif previous:
             text = dockerfile.unpack_artifacts_in_cached_stage(text)
         text, dependency_layer = add_dependency_layer(text, labels, context, user, log)
         text = dockerfile.mount_secrets(text, spec.secrets, user)
