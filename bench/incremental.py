@@ -8,9 +8,11 @@ on for seconds), Python with Django, gunicorn and compiled wheels (PyYAML, Pillo
 Node with express and a few more from the npm registry (its package-lock.json made once per
 run with the host's npm). Each round builds one into a new image (so there is no previous
 build: clean), changes one line of the application's own code, and builds again
-(incremental: save-artifacts of the first build restored). The same runner as the bot's,
-through `s2i-bot build`'s code, with the docker engine. The images it built are removed from
-the docker engine at the end.
+(incremental: save-artifacts of the first build restored, and the dependency layer of the
+python and nodejs builders reused). Each round's application is a new one (its dependency
+files name it), so its first build reuses nothing of an earlier round's. The same runner as
+the bot's, through `s2i-bot build`'s code, with the docker engine. The images it built are
+removed from the docker engine at the end.
 
     .venv/bin/python -m bench.incremental [--rounds 3] [--apps go,python,nodejs]
         [--builder-registry 127.0.0.1:5000/staging]   # builder images pushed elsewhere
@@ -223,6 +225,15 @@ def sample_tree(work: Path, template: str, image: str, realistic: bool = True) -
             "go": go_app, "python": python_app, "nodejs": lambda: node_app(work),
         }  # fmt: skip
         files = makers[template]()
+        # A new application each round: its dependency files differ from every earlier
+        # round's, so its first build finds no dependency layer of theirs in the engine's
+        # cache (bot/runner/dependency_layer.py) and is as clean as a new application's.
+        mark = f"application {root.name}"
+        if template == "python":
+            files["requirements.txt"] = f"# {mark}\n" + files["requirements.txt"]
+        elif template == "nodejs":
+            package = json.loads(files["package.json"]) | {"description": mark}
+            files["package.json"] = json.dumps(package, indent=2) + "\n"
         for name, text in files.items():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_text(text)

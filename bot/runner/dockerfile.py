@@ -85,6 +85,30 @@ def unpack_artifacts_in_cached_stage(dockerfile: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+# A builder's promise (builders/README.md): what its save-artifacts streams is the content
+# of this directory of the image, which assemble left there.
+ARTIFACTS_DIR = "io.s2i-bot.artifacts-dir"
+
+
+def copy_artifacts_dir(dockerfile: str, directory: str) -> str:
+    """s2i's incremental Dockerfile taking the previous build's artifacts straight from the
+    directory its builder keeps them in (ARTIFACTS_DIR): no container runs save-artifacts in
+    the `cached` stage, and the artifacts land in one layer. A Dockerfile not in s2i's shape
+    is returned unchanged."""
+    _checked(absolute_path_problem(directory))
+    lines = logical_lines(dockerfile)
+    save, copy, extract = (_find(lines, p) for p in (_SAVE, _COPY_TAR, _EXTRACT))
+    if save is None or copy is None or extract is None:
+        return dockerfile
+    flags = copy[1].group("flags")
+    if not _COPY_FLAGS.fullmatch(flags):
+        raise UnsafeValue(f"unexpected COPY flags '{flags}' in the Dockerfile s2i generated")
+    lines[copy[0]] = f"COPY {flags}--from=cached {json.dumps([directory, '/tmp/artifacts'])}"
+    for index in sorted((save[0], extract[0]), reverse=True):
+        del lines[index]
+    return "\n".join(lines) + "\n"
+
+
 def _find(lines: list[str], pattern: re.Pattern[str]) -> tuple[int, re.Match[str]] | None:
     for index, line in enumerate(lines):
         if match := pattern.match(line):
@@ -155,12 +179,16 @@ def scripts_dir_from_url(url: str) -> str:
 
 
 _ASSEMBLE = re.compile(r"RUN (?P<script>/[A-Za-z0-9._/-]+/assemble)")
+# The dependency layer's step (bot/runner/dependency_layer.py): a private index is needed there.
+_ASSEMBLE_DEPENDENCIES = re.compile(r"RUN (?P<script>/[A-Za-z0-9._/-]+/assemble-dependencies)")
 _UID = re.compile(r"(?P<uid>[0-9]{1,10})(?::[A-Za-z0-9_][A-Za-z0-9_.-]*)?")
 
 
 def mount_secrets(dockerfile: str, secrets: Sequence[SecretUse], user: str) -> str:
-    """s2i's assemble step, and it alone, with each build secret mounted as a file (BuildKit's
-    and buildah's `RUN --mount=type=secret`, readable only by the assemble user) and its
+    """s2i's assemble step, and it alone (with the dependency layer's step when the
+    Dockerfile has one: bot/runner/dependency_layer.py), with each build secret mounted as a
+    file (BuildKit's and buildah's `RUN --mount=type=secret`, readable only by the assemble
+    user) and its
     variable set to the file's path for that one command, never in an ENV instruction: no
     layer, no cache image and no image configuration holds the file or names it. Unchanged
     without secrets."""
@@ -186,7 +214,10 @@ def mount_secrets(dockerfile: str, secrets: Sequence[SecretUse], user: str) -> s
         mounts.append(f"--mount={options}")
         if use.env:
             env.append(f"{use.env}={use.target}")
-    match = _ASSEMBLE.fullmatch(lines[found[0]].strip())
-    assert match is not None
-    lines[found[0]] = " ".join(["RUN", *mounts, *env, match["script"]])
+    steps = [i for i, line in enumerate(lines) if _ASSEMBLE_DEPENDENCIES.fullmatch(line.strip())]
+    for index in [*found, *steps[:1]]:
+        line = lines[index].strip()
+        match = _ASSEMBLE.fullmatch(line) or _ASSEMBLE_DEPENDENCIES.fullmatch(line)
+        assert match is not None
+        lines[index] = " ".join(["RUN", *mounts, *env, match["script"]])
     return "\n".join(lines)

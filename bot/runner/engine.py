@@ -10,7 +10,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -39,10 +39,12 @@ class Engine(Protocol):
         target: str | None = None,
         layers: bool = False,
         secrets: Mapping[str, Path] | None = None,
+        stage_tags: Mapping[str, str] | None = None,
     ) -> None:
         """Build (up to the `target` stage); `layers` keeps every step cached for a second
         build of the same Dockerfile; `secrets` (build secret name -> file) are what the
-        Dockerfile's `RUN --mount=type=secret,id=<name>` mounts."""
+        Dockerfile's `RUN --mount=type=secret,id=<name>` mounts; `stage_tags` (stage name ->
+        image) names the image each of those stages ended with, too."""
         ...
 
     def push(self, image: str, log: BuildLog) -> str:
@@ -54,9 +56,38 @@ class Engine(Protocol):
         ...
 
 
-def _run_build(argv: list[str], log: BuildLog, env: Mapping[str, str], image: str) -> None:
+_STEP_FROM = re.compile(r"^Step \d+/\d+ : FROM \S+(?: (?i:as) (?P<stage>\S+))?$")
+_STEP_IMAGE = re.compile(r"^ ---> (?P<id>[0-9a-f]{12,64})$")
+
+
+class StageImages:
+    """The image each stage of a docker classic build ended with, read from its output:
+    each step ends with ` ---> <image id>` ("Step N/M : FROM <image> AS <stage>" starts a
+    stage)."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, str] = {}
+        self._stage = ""
+
+    def feed(self, line: str) -> None:
+        if match := _STEP_FROM.match(line):
+            self._stage = match["stage"] or ""
+        elif (match := _STEP_IMAGE.match(line)) and self._stage:
+            self.ids[self._stage] = match["id"]
+
+
+def _run_build(
+    argv: list[str], log: BuildLog, env: Mapping[str, str], image: str,
+    watch: Callable[[str], None] | None = None,
+) -> None:  # fmt: skip
     spotter = FailureSpotter()
-    result = run_step(argv, log, env=env, watch=spotter.feed)
+
+    def feed(line: str) -> None:
+        spotter.feed(line)
+        if watch is not None:
+            watch(line)
+
+    result = run_step(argv, log, env=env, watch=feed)
     if result.ok:
         return
     text = "\n".join(result.tail)
@@ -98,6 +129,7 @@ class DockerEngine:
         self, context: Path, dockerfile: Path, image: str, log: BuildLog, *,
         target: str | None = None, layers: bool = False,
         secrets: Mapping[str, Path] | None = None,
+        stage_tags: Mapping[str, str] | None = None,
     ) -> None:  # fmt: skip
         if secrets:
             # The classic builder has no RUN --mount; the runner builds such builds with
@@ -106,7 +138,13 @@ class DockerEngine:
         # The classic builder always caches steps: `layers` needs nothing more here.
         argv = [self._docker, "build", "--pull", "-f", str(dockerfile), "-t", image]
         argv += ["--target", target] if target else []
-        _run_build([*argv, str(context)], log, self._env(), image)
+        stages = StageImages()
+        _run_build([*argv, str(context)], log, self._env(), image, stages.feed)
+        # The stages' images are in the engine already: tagging them spares a second build.
+        for stage, tag in (stage_tags or {}).items():
+            if stage not in stages.ids:
+                raise BuildError(f"docker's output named no image for the stage {stage}")
+            self.tag(stages.ids[stage], tag, log)
 
     def tag(self, image: str, other: str, log: BuildLog) -> None:
         if not run_step([self._docker, "tag", image, other], log, env=self._env()).ok:
@@ -157,11 +195,24 @@ class BuildahEngine:
         self, context: Path, dockerfile: Path, image: str, log: BuildLog, *,
         target: str | None = None, layers: bool = False,
         secrets: Mapping[str, Path] | None = None,
+        stage_tags: Mapping[str, str] | None = None,
+    ) -> None:  # fmt: skip
+        self._build(context, dockerfile, image, log, target=target,
+                    layers=layers or bool(stage_tags), secrets=secrets, pull=True)  # fmt: skip
+        # buildah keeps no stage's image: a build of each stage, every step from the cache
+        # (--layers) of the one just made, whose images it pulled.
+        for stage, tag in (stage_tags or {}).items():
+            self._build(context, dockerfile, tag, log, target=stage, layers=True,
+                        secrets=secrets, pull=False)  # fmt: skip
+
+    def _build(
+        self, context: Path, dockerfile: Path, image: str, log: BuildLog, *,
+        target: str | None, layers: bool, secrets: Mapping[str, Path] | None, pull: bool,
     ) -> None:  # fmt: skip
         self._allow_plain_http([*from_images(dockerfile.read_text()), image])
         argv = [
-            self._buildah, "bud", "--pull", "--authfile", str(self._authfile),
-            "-f", str(dockerfile), "-t", image,
+            self._buildah, "bud", *(["--pull"] if pull else []),
+            "--authfile", str(self._authfile), "-f", str(dockerfile), "-t", image,
         ]  # fmt: skip
         argv += ["--target", target] if target else []
         argv += ["--layers"] if layers else []

@@ -19,8 +19,10 @@ the repository's tree, runs with neither.
 from __future__ import annotations
 
 import importlib.metadata
+import io
 import time
 from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +33,8 @@ from bot.provenance import slsa_predicate
 from bot.runner import dockerfile, s2i
 from bot.runner.artifact import ArtifactPolicy, fetch_artifact
 from bot.runner.credentials import Credentials, PrivateFiles
-from bot.runner.dockerfile import UnsafeValue
+from bot.runner.dependency_layer import add_dependency_layer
+from bot.runner.dockerfile import ARTIFACTS_DIR, UnsafeValue
 from bot.runner.engine import make_engine
 from bot.runner.errors import BuildError, BuildFailure
 from bot.runner.process import BuildLog, run_step
@@ -202,6 +205,7 @@ def _build(
         log.line("the context and every symlink stay inside the repository")
 
     previous = None
+    previous_labels: dict[str, str] = {}
     runtime_labels: dict[str, str] = {}
     with private.registry_auth() as authfile:
         registry = RegistryClient(authfile, options.insecure_registries)
@@ -223,6 +227,8 @@ def _build(
                 if registry.exists(spec.cache_image):
                     previous = spec.cache_image
                     log.line("incremental build: save-artifacts of the previous build are restored")
+                    if ARTIFACTS_DIR in labels:
+                        previous_labels = registry.labels(previous)
                 else:
                     log.line("no previous build: a clean build (the next one will be incremental)")
 
@@ -239,8 +245,14 @@ def _build(
         if not run_step(argv, log).ok:
             raise BuildError("s2i could not generate the build (see the log above)")
         text = dockerfile.name_builder_stage(generated.read_text(), spec.builder_image)
-        if previous:
+        kept = labels.get(ARTIFACTS_DIR)
+        if previous and kept and previous_labels.get(ARTIFACTS_DIR) == kept:
+            # The previous image's builder kept them there too: copied, not streamed.
+            text = dockerfile.copy_artifacts_dir(text, kept)
+            log.line(f"the previous build's artifacts: copied from {kept} ({ARTIFACTS_DIR})")
+        elif previous:
             text = dockerfile.unpack_artifacts_in_cached_stage(text)
+        text, dependency_layer = add_dependency_layer(text, labels, context, user, log)
         text = dockerfile.mount_secrets(text, spec.secrets, user)
         generated.write_text(text)
         for use in spec.secrets:
@@ -267,6 +279,8 @@ def _build(
     # With a runtime image, the next incremental build needs the builder stage (its caches
     # and save-artifacts), which the slim image lacks: keep that stage as a cache image.
     keep_cache = spec.incremental and spec.runtime is not None
+    # buildah caches steps only with --layers: the dependency layer is reused from that cache.
+    layers = keep_cache or dependency_layer
     names = [use.name for use in spec.secrets]
     with private.registry_auth() as authfile:
         engine = make_engine(engine_for(spec, options.engine, log), authfile,
@@ -275,19 +289,29 @@ def _build(
             log.step(f"build {spec.output} with {engine.name}"),
             private.build_secrets(names) as secret_files,
         ):
-            engine.build(context, generated, spec.output, log, layers=keep_cache,
-                         secrets=secret_files)  # fmt: skip
-            if keep_cache:
-                engine.build(context, generated, spec.cache_image, log,
-                             target=dockerfile.BUILDER_STAGE, layers=True,
-                             secrets=secret_files)  # fmt: skip
-        with log.step(f"push {', '.join(spec.outputs)}"):
-            digest = engine.push(spec.output, log)
-            for other in spec.outputs[1:]:
-                engine.tag(spec.output, other, log)
-                engine.push(other, log)
-            if keep_cache:
-                engine.push(spec.cache_image, log)
+            cache = {dockerfile.BUILDER_STAGE: spec.cache_image} if keep_cache else None
+            engine.build(context, generated, spec.output, log, layers=layers,
+                         secrets=secret_files, stage_tags=cache)  # fmt: skip
+        with log.step(f"push {', '.join(spec.outputs)}"), ThreadPoolExecutor(1) as pool:
+            # The cache image beside the outputs (a layer both upload is content-addressed:
+            # the registry keeps one); its push's output goes into the log after theirs.
+            cache_log = io.StringIO()
+            cache_push = (
+                pool.submit(engine.push, spec.cache_image, log.sibling(cache_log))
+                if keep_cache else None
+            )  # fmt: skip
+            try:
+                digest = engine.push(spec.output, log)
+                for other in spec.outputs[1:]:
+                    engine.tag(spec.output, other, log)
+                    engine.push(other, log)
+            finally:
+                if cache_push is not None:
+                    wait([cache_push])
+                    for line in cache_log.getvalue().splitlines():
+                        log.line(line)
+            if cache_push is not None:
+                cache_push.result()
         size = RegistryClient(authfile, options.insecure_registries).compressed_size(
             f"{spec.image}@{digest}"
         )

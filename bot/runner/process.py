@@ -57,6 +57,13 @@ class BuildLog:
         self._stream.write(self.logged(text.rstrip("\n")) + "\n")
         self._stream.flush()
 
+    def sibling(self, stream: TextIO) -> BuildLog:
+        """A log into stream that masks what this one masks (for a step run beside
+        another, whose lines are added to this log afterwards)."""
+        other = BuildLog(stream)
+        other._masks = list(self._masks)
+        return other
+
     def step(self, title: str) -> StepTimer:
         return StepTimer(self, title)
 

@@ -73,7 +73,8 @@ def test_a_go_app_is_the_runtime_images_layers_plus_one_built_by_non_root_contai
         assert build[key] == skopeo_inspect(testenv, testenv.images[base])["Digest"], key
     (pod,) = cluster.objects(build_namespace, "pods", build_selector(1))
     (assemble,) = [c for c in pod["spec"]["initContainers"] if c["name"] == "assemble"]
-    assert re.fullmatch(r"127\.0\.0\.1:5000/s2i-bot/go@sha256:[0-9a-f]{64}", assemble["image"])
+    builder = re.escape(f"{testenv.builder_registry}/s2i-bot/go")
+    assert re.fullmatch(rf"{builder}@sha256:[0-9a-f]{{64}}", assemble["image"])
     assert pod["spec"]["securityContext"]["runAsUser"] == 1001
     with running(testenv, f"{image}@{digest}") as url:
         assert "Hello" in httpx.get(url, timeout=10).text

@@ -1,4 +1,9 @@
-"""The real environment scripts/provision.sh made: registry, credentials, s2i, images."""
+"""The real environment scripts/provision.sh made: registry, credentials, s2i, images.
+
+S2I_DEV_BUILDER_REGISTRY, when set, replaces the builder registry the builds use and that
+`images` name (e.g. `127.0.0.1:5000/incr`, where an engineer pushed every builder and
+runtime image of a branch as `<that>/s2i-bot/<name>:latest`), leaving the shared builder
+images alone."""
 
 from __future__ import annotations
 
@@ -33,6 +38,9 @@ class ProvisionedEnv:
                 "these tests need the real engine, registry and s2i"
             )
         data = json.loads(path.read_text())
+        if override := os.environ.get("S2I_DEV_BUILDER_REGISTRY"):
+            data["builder_registry"] = override
+            data["images"] = {n: f"{override}/s2i-bot/{n}:latest" for n in data["images"]}
         return cls(
             data["registry"], data["registry_username"], data["registry_password"],
             data["s2i"], data["builder_registry"], data["images"], data.get("postgres_url", ""),

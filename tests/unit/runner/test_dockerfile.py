@@ -5,6 +5,7 @@ import pytest
 from bot.build_secrets import SecretUse
 from bot.runner.dockerfile import (
     UnsafeValue,
+    copy_artifacts_dir,
     label_instructions,
     mount_secrets,
     name_builder_stage,
@@ -183,3 +184,20 @@ def test_a_secret_name_or_variable_that_could_change_the_instruction_is_refused(
     for use in (SecretUse(name="npmrc,target=/x"), SecretUse(name="npmrc", env="A B")):
         with pytest.raises(UnsafeValue):
             mount_secrets(NODE_DOCKERFILE, (use,), "1001")
+
+
+def test_artifacts_a_builder_keeps_in_a_directory_are_copied_without_running_save_artifacts() -> (
+    None
+):
+    generated = (Path(__file__).parent / "data" / "s2i-incremental.Dockerfile").read_text()
+    lines = copy_artifacts_dir(generated, "/opt/app-root/.s2i-artifacts").splitlines()
+    assert (
+        'COPY --chown=1001:0 --from=cached ["/opt/app-root/.s2i-artifacts", "/tmp/artifacts"]'
+        in lines
+    )
+    assert not [line for line in lines if "save-artifacts" in line or "artifacts.tar" in line]
+    assert lines[:3] == ["FROM 127.0.0.1:5000/x/prev:tag as cached", lines[1], "USER 1001"]
+    assert "RUN /usr/libexec/s2i/assemble" in lines
+    assert copy_artifacts_dir(S2I_DOCKERFILE, "/opt/a") == S2I_DOCKERFILE
+    with pytest.raises(UnsafeValue):
+        copy_artifacts_dir(generated, '/opt/a" "/etc')

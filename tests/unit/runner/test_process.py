@@ -35,3 +35,10 @@ def test_a_step_streams_its_output_and_keeps_the_tail() -> None:
     assert not result.ok and result.returncode == 3
     assert result.tail == ("one", "***")
     assert out.getvalue() == "one\n***\n"
+
+
+def test_a_sibling_log_masks_what_its_log_masks() -> None:
+    log = BuildLog(io.StringIO(), secrets=["hunter2"])
+    out = io.StringIO()
+    log.sibling(out).line("login hunter2")
+    assert out.getvalue() == "login ***\n"
