@@ -47,3 +47,32 @@ def test_a_pushed_image_is_signed_with_its_sbom_and_provenance_attached(
         builder_id=bot.url,
         package="example.com/greet",  # go-hello's (vendored) module, from the binary
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("template", "sample", "package"),
+    [
+        ("python", "python-hello", "gunicorn"),  # requirements.txt's, in the virtualenv
+        ("nodejs", "node-hello", "ms"),  # package.json's, in node_modules
+        ("java", "java-hello", "java-hello"),  # the jar's own Maven coordinates (no deps)
+    ],
+)
+def test_the_sbom_of_each_samples_image_lists_what_its_language_installed(
+    github: FakeGitHub, github_forge: GitHubHarness, start_builder_bot: StartBot,
+    testenv: ProvisionedEnv, tmp_path: Path, template: str, sample: str, package: str,
+) -> None:  # fmt: skip
+    keys = key_pair(testenv, tmp_path / "keys")
+    bot = start_builder_bot(signing=keys.settings(testenv))
+    repo, image, sha = app_repo(
+        github_forge, testenv.registry, f"signed-{template}", app_files(sample), template=template
+    )
+    push_main(github, bot, repo, sha)
+
+    status = final_status(github_forge, repo, sha)
+    assert status.state == "success", log_of(status)
+    digest = re.match(r"sha256:[0-9a-f]{64}", status.description)
+    assert digest, status.description
+    assert_signed_and_proven(
+        testenv, tmp_path, f"{image}@{digest[0]}", keys, sha=sha,
+        builder=testenv.images[template], builder_id=bot.url, package=package,
+    )  # fmt: skip

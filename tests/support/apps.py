@@ -52,12 +52,14 @@ def s2i_yaml(image: str, triggers: str = MAIN_ONLY, *, template: str = "go") -> 
 
 
 def app_repo(
-    forge: Harness, registry: str, name: str, files: Files, triggers: str = MAIN_ONLY
-) -> tuple[str, str, str]:
+    forge: Harness, registry: str, name: str, files: Files, triggers: str = MAIN_ONLY,
+    *, template: str = "go",
+) -> tuple[str, str, str]:  # fmt: skip
     """A new repository (a unique name from `name`) holding `files` and a .s2i.yaml whose image
-    is named after the repository in `registry`, so no two tests push to one registry
-    repository. Returns the repository, the image and the commit."""
+    (built with `template`) is named after the repository in `registry`, so no two tests push
+    to one registry repository. Returns the repository, the image and the commit."""
     repo = forge.create_repo(unique(f"acme/{name}"))
     image = f"{registry}/{repo}".lower()  # registry repository names are lower case
-    sha = forge.commit(repo, {**files, ".s2i.yaml": s2i_yaml(image, triggers)})
+    config = s2i_yaml(image, triggers, template=template)
+    sha = forge.commit(repo, {**files, ".s2i.yaml": config})
     return repo, image, sha
