@@ -349,6 +349,40 @@ def test_without_the_build_secret_the_private_package_is_refused_and_nothing_is_
     assert "build-secrets" not in {v["name"] for v in pod["spec"]["volumes"]}
 
 
+PIP_SECRET = {"pip-conf": {"kubernetes_secret": "pip-index", "repositories": ["acme/*"],
+                            "env": "PIP_CONFIG_FILE"}}  # fmt: skip
+
+
+def test_a_private_python_package_installs_with_the_pip_conf_secret_which_no_layer_holds(
+    github: FakeGitHub, start_kube_bot: StartKubeBot, testenv: ProvisionedEnv, tmp_path: Path,
+    cluster: Cluster, restricted_build_namespace: str, pod_relays: list[str],
+    pod_package_servers: PackageServers,
+) -> None:  # fmt: skip
+    """pip reads the index and its credentials from the pip.conf the Secret mounts (the key
+    is the build secret's name); the builder's own assemble, no script of the repository."""
+    servers, namespace = pod_package_servers, restricted_build_namespace
+    conf = tmp_path / "pip.conf"
+    conf.write_text(servers.pip_conf())
+    cluster.kubectl_run("-n", namespace, "create", "secret", "generic", "pip-index",
+                        f"--from-file=pip-conf={conf}")  # fmt: skip
+    kubernetes = UNPRIVILEGED | {"host_network": False, "loopback_relays": pod_relays}
+    bot = start_kube_bot(kubernetes=kubernetes, build_secrets=PIP_SECRET)
+    repo, image, sha = push_app(github, bot, testenv, tmp_path / "work", "python-private",
+                                "python", ["pip-conf"])  # fmt: skip
+
+    status = final_status(github, repo, sha)
+    log = log_of(status)
+    assert status.state == "success", log
+    assert servers.served["pip"] == 1
+    files = assert_no_secret_anywhere(testenv, servers, f"{image}:main", log)
+    installed = [
+        p for p in files if p.endswith("site-packages/s2ibot_private_greeting/__init__.py")
+    ]
+    assert installed and GREETING.encode() in files[installed[0]]
+    (job,) = cluster.objects(namespace, "jobs", build_selector(1))
+    assert servers.password not in json.dumps(job)
+
+
 # The repository's own scripts (s2i: .s2i/bin overrides the image's): assemble deletes a file
 # of the builder image below the application directories, run serves a page saying whether
 # the image still has it.

@@ -133,9 +133,12 @@ class PackageServers(ServedApp):
         return self.url.removeprefix("http://")
 
     def pip_conf(self) -> str:
-        """pip.conf(5): the private index with its credentials in the URL."""
+        """pip.conf(5): the private index with its credentials in the URL; plain HTTP, so
+        its host is trusted (pip trusts only localhost over HTTP: a build pod reaches the
+        index at the node's address)."""
         index = f"http://{self.user}:{self.password}@{self.host}/simple/"
-        return f"[global]\nindex-url = {index}\n"
+        trusted = self.host.rsplit(":", 1)[0]
+        return f"[global]\nindex-url = {index}\ntrusted-host = {trusted}\n"
 
     def npm_registry(self) -> str:
         return f"{self.url}/npm/"
