@@ -16,16 +16,19 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from tests.fakes.github import FakeGitHub
 from tests.fakes.go_proxy import GREETING as GO_GREETING
 from tests.fakes.go_proxy import GoModuleProxy
 from tests.fakes.package_servers import GREETING, PackageServers
-from tests.support import private_builds
+from tests.support import http, private_builds
 from tests.support.apps import app_files
 from tests.support.bot_process import BotProcess
+from tests.support.forges import GitHubHarness
 from tests.support.image_files import image_files, secrets_in
 from tests.support.images import image_exists, running
+from tests.support.names import unique
 from tests.support.outcomes import build_of, final_status, log_of
 from tests.support.private_builds import (
     assert_no_secret_anywhere,
@@ -34,6 +37,7 @@ from tests.support.private_builds import (
     secret_settings,
 )
 from tests.support.testenv import ProvisionedEnv
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.e2e
 StartBot = Callable[..., BotProcess]
@@ -189,3 +193,42 @@ def test_a_go_app_fetches_a_private_module_with_the_netrc_secret_and_keeps_it_no
         assert "401 Unauthorized" in str(build_of(status)["reason"]), build_of(status)["reason"]
         assert proxy.refused >= 1 and proxy.served == 1
         assert not image_exists(testenv, f"{image}:main")
+
+
+def test_an_approved_fork_pull_request_asking_for_the_secret_reaches_no_server_and_pushes_nothing(
+    github_forge: GitHubHarness, start_builder_bot: StartBot, testenv: ProvisionedEnv,
+    tmp_path: Path, servers: PackageServers,
+) -> None:  # fmt: skip
+    """A fork's code never runs with a build secret, even after a writer's ok-to-test: the
+    real bot refuses the build before any engine or server is involved, and says why."""
+    bot = start_builder_bot(engine="docker", **secret_settings(servers, tmp_path, ["acme/*"]))
+    repo = github_forge.create_repo(unique("acme/node-private"))
+    image = f"{testenv.registry}/{repo}".lower()
+    config = {"builds": [{"name": "web", "template": "nodejs", "image": image, "secrets": ["npmrc"],
+                          "triggers": {"branches": ["main"], "pull_requests": True}}]}  # fmt: skip
+    files = {p: c for p, c in app_files("node-private").items() if c is not None}
+    github_forge.commit(
+        repo, files | project_npmrc(servers) | {".s2i.yaml": yaml.safe_dump(config)}
+    )
+    github_forge.grant_write(repo, "maintainer")
+    number, head = github_forge.open_pull(
+        bot, repo, {"server.js": "require('fs'); // the fork's code\n"}, author="mallory", fork=True
+    )
+    github_forge.wait_for(
+        lambda: any(f"(for commit {head[:7]})" in c for c in github_forge.comments(repo, number)),
+        timeout=30,
+    )
+    wait_until(
+        lambda: http.get(f"{bot.url}/healthz").json()["unsent_outbox_items"] == 0, timeout=30,
+        what="the ok-to-test notice to be sent",
+    )  # fmt: skip
+    github_forge.comment(bot, repo, number, "/s2i ok-to-test", author="maintainer")
+
+    status = final_status(github_forge, repo, head)
+    assert status.state == "failure", status
+    assert status.description.startswith(
+        "build 'web' needs build secret 'npmrc', and builds of pull requests from forks never "
+        "get build secrets"
+    ), status.description
+    assert servers.served["npm"] == 0 and servers.refused["npm"] == 0
+    assert not image_exists(testenv, f"{image}:pr-{number}")
