@@ -85,7 +85,7 @@ bg_build() {
     printf '%s\n' "set -euxo pipefail" "cd '$b'" "$script" >"$b/build.sh"
     # rc is written by the detached shell itself, so it survives our own exit.
     nohup setsid bash -c "bash '$b/build.sh' >'$b/build.log' 2>&1; echo \$? >'$b/rc'" \
-      >/dev/null 2>&1 </dev/null 3>&- &
+      >/dev/null 2>&1 </dev/null 3>&- 9>&- &
     echo $! >"$b/pid"
     say "$name: building in the background (log $b/build.log)"
   fi
@@ -401,7 +401,7 @@ start_daemon() {
   fi
   echo "starting $name: $*" | tee -a "$LOGS/$name.daemon.log"
   # setsid + closed stdio: the daemon must not hold our step log or the caller's pipe.
-  setsid "$@" >>"$LOGS/$name.daemon.log" 2>&1 </dev/null 3>&- &
+  setsid "$@" >>"$LOGS/$name.daemon.log" 2>&1 </dev/null 3>&- 9>&- &
   echo $! >"$CL/$name.pid"
   echo "$sig" >"$CL/$name.sig"
 }
@@ -641,17 +641,19 @@ step_smoke() {
   # ServiceAccount admission plugin refuses pods until it exists.
   wait_for 60 kc -n "$SMOKE_NS" get serviceaccount default || { echo "no default ServiceAccount"; return 1; }
   echo "default ServiceAccount present"
-  # Foreground: the previous run's pod goes with its Job, not some time after.
-  kc -n "$SMOKE_NS" delete job smoke --ignore-not-found --cascade=foreground --wait=true
+  # A Job of this run's own: two `up`s at once (two test sessions) each watch their own, and
+  # each deletes its own after (ttlSecondsAfterFinished removes one a killed run left).
+  local job="smoke-$$-$RANDOM"
   # The image comes from the local registry, pulled by containerd with the credentials
   # of its config: the path a build Job takes.
   kc -n "$SMOKE_NS" apply -f - <<EOF
 apiVersion: batch/v1
 kind: Job
 metadata:
-  name: smoke
+  name: $job
 spec:
   backoffLimit: 0
+  ttlSecondsAfterFinished: 300
   activeDeadlineSeconds: 240
   template:
     spec:
@@ -663,28 +665,29 @@ spec:
           command: ["sh", "-c", "echo ok; test -s /var/run/secrets/kubernetes.io/serviceaccount/token && echo token mounted"]
 EOF
   local deadline=$((SECONDS + 240)) s f sel
-  # This Job's pods only (a pod of an earlier `smoke` Job could still be terminating).
-  sel=batch.kubernetes.io/controller-uid=$(kc -n "$SMOKE_NS" get job smoke -o jsonpath='{.metadata.uid}')
+  # This Job's pods only.
+  sel=batch.kubernetes.io/controller-uid=$(kc -n "$SMOKE_NS" get job "$job" -o jsonpath='{.metadata.uid}')
   while :; do
-    s=$(kc -n "$SMOKE_NS" get job smoke -o jsonpath='{.status.succeeded}')
-    f=$(kc -n "$SMOKE_NS" get job smoke -o jsonpath='{.status.failed}')
+    s=$(kc -n "$SMOKE_NS" get job "$job" -o jsonpath='{.status.succeeded}')
+    f=$(kc -n "$SMOKE_NS" get job "$job" -o jsonpath='{.status.failed}')
     [ "${s:-0}" -ge 1 ] && break
     if [ "${f:-0}" -ge 1 ] || [ "$SECONDS" -ge "$deadline" ]; then
       echo "smoke Job did not complete (failed=${f:-0})"
-      kc -n "$SMOKE_NS" describe job smoke; kc -n "$SMOKE_NS" describe pods -l "$sel"
+      kc -n "$SMOKE_NS" describe job "$job"; kc -n "$SMOKE_NS" describe pods -l "$sel"
       kc -n "$SMOKE_NS" get events --sort-by=.lastTimestamp
       return 1
     fi
     sleep 1
   done
   local log ip
-  log=$(kc -n "$SMOKE_NS" logs job/smoke)
+  log=$(kc -n "$SMOKE_NS" logs "job/$job")
   ip=$(kc -n "$SMOKE_NS" get pods -l "$sel" -o jsonpath='{.items[0].status.podIP}')
   kc -n "$SMOKE_NS" get pods -l "$sel" -o wide
   say "smoke Job completed; pod IP ${ip:-none}; log: $(echo "$log" | tr '\n' ' ')"
   [ "$(echo "$log" | head -n 1)" = ok ] || { echo "unexpected log"; return 1; }
   grep -F "token mounted" >/dev/null <<<"$log" || { echo "no service account token in the pod"; return 1; }
   [ -n "$ip" ] || { echo "pod had no IP"; return 1; }
+  kc -n "$SMOKE_NS" delete job "$job" --cascade=background --wait=false >/dev/null
 }
 
 # ---------------------------------------------------------------- down / status
@@ -770,6 +773,13 @@ cmd_up() {
 }
 
 exec 3>&1
+# One at a time: test sessions of several working trees (and CI) bring the same cluster up at
+# once; the steps are idempotent, not safe to interleave (a kubelet restarted under another
+# run's smoke Job). Held until this script exits.
+if [ "${1:-}" != status ]; then
+  exec 9>"$CL/.cluster.lock"
+  flock 9
+fi
 case "${1:-}" in
   up) cmd_up ;;
   down) step down step_down ;;

@@ -10,6 +10,9 @@ in the same registry: they are never pulled (go-containerregistry's remote.Write
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import stat
 import tarfile
 import time
 from collections.abc import Iterable, Mapping
@@ -31,7 +34,7 @@ from bot.runner.app_layer import (
 )
 from bot.runner.crane import Crane, repository_of
 from bot.runner.credentials import Credentials, PrivateFiles
-from bot.runner.errors import BuildError
+from bot.runner.errors import BuildError, BuildFailure
 from bot.runner.pipeline import Bases, RunnerOptions, ended, prove
 from bot.runner.prepare import EXPORT_JSON, LAYOUT, LAYOUT_LABEL, SCRIPTS
 from bot.runner.process import BuildLog
@@ -115,9 +118,10 @@ def _export(
 ) -> tuple[str, int]:  # fmt: skip
     workdir.mkdir(parents=True, exist_ok=True)
     prepared: dict[str, Any] = json.loads((workdir.parent / EXPORT_JSON).read_text())
-    layer = io / LAYER
+    assembled = own_copies(io, workdir / "assembled", (LAYER, BEFORE, AFTER, ARTIFACTS))
+    layer = assembled / LAYER
     if not layer.is_file():
-        raise BuildError(f"assemble left no application layer ({layer})")
+        raise BuildError(f"assemble left no application layer ({io / LAYER})")
     with private.registry_auth() as authfile:
         crane = Crane(authfile, options.insecure_registries)
         builder_config = crane.config(builder).get("config") or {}
@@ -125,7 +129,9 @@ def _export(
         user = builder_labels.get(s2i.ASSEMBLE_USER, "1001")
         labels = image_labels(spec, builder, builder_labels.get(s2i.DESTINATION))
         env: dict[str, str] = prepared["env"]
-        _complete(layer, io, workdir.parent / SCRIPTS, prepared.get("scripts_dir", ""), user, log)
+        _complete(
+            layer, assembled, workdir.parent / SCRIPTS, prepared.get("scripts_dir", ""), user, log
+        )
         if spec.runtime is None:
             with log.step(f"append the application layer to {builder} as {spec.output}"):
                 log.line(f"{layer.stat().st_size} bytes, uncompressed")
@@ -141,7 +147,7 @@ def _export(
             runtime_layer = workdir / "runtime-layer.tar"
             with log.step(f"copy the artifacts onto {spec.runtime.image} as {spec.output}"):
                 count = runtime_layer_from(
-                    io / ARTIFACTS, spec.runtime.artifacts, runtime_layer, user=user
+                    assembled / ARTIFACTS, spec.runtime.artifacts, runtime_layer, user=user
                 )
                 log.line(f"{count} paths, {runtime_layer.stat().st_size} bytes uncompressed")
                 out = crane.run(runtime, mutate_args(
@@ -161,6 +167,32 @@ def _export(
         manifest = crane.manifest(f"{spec.image}@{digest}")
     blobs = [manifest.get("config", {}), *manifest.get("layers", [])]
     return digest, sum(int(blob.get("size", 0)) for blob in blobs)
+
+
+def own_copies(io: Path, target: Path, names: Iterable[str]) -> Path:
+    """What assemble left in `io`, copied into the export's own directory through descriptors
+    that follow no symlink and read regular files only. The repository's code wrote `io`,
+    while the export can read what the builder cannot, the credentials and the cosign key: a
+    link it planted there (`before.list` -> the registry auth, whose lines would become
+    whiteout names in the pushed layer; `layer.tar` -> the key) must not be followed.
+    Missing files stay missing."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        try:
+            # O_NONBLOCK: a FIFO planted there opens at once, and is then refused.
+            fd = os.open(io / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:  # ELOOP: a symlink
+            raise BuildFailure(
+                f"assemble left {name} in {io} as something other than a file ({exc.strerror})"
+            ) from exc
+        with os.fdopen(fd, "rb") as source:
+            if not stat.S_ISREG(os.fstat(source.fileno()).st_mode):
+                raise BuildFailure(f"assemble left {name} in {io} as something other than a file")
+            with (target / name).open("wb") as out:
+                shutil.copyfileobj(source, out, 1024 * 1024)
+    return target
 
 
 def _complete(

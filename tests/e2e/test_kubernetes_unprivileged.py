@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.executors.job_manifest import SECRETS_DIR
+from bot.runner.app_layer import IO_DIR
 from tests.fakes.github import FakeGitHub
 from tests.fakes.package_servers import GREETING, PackageServers
 from tests.support import b2i, kube_cluster
@@ -423,3 +425,31 @@ def test_what_assemble_deletes_is_gone_from_the_image_and_the_repositorys_run_is
     with running(testenv, f"{image}@{digest}") as url:
         page = httpx.get(url, timeout=10).text
     assert page == "activate.csh is gone\nserved by the repository's own run\n", page
+
+
+# The repository's assemble replaces the listing the wrapper made before it with a link to
+# where the export container (not the builder's) has the registry credentials: followed, its
+# lines would become whiteout names in the pushed layer.
+LINKING_ASSEMBLE = f"""#!/bin/sh
+set -e
+/usr/libexec/s2i/assemble
+ln -sf {SECRETS_DIR}/.dockerconfigjson {IO_DIR}/before.list
+"""
+
+
+def test_a_listing_assemble_links_to_the_exports_credentials_is_refused_and_nothing_pushed(
+    github: FakeGitHub, start_kube_bot: StartKubeBot, testenv: ProvisionedEnv, tmp_path: Path,
+    restricted_build_namespace: str, pod_relays: list[str],
+) -> None:  # fmt: skip
+    kubernetes = UNPRIVILEGED | {"host_network": False, "loopback_relays": pod_relays}
+    bot = start_kube_bot(kubernetes=kubernetes)
+    repo, image, sha = push_app(github, bot, testenv, tmp_path / "work", "python-hello",
+                                "python", [], {".s2i/bin/assemble": LINKING_ASSEMBLE})  # fmt: skip
+
+    status = final_status(github, repo, sha)
+    log = log_of(status)
+    assert status.state == "failure", log
+    reason = str(build_of(status)["reason"])
+    assert "assemble left before.list" in reason and "other than a file" in reason, reason
+    assert not image_exists(testenv, f"{image}:main")
+    assert testenv.password not in log
