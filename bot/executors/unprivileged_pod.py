@@ -1,16 +1,27 @@
 """The pod of the `unprivileged` Job layout (kubernetes.layout; docs/kubernetes.md): pure
 rendering, BuildSpec + ResolvedBuilder -> pod spec. bot/runner/app_layer.py is the contract
-between its containers, run in this order:
+between its containers:
 
 - `prepare` (init, runner image): fetches the source at the sha into the `destination`
   volume and writes what assemble needs into the `io` volume (previous application layer
   for an incremental build);
-- `assemble` (init, the builder image by digest, pulled by the kubelet like any image and
+- then `assemble` (the builder image by digest, pulled by the kubelet like any image and
   cached on the node): runs the s2i scripts as the builder's assemble user and tars what
   they wrote below the application directories;
-- `export` (runner image): appends that layer to the builder image (or the artifacts to the
+- and `export` (runner image), started with assemble: reads what it can ahead (the builder's
+  config, the runtime's digest), waits for assemble's exit status in the `io` volume
+  (bot/runner/handover.py), appends that layer to the builder image (or the artifacts to the
   runtime image) in the registry with crane and writes the BuildResult as its termination
-  message.
+  message. When assemble failed the export ends without one: the bot reads the reason
+  from assemble's own log.
+
+assemble and export are regular containers, not init containers one after the other: the
+kubelet learns that a container ended from its PLEG, which relists containers once a second,
+and starts the next init container only then; regular containers start at once, in the
+pod's order. prepare stays an init container, so nothing of the builder image runs before
+the source and the build's instructions are in place, and a prepare that fails ends the pod
+before it. The kubelet starts assemble before the export, which is what the export's wait
+for a wrapper that never started relies on.
 
 Every container runs under the `restricted` Pod Security Standard
 (https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted): non-root
@@ -40,14 +51,14 @@ from typing import TYPE_CHECKING, Any
 from bot.build_secrets import MOUNT_DIR
 from bot.build_spec import BuildSpec
 from bot.executors.resolved_builder import ResolvedBuilder
-from bot.runner import s2i
+from bot.runner import handover, s2i
 from bot.runner.app_layer import (
     APP_DIRS_LABEL,
     ASSEMBLE_SCRIPT,
     BUILDER_LABELS_ENV,
     DESTINATION_DIR,
+    HANDOVER_SCRIPT,
     IO_DIR,
-    MASKING_SCRIPT,
     MASKS_DIR,
 )
 from bot.settings import KubernetesSettings
@@ -58,7 +69,7 @@ if TYPE_CHECKING:
 PREPARE = "prepare"
 ASSEMBLE = "assemble"
 EXPORT = "export"
-CONTAINERS = (PREPARE, ASSEMBLE, EXPORT)  # in the order they run
+CONTAINERS = (PREPARE, ASSEMBLE, EXPORT)  # in the order they start (and the bot shows their logs)
 # The builder's labels the prepare step reads (bot/runner/prepare.py).
 PREPARE_LABELS = (s2i.SCRIPTS_URL, s2i.DESTINATION, s2i.ASSEMBLE_USER, APP_DIRS_LABEL)
 
@@ -128,6 +139,8 @@ def render_pod(
                     if step == "prepare"
                     else []
                 ),
+                # Started with assemble: wait for its exit status (bot/runner/handover.py).
+                *([{"name": handover.AWAIT_ENV, "value": "1"}] if step == "export" else []),
             ],
             "workingDir": common.WORKSPACE,
             "resources": copy.deepcopy(settings.resources),
@@ -165,11 +178,8 @@ def render_pod(
         "name": ASSEMBLE,
         "image": builder.ref,
         "imagePullPolicy": "IfNotPresent",  # a digest: what the node has is what was asked
-        "command": (
-            ["/bin/sh", "-c", MASKING_SCRIPT, "sh", ASSEMBLE_SCRIPT]
-            if secret_sources
-            else ["/bin/sh", "-c", ASSEMBLE_SCRIPT]
-        ),
+        "command": ["/bin/sh", "-c", HANDOVER_SCRIPT, "sh", ASSEMBLE_SCRIPT]
+        + (["masked"] if secret_sources else []),
         "resources": copy.deepcopy(settings.resources),
         # The builder's own output is the build's log; its tail, the reason when it fails.
         "terminationMessagePolicy": "FallbackToLogsOnError",
@@ -198,8 +208,9 @@ def render_pod(
             "fsGroup": builder.gid,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "initContainers": [runner(PREPARE, "prepare", prepare_args), assemble],
-        "containers": [runner(EXPORT, "export", common.signing_args(signing_builder_id))],
+        "initContainers": [runner(PREPARE, "prepare", prepare_args)],
+        # In this order: the kubelet starts them so, and the export relies on it.
+        "containers": [assemble, runner(EXPORT, "export", common.signing_args(signing_builder_id))],
         "volumes": [
             {"name": "workspace", "emptyDir": {}},
             {"name": "tmp", "emptyDir": {}},

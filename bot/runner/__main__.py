@@ -25,6 +25,7 @@ from bot.runner.app_layer import BUILDER_LABELS_ENV
 from bot.runner.artifact import DEFAULT_MAX_BYTES, ArtifactPolicy
 from bot.runner.environment import minimal_env
 from bot.runner.export import run_export
+from bot.runner.handover import AWAIT_ENV
 from bot.runner.loopback_relay import relays
 from bot.runner.pipeline import RunnerOptions, run_build
 from bot.runner.prepare import run_prepare
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     # Read before the environment is narrowed to the allow-list below.
     labels = os.environ.get(BUILDER_LABELS_ENV)
     args.builder_labels = json.loads(labels) if labels and args.step == "prepare" else None
+    args.await_assemble = args.step == "export" and os.environ.get(AWAIT_ENV) == "1"
     args.workdir.mkdir(parents=True, exist_ok=True)
     home = args.workdir / "home"
     home.mkdir(mode=0o700, exist_ok=True)
@@ -79,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with relays(args.relay):
             result = _run_step(args, spec, log, options)
+        if result is None:  # assemble failed: the bot reads why from its log
+            return 0
     except Exception as exc:  # a bug in the runner must still end the build with a reason
         for line in traceback.format_exc().splitlines():
             log.line(line)
@@ -92,14 +96,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_step(
     args: argparse.Namespace, spec: BuildSpec, log: BuildLog, options: RunnerOptions
-) -> BuildResult:
+) -> BuildResult | None:
     if args.step == "prepare":
         return run_prepare(
             spec, args.secrets, args.workdir, log, options,
             builder=args.builder, destination=args.destination, builder_labels=args.builder_labels,
         )  # fmt: skip
     if args.step == "export":
-        return run_export(spec, args.secrets, args.workdir, log, options, builder=args.builder)
+        return run_export(
+            spec, args.secrets, args.workdir, log, options,
+            builder=args.builder, await_assemble=args.await_assemble,
+        )  # fmt: skip
     return run_build(spec, args.secrets, args.workdir, log, options)
 
 

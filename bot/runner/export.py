@@ -5,6 +5,11 @@ config set as s2i's Dockerfile sets it (user, `run` as the command, env, s2i's l
 other tags and, for an incremental build with a runtime image, the builder-side image the
 next build restores its artifacts from. crane mounts the base layers from their repository
 in the same registry: they are never pulled (go-containerregistry's remote.Write).
+
+Started with assemble (`await_assemble`), it reads what does not depend on the build first
+(the builder's config, the runtime's digest), then waits for assemble's exit status
+(bot/runner/handover.py). When assemble failed there is nothing to export and no result
+to write: the bot reads the reason from assemble's own log, as when it was an init container.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from bot.runner.app_layer import (
 from bot.runner.crane import Crane, repository_of
 from bot.runner.credentials import Credentials, PrivateFiles
 from bot.runner.errors import BuildError
+from bot.runner.handover import wait_for_assemble
 from bot.runner.pipeline import Bases, RunnerOptions, ended, prove
 from bot.runner.prepare import EXPORT_JSON, LAYOUT, LAYOUT_LABEL, SCRIPTS
 from bot.runner.process import BuildLog
@@ -40,10 +46,15 @@ from bot.templates import Artifact
 _DIGEST_REF = "@sha256:"
 
 
+class AssembleFailed(Exception):
+    """assemble ended without the layer: the build's result is its failure, not the export's."""
+
+
 def run_export(
     spec: BuildSpec, secrets_dir: Path, workdir: Path, log: BuildLog, options: RunnerOptions,
-    *, builder: str, io: Path = Path(IO_DIR),
-) -> BuildResult:  # fmt: skip
+    *, builder: str, io: Path = Path(IO_DIR), await_assemble: bool = False,
+) -> BuildResult | None:  # fmt: skip
+    """The BuildResult; None when assemble, awaited, failed (the build's result is its)."""
     started = time.monotonic()
     credentials = Credentials.from_dir(secrets_dir)
     for secret in credentials.secrets():
@@ -56,12 +67,17 @@ def run_export(
 
         def body() -> tuple[str, int]:
             digest, size = _export(
-                spec, private, workdir, log, options, builder=builder, io=io, bases=bases
-            )
+                spec, private, workdir, log, options, builder=builder, io=io, bases=bases,
+                await_assemble=await_assemble,
+            )  # fmt: skip
             prove_pushed(spec, digest, bases, credentials, private, log, options)
             return digest, size
 
-        return ended(log, body, spec, started, bases)
+        try:
+            return ended(log, body, spec, started, bases)
+        except AssembleFailed as failed:
+            log.line(f"{failed}: nothing to export")
+            return None
     finally:
         private.close()
 
@@ -111,20 +127,33 @@ def mutate_args(
 
 def _export(
     spec: BuildSpec, private: PrivateFiles, workdir: Path, log: BuildLog,
-    options: RunnerOptions, *, builder: str, io: Path, bases: Bases,
+    options: RunnerOptions, *, builder: str, io: Path, bases: Bases, await_assemble: bool,
 ) -> tuple[str, int]:  # fmt: skip
     workdir.mkdir(parents=True, exist_ok=True)
     prepared: dict[str, Any] = json.loads((workdir.parent / EXPORT_JSON).read_text())
     layer = io / LAYER
-    if not layer.is_file():
-        raise BuildError(f"assemble left no application layer ({layer})")
     with private.registry_auth() as authfile:
         crane = Crane(authfile, options.insecure_registries)
+        # Read while assemble runs: nothing here depends on what it builds.
         builder_config = crane.config(builder).get("config") or {}
         builder_labels = builder_config.get("Labels") or {}
         user = builder_labels.get(s2i.ASSEMBLE_USER, "1001")
         labels = image_labels(spec, builder, builder_labels.get(s2i.DESTINATION))
         env: dict[str, str] = prepared["env"]
+        runtime = ""
+        if spec.runtime is not None:
+            # By digest, resolved once: the image is built on what bases.runtime records,
+            # whatever the tag names by the time crane reads it.
+            bases.runtime = crane.digest(spec.runtime.image)
+            runtime = f"{repository_of(spec.runtime.image)}@{bases.runtime}"
+        if await_assemble:
+            waited = time.monotonic()
+            assembled = wait_for_assemble(io)
+            if not assembled.succeeded:
+                raise AssembleFailed(assembled.how)
+            log.line(f"{assembled.how} (waited {time.monotonic() - waited:.1f}s)")
+        if not layer.is_file():
+            raise BuildError(f"assemble left no application layer ({layer})")
         _complete(layer, io, workdir.parent / SCRIPTS, prepared.get("scripts_dir", ""), user, log)
         if spec.runtime is None:
             with log.step(f"append the application layer to {builder} as {spec.output}"):
@@ -134,10 +163,6 @@ def _export(
                     labels=labels, tag=spec.output,
                 ), log)  # fmt: skip
         else:
-            # By digest, resolved once: the image is built on what bases.runtime records,
-            # whatever the tag names by the time crane reads it.
-            bases.runtime = crane.digest(spec.runtime.image)
-            runtime = f"{repository_of(spec.runtime.image)}@{bases.runtime}"
             runtime_layer = workdir / "runtime-layer.tar"
             with log.step(f"copy the artifacts onto {spec.runtime.image} as {spec.output}"):
                 count = runtime_layer_from(

@@ -14,7 +14,8 @@ from bot.build_secrets import SecretUse
 from bot.executors.job_manifest import SECRETS_DIR, SIGNING_SECRETS, SPEC_ENV, render_job
 from bot.executors.resolved_builder import ResolvedBuilder, UnusableBuilder
 from bot.executors.unprivileged_pod import CONTAINERS
-from bot.runner.app_layer import ASSEMBLE_SCRIPT, BUILDER_LABELS_ENV, MASKING_SCRIPT, MASKS_DIR
+from bot.runner.app_layer import ASSEMBLE_SCRIPT, BUILDER_LABELS_ENV, HANDOVER_SCRIPT, MASKS_DIR
+from bot.runner.handover import AWAIT_ENV
 from bot.settings import KubernetesSettings
 from tests.support.job_manifests import SPEC, TEST_CLUSTER, check_manifest
 
@@ -45,7 +46,8 @@ def test_the_unprivileged_job_matches_its_golden_file() -> None:
             if env["name"] == SPEC_ENV:
                 env["value"] = "<the BuildSpec as JSON>"
         if container["name"] == "assemble":
-            assert container["command"] == ["/bin/sh", "-c", ASSEMBLE_SCRIPT]
+            assert container["command"] == ["/bin/sh", "-c", HANDOVER_SCRIPT, "sh", ASSEMBLE_SCRIPT]
+            container["command"][2] = "<bot/runner/app_layer.py HANDOVER_SCRIPT>"
             container["command"][-1] = "<bot/runner/app_layer.py ASSEMBLE_SCRIPT>"
     check_manifest("job-unprivileged.yaml", job)
 
@@ -72,8 +74,8 @@ def test_every_container_passes_the_restricted_pod_security_standard() -> None:
 
 def test_the_builder_runs_by_digest_without_credentials_and_the_runner_read_only() -> None:
     pod = pod_of(render_job(42, SPEC, settings=UNPRIVILEGED, builder=BUILDER))
-    prepare, assemble = pod["initContainers"]
-    (export,) = pod["containers"]
+    (prepare,) = pod["initContainers"]
+    assemble, export = pod["containers"]
     assert assemble["image"] == f"127.0.0.1:5000/s2i-bot/go@{DIGEST}"
     assert assemble["imagePullPolicy"] == "IfNotPresent"
     assert {m["name"] for m in assemble["volumeMounts"]} == {"io", "destination"}
@@ -136,8 +138,8 @@ def test_when_signing_the_key_is_mounted_in_the_export_alone_which_runs_the_imag
     job = render_job(42, SPEC, settings=UNPRIVILEGED, builder=BUILDER,
                      signing_builder_id="https://bot.example.com")  # fmt: skip
     pod = pod_of(job)
-    prepare, assemble = pod["initContainers"]
-    (export,) = pod["containers"]
+    (prepare,) = pod["initContainers"]
+    assemble, export = pod["containers"]
     mounts = {c["name"]: {m["name"]: m for m in c["volumeMounts"]}
               for c in (prepare, assemble, export)}  # fmt: skip
     assert SIGNING_SECRETS not in mounts["prepare"] | mounts["assemble"]
@@ -173,7 +175,7 @@ def test_when_signing_the_key_is_mounted_in_the_export_alone_which_runs_the_imag
 def test_without_signing_no_key_volume_and_no_signing_tools() -> None:
     pod = pod_of(render_job(42, SPEC, settings=UNPRIVILEGED, builder=BUILDER))
     assert SIGNING_SECRETS not in {v["name"] for v in pod["volumes"]}
-    assert "--cosign" not in pod["containers"][0]["args"]
+    assert "--cosign" not in pod["containers"][1]["args"]
 
 
 def test_build_secrets_are_mounted_in_assemble_and_prepare_only_and_the_builders_log_masked() -> (
@@ -186,8 +188,8 @@ def test_build_secrets_are_mounted_in_assemble_and_prepare_only_and_the_builders
     secrets = {"npmrc": "npm-registry", "pip-conf": "pip/pip.conf", "unused": "other"}
     job = render_job(42, spec, settings=UNPRIVILEGED, builder=BUILDER, build_secrets=secrets)
     pod = pod_of(job)
-    prepare, assemble = pod["initContainers"]
-    (export,) = pod["containers"]
+    (prepare,) = pod["initContainers"]
+    assemble, export = pod["containers"]
     (volume,) = [v for v in pod["volumes"] if v["name"] == "build-secrets"]
     assert volume["projected"] == {
         "defaultMode": 0o440,
@@ -202,7 +204,9 @@ def test_build_secrets_are_mounted_in_assemble_and_prepare_only_and_the_builders
     assert mount in assemble["volumeMounts"] and mount in prepare["volumeMounts"]
     assert "build-secrets" not in {m["name"] for m in export["volumeMounts"]}
     # The builder's output goes through the masks prepare wrote (in memory, read-only there).
-    assert assemble["command"] == ["/bin/sh", "-c", MASKING_SCRIPT, "sh", ASSEMBLE_SCRIPT]
+    assert assemble["command"] == [
+        "/bin/sh", "-c", HANDOVER_SCRIPT, "sh", ASSEMBLE_SCRIPT, "masked"
+    ]  # fmt: skip
     assert {"name": "masks", "mountPath": MASKS_DIR, "readOnly": True} in assemble["volumeMounts"]
     (masks,) = [v for v in pod["volumes"] if v["name"] == "masks"]
     assert masks["emptyDir"]["medium"] == "Memory"
@@ -238,3 +242,19 @@ def test_prepare_gets_the_builders_s2i_labels_as_the_bot_read_them_with_the_dige
     (passed,) = [e["value"] for e in prepare["env"] if e["name"] == BUILDER_LABELS_ENV]
     assert json.loads(passed) == LABELS | {"io.s2i-bot.application-dirs": "/opt/app-root"}
     assert BUILDER_LABELS_ENV not in {e["name"] for e in export["env"]}
+
+
+def test_prepare_runs_first_and_assemble_and_export_start_together_assemble_first() -> None:
+    pod = pod_of(render_job(42, SPEC, settings=UNPRIVILEGED, builder=BUILDER))
+    # prepare an init container: nothing of the builder runs before the source is in place;
+    # assemble and the export regular ones, which the kubelet starts in this order at once.
+    assert [c["name"] for c in pod["initContainers"]] == ["prepare"]
+    assert [c["name"] for c in pod["containers"]] == ["assemble", "export"]
+    assert pod["restartPolicy"] == "Never"
+    prepare, assemble, export = pod["initContainers"] + pod["containers"]
+    # The export waits for assemble's exit status (bot/runner/handover.py); prepare does not.
+    assert {"name": AWAIT_ENV, "value": "1"} in export["env"]
+    assert AWAIT_ENV not in {e["name"] for e in prepare["env"]}
+    # Both see the io volume they hand over through.
+    assert "io" in {m["name"] for m in assemble["volumeMounts"]}
+    assert "io" in {m["name"] for m in export["volumeMounts"]}

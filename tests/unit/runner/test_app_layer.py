@@ -19,8 +19,8 @@ from bot.runner.app_layer import (
     AFTER,
     ASSEMBLE_SCRIPT,
     BEFORE,
+    HANDOVER_SCRIPT,
     IO_DIR,
-    MASKING_SCRIPT,
     MASKS,
     MASKS_DIR,
     assemble_env,
@@ -235,11 +235,12 @@ def test_the_builders_output_is_masked_with_its_exit_status_kept(tmp_path: Path)
     (masks / MASKS).write_bytes(sed_script([token]))
     encoded = base64.b64encode(f"user:{token}".encode()).decode()
     inner = f"echo 'got {token} here'; echo '{encoded}' >&2; echo plain; exit 3"
-    script = MASKING_SCRIPT.replace(IO_DIR, str(io_dir)).replace(MASKS_DIR, str(masks))
+    script = HANDOVER_SCRIPT.replace(IO_DIR, str(io_dir)).replace(MASKS_DIR, str(masks))
     result = subprocess.run(
-        ["sh", "-c", script, "sh", inner], capture_output=True, text=True, check=False
+        ["sh", "-c", script, "sh", inner, "masked"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 3
+    assert (io_dir / "assemble.status").read_text() == "3\n"  # what the export waits for
     lines = result.stdout.splitlines()
     assert lines[0] == "got *** here" and lines[2] == "plain"
     assert token not in result.stdout and "s3cr" not in result.stdout
