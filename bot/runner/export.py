@@ -39,7 +39,7 @@ from bot.runner.credentials import Credentials, PrivateFiles
 from bot.runner.errors import BuildError
 from bot.runner.handover import wait_for_assemble
 from bot.runner.pipeline import Bases, RunnerOptions, ended, prove
-from bot.runner.prepare import EXPORT_JSON, LAYOUT, LAYOUT_LABEL, SCRIPTS
+from bot.runner.prepare import EXPORT_JSON, LAYOUT, LAYOUT_LABEL, SCRIPTS, image_scripts_dir
 from bot.runner.process import BuildLog
 from bot.templates import Artifact
 
@@ -140,12 +140,14 @@ def _export(
         user = builder_labels.get(s2i.ASSEMBLE_USER, "1001")
         labels = image_labels(spec, builder, builder_labels.get(s2i.DESTINATION))
         env: dict[str, str] = prepared["env"]
-        runtime = ""
+        runtime, run = "", str(prepared["run"])
         if spec.runtime is not None:
             # By digest, resolved once: the image is built on what bases.runtime records,
-            # whatever the tag names by the time crane reads it.
+            # whatever the tag names by the time crane reads it. Its `run` is the command.
             bases.runtime = crane.digest(spec.runtime.image)
             runtime = f"{repository_of(spec.runtime.image)}@{bases.runtime}"
+            runtime_labels = (crane.config(runtime).get("config") or {}).get("Labels") or {}
+            run = image_scripts_dir(runtime_labels, spec.runtime.image) + "/run"
         if await_assemble:
             waited = time.monotonic()
             assembled = wait_for_assemble(io)
@@ -159,7 +161,7 @@ def _export(
             with log.step(f"append the application layer to {builder} as {spec.output}"):
                 log.line(f"{layer.stat().st_size} bytes, uncompressed")
                 out = crane.run(builder, mutate_args(
-                    builder, layer=layer, run=prepared["run"], user=user, env=env,
+                    builder, layer=layer, run=run, user=user, env=env,
                     labels=labels, tag=spec.output,
                 ), log)  # fmt: skip
         else:
@@ -170,7 +172,7 @@ def _export(
                 )
                 log.line(f"{count} paths, {runtime_layer.stat().st_size} bytes uncompressed")
                 out = crane.run(runtime, mutate_args(
-                    runtime, layer=runtime_layer, run=prepared["run"], user=user,
+                    runtime, layer=runtime_layer, run=run, user=user,
                     env=env, labels=labels, tag=spec.output,
                 ), log)  # fmt: skip
             if spec.incremental:
