@@ -15,6 +15,9 @@ to write: the bot reads the reason from assemble's own log, as when it was an in
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import stat
 import tarfile
 import time
 from collections.abc import Iterable, Mapping
@@ -36,7 +39,7 @@ from bot.runner.app_layer import (
 )
 from bot.runner.crane import Crane, repository_of
 from bot.runner.credentials import Credentials, PrivateFiles
-from bot.runner.errors import BuildError
+from bot.runner.errors import BuildError, BuildFailure
 from bot.runner.handover import wait_for_assemble
 from bot.runner.pipeline import Bases, RunnerOptions, ended, prove
 from bot.runner.prepare import EXPORT_JSON, LAYOUT, LAYOUT_LABEL, SCRIPTS, image_scripts_dir
@@ -131,7 +134,6 @@ def _export(
 ) -> tuple[str, int]:  # fmt: skip
     workdir.mkdir(parents=True, exist_ok=True)
     prepared: dict[str, Any] = json.loads((workdir.parent / EXPORT_JSON).read_text())
-    layer = io / LAYER
     with private.registry_auth() as authfile:
         crane = Crane(authfile, options.insecure_registries)
         # Read while assemble runs: nothing here depends on what it builds.
@@ -150,13 +152,17 @@ def _export(
             run = image_scripts_dir(runtime_labels, spec.runtime.image) + "/run"
         if await_assemble:
             waited = time.monotonic()
-            assembled = wait_for_assemble(io)
-            if not assembled.succeeded:
-                raise AssembleFailed(assembled.how)
-            log.line(f"{assembled.how} (waited {time.monotonic() - waited:.1f}s)")
+            ended_as = wait_for_assemble(io)
+            if not ended_as.succeeded:
+                raise AssembleFailed(ended_as.how)
+            log.line(f"{ended_as.how} (waited {time.monotonic() - waited:.1f}s)")
+        assembled = own_copies(io, workdir / "assembled", (LAYER, BEFORE, AFTER, ARTIFACTS))
+        layer = assembled / LAYER
         if not layer.is_file():
-            raise BuildError(f"assemble left no application layer ({layer})")
-        _complete(layer, io, workdir.parent / SCRIPTS, prepared.get("scripts_dir", ""), user, log)
+            raise BuildError(f"assemble left no application layer ({io / LAYER})")
+        _complete(
+            layer, assembled, workdir.parent / SCRIPTS, prepared.get("scripts_dir", ""), user, log
+        )
         if spec.runtime is None:
             with log.step(f"append the application layer to {builder} as {spec.output}"):
                 log.line(f"{layer.stat().st_size} bytes, uncompressed")
@@ -168,7 +174,7 @@ def _export(
             runtime_layer = workdir / "runtime-layer.tar"
             with log.step(f"copy the artifacts onto {spec.runtime.image} as {spec.output}"):
                 count = runtime_layer_from(
-                    io / ARTIFACTS, spec.runtime.artifacts, runtime_layer, user=user
+                    assembled / ARTIFACTS, spec.runtime.artifacts, runtime_layer, user=user
                 )
                 log.line(f"{count} paths, {runtime_layer.stat().st_size} bytes uncompressed")
                 out = crane.run(runtime, mutate_args(
@@ -188,6 +194,32 @@ def _export(
         manifest = crane.manifest(f"{spec.image}@{digest}")
     blobs = [manifest.get("config", {}), *manifest.get("layers", [])]
     return digest, sum(int(blob.get("size", 0)) for blob in blobs)
+
+
+def own_copies(io: Path, target: Path, names: Iterable[str]) -> Path:
+    """What assemble left in `io`, copied into the export's own directory through descriptors
+    that follow no symlink and read regular files only. The repository's code wrote `io`
+    (and may still run: it can write the status the export waits for), while the export can
+    read what the builder cannot, the credentials and the cosign key: a link it planted there
+    (`before.list` -> the registry auth, whose lines would become whiteout names in the
+    layer) must not be followed, nor a file swapped after a check. Missing files stay so."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        try:
+            # O_NONBLOCK: a FIFO planted there opens at once, and is then refused.
+            fd = os.open(io / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:  # ELOOP: a symlink
+            raise BuildFailure(
+                f"assemble left {name} in {io} as something other than a file ({exc.strerror})"
+            ) from exc
+        with os.fdopen(fd, "rb") as source:
+            if not stat.S_ISREG(os.fstat(source.fileno()).st_mode):
+                raise BuildFailure(f"assemble left {name} in {io} as something other than a file")
+            with (target / name).open("wb") as out:
+                shutil.copyfileobj(source, out, 1024 * 1024)
+    return target
 
 
 def _complete(

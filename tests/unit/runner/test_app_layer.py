@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import subprocess
 import tarfile
 from pathlib import Path
@@ -17,10 +18,12 @@ from bot.build_secrets import SecretUse
 from bot.build_spec import BuildSpec, SourceSpec
 from bot.runner.app_layer import (
     AFTER,
+    ARTIFACTS,
     ASSEMBLE_SCRIPT,
     BEFORE,
     HANDOVER_SCRIPT,
     IO_DIR,
+    LAYER,
     MASKS,
     MASKS_DIR,
     assemble_env,
@@ -29,7 +32,13 @@ from bot.runner.app_layer import (
     whiteout,
 )
 from bot.runner.errors import BuildError, BuildFailure
-from bot.runner.export import image_labels, mutate_args, pushed_digest, runtime_layer_from
+from bot.runner.export import (
+    image_labels,
+    mutate_args,
+    own_copies,
+    pushed_digest,
+    runtime_layer_from,
+)
 from bot.runner.prepare import Paths, build_env, copy_source, mask_build_secrets
 from bot.runner.process import BuildLog
 from bot.runner.secret_masks import sed_script
@@ -305,3 +314,30 @@ def test_a_build_secret_that_did_not_reach_the_pod_fails_the_build(tmp_path: Pat
     paths = Paths(build_secrets=tmp_path / "secrets", masks=tmp_path / "masks")
     with pytest.raises(BuildError, match="build secret 'npmrc' did not reach the runner"):
         mask_build_secrets(_secret_spec(), paths, ["/tmp"], BuildLog(io.StringIO()))
+
+
+def test_the_export_copies_what_assemble_left_following_no_symlink_it_planted(
+    tmp_path: Path,
+) -> None:
+    io_dir, own = tmp_path / "io", tmp_path / "own"
+    io_dir.mkdir()
+    secret = tmp_path / "secrets" / ".dockerconfigjson"
+    secret.parent.mkdir()
+    secret.write_text('{"auths": {"r": {"auth": "dXNlcjpwYXNz"}}}\n')
+    (io_dir / LAYER).write_bytes(b"layer")
+    (io_dir / AFTER).write_text("opt/app-root\n")
+    # The repository's code writes io: a link to what the export alone can read is refused,
+    # whose lines would otherwise become whiteout names in the pushed layer.
+    (io_dir / BEFORE).symlink_to(secret)
+    with pytest.raises(BuildFailure, match=r"before\.list .* something other than a file"):
+        own_copies(io_dir, own, (LAYER, BEFORE, AFTER, ARTIFACTS))
+    (io_dir / BEFORE).unlink()
+    os.mkfifo(io_dir / BEFORE)  # opened without blocking, then refused
+    with pytest.raises(BuildFailure, match="something other than a file"):
+        own_copies(io_dir, own, (LAYER, BEFORE, AFTER, ARTIFACTS))
+    (io_dir / BEFORE).unlink()
+    (io_dir / BEFORE).write_text("opt/app-root\nopt/app-root/old\n")
+    copied = own_copies(io_dir, own, (LAYER, BEFORE, AFTER, ARTIFACTS))
+    assert (copied / LAYER).read_bytes() == b"layer"
+    assert (copied / BEFORE).read_text() == "opt/app-root\nopt/app-root/old\n"
+    assert not (copied / ARTIFACTS).exists()  # none left: none copied
