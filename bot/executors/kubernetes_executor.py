@@ -324,6 +324,12 @@ class KubernetesExecutor:
             state = terminated(pod, container)
             if state is not None and (state.get("message") or "").strip():
                 return result_of(pod, job_state, container)
+        state = terminated(pod, unprivileged_pod.PREPARE)
+        if state is not None and state.get("exitCode"):  # gone without a message: killed
+            why = f" ({state['reason']})" if state.get("reason") not in (None, "", "Error") else ""
+            return BuildResult(
+                state="error", reason=f"prepare exited with status {state['exitCode']}{why}"
+            )
         state = terminated(pod, unprivileged_pod.ASSEMBLE)
         if state is not None and state.get("exitCode"):
             spotter = FailureSpotter()
@@ -341,8 +347,8 @@ class KubernetesExecutor:
 
 
 def _pod_containers(pod: dict[str, Any]) -> list[dict[str, Any]]:
-    """Init and regular containers: assemble is an init container in the pods of a bot
-    before the export ran beside it (docs/kubernetes.md), which a newer bot still adopts."""
+    """Init and regular containers: prepare and assemble are init containers in the pods of
+    a bot before the steps ran together (docs/kubernetes.md), which a newer bot still adopts."""
     spec = pod.get("spec") or {}
     return [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
 

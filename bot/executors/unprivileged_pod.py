@@ -1,27 +1,26 @@
 """The pod of the `unprivileged` Job layout (kubernetes.layout; docs/kubernetes.md): pure
 rendering, BuildSpec + ResolvedBuilder -> pod spec. bot/runner/app_layer.py is the contract
-between its containers:
+between its containers, which the kubelet starts together, in this order, and which hand
+over through files in the `io` volume (bot/runner/handover.py):
 
-- `prepare` (init, runner image): fetches the source at the sha into the `destination`
-  volume and writes what assemble needs into the `io` volume (previous application layer
-  for an incremental build);
-- then `assemble` (the builder image by digest, pulled by the kubelet like any image and
-  cached on the node): runs the s2i scripts as the builder's assemble user and tars what
-  they wrote below the application directories;
-- and `export` (runner image), started with assemble: reads what it can ahead (the builder's
-  config, the runtime's digest), waits for assemble's exit status in the `io` volume
-  (bot/runner/handover.py), appends that layer to the builder image (or the artifacts to the
-  runtime image) in the registry with crane and writes the BuildResult as its termination
-  message. When assemble failed the export ends without one: the bot reads the reason
-  from assemble's own log.
+- `prepare` (runner image): fetches the source at the sha into the `destination` volume and
+  writes what assemble needs into the `io` volume (previous application layer for an
+  incremental build), then its exit status;
+- `assemble` (the builder image by digest, pulled by the kubelet like any image and cached
+  on the node): waits for prepare's status, runs the s2i scripts as the builder's assemble
+  user and tars what they wrote below the application directories, then its exit status;
+- `export` (runner image): waits for prepare, reads what it can ahead (the builder's config,
+  the runtime's digest) while assemble runs, waits for assemble, appends that layer to the
+  builder image (or the artifacts to the runtime image) in the registry with crane and
+  writes the BuildResult as its termination message. When prepare or assemble failed the
+  export ends without one: the bot reads prepare's, or the reason from assemble's own log.
 
-assemble and export are regular containers, not init containers one after the other: the
-kubelet learns that a container ended from its PLEG, which relists containers once a second,
-and starts the next init container only then; regular containers start at once, in the
-pod's order. prepare stays an init container, so nothing of the builder image runs before
-the source and the build's instructions are in place, and a prepare that fails ends the pod
-before it. The kubelet starts assemble before the export, which is what the export's wait
-for a wrapper that never started relies on.
+No init containers: the kubelet learns that a container ended from its PLEG, which relists
+containers once a second, and starts the next init container (or reports the pod finished)
+only then; regular containers start at once. Nothing of the repository's runs before
+prepare has ended (assemble's wrapper waits for it; the builder image itself is the
+operator's, from the templates), so prepare, which holds the credentials, never reads what
+the repository's code could have written.
 
 Every container runs under the `restricted` Pod Security Standard
 (https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted): non-root
@@ -113,7 +112,8 @@ def render_pod(
         # The export signs: its credentials volume is the one with the cosign key.
         secrets = common.SIGNING_SECRETS if signs and step == "export" else "secrets"
         args = [
-            "--step", step, "--spec", f"{common.WORKSPACE}/spec.json",
+            # Each its own spec file: the two runner containers start at once.
+            "--step", step, "--spec", f"{common.WORKSPACE}/{step}.spec.json",
             # A directory of the step's own below the mount: the runner makes it 0700, which
             # only its owner may (the mount point is the kubelet's).
             "--secrets", common.SECRETS_DIR, "--private-dir", f"{common.PRIVATE_DIR}/{step}",
@@ -128,7 +128,7 @@ def render_pod(
             "name": name,
             "image": settings.runner_image,
             "imagePullPolicy": settings.runner_image_pull_policy,
-            "command": ["sh", "-c", script, "bot.runner"],
+            "command": ["sh", "-c", script(step), "bot.runner"],
             "args": args,
             "env": [
                 {"name": common.SPEC_ENV, "value": spec.model_dump_json()},
@@ -139,8 +139,8 @@ def render_pod(
                     if step == "prepare"
                     else []
                 ),
-                # Started with assemble: wait for its exit status (bot/runner/handover.py).
-                *([{"name": handover.AWAIT_ENV, "value": "1"}] if step == "export" else []),
+                # Started together: hand over through the io volume (bot/runner/handover.py).
+                {"name": handover.TOGETHER_ENV, "value": "1"},
             ],
             "workingDir": common.WORKSPACE,
             "resources": copy.deepcopy(settings.resources),
@@ -167,10 +167,13 @@ def render_pod(
         }
 
     s2i_labels = {k: v for k, v in builder.labels.items() if k in PREPARE_LABELS}
-    script = (
-        f'printf %s "${common.SPEC_ENV}" >{common.WORKSPACE}/spec.json'
-        ' && exec python3 -m bot.runner "$@"'
-    )
+
+    def script(step: str) -> str:
+        return (
+            f'printf %s "${common.SPEC_ENV}" >{common.WORKSPACE}/{step}.spec.json'
+            ' && exec python3 -m bot.runner "$@"'
+        )
+
     prepare_args = ["--destination", builder.destination]
     if artifact_policy is not None:
         prepare_args += artifact_policy.argv()
@@ -208,9 +211,12 @@ def render_pod(
             "fsGroup": builder.gid,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "initContainers": [runner(PREPARE, "prepare", prepare_args)],
-        # In this order: the kubelet starts them so, and the export relies on it.
-        "containers": [assemble, runner(EXPORT, "export", common.signing_args(signing_builder_id))],
+        # In this order: the kubelet starts them so, and the steps' waits rely on it.
+        "containers": [
+            runner(PREPARE, "prepare", prepare_args),
+            assemble,
+            runner(EXPORT, "export", common.signing_args(signing_builder_id)),
+        ],
         "volumes": [
             {"name": "workspace", "emptyDir": {}},
             {"name": "tmp", "emptyDir": {}},

@@ -1,15 +1,18 @@
-"""The unprivileged Job layout's contract between its three containers (docs/kubernetes.md):
+"""The unprivileged Job layout's contract between its three containers (docs/kubernetes.md),
+which the kubelet starts together and which hand over through files in IO_DIR
+(bot/runner/handover.py):
 
-1. `prepare` (runner image, init container): fetches the source into the destination volume
+1. `prepare` (runner image): fetches the source into the destination volume
    (`<destination>/src`, as s2i places it), writes IO_DIR/assemble.env for the builder and,
    for an incremental build, the previous image's application layer as IO_DIR/previous.tar;
-2. `assemble` (the builder image itself, as its assemble user): HANDOVER_SCRIPT runs
-   ASSEMBLE_SCRIPT below, which runs the s2i scripts and tars what they wrote below the
-   application directories into IO_DIR/layer.tar (and, for a runtime image, the declared
-   artifacts into IO_DIR/artifacts.tar), then writes its exit status for the export;
-3. `export` (runner image), started with assemble (bot/runner/handover.py says how it waits
-   for it): appends that one layer to the builder (or runtime) image in the registry with
-   crane, sets the config, pushes; base layers are never pulled.
+   its exit status last;
+2. `assemble` (the builder image itself, as its assemble user): HANDOVER_SCRIPT waits for
+   prepare, then runs ASSEMBLE_SCRIPT below, which runs the s2i scripts and tars what they
+   wrote below the application directories into IO_DIR/layer.tar (and, for a runtime image,
+   the declared artifacts into IO_DIR/artifacts.tar), then writes its exit status;
+3. `export` (runner image): waits for prepare, reads what it can ahead, waits for assemble,
+   appends that one layer to the builder (or runtime) image in the registry with crane, sets
+   the config, pushes; base layers are never pulled.
 
 s2i's contract is kept (https://github.com/openshift/source-to-image/blob/master/docs/builder_image.md):
 the source in `<destination>/src`, saved artifacts in `<destination>/artifacts`, the
@@ -124,14 +127,30 @@ if [ -n "${S2I_BOT_ARTIFACTS:-}" ]; then
 fi
 """.replace("__IO__", IO_DIR)
 
-# The assemble container's command: ASSEMBLE_SCRIPT (its $1) run beside the export, which
-# waits for the exit status this writes (bot/runner/handover.py: the FIFO held open on fd 3
-# tells the export this shell still runs; the builder's scripts run without it). With `masked`
-# (its $2, when the build mounts build secrets) the output goes through the masks `prepare`
-# computed from the secrets, as the runner masks its own log (the bot follows this
-# container's log as it is). GNU sed: `-u` writes each line as it comes; LC_ALL=C takes
-# bytes as they are.
+# The assemble container's command: ASSEMBLE_SCRIPT (its $1) run beside prepare, which it
+# waits for, and the export, which waits for the exit status this writes
+# (bot/runner/handover.py: the FIFO held open on fd 3 tells the export this shell still
+# runs; the builder's scripts run without it). With `masked` (its $2, when the build mounts
+# build secrets) the output goes through the masks `prepare` computed from the secrets, as
+# the runner masks its own log (the bot follows this container's log as it is). GNU sed:
+# `-u` writes each line as it comes; LC_ALL=C takes bytes as they are.
 HANDOVER_SCRIPT = r"""io=__IO__
+# prepare, started just before, ends first: nothing of the repository's runs before it has
+# (its status is the last thing it writes). One that never says it runs never will.
+if sleep 0.01 2>/dev/null; then tick=0.05 limit=1200; else tick=1 limit=60; fi
+n=0
+while [ ! -f "$io/__PREPARED__" ]; do
+  if [ ! -f "$io/__PREPARING__" ]; then
+    n=$((n + 1))
+    if [ "$n" -gt "$limit" ]; then
+      echo "BUILD ERROR: the prepare step did not start" >&2
+      exit 1
+    fi
+  fi
+  sleep "$tick"
+done
+# A prepare that failed is the build's result (its termination message): nothing to do.
+[ "$(cat "$io/__PREPARED__")" = 0 ] || exit 0
 mkfifo "$io/__ALIVE__" 2>/dev/null || :
 exec 3<>"$io/__ALIVE__"
 : >"$io/__RUNNING__"
@@ -156,6 +175,8 @@ for _name, _value in (
     ("__ALIVE__", handover.ALIVE),
     ("__RUNNING__", handover.RUNNING),
     ("__STATUS__", handover.STATUS),
+    ("__PREPARED__", f"{handover.PREPARE}.status"),
+    ("__PREPARING__", f"{handover.PREPARE}.running"),
 ):
     HANDOVER_SCRIPT = HANDOVER_SCRIPT.replace(_name, _value)
 

@@ -72,11 +72,11 @@ def test_a_go_app_is_the_runtime_images_layers_plus_one_built_by_non_root_contai
     for key, base in (("builder_digest", "go"), ("runtime_digest", "go-runtime")):
         assert build[key] == skopeo_inspect(testenv, testenv.images[base])["Digest"], key
     (pod,) = cluster.objects(build_namespace, "pods", build_selector(1))
-    # prepare first, then assemble and the export started together, the export waiting for
-    # assemble's exit status (bot/runner/handover.py), the log still in the steps' order.
-    assert [c["name"] for c in pod["spec"]["initContainers"]] == ["prepare"]
-    assemble, export = pod["spec"]["containers"]
-    assert (assemble["name"], export["name"]) == ("assemble", "export")
+    # The three steps started together, handing over through the io volume
+    # (bot/runner/handover.py), the log still in the steps' order.
+    assert "initContainers" not in pod["spec"]
+    prepare, assemble, export = pod["spec"]["containers"]
+    assert [c["name"] for c in (prepare, assemble, export)] == ["prepare", "assemble", "export"]
     assert log.index("STEP 2/2: RUN") < log.index("assemble exited with status 0 (waited")
     builder = re.escape(f"{testenv.builder_registry}/s2i-bot/go")
     assert re.fullmatch(rf"{builder}@sha256:[0-9a-f]{{64}}", assemble["image"])
@@ -333,7 +333,7 @@ def test_a_private_package_installs_with_the_build_secret_which_no_layer_or_log_
     assert servers.npm_token not in json.dumps(job)
     (pod,) = cluster.objects(namespace, "pods", build_selector(1))
     mounts = {c["name"]: {m["name"] for m in c["volumeMounts"]}
-              for c in pod["spec"]["initContainers"] + pod["spec"]["containers"]}  # fmt: skip
+              for c in pod["spec"]["containers"]}  # fmt: skip
     assert "build-secrets" in mounts["assemble"] and "build-secrets" not in mounts["export"]
 
 

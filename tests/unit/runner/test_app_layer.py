@@ -245,6 +245,8 @@ def test_the_builders_output_is_masked_with_its_exit_status_kept(tmp_path: Path)
     encoded = base64.b64encode(f"user:{token}".encode()).decode()
     inner = f"echo 'got {token} here'; echo '{encoded}' >&2; echo plain; exit 3"
     script = HANDOVER_SCRIPT.replace(IO_DIR, str(io_dir)).replace(MASKS_DIR, str(masks))
+    (io_dir / "prepare.running").write_text("")  # prepare has run (bot/runner/handover.py)
+    (io_dir / "prepare.status").write_text("0\n")
     result = subprocess.run(
         ["sh", "-c", script, "sh", inner, "masked"], capture_output=True, text=True, check=False
     )

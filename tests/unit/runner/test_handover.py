@@ -15,7 +15,17 @@ from pathlib import Path
 import pytest
 
 from bot.runner.app_layer import HANDOVER_SCRIPT, IO_DIR
-from bot.runner.handover import ALIVE, RUNNING, STATUS, holds_open, wait_for_assemble
+from bot.runner.handover import (
+    ALIVE,
+    PREPARE,
+    RUNNING,
+    STATUS,
+    announce,
+    finish,
+    holds_open,
+    wait_for,
+    wait_for_assemble,
+)
 
 
 @pytest.fixture
@@ -36,9 +46,13 @@ def wrappers() -> Iterator[list[subprocess.Popen[bytes]]]:
 
 
 def start_wrapper(
-    io_dir: Path, inner: str, wrappers: list[subprocess.Popen[bytes]]
+    io_dir: Path, inner: str, wrappers: list[subprocess.Popen[bytes]], prepared: int | None = 0
 ) -> subprocess.Popen[bytes]:
+    """The wrapper, prepare's exit status already written (None: not yet)."""
     script = HANDOVER_SCRIPT.replace(IO_DIR, str(io_dir))
+    if prepared is not None:
+        (io_dir / "prepare.running").write_text("")
+        (io_dir / "prepare.status").write_text(f"{prepared}\n")
     process = subprocess.Popen(["sh", "-c", script, "sh", inner], start_new_session=True)
     wrappers.append(process)
     return process
@@ -107,3 +121,38 @@ def test_without_a_fifo_the_export_waits_for_the_status_alone(io_dir: Path) -> N
     assert holds_open(io_dir / ALIVE)
     (io_dir / STATUS).write_text("0\n")
     assert wait_for_assemble(io_dir, grace=0).succeeded
+
+
+def test_nothing_of_the_repositorys_runs_before_prepare_has_written_its_status(
+    io_dir: Path, wrappers: list[subprocess.Popen[bytes]]
+) -> None:
+    ran = io_dir.parent / "assemble-ran"
+    wrapper = start_wrapper(io_dir, f": >{ran}", wrappers, prepared=None)
+    # prepare runs (it says so at once) and holds the wrapper: no assemble, no status yet.
+    announce(io_dir, PREPARE)
+    with pytest.raises(subprocess.TimeoutExpired):
+        wrapper.wait(timeout=0.5)
+    assert not ran.exists() and not (io_dir / RUNNING).exists()
+    finish(io_dir, PREPARE, 0)
+    assert wrapper.wait(timeout=10) == 0
+    assert ran.exists() and wait_for_assemble(io_dir, grace=0).succeeded
+
+
+def test_after_a_failed_prepare_assemble_runs_nothing_and_leaves_no_status(
+    io_dir: Path, wrappers: list[subprocess.Popen[bytes]]
+) -> None:
+    ran = io_dir.parent / "assemble-ran"
+    wrapper = start_wrapper(io_dir, f": >{ran}", wrappers, prepared=1)
+    assert wrapper.wait(timeout=10) == 0  # prepare's message is the build's result
+    assert not ran.exists() and not (io_dir / STATUS).exists()
+
+
+def test_a_prepare_gone_without_its_status_ends_the_exports_wait(io_dir: Path) -> None:
+    # prepare's process holds its FIFO; once it is gone (here: the descriptor closed, as the
+    # kernel does when a process is killed) without a status, the export stops waiting.
+    fd = announce(io_dir, PREPARE)
+    assert holds_open(io_dir / "prepare.alive")
+    os.close(fd)
+    ended = wait_for(io_dir, PREPARE, grace=10)
+    assert ended.status is None
+    assert ended.how == "prepare ended without an exit status (killed?)"
