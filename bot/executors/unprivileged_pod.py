@@ -69,6 +69,7 @@ PREPARE = "prepare"
 ASSEMBLE = "assemble"
 EXPORT = "export"
 CONTAINERS = (PREPARE, ASSEMBLE, EXPORT)  # in the order they start (and the bot shows their logs)
+RUNNER_REQUESTS = {"cpu": "50m", "memory": "128Mi"}  # each of prepare and export
 # The builder's labels the prepare step reads (bot/runner/prepare.py).
 PREPARE_LABELS = (s2i.SCRIPTS_URL, s2i.DESTINATION, s2i.ASSEMBLE_USER, APP_DIRS_LABEL)
 
@@ -82,6 +83,18 @@ def restricted_security(*, read_only_root: bool) -> dict[str, Any]:
         "capabilities": {"drop": ["ALL"]},
         "seccompProfile": {"type": "RuntimeDefault"},
     }
+
+
+def runner_resources(settings: KubernetesSettings) -> dict[str, Any]:
+    """The runner's steps request little (they fetch, copy and talk to the registry); the
+    build's `resources` are assemble's. Their requests add up now that the steps run together
+    (an init container's did not: the pod requests the largest of them), so a pod still
+    requests about what the build asks for. Its limits stay the build's (syft, when signing,
+    reads a whole image)."""
+    resources: dict[str, Any] = {"requests": dict(RUNNER_REQUESTS)}
+    if "limits" in settings.resources:
+        resources["limits"] = copy.deepcopy(settings.resources["limits"])
+    return resources
 
 
 def render_pod(
@@ -143,7 +156,7 @@ def render_pod(
                 {"name": handover.TOGETHER_ENV, "value": "1"},
             ],
             "workingDir": common.WORKSPACE,
-            "resources": copy.deepcopy(settings.resources),
+            "resources": runner_resources(settings),
             "terminationMessagePath": common.TERMINATION_LOG,
             "terminationMessagePolicy": "File",
             "securityContext": restricted_security(read_only_root=True),

@@ -256,3 +256,16 @@ def test_the_three_steps_start_together_in_order_and_hand_over_through_the_io_vo
     specs = [r["args"][r["args"].index("--spec") + 1] for r in (prepare, export)]
     assert specs == ["/workspace/prepare.spec.json", "/workspace/export.spec.json"]
     assert all(spec in r["command"][2] for spec, r in zip(specs, (prepare, export), strict=True))
+
+
+def test_the_pod_requests_about_what_the_build_asks_for_though_its_steps_run_together() -> None:
+    # Regular containers' requests add up (an init container's did not): the build's
+    # resources are assemble's, the runner's steps request little, with the build's limits.
+    pod = pod_of(render_job(42, SPEC, settings=UNPRIVILEGED, builder=BUILDER))
+    prepare, assemble, export = pod["containers"]
+    assert assemble["resources"] == UNPRIVILEGED.resources
+    for runner in (prepare, export):
+        assert runner["resources"] == {
+            "requests": {"cpu": "50m", "memory": "128Mi"},
+            "limits": UNPRIVILEGED.resources["limits"],
+        }
