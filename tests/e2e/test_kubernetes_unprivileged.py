@@ -155,7 +155,7 @@ def test_a_compile_error_fails_with_the_compilers_message_read_from_the_builders
     push_main(github, bot, repo, sha)
 
     status = final_status(github_forge, repo, sha)
-    assert status.state == "failure", log_of(status)
+    assert status.state == "failure", f"{status.description}\n{log_of(status)}"
     expected = r"assemble failed: main\.go:\d+:\d+: undefined: greet\.Helo"
     assert re.fullmatch(expected, status.description), status.description
     log = log_of(status)
