@@ -256,7 +256,9 @@ class KubernetesExecutor:
     async def _follow_each(
         self, kube: KubeClient, selector: str, log_path: Path, stop: threading.Event
     ) -> None:
-        """The unprivileged pod's containers' logs one after the other, as they run."""
+        """The unprivileged pod's containers' logs one after the other: assemble and export
+        run together, and each log is read from its start, so the build log keeps their
+        order."""
         with CappedLog(log_path, self.max_log_bytes) as out:
             for container in unprivileged_pod.CONTAINERS:
                 pod = await asyncio.to_thread(
@@ -322,6 +324,12 @@ class KubernetesExecutor:
             state = terminated(pod, container)
             if state is not None and (state.get("message") or "").strip():
                 return result_of(pod, job_state, container)
+        state = terminated(pod, unprivileged_pod.PREPARE)
+        if state is not None and state.get("exitCode"):  # gone without a message: killed
+            why = f" ({state['reason']})" if state.get("reason") not in (None, "", "Error") else ""
+            return BuildResult(
+                state="error", reason=f"prepare exited with status {state['exitCode']}{why}"
+            )
         state = terminated(pod, unprivileged_pod.ASSEMBLE)
         if state is not None and state.get("exitCode"):
             spotter = FailureSpotter()
@@ -329,7 +337,8 @@ class KubernetesExecutor:
                 text = await asyncio.to_thread(kube.read_log, name, unprivileged_pod.ASSEMBLE)
                 for line in text.splitlines():
                     spotter.feed(line)
-            reason = spotter.reason() or f"assemble exited with status {state['exitCode']}"
+            why = f" ({state['reason']})" if state.get("reason") not in (None, "", "Error") else ""
+            reason = spotter.reason() or f"assemble exited with status {state['exitCode']}{why}"
             return BuildResult(state="failed", reason=reason)
         return result_of(pod, job_state, unprivileged_pod.EXPORT)
 
@@ -337,8 +346,15 @@ class KubernetesExecutor:
         append_capped(path, text, self.max_log_bytes)
 
 
+def _pod_containers(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    """Init and regular containers: prepare and assemble are init containers in the pods of
+    a bot before the steps ran together (docs/kubernetes.md), which a newer bot still adopts."""
+    spec = pod.get("spec") or {}
+    return [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+
+
 def _is_unprivileged(pod: dict[str, Any]) -> bool:
-    names = [c.get("name") for c in (pod.get("spec") or {}).get("initContainers") or []]
+    names = [c.get("name") for c in _pod_containers(pod)]
     return unprivileged_pod.PREPARE in names
 
 
@@ -348,7 +364,7 @@ def with_builder_digest(result: BuildResult, pod: dict[str, Any]) -> BuildResult
     (bot/base_images.py), also for a Job adopted after a restart."""
     if result.state != "succeeded" or result.builder_digest:
         return result
-    for container in (pod.get("spec") or {}).get("initContainers") or []:
+    for container in _pod_containers(pod):
         if container.get("name") == unprivileged_pod.ASSEMBLE:
             _, at, digest = str(container.get("image") or "").partition("@")
             if at and digest.startswith("sha256:"):

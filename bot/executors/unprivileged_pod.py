@@ -1,16 +1,26 @@
 """The pod of the `unprivileged` Job layout (kubernetes.layout; docs/kubernetes.md): pure
 rendering, BuildSpec + ResolvedBuilder -> pod spec. bot/runner/app_layer.py is the contract
-between its containers, run in this order:
+between its containers, which the kubelet starts together, in this order, and which hand
+over through files in the `io` volume (bot/runner/handover.py):
 
-- `prepare` (init, runner image): fetches the source at the sha into the `destination`
-  volume and writes what assemble needs into the `io` volume (previous application layer
-  for an incremental build);
-- `assemble` (init, the builder image by digest, pulled by the kubelet like any image and
-  cached on the node): runs the s2i scripts as the builder's assemble user and tars what
-  they wrote below the application directories;
-- `export` (runner image): appends that layer to the builder image (or the artifacts to the
-  runtime image) in the registry with crane and writes the BuildResult as its termination
-  message.
+- `prepare` (runner image): fetches the source at the sha into the `destination` volume and
+  writes what assemble needs into the `io` volume (previous application layer for an
+  incremental build), then its exit status;
+- `assemble` (the builder image by digest, pulled by the kubelet like any image and cached
+  on the node): waits for prepare's status, runs the s2i scripts as the builder's assemble
+  user and tars what they wrote below the application directories, then its exit status;
+- `export` (runner image): waits for prepare, reads what it can ahead (the builder's config,
+  the runtime's digest) while assemble runs, waits for assemble, appends that layer to the
+  builder image (or the artifacts to the runtime image) in the registry with crane and
+  writes the BuildResult as its termination message. When prepare or assemble failed the
+  export ends without one: the bot reads prepare's, or the reason from assemble's own log.
+
+No init containers: the kubelet learns that a container ended from its PLEG, which relists
+containers once a second, and starts the next init container (or reports the pod finished)
+only then; regular containers start at once. Nothing of the repository's runs before
+prepare has ended (assemble's wrapper waits for it; the builder image itself is the
+operator's, from the templates), so prepare, which holds the credentials, never reads what
+the repository's code could have written.
 
 Every container runs under the `restricted` Pod Security Standard
 (https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted): non-root
@@ -40,14 +50,14 @@ from typing import TYPE_CHECKING, Any
 from bot.build_secrets import MOUNT_DIR
 from bot.build_spec import BuildSpec
 from bot.executors.resolved_builder import ResolvedBuilder
-from bot.runner import s2i
+from bot.runner import handover, s2i
 from bot.runner.app_layer import (
     APP_DIRS_LABEL,
     ASSEMBLE_SCRIPT,
     BUILDER_LABELS_ENV,
     DESTINATION_DIR,
+    HANDOVER_SCRIPT,
     IO_DIR,
-    MASKING_SCRIPT,
     MASKS_DIR,
 )
 from bot.settings import KubernetesSettings
@@ -58,7 +68,8 @@ if TYPE_CHECKING:
 PREPARE = "prepare"
 ASSEMBLE = "assemble"
 EXPORT = "export"
-CONTAINERS = (PREPARE, ASSEMBLE, EXPORT)  # in the order they run
+CONTAINERS = (PREPARE, ASSEMBLE, EXPORT)  # in the order they start (and the bot shows their logs)
+RUNNER_REQUESTS = {"cpu": "50m", "memory": "128Mi"}  # each of prepare and export
 # The builder's labels the prepare step reads (bot/runner/prepare.py).
 PREPARE_LABELS = (s2i.SCRIPTS_URL, s2i.DESTINATION, s2i.ASSEMBLE_USER, APP_DIRS_LABEL)
 
@@ -72,6 +83,18 @@ def restricted_security(*, read_only_root: bool) -> dict[str, Any]:
         "capabilities": {"drop": ["ALL"]},
         "seccompProfile": {"type": "RuntimeDefault"},
     }
+
+
+def runner_resources(settings: KubernetesSettings) -> dict[str, Any]:
+    """The runner's steps request little (they fetch, copy and talk to the registry); the
+    build's `resources` are assemble's. Their requests add up now that the steps run together
+    (an init container's did not: the pod requests the largest of them), so a pod still
+    requests about what the build asks for. Its limits stay the build's (syft, when signing,
+    reads a whole image)."""
+    resources: dict[str, Any] = {"requests": dict(RUNNER_REQUESTS)}
+    if "limits" in settings.resources:
+        resources["limits"] = copy.deepcopy(settings.resources["limits"])
+    return resources
 
 
 def render_pod(
@@ -102,7 +125,8 @@ def render_pod(
         # The export signs: its credentials volume is the one with the cosign key.
         secrets = common.SIGNING_SECRETS if signs and step == "export" else "secrets"
         args = [
-            "--step", step, "--spec", f"{common.WORKSPACE}/spec.json",
+            # Each its own spec file: the two runner containers start at once.
+            "--step", step, "--spec", f"{common.WORKSPACE}/{step}.spec.json",
             # A directory of the step's own below the mount: the runner makes it 0700, which
             # only its owner may (the mount point is the kubelet's).
             "--secrets", common.SECRETS_DIR, "--private-dir", f"{common.PRIVATE_DIR}/{step}",
@@ -117,7 +141,7 @@ def render_pod(
             "name": name,
             "image": settings.runner_image,
             "imagePullPolicy": settings.runner_image_pull_policy,
-            "command": ["sh", "-c", script, "bot.runner"],
+            "command": ["sh", "-c", script(step), "bot.runner"],
             "args": args,
             "env": [
                 {"name": common.SPEC_ENV, "value": spec.model_dump_json()},
@@ -128,9 +152,11 @@ def render_pod(
                     if step == "prepare"
                     else []
                 ),
+                # Started together: hand over through the io volume (bot/runner/handover.py).
+                {"name": handover.TOGETHER_ENV, "value": "1"},
             ],
             "workingDir": common.WORKSPACE,
-            "resources": copy.deepcopy(settings.resources),
+            "resources": runner_resources(settings),
             "terminationMessagePath": common.TERMINATION_LOG,
             "terminationMessagePolicy": "File",
             "securityContext": restricted_security(read_only_root=True),
@@ -154,10 +180,13 @@ def render_pod(
         }
 
     s2i_labels = {k: v for k, v in builder.labels.items() if k in PREPARE_LABELS}
-    script = (
-        f'printf %s "${common.SPEC_ENV}" >{common.WORKSPACE}/spec.json'
-        ' && exec python3 -m bot.runner "$@"'
-    )
+
+    def script(step: str) -> str:
+        return (
+            f'printf %s "${common.SPEC_ENV}" >{common.WORKSPACE}/{step}.spec.json'
+            ' && exec python3 -m bot.runner "$@"'
+        )
+
     prepare_args = ["--destination", builder.destination]
     if artifact_policy is not None:
         prepare_args += artifact_policy.argv()
@@ -165,11 +194,8 @@ def render_pod(
         "name": ASSEMBLE,
         "image": builder.ref,
         "imagePullPolicy": "IfNotPresent",  # a digest: what the node has is what was asked
-        "command": (
-            ["/bin/sh", "-c", MASKING_SCRIPT, "sh", ASSEMBLE_SCRIPT]
-            if secret_sources
-            else ["/bin/sh", "-c", ASSEMBLE_SCRIPT]
-        ),
+        "command": ["/bin/sh", "-c", HANDOVER_SCRIPT, "sh", ASSEMBLE_SCRIPT]
+        + (["masked"] if secret_sources else []),
         "resources": copy.deepcopy(settings.resources),
         # The builder's own output is the build's log; its tail, the reason when it fails.
         "terminationMessagePolicy": "FallbackToLogsOnError",
@@ -198,8 +224,12 @@ def render_pod(
             "fsGroup": builder.gid,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "initContainers": [runner(PREPARE, "prepare", prepare_args), assemble],
-        "containers": [runner(EXPORT, "export", common.signing_args(signing_builder_id))],
+        # In this order: the kubelet starts them so, and the steps' waits rely on it.
+        "containers": [
+            runner(PREPARE, "prepare", prepare_args),
+            assemble,
+            runner(EXPORT, "export", common.signing_args(signing_builder_id)),
+        ],
         "volumes": [
             {"name": "workspace", "emptyDir": {}},
             {"name": "tmp", "emptyDir": {}},

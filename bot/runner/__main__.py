@@ -21,7 +21,8 @@ from pathlib import Path
 
 from bot.build_result import EXIT_CODES, BuildResult
 from bot.build_spec import BuildSpec
-from bot.runner.app_layer import BUILDER_LABELS_ENV
+from bot.runner import handover
+from bot.runner.app_layer import BUILDER_LABELS_ENV, IO_DIR
 from bot.runner.artifact import DEFAULT_MAX_BYTES, ArtifactPolicy
 from bot.runner.environment import minimal_env
 from bot.runner.export import run_export
@@ -56,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cosign", default="cosign")
     parser.add_argument("--builder-id", default="", help="the bot's public URL")
     args = parser.parse_args(argv)
+    # The steps of the unprivileged pod run together (bot/runner/handover.py): prepare says
+    # at once that it runs, the export first waits for it.
+    together = args.step != "build" and os.environ.get(handover.TOGETHER_ENV) == "1"
+    if together and args.step == "prepare":
+        handover.announce(Path(IO_DIR), handover.PREPARE)  # held open until this process ends
 
     spec = BuildSpec.model_validate_json(args.spec.read_text())
     policy = ArtifactPolicy(
@@ -70,36 +76,63 @@ def main(argv: list[str] | None = None) -> int:
     # Read before the environment is narrowed to the allow-list below.
     labels = os.environ.get(BUILDER_LABELS_ENV)
     args.builder_labels = json.loads(labels) if labels and args.step == "prepare" else None
+    args.await_assemble = together
     args.workdir.mkdir(parents=True, exist_ok=True)
     home = args.workdir / "home"
     home.mkdir(mode=0o700, exist_ok=True)
     narrowed = minimal_env(os.environ, home=home)
     os.environ.clear()
     os.environ.update(narrowed)
+    if together and args.step == "export" and not _prepared(log):
+        return 0  # prepare's termination message is the result
     try:
-        with relays(args.relay):
+        # Beside prepare's, the export's relays bind once prepare has closed them.
+        with relays(args.relay, wait_seconds=10 if together else 0):
             result = _run_step(args, spec, log, options)
+        if result is None:  # assemble failed: the bot reads why from its log
+            return 0
     except Exception as exc:  # a bug in the runner must still end the build with a reason
         for line in traceback.format_exc().splitlines():
             log.line(line)
         log.line(f"BUILD ERROR: runner crashed: {exc!r}")
         result = BuildResult(state="error", reason=f"runner crashed: {exc!r}")
     if args.step == "prepare" and result.state == "succeeded":
-        return 0  # the build goes on in the next container: its result is the export's
-    args.result.write_text(result.model_dump_json())
-    return EXIT_CODES[result.state]
+        code = 0  # the build goes on in the next container: its result is the export's
+    else:
+        args.result.write_text(result.model_dump_json())
+        code = EXIT_CODES[result.state]
+    if together and args.step == "prepare":
+        # Last, with the relays closed and the message written: assemble and the export
+        # go on from here.
+        handover.finish(Path(IO_DIR), handover.PREPARE, code)
+    return code
+
+
+def _prepared(log: BuildLog) -> bool:
+    """Wait for prepare, which runs beside the export; whether it succeeded. A prepare gone
+    without its status gets one written for it: assemble's wrapper waits for it too."""
+    io = Path(IO_DIR)
+    ended = handover.wait_for(io, handover.PREPARE)
+    if ended.status is None:
+        handover.finish(io, handover.PREPARE, 1)
+    if not ended.succeeded:
+        log.line(f"{ended.how}: nothing to export")
+    return ended.succeeded
 
 
 def _run_step(
     args: argparse.Namespace, spec: BuildSpec, log: BuildLog, options: RunnerOptions
-) -> BuildResult:
+) -> BuildResult | None:
     if args.step == "prepare":
         return run_prepare(
             spec, args.secrets, args.workdir, log, options,
             builder=args.builder, destination=args.destination, builder_labels=args.builder_labels,
         )  # fmt: skip
     if args.step == "export":
-        return run_export(spec, args.secrets, args.workdir, log, options, builder=args.builder)
+        return run_export(
+            spec, args.secrets, args.workdir, log, options,
+            builder=args.builder, await_assemble=args.await_assemble,
+        )  # fmt: skip
     return run_build(spec, args.secrets, args.workdir, log, options)
 
 

@@ -1,14 +1,18 @@
-"""The unprivileged Job layout's contract between its three containers (docs/kubernetes.md):
+"""The unprivileged Job layout's contract between its three containers (docs/kubernetes.md),
+which the kubelet starts together and which hand over through files in IO_DIR
+(bot/runner/handover.py):
 
-1. `prepare` (runner image, init container): fetches the source into the destination volume
+1. `prepare` (runner image): fetches the source into the destination volume
    (`<destination>/src`, as s2i places it), writes IO_DIR/assemble.env for the builder and,
    for an incremental build, the previous image's application layer as IO_DIR/previous.tar;
-2. `assemble` (the builder image itself, init container, as its assemble user): runs
-   ASSEMBLE_SCRIPT below, which runs the s2i scripts and tars what they wrote below the
-   application directories into IO_DIR/layer.tar (and, for a runtime image, the declared
-   artifacts into IO_DIR/artifacts.tar);
-3. `export` (runner image): appends that one layer to the builder (or runtime) image in the
-   registry with crane, sets the config, pushes; base layers are never pulled.
+   its exit status last;
+2. `assemble` (the builder image itself, as its assemble user): HANDOVER_SCRIPT waits for
+   prepare, then runs ASSEMBLE_SCRIPT below, which runs the s2i scripts and tars what they
+   wrote below the application directories into IO_DIR/layer.tar (and, for a runtime image,
+   the declared artifacts into IO_DIR/artifacts.tar), then writes its exit status;
+3. `export` (runner image): waits for prepare, reads what it can ahead, waits for assemble,
+   appends that one layer to the builder (or runtime) image in the registry with crane, sets
+   the config, pushes; base layers are never pulled.
 
 s2i's contract is kept (https://github.com/openshift/source-to-image/blob/master/docs/builder_image.md):
 the source in `<destination>/src`, saved artifacts in `<destination>/artifacts`, the
@@ -17,7 +21,7 @@ in assemble's environment, assemble run as the assemble user.
 
 The builder needs /bin/sh, GNU tar, find (with -cnewer), awk and sort, as every Debian or
 RHEL based s2i builder has (s2i itself requires sh and tar), and GNU sed for a build with
-build secrets (its log is masked with `sed -u`: MASKING_SCRIPT). The application layer is
+build secrets (its log is masked with `sed -u`: HANDOVER_SCRIPT). The application layer is
 every file assemble created or changed (by ctime, which no tool can set back) below the
 application directories, with all their parent directories so their modes and owners are
 the image's; what assemble deleted of the builder's own files there becomes an OCI whiteout
@@ -34,6 +38,8 @@ import shlex
 import tarfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
+
+from bot.runner import handover
 
 # Every container mounts the `io` volume here; the builder mounts the `destination` volume at
 # its io.openshift.s2i.destination, the runner's containers at DESTINATION_DIR.
@@ -121,20 +127,58 @@ if [ -n "${S2I_BOT_ARTIFACTS:-}" ]; then
 fi
 """.replace("__IO__", IO_DIR)
 
-# The assemble container's command when the build mounts build secrets: ASSEMBLE_SCRIPT (its
-# $1) with its output through the masks `prepare` computed from the secrets, as the runner
-# masks its own log (the bot follows this container's log as it is). GNU sed: `-u` writes
-# each line as it comes; LC_ALL=C takes bytes as they are.
-MASKING_SCRIPT = r"""io=__IO__
-masks=__MASKS__/masks.sed
-if ! echo | LC_ALL=C sed -u -f "$masks" >/dev/null 2>&1; then
+# The assemble container's command: ASSEMBLE_SCRIPT (its $1) run beside prepare, which it
+# waits for, and the export, which waits for the exit status this writes
+# (bot/runner/handover.py: the FIFO held open on fd 3 tells the export this shell still
+# runs; the builder's scripts run without it). With `masked` (its $2, when the build mounts
+# build secrets) the output goes through the masks `prepare` computed from the secrets, as
+# the runner masks its own log (the bot follows this container's log as it is). GNU sed:
+# `-u` writes each line as it comes; LC_ALL=C takes bytes as they are.
+HANDOVER_SCRIPT = r"""io=__IO__
+# prepare, started just before, ends first: nothing of the repository's runs before it has
+# (its status is the last thing it writes). One that never says it runs never will.
+if sleep 0.01 2>/dev/null; then tick=0.05 limit=1200; else tick=1 limit=60; fi
+n=0
+while [ ! -f "$io/__PREPARED__" ]; do
+  if [ ! -f "$io/__PREPARING__" ]; then
+    n=$((n + 1))
+    if [ "$n" -gt "$limit" ]; then
+      echo "BUILD ERROR: the prepare step did not start" >&2
+      exit 1
+    fi
+  fi
+  sleep "$tick"
+done
+# A prepare that failed is the build's result (its termination message): nothing to do.
+[ "$(cat "$io/__PREPARED__")" = 0 ] || exit 0
+mkfifo "$io/__ALIVE__" 2>/dev/null || :
+exec 3<>"$io/__ALIVE__"
+: >"$io/__RUNNING__"
+if [ "${2:-}" != masked ]; then
+  /bin/sh -c "$1" 3>&-
+  status=$?
+elif echo | LC_ALL=C sed -u -f __MASKS__/masks.sed >/dev/null 2>&1; then
+  { /bin/sh -c "$1" 2>&1; echo $? >"$io/assemble.exit"; } 3>&- |
+    LC_ALL=C sed -u -f __MASKS__/masks.sed 3>&-
+  status=$(cat "$io/assemble.exit" 2>/dev/null || echo 1)
+else
   echo "BUILD ERROR: build secrets need GNU sed (sed -u) in the builder image" \
     "to mask them in the log" >&2
-  exit 1
+  status=1
 fi
-{ /bin/sh -c "$1" 2>&1; echo $? >"$io/assemble.status"; } | LC_ALL=C sed -u -f "$masks"
-exit "$(cat "$io/assemble.status")"
-""".replace("__IO__", IO_DIR).replace("__MASKS__", MASKS_DIR)
+echo "$status" >"$io/__STATUS__.tmp" && mv -f "$io/__STATUS__.tmp" "$io/__STATUS__"
+exit "$status"
+"""
+for _name, _value in (
+    ("__IO__", IO_DIR),
+    ("__MASKS__", MASKS_DIR),
+    ("__ALIVE__", handover.ALIVE),
+    ("__RUNNING__", handover.RUNNING),
+    ("__STATUS__", handover.STATUS),
+    ("__PREPARED__", f"{handover.PREPARE}.status"),
+    ("__PREPARING__", f"{handover.PREPARE}.running"),
+):
+    HANDOVER_SCRIPT = HANDOVER_SCRIPT.replace(_name, _value)
 
 
 def relative(path: str) -> str:

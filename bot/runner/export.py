@@ -5,6 +5,11 @@ config set as s2i's Dockerfile sets it (user, `run` as the command, env, s2i's l
 other tags and, for an incremental build with a runtime image, the builder-side image the
 next build restores its artifacts from. crane mounts the base layers from their repository
 in the same registry: they are never pulled (go-containerregistry's remote.Write).
+
+Started with assemble (`await_assemble`), it reads what does not depend on the build first
+(the builder's config, the runtime's digest), then waits for assemble's exit status
+(bot/runner/handover.py). When assemble failed there is nothing to export and no result
+to write: the bot reads the reason from assemble's own log, as when it was an init container.
 """
 
 from __future__ import annotations
@@ -35,18 +40,24 @@ from bot.runner.app_layer import (
 from bot.runner.crane import Crane, repository_of
 from bot.runner.credentials import Credentials, PrivateFiles
 from bot.runner.errors import BuildError, BuildFailure
+from bot.runner.handover import wait_for_assemble
 from bot.runner.pipeline import Bases, RunnerOptions, ended, prove
-from bot.runner.prepare import EXPORT_JSON, LAYOUT, LAYOUT_LABEL, SCRIPTS
+from bot.runner.prepare import EXPORT_JSON, LAYOUT, LAYOUT_LABEL, SCRIPTS, image_scripts_dir
 from bot.runner.process import BuildLog
 from bot.templates import Artifact
 
 _DIGEST_REF = "@sha256:"
 
 
+class AssembleFailed(Exception):
+    """assemble ended without the layer: the build's result is its failure, not the export's."""
+
+
 def run_export(
     spec: BuildSpec, secrets_dir: Path, workdir: Path, log: BuildLog, options: RunnerOptions,
-    *, builder: str, io: Path = Path(IO_DIR),
-) -> BuildResult:  # fmt: skip
+    *, builder: str, io: Path = Path(IO_DIR), await_assemble: bool = False,
+) -> BuildResult | None:  # fmt: skip
+    """The BuildResult; None when assemble, awaited, failed (the build's result is its)."""
     started = time.monotonic()
     credentials = Credentials.from_dir(secrets_dir)
     for secret in credentials.secrets():
@@ -59,12 +70,17 @@ def run_export(
 
         def body() -> tuple[str, int]:
             digest, size = _export(
-                spec, private, workdir, log, options, builder=builder, io=io, bases=bases
-            )
+                spec, private, workdir, log, options, builder=builder, io=io, bases=bases,
+                await_assemble=await_assemble,
+            )  # fmt: skip
             prove_pushed(spec, digest, bases, credentials, private, log, options)
             return digest, size
 
-        return ended(log, body, spec, started, bases)
+        try:
+            return ended(log, body, spec, started, bases)
+        except AssembleFailed as failed:
+            log.line(f"{failed}: nothing to export")
+            return None
     finally:
         private.close()
 
@@ -114,21 +130,36 @@ def mutate_args(
 
 def _export(
     spec: BuildSpec, private: PrivateFiles, workdir: Path, log: BuildLog,
-    options: RunnerOptions, *, builder: str, io: Path, bases: Bases,
+    options: RunnerOptions, *, builder: str, io: Path, bases: Bases, await_assemble: bool,
 ) -> tuple[str, int]:  # fmt: skip
     workdir.mkdir(parents=True, exist_ok=True)
     prepared: dict[str, Any] = json.loads((workdir.parent / EXPORT_JSON).read_text())
-    assembled = own_copies(io, workdir / "assembled", (LAYER, BEFORE, AFTER, ARTIFACTS))
-    layer = assembled / LAYER
-    if not layer.is_file():
-        raise BuildError(f"assemble left no application layer ({io / LAYER})")
     with private.registry_auth() as authfile:
         crane = Crane(authfile, options.insecure_registries)
+        # Read while assemble runs: nothing here depends on what it builds.
         builder_config = crane.config(builder).get("config") or {}
         builder_labels = builder_config.get("Labels") or {}
         user = builder_labels.get(s2i.ASSEMBLE_USER, "1001")
         labels = image_labels(spec, builder, builder_labels.get(s2i.DESTINATION))
         env: dict[str, str] = prepared["env"]
+        runtime, run = "", str(prepared["run"])
+        if spec.runtime is not None:
+            # By digest, resolved once: the image is built on what bases.runtime records,
+            # whatever the tag names by the time crane reads it. Its `run` is the command.
+            bases.runtime = crane.digest(spec.runtime.image)
+            runtime = f"{repository_of(spec.runtime.image)}@{bases.runtime}"
+            runtime_labels = (crane.config(runtime).get("config") or {}).get("Labels") or {}
+            run = image_scripts_dir(runtime_labels, spec.runtime.image) + "/run"
+        if await_assemble:
+            waited = time.monotonic()
+            ended_as = wait_for_assemble(io)
+            if not ended_as.succeeded:
+                raise AssembleFailed(ended_as.how)
+            log.line(f"{ended_as.how} (waited {time.monotonic() - waited:.1f}s)")
+        assembled = own_copies(io, workdir / "assembled", (LAYER, BEFORE, AFTER, ARTIFACTS))
+        layer = assembled / LAYER
+        if not layer.is_file():
+            raise BuildError(f"assemble left no application layer ({io / LAYER})")
         _complete(
             layer, assembled, workdir.parent / SCRIPTS, prepared.get("scripts_dir", ""), user, log
         )
@@ -136,14 +167,10 @@ def _export(
             with log.step(f"append the application layer to {builder} as {spec.output}"):
                 log.line(f"{layer.stat().st_size} bytes, uncompressed")
                 out = crane.run(builder, mutate_args(
-                    builder, layer=layer, run=prepared["run"], user=user, env=env,
+                    builder, layer=layer, run=run, user=user, env=env,
                     labels=labels, tag=spec.output,
                 ), log)  # fmt: skip
         else:
-            # By digest, resolved once: the image is built on what bases.runtime records,
-            # whatever the tag names by the time crane reads it.
-            bases.runtime = crane.digest(spec.runtime.image)
-            runtime = f"{repository_of(spec.runtime.image)}@{bases.runtime}"
             runtime_layer = workdir / "runtime-layer.tar"
             with log.step(f"copy the artifacts onto {spec.runtime.image} as {spec.output}"):
                 count = runtime_layer_from(
@@ -151,7 +178,7 @@ def _export(
                 )
                 log.line(f"{count} paths, {runtime_layer.stat().st_size} bytes uncompressed")
                 out = crane.run(runtime, mutate_args(
-                    runtime, layer=runtime_layer, run=prepared["run"], user=user,
+                    runtime, layer=runtime_layer, run=run, user=user,
                     env=env, labels=labels, tag=spec.output,
                 ), log)  # fmt: skip
             if spec.incremental:
@@ -171,11 +198,11 @@ def _export(
 
 def own_copies(io: Path, target: Path, names: Iterable[str]) -> Path:
     """What assemble left in `io`, copied into the export's own directory through descriptors
-    that follow no symlink and read regular files only. The repository's code wrote `io`,
-    while the export can read what the builder cannot, the credentials and the cosign key: a
-    link it planted there (`before.list` -> the registry auth, whose lines would become
-    whiteout names in the pushed layer; `layer.tar` -> the key) must not be followed.
-    Missing files stay missing."""
+    that follow no symlink and read regular files only. The repository's code wrote `io`
+    (and may still run: it can write the status the export waits for), while the export can
+    read what the builder cannot, the credentials and the cosign key: a link it planted there
+    (`before.list` -> the registry auth, whose lines would become whiteout names in the
+    layer) must not be followed, nor a file swapped after a check. Missing files stay so."""
     target.mkdir(parents=True, exist_ok=True)
     for name in names:
         try:

@@ -10,8 +10,10 @@ Names and TLS are untouched: image references and clone URLs stay as the bot wro
 from __future__ import annotations
 
 import contextlib
+import errno
 import socket
 import threading
+import time
 from collections.abc import Iterator, Sequence
 
 
@@ -86,19 +88,36 @@ def _listening(listen: tuple[str, int]) -> list[socket.socket]:
     return found
 
 
+def _listening_when_free(listen: tuple[str, int], wait_seconds: float) -> list[socket.socket]:
+    """_listening, trying again while the address is in use, for up to wait_seconds."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return _listening(listen)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE or time.monotonic() > deadline:
+                raise
+        time.sleep(0.02)
+
+
 @contextlib.contextmanager
-def relays(specs: Sequence[str]) -> Iterator[None]:
-    """Serve every relay for as long as the block runs."""
+def relays(specs: Sequence[str], *, wait_seconds: float = 0) -> Iterator[None]:
+    """Serve every relay for as long as the block runs. `wait_seconds`: how long an address
+    in use may take to be free (another container of the pod closing the same relays)."""
     stop = threading.Event()
     servers = []
     try:
         for spec in specs:
             listen, target = parse(spec)
-            for server in _listening(listen):
+            for server in _listening_when_free(listen, wait_seconds):
                 servers.append(server)
                 threading.Thread(target=_serve, args=(server, target, stop), daemon=True).start()
         yield
     finally:
         stop.set()
         for server in servers:
+            # shutdown first: a thread blocked in accept() would keep the address bound
+            # until this process ends (another container of the pod binds it next).
+            with contextlib.suppress(OSError):
+                server.shutdown(socket.SHUT_RDWR)
             server.close()

@@ -131,18 +131,12 @@ def _prepare(
                 labels = dict((crane.config(builder).get("config") or {}).get("Labels") or {})
             for key in (s2i.SCRIPTS_URL, s2i.DESTINATION, s2i.ASSEMBLE_USER):
                 log.line(f"{key}={labels.get(key, '(unset)')}")
-            runtime_run = None
-            if spec.runtime is not None:
-                runtime_labels = (crane.config(spec.runtime.image).get("config") or {}).get(
-                    "Labels"
-                ) or {}
-                runtime_run = _scripts_dir(runtime_labels, spec.runtime.image) + "/run"
         previous = False
         if spec.incremental:
             with log.step(f"look for the previous build {spec.cache_image}"):
                 previous = _previous_layer(crane, spec.cache_image, paths.io / PREVIOUS_LAYER, log)
 
-    image_scripts = _scripts_dir(labels, builder)
+    image_scripts = image_scripts_dir(labels, builder)
     scripts = {
         name: (
             f"{destination}/src/.s2i/bin/{name}"
@@ -171,12 +165,12 @@ def _prepare(
         )
     )
     # s2i's `CMD <destination>/scripts/run` for the repository's own run; with a runtime
-    # image, the runtime's run (bot/runner/dockerfile.py runtime_stage).
+    # image, the runtime's run (bot/runner/dockerfile.py runtime_stage), which the export
+    # reads from the runtime image while assemble runs.
     own_run = "run" in overrides and spec.runtime is None
     export = {
         "env": env,
-        "run": runtime_run
-        or (f"{destination}/{SCRIPTS}/run" if own_run else f"{image_scripts}/run"),
+        "run": f"{destination}/{SCRIPTS}/run" if own_run else f"{image_scripts}/run",
         "scripts_dir": f"{destination}/{SCRIPTS}" if overrides and spec.runtime is None else "",
         "incremental_previous": previous,
     }
@@ -232,7 +226,7 @@ def mask_build_secrets(
     return {use.env: use.target for use in spec.secrets if use.env}
 
 
-def _scripts_dir(labels: Mapping[str, str], image: str) -> str:
+def image_scripts_dir(labels: Mapping[str, str], image: str) -> str:
     url = labels.get(s2i.SCRIPTS_URL, s2i.DEFAULT_SCRIPTS_URL)
     if not url.startswith("image://"):
         raise BuildFailure(

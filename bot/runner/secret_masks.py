@@ -120,7 +120,7 @@ _SED_SPECIAL = frozenset("\\/.*[]^$")
 def sed_script(secrets: Iterable[str]) -> bytes:
     """A GNU sed script masking each secret in every form secret_forms knows, longest first
     (as BuildLog.mask does), for a container that has no Python: the unprivileged Job
-    layout's builder (bot/runner/app_layer.py MASKING_SCRIPT). Lines are masked one by one,
+    layout's builder (bot/runner/app_layer.py HANDOVER_SCRIPT). Lines are masked one by one,
     so a form that spans lines (a whole multi-line file) is left out, as in BuildLog."""
     forms: set[str] = set()
     for secret in secrets:

@@ -92,7 +92,7 @@ def test_an_unprivileged_job_under_the_restricted_standard_signs_and_proves_its_
     # The key's volume is mounted in the export alone, which signed.
     (pod,) = cluster.objects(restricted_build_namespace, "pods", build_selector(1))
     mounts = {c["name"]: {m["name"] for m in c.get("volumeMounts", [])}
-              for c in pod["spec"]["initContainers"] + pod["spec"]["containers"]}  # fmt: skip
+              for c in pod["spec"]["containers"]}  # fmt: skip
     assert [name for name, volumes in mounts.items() if SIGNING_SECRETS in volumes] == ["export"]
     assert_key_nowhere(testenv, cluster, restricted_build_namespace, keys, pushed, log)
 

@@ -74,7 +74,12 @@ def test_a_go_app_is_the_runtime_images_layers_plus_one_built_by_non_root_contai
     for key, base in (("builder_digest", "go"), ("runtime_digest", "go-runtime")):
         assert build[key] == skopeo_inspect(testenv, testenv.images[base])["Digest"], key
     (pod,) = cluster.objects(build_namespace, "pods", build_selector(1))
-    (assemble,) = [c for c in pod["spec"]["initContainers"] if c["name"] == "assemble"]
+    # The three steps started together, handing over through the io volume
+    # (bot/runner/handover.py), the log still in the steps' order.
+    assert "initContainers" not in pod["spec"]
+    prepare, assemble, export = pod["spec"]["containers"]
+    assert [c["name"] for c in (prepare, assemble, export)] == ["prepare", "assemble", "export"]
+    assert log.index("STEP 2/2: RUN") < log.index("assemble exited with status 0 (waited")
     builder = re.escape(f"{testenv.builder_registry}/s2i-bot/go")
     assert re.fullmatch(rf"{builder}@sha256:[0-9a-f]{{64}}", assemble["image"])
     assert pod["spec"]["securityContext"]["runAsUser"] == 1001
@@ -102,7 +107,7 @@ def test_under_the_restricted_pod_security_standard_a_build_is_admitted_and_push
     # prepare took the builder's s2i labels from the bot, which read them with the digest.
     assert "as the bot read them when it resolved the digest" in log, log
     # The build records the builder digest its pod ran: what the base image watch compares.
-    (assemble,) = [c for c in pod["spec"]["initContainers"] if c["name"] == "assemble"]
+    (assemble,) = [c for c in pod["spec"]["containers"] if c["name"] == "assemble"]
     assert f"@{build_of(status)['builder_digest']}" in assemble["image"]
     assert skopeo_inspect(testenv, testenv.images["go"])["Digest"] in assemble["image"]
     with running(testenv, f"{image}@{digest}") as url:
@@ -152,10 +157,15 @@ def test_a_compile_error_fails_with_the_compilers_message_read_from_the_builders
     push_main(github, bot, repo, sha)
 
     status = final_status(github_forge, repo, sha)
-    assert status.state == "failure", log_of(status)
+    assert status.state == "failure", f"{status.description}\n{log_of(status)}"
     expected = r"assemble failed: main\.go:\d+:\d+: undefined: greet\.Helo"
     assert re.fullmatch(expected, status.description), status.description
-    assert "undefined: greet.Helo" in log_of(status)
+    log = log_of(status)
+    assert "undefined: greet.Helo" in log
+    # The export, started with assemble, saw it fail and ended without a result of its own.
+    said = re.search(r"assemble exited with status [1-9]\d*: nothing to export", log)
+    assert said is not None, log
+    assert log.index("undefined: greet.Helo") < said.start()
 
 
 @pytest.mark.parametrize(
@@ -325,7 +335,7 @@ def test_a_private_package_installs_with_the_build_secret_which_no_layer_or_log_
     assert servers.npm_token not in json.dumps(job)
     (pod,) = cluster.objects(namespace, "pods", build_selector(1))
     mounts = {c["name"]: {m["name"] for m in c["volumeMounts"]}
-              for c in pod["spec"]["initContainers"] + pod["spec"]["containers"]}  # fmt: skip
+              for c in pod["spec"]["containers"]}  # fmt: skip
     assert "build-secrets" in mounts["assemble"] and "build-secrets" not in mounts["export"]
 
 

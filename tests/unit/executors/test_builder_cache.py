@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bot.build_result import BuildResult
 from bot.executors.builder_cache import BuilderCache, rebuilds_on_builder
 from bot.executors.kubernetes_executor import with_builder_digest
@@ -71,20 +73,24 @@ def test_expired_builders_are_dropped_when_another_is_put() -> None:
     assert cache.images() == [SPEC.builder_image]
 
 
-def unprivileged_pod(assemble_image: str) -> dict[str, Any]:
-    return {
-        "spec": {
-            "initContainers": [
-                {"name": "prepare", "image": "127.0.0.1:5000/s2i-bot/runner:latest"},
-                {"name": "assemble", "image": assemble_image},
-            ]
-        }
-    }
+def unprivileged_pod(assemble_image: str, *, assemble_beside_export: bool = True) -> dict[str, Any]:
+    prepare = {"name": "prepare", "image": "127.0.0.1:5000/s2i-bot/runner:latest"}
+    assemble = {"name": "assemble", "image": assemble_image}
+    export = {"name": "export", "image": "127.0.0.1:5000/s2i-bot/runner:latest"}
+    if assemble_beside_export:
+        return {"spec": {"initContainers": [prepare], "containers": [assemble, export]}}
+    # The shape of a bot before assemble ran beside the export: a newer bot adopts it.
+    return {"spec": {"initContainers": [prepare, assemble], "containers": [export]}}
 
 
-def test_a_succeeded_build_records_the_builder_digest_its_pod_ran() -> None:
+@pytest.mark.parametrize("assemble_beside_export", [True, False])
+def test_a_succeeded_build_records_the_builder_digest_its_pod_ran(
+    assemble_beside_export: bool,
+) -> None:
     done = BuildResult(state="succeeded", image="x", digest=NEW)
-    pod = unprivileged_pod(f"127.0.0.1:5000/s2i-bot/go@{OLD}")
+    pod = unprivileged_pod(
+        f"127.0.0.1:5000/s2i-bot/go@{OLD}", assemble_beside_export=assemble_beside_export
+    )
     assert with_builder_digest(done, pod).builder_digest == OLD
 
 

@@ -14,7 +14,8 @@ from bot.build_secrets import SecretUse
 from bot.executors.job_manifest import SECRETS_DIR, SIGNING_SECRETS, SPEC_ENV, render_job
 from bot.executors.resolved_builder import ResolvedBuilder, UnusableBuilder
 from bot.executors.unprivileged_pod import CONTAINERS
-from bot.runner.app_layer import ASSEMBLE_SCRIPT, BUILDER_LABELS_ENV, MASKING_SCRIPT, MASKS_DIR
+from bot.runner.app_layer import ASSEMBLE_SCRIPT, BUILDER_LABELS_ENV, HANDOVER_SCRIPT, MASKS_DIR
+from bot.runner.handover import TOGETHER_ENV
 from bot.settings import KubernetesSettings
 from tests.support.job_manifests import SPEC, TEST_CLUSTER, check_manifest
 
@@ -40,19 +41,20 @@ def pod_of(job: dict[str, Any]) -> dict[str, Any]:
 def test_the_unprivileged_job_matches_its_golden_file() -> None:
     job = render_job(42, SPEC, settings=UNPRIVILEGED, builder=BUILDER)
     pod = pod_of(job)
-    for container in pod["initContainers"] + pod["containers"]:
+    for container in pod["containers"]:
         for env in container.get("env", []):
             if env["name"] == SPEC_ENV:
                 env["value"] = "<the BuildSpec as JSON>"
         if container["name"] == "assemble":
-            assert container["command"] == ["/bin/sh", "-c", ASSEMBLE_SCRIPT]
+            assert container["command"] == ["/bin/sh", "-c", HANDOVER_SCRIPT, "sh", ASSEMBLE_SCRIPT]
+            container["command"][2] = "<bot/runner/app_layer.py HANDOVER_SCRIPT>"
             container["command"][-1] = "<bot/runner/app_layer.py ASSEMBLE_SCRIPT>"
     check_manifest("job-unprivileged.yaml", job)
 
 
 def test_every_container_passes_the_restricted_pod_security_standard() -> None:
     pod = pod_of(render_job(42, SPEC, settings=UNPRIVILEGED, builder=BUILDER))
-    containers = pod["initContainers"] + pod["containers"]
+    containers = pod["containers"]
     assert [c["name"] for c in containers] == list(CONTAINERS)
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] == 1001
@@ -72,8 +74,7 @@ def test_every_container_passes_the_restricted_pod_security_standard() -> None:
 
 def test_the_builder_runs_by_digest_without_credentials_and_the_runner_read_only() -> None:
     pod = pod_of(render_job(42, SPEC, settings=UNPRIVILEGED, builder=BUILDER))
-    prepare, assemble = pod["initContainers"]
-    (export,) = pod["containers"]
+    prepare, assemble, export = pod["containers"]
     assert assemble["image"] == f"127.0.0.1:5000/s2i-bot/go@{DIGEST}"
     assert assemble["imagePullPolicy"] == "IfNotPresent"
     assert {m["name"] for m in assemble["volumeMounts"]} == {"io", "destination"}
@@ -136,8 +137,7 @@ def test_when_signing_the_key_is_mounted_in_the_export_alone_which_runs_the_imag
     job = render_job(42, SPEC, settings=UNPRIVILEGED, builder=BUILDER,
                      signing_builder_id="https://bot.example.com")  # fmt: skip
     pod = pod_of(job)
-    prepare, assemble = pod["initContainers"]
-    (export,) = pod["containers"]
+    prepare, assemble, export = pod["containers"]
     mounts = {c["name"]: {m["name"]: m for m in c["volumeMounts"]}
               for c in (prepare, assemble, export)}  # fmt: skip
     assert SIGNING_SECRETS not in mounts["prepare"] | mounts["assemble"]
@@ -173,7 +173,7 @@ def test_when_signing_the_key_is_mounted_in_the_export_alone_which_runs_the_imag
 def test_without_signing_no_key_volume_and_no_signing_tools() -> None:
     pod = pod_of(render_job(42, SPEC, settings=UNPRIVILEGED, builder=BUILDER))
     assert SIGNING_SECRETS not in {v["name"] for v in pod["volumes"]}
-    assert "--cosign" not in pod["containers"][0]["args"]
+    assert "--cosign" not in pod["containers"][2]["args"]
 
 
 def test_build_secrets_are_mounted_in_assemble_and_prepare_only_and_the_builders_log_masked() -> (
@@ -186,8 +186,7 @@ def test_build_secrets_are_mounted_in_assemble_and_prepare_only_and_the_builders
     secrets = {"npmrc": "npm-registry", "pip-conf": "pip/pip.conf", "unused": "other"}
     job = render_job(42, spec, settings=UNPRIVILEGED, builder=BUILDER, build_secrets=secrets)
     pod = pod_of(job)
-    prepare, assemble = pod["initContainers"]
-    (export,) = pod["containers"]
+    prepare, assemble, export = pod["containers"]
     (volume,) = [v for v in pod["volumes"] if v["name"] == "build-secrets"]
     assert volume["projected"] == {
         "defaultMode": 0o440,
@@ -202,7 +201,9 @@ def test_build_secrets_are_mounted_in_assemble_and_prepare_only_and_the_builders
     assert mount in assemble["volumeMounts"] and mount in prepare["volumeMounts"]
     assert "build-secrets" not in {m["name"] for m in export["volumeMounts"]}
     # The builder's output goes through the masks prepare wrote (in memory, read-only there).
-    assert assemble["command"] == ["/bin/sh", "-c", MASKING_SCRIPT, "sh", ASSEMBLE_SCRIPT]
+    assert assemble["command"] == [
+        "/bin/sh", "-c", HANDOVER_SCRIPT, "sh", ASSEMBLE_SCRIPT, "masked"
+    ]  # fmt: skip
     assert {"name": "masks", "mountPath": MASKS_DIR, "readOnly": True} in assemble["volumeMounts"]
     (masks,) = [v for v in pod["volumes"] if v["name"] == "masks"]
     assert masks["emptyDir"]["medium"] == "Memory"
@@ -216,7 +217,7 @@ def test_without_build_secrets_the_builder_has_neither_their_mount_nor_the_masks
     pod = pod_of(render_job(42, SPEC, settings=UNPRIVILEGED, builder=BUILDER,
                             build_secrets={"npmrc": "npm-registry"}))  # fmt: skip
     assert not {"build-secrets", "masks"} & {v["name"] for v in pod["volumes"]}
-    for container in pod["initContainers"] + pod["containers"]:
+    for container in pod["containers"]:
         assert not {"build-secrets", "masks"} & {m["name"] for m in container["volumeMounts"]}
 
 
@@ -234,7 +235,37 @@ def test_prepare_gets_the_builders_s2i_labels_as_the_bot_read_them_with_the_dige
                                          "/opt/app-root"}}},
     )  # fmt: skip
     pod = pod_of(render_job(42, SPEC, settings=UNPRIVILEGED, builder=builder))
-    prepare, _, export = pod["initContainers"] + pod["containers"]
+    prepare, _, export = pod["containers"]
     (passed,) = [e["value"] for e in prepare["env"] if e["name"] == BUILDER_LABELS_ENV]
     assert json.loads(passed) == LABELS | {"io.s2i-bot.application-dirs": "/opt/app-root"}
     assert BUILDER_LABELS_ENV not in {e["name"] for e in export["env"]}
+
+
+def test_the_three_steps_start_together_in_order_and_hand_over_through_the_io_volume() -> None:
+    pod = pod_of(render_job(42, SPEC, settings=UNPRIVILEGED, builder=BUILDER))
+    # No init container: the kubelet starts the next one only at its next relist (up to 1 s).
+    assert "initContainers" not in pod
+    assert [c["name"] for c in pod["containers"]] == ["prepare", "assemble", "export"]
+    assert pod["restartPolicy"] == "Never"
+    prepare, assemble, export = pod["containers"]
+    for runner in (prepare, export):  # bot/runner/handover.py
+        assert {"name": TOGETHER_ENV, "value": "1"} in runner["env"]
+        assert "io" in {m["name"] for m in runner["volumeMounts"]}
+    assert "io" in {m["name"] for m in assemble["volumeMounts"]}
+    # Each runner container writes its own spec file: they start at once.
+    specs = [r["args"][r["args"].index("--spec") + 1] for r in (prepare, export)]
+    assert specs == ["/workspace/prepare.spec.json", "/workspace/export.spec.json"]
+    assert all(spec in r["command"][2] for spec, r in zip(specs, (prepare, export), strict=True))
+
+
+def test_the_pod_requests_about_what_the_build_asks_for_though_its_steps_run_together() -> None:
+    # Regular containers' requests add up (an init container's did not): the build's
+    # resources are assemble's, the runner's steps request little, with the build's limits.
+    pod = pod_of(render_job(42, SPEC, settings=UNPRIVILEGED, builder=BUILDER))
+    prepare, assemble, export = pod["containers"]
+    assert assemble["resources"] == UNPRIVILEGED.resources
+    for runner in (prepare, export):
+        assert runner["resources"] == {
+            "requests": {"cpu": "50m", "memory": "128Mi"},
+            "limits": UNPRIVILEGED.resources["limits"],
+        }

@@ -21,9 +21,9 @@ from bot.runner.app_layer import (
     ARTIFACTS,
     ASSEMBLE_SCRIPT,
     BEFORE,
+    HANDOVER_SCRIPT,
     IO_DIR,
     LAYER,
-    MASKING_SCRIPT,
     MASKS,
     MASKS_DIR,
     assemble_env,
@@ -244,11 +244,14 @@ def test_the_builders_output_is_masked_with_its_exit_status_kept(tmp_path: Path)
     (masks / MASKS).write_bytes(sed_script([token]))
     encoded = base64.b64encode(f"user:{token}".encode()).decode()
     inner = f"echo 'got {token} here'; echo '{encoded}' >&2; echo plain; exit 3"
-    script = MASKING_SCRIPT.replace(IO_DIR, str(io_dir)).replace(MASKS_DIR, str(masks))
+    script = HANDOVER_SCRIPT.replace(IO_DIR, str(io_dir)).replace(MASKS_DIR, str(masks))
+    (io_dir / "prepare.running").write_text("")  # prepare has run (bot/runner/handover.py)
+    (io_dir / "prepare.status").write_text("0\n")
     result = subprocess.run(
-        ["sh", "-c", script, "sh", inner], capture_output=True, text=True, check=False
+        ["sh", "-c", script, "sh", inner, "masked"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 3
+    assert (io_dir / "assemble.status").read_text() == "3\n"  # what the export waits for
     lines = result.stdout.splitlines()
     assert lines[0] == "got *** here" and lines[2] == "plain"
     assert token not in result.stdout and "s3cr" not in result.stdout

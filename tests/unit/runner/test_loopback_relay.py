@@ -43,3 +43,27 @@ def test_a_relay_that_is_not_two_host_port_pairs_is_refused(text: str) -> None:
 
 def test_a_relay_names_where_it_listens_and_where_it_copies_to() -> None:
     assert parse("127.0.0.1:5000=10.244.0.1:40123") == (("127.0.0.1", 5000), ("10.244.0.1", 40123))
+
+
+def test_a_relay_bound_by_another_step_is_taken_over_once_that_step_has_closed_it() -> None:
+    # prepare and the export of one pod share its loopback: the export binds the relays
+    # prepare has just closed (bot/runner/handover.py), however long the kernel takes.
+    spec = f"127.0.0.1:{free_port()}=127.0.0.1:{free_port()}"
+    with relays([spec]), pytest.raises(OSError), relays([spec]):
+        pass  # in use, and no wait asked
+    taken = threading.Event()
+    release = threading.Event()
+
+    def first() -> None:
+        with relays([spec]):
+            taken.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=first, daemon=True)
+    holder.start()
+    assert taken.wait(10)
+    timer = threading.Timer(0.2, release.set)
+    timer.start()
+    with relays([spec], wait_seconds=10):
+        assert release.is_set()  # bound only once the first had closed it
+    holder.join(10)
