@@ -70,7 +70,8 @@ def kubectl(cluster: dict[str, Any], *args: str) -> str:
 class PodWatch:
     """The build pods of the namespace as the API's watch reports them, each moment taken on
     arrival (the API's own timestamps are whole seconds; a kubectl poll adds its own start):
-    when the Job, its pod, the pod's scheduling and its first container appeared."""
+    when the Job, its pod, the pod's scheduling and its first container appeared, when the
+    pod finished and when the Job did (the Job controller batches pod updates)."""
 
     def __init__(self, cluster: dict[str, Any], namespace: str) -> None:
         configuration = client.Configuration()
@@ -126,6 +127,13 @@ class PodWatch:
                 {"running", "terminated"} & (s.get("state") or {}).keys() for s in statuses
             ):
                 moments.append("pod running")
+            if status.get("phase") in ("Succeeded", "Failed"):
+                moments.append("pod finished")
+        elif any(
+            c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+            for c in (obj.get("status") or {}).get("conditions") or []
+        ):
+            moments.append("job finished")
         with self._changed:
             if uid in self._forgotten:
                 return
@@ -154,7 +162,9 @@ class PodWatch:
         self._stop.set()
 
 
-MOMENTS = ("job created", "pod created", "pod scheduled", "pod running")
+MOMENTS = (
+    "job created", "pod created", "pod scheduled", "pod running", "pod finished", "job finished",
+)  # fmt: skip
 
 
 MANAGED = "app.kubernetes.io/managed-by=s2i-bot"

@@ -1,8 +1,9 @@
 """The thin Kubernetes client: the only module that imports `kubernetes` (import-linter).
 
 Blocking calls (the executor runs them in threads): create a build's Secret and Job, find a
-Job by its build id label, watch a Job (watch API) until it finishes, wait for its pod, follow
-the pod's log, read the container's termination message, delete a Job with its pods.
+Job by its build id label, watch a Job (watch API) until it finishes, wait for its pod to
+start or to end, follow the pod's log, read the container's termination message, delete a
+Job with its pods.
 Objects go in and come out as plain dicts (the API's JSON form).
 """
 
@@ -42,6 +43,15 @@ def job_finished(job: dict[str, Any]) -> str | None:
             reason = cond.get("reason") or ""
             return f"{cond['type']}: {reason}" if reason else str(cond["type"])
     return None
+
+
+def pod_ended(pod: dict[str, Any]) -> bool:
+    """Whether the pod has ended by itself: Succeeded or Failed (restartPolicy Never: all its
+    containers terminated), and not being deleted, when the Job's deadline or a cancel
+    stopped it and only the Job says why."""
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return False
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
 
 class KubeClient:
@@ -223,6 +233,20 @@ class KubeClient:
                 if cs.get("name") == container and ("running" in state or "terminated" in state):
                     return pod
             return pod if status.get("phase") in ("Succeeded", "Failed") else None
+
+        result: dict[str, Any] | None = self._watch(
+            self._core.list_namespaced_pod, None, selector, done, stop
+        )
+        return result
+
+    def wait_pod_ended(self, selector: str, stop: threading.Event) -> dict[str, Any] | None:
+        """Wait until the build's pod has ended by itself, Succeeded or Failed with all its
+        containers terminated: its last state. This is about a second before the Job says
+        so, as the Job controller batches pod updates for a second before it syncs the Job
+        (pkg/controller/job, syncJobBatchPeriod). None when stop is set."""
+
+        def done(kind: str, pod: dict[str, Any]) -> Any:
+            return pod if kind not in ("NONE", "DELETED") and pod_ended(pod) else None
 
         result: dict[str, Any] | None = self._watch(
             self._core.list_namespaced_pod, None, selector, done, stop

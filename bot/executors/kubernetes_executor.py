@@ -4,8 +4,9 @@ run() creates the build's Secret and Job (bot/executors/job_manifest.py renders 
 with the build's id label already exists, adopts it: that is how a restarted bot picks up
 the builds it left running, and how a replica adopts those of one that died
 (Bot.recover_builds dispatches them again). It follows the pod's log
-into the build log, watches the Job until it has finished, and reads the BuildResult from
-the container's termination message. cancel() deletes the Job and its pod; cancelling the
+into the build log, watches the pod until it has ended by itself (or the Job until it has
+finished: a deadline, a deletion), and reads the BuildResult from the containers'
+termination messages. cancel() deletes the Job and its pod; cancelling the
 task only stops watching (the bot is stopping), and the next start adopts the Job.
 Every blocking client call runs in a thread (asyncio.to_thread).
 
@@ -203,32 +204,43 @@ class KubernetesExecutor:
             return await self._finished_result(kube, job, selector, log_path, with_log=True)
 
         watcher = asyncio.create_task(asyncio.to_thread(kube.wait_job, name, stop))
+        ender = asyncio.create_task(asyncio.to_thread(kube.wait_pod_ended, selector, stop))
         follower = asyncio.create_task(self._follow(kube, selector, log_path, stop))
         try:
-            done, _ = await asyncio.wait({watcher, follower}, return_when=asyncio.FIRST_COMPLETED)
-            if follower in done and follower.exception() is not None:
-                exc = follower.exception()
-                if isinstance(exc, PodStuck):
-                    self._append(log_path, f"BUILD ERROR: the runner pod cannot start: {exc}\n")
-                    await asyncio.to_thread(kube.delete_job, name, foreground=False)
-                    return BuildResult(
-                        state="error",
-                        reason=f"the runner image {self.settings.runner_image} could not "
-                        f"start: {exc}",
-                    )
-                # The log could not be followed: the build goes on, the Job says how it ends.
-                self._append(log_path, f"(the log could not be followed: {exc})\n")
+            pending: set[asyncio.Task[Any]] = {watcher, ender, follower}
+            while watcher in pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                if follower in done and follower.exception() is not None:
+                    exc = follower.exception()
+                    if isinstance(exc, PodStuck):
+                        self._append(log_path, f"BUILD ERROR: the runner pod cannot start: {exc}\n")
+                        await asyncio.to_thread(kube.delete_job, name, foreground=False)
+                        return BuildResult(
+                            state="error",
+                            reason=f"the runner image {self.settings.runner_image} could not "
+                            f"start: {exc}",
+                        )
+                    # The log could not be followed: the build goes on, the Job says how it ends.
+                    self._append(log_path, f"(the log could not be followed: {exc})\n")
+                if ender in done and ender.exception() is None and (pod := ender.result()):
+                    # The pod's word, a second before the Job controller's (kube_client).
+                    await self._drain(follower)
+                    return await self._pod_result(kube, pod, f"pod {pod['status']['phase']}")
             final = await watcher
             if final is None:
                 return BuildResult(state="error", reason=f"the Job {name} was deleted")
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(follower), LOG_DRAIN_SECONDS)
+            await self._drain(follower)
             return await self._finished_result(kube, final, selector, log_path, with_log=False)
         finally:
             stop.set()
-            for task in (watcher, follower):
+            for task in (watcher, ender, follower):
                 if not task.done():
                     task.cancel()
+
+    async def _drain(self, follower: asyncio.Task[None]) -> None:
+        """Let the log follower copy what the pod's containers wrote last."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(follower), LOG_DRAIN_SECONDS)
 
     def _resolve(self, spec: BuildSpec, credentials: Credentials) -> ResolvedBuilder:
         """The builder's tag resolved to a digest, once per build (the pod runs the digest)."""
@@ -310,9 +322,13 @@ class KubernetesExecutor:
                 )
                 with CappedLog(log_path, self.max_log_bytes) as out:
                     out.write(text.encode())
-        if unprivileged:
-            return with_builder_digest(await self._unprivileged_result(kube, pod, finished), pod)
-        return result_of(pod, finished)
+        return await self._pod_result(kube, pod, finished)
+
+    async def _pod_result(self, kube: KubeClient, pod: dict[str, Any], how: str) -> BuildResult:
+        """The BuildResult of the pod that ran the build (`how` the Job or pod ended)."""
+        if _is_unprivileged(pod):
+            return with_builder_digest(await self._unprivileged_result(kube, pod, how), pod)
+        return result_of(pod, how)
 
     async def _unprivileged_result(
         self, kube: KubeClient, pod: dict[str, Any], job_state: str

@@ -9,7 +9,7 @@ import pytest
 
 from bot.build_result import BuildResult
 from bot.executors import make_executor
-from bot.executors.kube_client import job_finished
+from bot.executors.kube_client import job_finished, pod_ended
 from bot.executors.kubernetes_executor import KubernetesExecutor, result_of
 from bot.executors.local_executor import LocalExecutor
 from bot.settings import Settings
@@ -48,6 +48,17 @@ def test_a_job_is_finished_by_its_conditions() -> None:
     assert job_finished(done) == "Complete"
     failed = {"status": {"conditions": [{"type": "Failed", "status": "True", "reason": "X"}]}}
     assert job_finished(failed) == "Failed: X"
+
+
+def test_a_pod_has_ended_by_itself_when_it_succeeded_or_failed_and_is_not_being_deleted() -> None:
+    assert pod_ended({"status": {"phase": "Succeeded"}})
+    assert pod_ended({"status": {"phase": "Failed"}})
+    assert not pod_ended({"status": {"phase": "Running"}})
+    assert not pod_ended({"status": {"phase": "Pending"}})
+    assert not pod_ended({})
+    # Stopped at the Job's deadline or by a cancel: the Job says why, not the exit status.
+    deleting = {"metadata": {"deletionTimestamp": "2026-11-30T20:00:00Z"}}
+    assert not pod_ended(deleting | {"status": {"phase": "Failed"}})
 
 
 def test_the_settings_choose_the_executor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
