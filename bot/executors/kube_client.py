@@ -243,7 +243,7 @@ class KubeClient:
         """Wait until the build's pod has ended by itself, Succeeded or Failed with all its
         containers terminated: its last state. This is about a second before the Job says
         so, as the Job controller batches pod updates for a second before it syncs the Job
-        (pkg/controller/job, syncJobBatchPeriod). None when stop is set."""
+        (SyncJobBatchPeriod, pkg/controller/job/job_controller.go). None when stop is set."""
 
         def done(kind: str, pod: dict[str, Any]) -> Any:
             return pod if kind not in ("NONE", "DELETED") and pod_ended(pod) else None
