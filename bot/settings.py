@@ -155,6 +155,9 @@ class KubernetesSettings(BaseModel):
     # Where build Jobs, their pods and per-build Secrets live, and the registry Secret must
     # be; empty: <namespace>-builds. Never the bot's namespace.
     build_namespace: str = ""
+    # The bot resolves a tag to its digest for each build (kept 30 s) and the Job runs
+    # `repository@sha256:...`, so a node never runs an older runner under the tag; unresolved
+    # (no credentials for its registry, unreachable), the tag. A digest here is run as it is.
     runner_image: str = "s2i-bot/runner:latest"
     runner_image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     # An existing `kubernetes.io/dockerconfigjson` Secret in the build namespace: the registry

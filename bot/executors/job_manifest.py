@@ -169,9 +169,13 @@ def render_job(
     build_secrets: Mapping[str, str] | None = None,
     builder: ResolvedBuilder | None = None,
     signing_builder_id: str | None = None,
+    runner_ref: str | None = None,
 ) -> dict[str, Any]:
     """The Job that runs one build, stopped after its time limit; its pod as
     settings.layout says (the `unprivileged` one needs the resolved builder).
+    `runner_ref`: the runner image the pod's runner containers run, as the executor
+    resolved it (`repository@sha256:...`, bot/executors/resolved_runner.py); unset, the
+    settings' runner_image as it is.
     `build_secrets`: each build secret's Kubernetes Secret, `name[/key]` (the settings'
     kubernetes_secret). `signing_builder_id`: when the pushed image is signed (the Secret
     then holds the key), the bot's public URL, the provenance's builder id."""
@@ -183,12 +187,12 @@ def render_job(
             build_id, spec, builder, settings=settings,
             insecure_registries=insecure_registries, artifact_policy=artifact_policy,
             signing_builder_id=signing_builder_id,
-            build_secrets=build_secrets,
+            build_secrets=build_secrets, runner_ref=runner_ref,
         )  # fmt: skip
     else:
         pod_spec = _buildah_pod(
             build_id, spec, settings, insecure_registries, artifact_policy, build_secrets or {},
-            signing_builder_id,
+            signing_builder_id, runner_ref or settings.runner_image,
         )  # fmt: skip
     return {
         "apiVersion": "batch/v1",
@@ -220,6 +224,7 @@ def _buildah_pod(
     artifact_policy: ArtifactPolicy | None,
     build_secrets: Mapping[str, str],
     signing_builder_id: str | None,
+    runner_ref: str,
 ) -> dict[str, Any]:
     """The `buildah` layout's pod: the runner builds s2i's Dockerfile with buildah."""
     # The spec goes in through the environment, into a file the runner reads: a plain
@@ -233,7 +238,7 @@ def _buildah_pod(
         "containers": [
             {
                 "name": CONTAINER,
-                "image": settings.runner_image,
+                "image": runner_ref,
                 "imagePullPolicy": settings.runner_image_pull_policy,
                 "command": ["sh", "-c", script, "bot.runner"],
                 "args": runner_args(

@@ -12,9 +12,10 @@ Every blocking client call runs in a thread (asyncio.to_thread).
 
 The `unprivileged` layout's builder tag is resolved to a digest before the Job is rendered;
 a resolution less than builder_cache.TTL_SECONDS old serves the next builds on that tag
-(bot/executors/builder_cache.py says why that is safe). The Kubernetes client (its API
-models take a second to import) is loaded by warm_up() when the bot starts, not by the
-first build.
+(bot/executors/builder_cache.py says why that is safe). So is the runner image's tag, in both
+layouts and at the same time (bot/executors/resolved_runner.py), falling back to the tag.
+The Kubernetes client (its API models take a second to import) is loaded by warm_up() when
+the bot starts, not by the first build.
 
 Jobs live in `kubernetes.build_namespace`, apart from the bot's Secrets. A Job past its
 activeDeadlineSeconds (the build's time limit) is stopped by the Job controller and the build
@@ -50,6 +51,13 @@ from bot.executors.kube_client import (
     terminated,
 )
 from bot.executors.resolved_builder import ResolvedBuilder, UnusableBuilder, resolve_builder
+from bot.executors.resolved_runner import (
+    RunnerCache,
+    RunnerImage,
+    as_configured,
+    resolve_runner,
+    unresolved,
+)
 from bot.executors.time_limit import DEFAULT_MAX_BUILD_SECONDS, timed_out
 from bot.failure_reason import FailureSpotter
 from bot.runner.artifact import ArtifactPolicy
@@ -59,6 +67,8 @@ from bot.settings import KubernetesSettings
 
 log = logging.getLogger(__name__)
 LOG_DRAIN_SECONDS = 30  # after the Job has finished, how long the log may take to end
+# How long a build waits for the runner's digest before it runs the tag (resolved_runner.py).
+RUNNER_RESOLVE_SECONDS = 10
 
 
 @dataclass
@@ -76,6 +86,7 @@ class KubernetesExecutor:
     _client: KubeClient | None = field(default=None, init=False, repr=False)
     _client_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _builders: BuilderCache = field(default_factory=BuilderCache, init=False, repr=False)
+    _runners: RunnerCache = field(default_factory=RunnerCache, init=False, repr=False)
 
     def _kube(self) -> KubeClient:
         with self._client_lock:  # warm_up's thread and a build's may ask at once
@@ -157,27 +168,16 @@ class KubernetesExecutor:
             job = None
 
         if job is None:
-            builder = None
-            if self.settings.layout == "unprivileged":
-                # Taken before asking: the digest is at least as new as this moment.
-                asked = time.monotonic()
-                builder = self._builders.get(spec, asked)
-                how = (
-                    f"as resolved less than {self._builders.ttl:.0f} s ago"
-                    if builder is not None
-                    else "resolved now"
-                )
-                if builder is None:
-                    try:
-                        builder = await asyncio.to_thread(self._resolve, spec, credentials)
-                    except UnusableBuilder as unusable:
-                        self._append(log_path, f"BUILD FAILED: {unusable}\n")
-                        return BuildResult(state="failed", reason=str(unusable))
-                    except BuildError as error:
-                        self._append(log_path, f"BUILD ERROR: {error}\n")
-                        return BuildResult(state="error", reason=str(error))
-                    self._builders.put(builder, asked)
-                self._append(log_path, f"builder {spec.builder_image} is {builder.ref} ({how})\n")
+            # The runner's tag is resolved while the builder's is (resolved_runner.py).
+            runner_task = asyncio.create_task(self._runner(credentials))
+            try:
+                builder = await self._builder(spec, credentials, log_path)
+                if isinstance(builder, BuildResult):
+                    return builder
+                runner = await runner_task
+            finally:
+                runner_task.cancel()  # only when the builder's failed; its thread ends by itself
+            self._append(log_path, runner.log_line())
             signs = credentials.signing_key is not None
             secret = render.render_secret(
                 build_id, spec, credentials.git_token, settings=self.settings,
@@ -190,11 +190,14 @@ class KubernetesExecutor:
                 max_build_seconds=self.max_build_seconds, artifact_policy=self.artifact_policy,
                 build_secrets=self.build_secrets,
                 builder=builder, signing_builder_id=self.builder_id if signs else None,
+                runner_ref=runner.ref,
             )  # fmt: skip
             job = await asyncio.to_thread(kube.create_build, secret, manifest)
+            runner_ref = runner.ref
             where = f"{self.settings.build_namespace}/{name}"
             self._append(log_path, f"Job {where} created on {kube.server}\n")
         else:
+            runner_ref = runner_image_of(job) or self.settings.runner_image
             state = job_finished(job) or "running"
             where = f"{self.settings.build_namespace}/{name}"
             self._append(log_path, f"--- adopting the Job {where} ({state}) ---\n")
@@ -217,8 +220,7 @@ class KubernetesExecutor:
                         await asyncio.to_thread(kube.delete_job, name, foreground=False)
                         return BuildResult(
                             state="error",
-                            reason=f"the runner image {self.settings.runner_image} could not "
-                            f"start: {exc}",
+                            reason=f"the runner image {runner_ref} could not start: {exc}",
                         )
                     # The log could not be followed: the build goes on, the Job says how it ends.
                     self._append(log_path, f"(the log could not be followed: {exc})\n")
@@ -241,6 +243,65 @@ class KubernetesExecutor:
         """Let the log follower copy what the pod's containers wrote last."""
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.shield(follower), LOG_DRAIN_SECONDS)
+
+    async def _builder(
+        self, spec: BuildSpec, credentials: Credentials, log_path: Path
+    ) -> ResolvedBuilder | BuildResult | None:
+        """The `unprivileged` layout's builder, resolved or as resolved less than the cache's
+        TTL ago (None for the `buildah` layout); the BuildResult when it cannot run."""
+        if self.settings.layout != "unprivileged":
+            return None
+        # Taken before asking: the digest is at least as new as this moment.
+        asked = time.monotonic()
+        builder = self._builders.get(spec, asked)
+        how = (
+            f"as resolved less than {self._builders.ttl:.0f} s ago"
+            if builder is not None
+            else "resolved now"
+        )
+        if builder is None:
+            try:
+                builder = await asyncio.to_thread(self._resolve, spec, credentials)
+            except UnusableBuilder as unusable:
+                self._append(log_path, f"BUILD FAILED: {unusable}\n")
+                return BuildResult(state="failed", reason=str(unusable))
+            except BuildError as error:
+                self._append(log_path, f"BUILD ERROR: {error}\n")
+                return BuildResult(state="error", reason=str(error))
+            self._builders.put(builder, asked)
+        self._append(log_path, f"builder {spec.builder_image} is {builder.ref} ({how})\n")
+        return builder
+
+    async def _runner(self, credentials: Credentials) -> RunnerImage:
+        """The runner image the Job runs: its tag resolved to a digest (or as resolved less
+        than the cache's TTL ago); the configured reference when that fails, never an error."""
+        configured = self.settings.runner_image
+        if (runner := as_configured(configured)) is not None:
+            return runner
+        asked = time.monotonic()
+        if (runner := self._runners.get(configured, asked)) is not None:
+            return runner
+        try:
+            runner = await asyncio.wait_for(
+                asyncio.to_thread(self._resolve_runner, configured, credentials),
+                RUNNER_RESOLVE_SECONDS,
+            )
+        except TimeoutError:
+            runner = unresolved(
+                configured, f"its registry did not answer within {RUNNER_RESOLVE_SECONDS} s"
+            )
+        except Exception as exc:  # whatever it is, the build goes on with the tag
+            runner = unresolved(configured, str(exc) or type(exc).__name__)
+        self._runners.put(runner, asked)
+        return runner
+
+    def _resolve_runner(self, image: str, credentials: Credentials) -> RunnerImage:
+        private = PrivateFiles(credentials)
+        try:
+            with private.registry_auth() as authfile:
+                return resolve_runner(image, authfile, self.insecure_registries)
+        finally:
+            private.close()
 
     def _resolve(self, spec: BuildSpec, credentials: Credentials) -> ResolvedBuilder:
         """The builder's tag resolved to a digest, once per build (the pod runs the digest)."""
@@ -386,6 +447,15 @@ def with_builder_digest(result: BuildResult, pod: dict[str, Any]) -> BuildResult
             if at and digest.startswith("sha256:"):
                 return result.model_copy(update={"builder_digest": digest})
     return result
+
+
+def runner_image_of(job: dict[str, Any]) -> str | None:
+    """The runner image an existing Job runs (its runner container's, or prepare's)."""
+    pod = ((job.get("spec") or {}).get("template")) or {}
+    for container in _pod_containers(pod):
+        if container.get("name") in (render.CONTAINER, unprivileged_pod.PREPARE):
+            return str(container.get("image") or "") or None
+    return None
 
 
 def _ended(pod: dict[str, Any]) -> dict[str, Any] | None:

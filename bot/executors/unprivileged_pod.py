@@ -107,8 +107,11 @@ def render_pod(
     artifact_policy: ArtifactPolicy | None = None,
     signing_builder_id: str | None = None,
     build_secrets: Mapping[str, str] | None = None,
+    runner_ref: str | None = None,
 ) -> dict[str, Any]:
-    """`build_secrets`: each build secret's Kubernetes Secret, `name[/key]`."""
+    """`build_secrets`: each build secret's Kubernetes Secret, `name[/key]`. `runner_ref`:
+    the runner image prepare and export run, as the executor resolved it
+    (`repository@sha256:...`); unset, the settings' runner_image."""
     # Imported here: job_manifest imports this module for its `unprivileged` layout.
     from bot.executors import job_manifest as common
 
@@ -139,7 +142,7 @@ def render_pod(
             args += ["--relay", relay]
         return {
             "name": name,
-            "image": settings.runner_image,
+            "image": runner_ref or settings.runner_image,
             "imagePullPolicy": settings.runner_image_pull_policy,
             "command": ["sh", "-c", script(step), "bot.runner"],
             "args": args,

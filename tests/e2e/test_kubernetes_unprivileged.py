@@ -15,6 +15,7 @@ import json
 import re
 import signal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -27,8 +28,14 @@ from tests.support import b2i, kube_cluster
 from tests.support.apps import APPS, app_files, app_repo, s2i_yaml
 from tests.support.deliveries import push_main
 from tests.support.forges import GitHubHarness
-from tests.support.images import diff_ids, image_exists, running, skopeo_inspect
-from tests.support.kube_cluster import Cluster, StartKubeBot, build_selector
+from tests.support.images import diff_ids, image_exists, relabelled, running, skopeo_inspect
+from tests.support.kube_cluster import (
+    BUILDAH,
+    RUNNER_IMAGE,
+    Cluster,
+    StartKubeBot,
+    build_selector,
+)
 from tests.support.names import unique
 from tests.support.outcomes import build_of, final_status, log_of
 from tests.support.private_builds import assert_no_secret_anywhere, project_npmrc, push_app
@@ -85,6 +92,66 @@ def test_a_go_app_is_the_runtime_images_layers_plus_one_built_by_non_root_contai
     assert pod["spec"]["securityContext"]["runAsUser"] == 1001
     with running(testenv, f"{image}@{digest}") as url:
         assert "Hello" in httpx.get(url, timeout=10).text
+
+
+def runner_images(job: dict[str, Any]) -> dict[str, str]:
+    """Each runner container of the Job's pod -> the image it runs (the builder's aside)."""
+    containers = job["spec"]["template"]["spec"]["containers"]
+    return {c["name"]: c["image"] for c in containers if c["name"] != "assemble"}
+
+
+def test_the_jobs_runner_containers_run_the_digest_the_runner_tag_names_when_it_starts(
+    github: FakeGitHub, github_forge: GitHubHarness, start_kube_bot: StartKubeBot,
+    testenv: ProvisionedEnv,
+    cluster: Cluster, build_namespace: str,
+) -> None:  # fmt: skip
+    bot = start_kube_bot(kubernetes=UNPRIVILEGED)
+    repo, _, sha = app_repo(github_forge, testenv.registry, "kube-rd", app_files("go-hello"))
+    push_main(github, bot, repo, sha)
+
+    status = final_status(github_forge, repo, sha)
+    log = log_of(status)
+    assert status.state == "success", log
+    # What the registry's runner tag names, asked from outside the bot.
+    digest = skopeo_inspect(testenv, RUNNER_IMAGE)["Digest"]
+    ref = f"{RUNNER_IMAGE.rsplit(':', 1)[0]}@{digest}"
+    (job,) = cluster.objects(build_namespace, "jobs", build_selector(1))
+    assert runner_images(job) == {"prepare": ref, "export": ref}
+    assert f"runner {RUNNER_IMAGE} is {ref} (resolved now)\n" in log, log
+    (pod,) = cluster.objects(build_namespace, "pods", build_selector(1))
+    (prepare,) = [c for c in pod["status"]["containerStatuses"] if c["name"] == "prepare"]
+    assert prepare["imageID"].endswith(f"@{digest}")  # what the node ran
+
+
+def test_after_the_runner_tag_moved_the_next_bot_runs_the_new_digest_in_buildah_jobs_too(
+    github: FakeGitHub, github_forge: GitHubHarness, start_kube_bot: StartKubeBot,
+    testenv: ProvisionedEnv,
+    cluster: Cluster, build_namespace: str,
+) -> None:  # fmt: skip
+    # A runner tag of this test's own (never the shared one, nor the working tree's).
+    tag = f"{RUNNER_IMAGE}-{unique('moved')}"
+    repository = tag.rsplit(":", 1)[0]
+    before = relabelled(testenv, RUNNER_IMAGE, tag, "s2i-bot.test/runner=before")
+    bot = start_kube_bot(kubernetes=BUILDAH | {"runner_image": tag})
+    repo, _, sha = app_repo(github_forge, testenv.registry, "kube-rm", app_files("go-hello"))
+    push_main(github, bot, repo, sha)
+    status = final_status(github_forge, repo, sha)
+    assert status.state == "success", log_of(status)
+    assert f"runner {tag} is {repository}@{before} (resolved now)" in log_of(status)
+
+    after = relabelled(testenv, RUNNER_IMAGE, tag, "s2i-bot.test/runner=after")
+    assert after != before
+    bot.stop()
+    bot.start()  # a new bot process: nothing remembered of the tag
+    second = github_forge.commit(repo, {"README.md": "again\n"})
+    push_main(github, bot, repo, second)
+    status = final_status(github_forge, repo, second)
+    assert status.state == "success", log_of(status)
+    assert f"runner {tag} is {repository}@{after} (resolved now)" in log_of(status)
+    (first_job,) = cluster.objects(build_namespace, "jobs", build_selector(1))
+    (second_job,) = cluster.objects(build_namespace, "jobs", build_selector(2))
+    assert runner_images(first_job) == {"runner": f"{repository}@{before}"}
+    assert runner_images(second_job) == {"runner": f"{repository}@{after}"}
 
 
 def test_under_the_restricted_pod_security_standard_a_build_is_admitted_and_pushed(

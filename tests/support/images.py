@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -68,3 +69,17 @@ def image_exists(env: ProvisionedEnv, image: str) -> bool:
         capture_output=True, check=False,
     )  # fmt: skip
     return result.returncode == 0
+
+
+def relabelled(env: ProvisionedEnv, source: str, target: str, label: str) -> str:
+    """`source` with one more label (`key=value`) written to the tag `target` with crane
+    mutate, as a push of a new image under that tag would: its digest, new by construction."""
+    with tempfile.TemporaryDirectory(prefix="crane-") as config_dir:
+        auth = env.auth_file(Path(config_dir))
+        auth.rename(Path(config_dir) / "config.json")
+        subprocess.run(
+            ["crane", "mutate", source, "--label", label, "--tag", target, "--insecure"],
+            check=True, capture_output=True, text=True,
+            env=os.environ | {"DOCKER_CONFIG": config_dir},
+        )  # fmt: skip
+    return str(skopeo_inspect(env, target)["Digest"])

@@ -48,6 +48,12 @@ TEST_CLUSTER = KubernetesSettings(
 )
 
 
+# The runner's tag as the executor resolved it (bot/executors/resolved_runner.py): what the
+# Jobs of TEST_CLUSTER's goldens run; DEFAULTS' golden runs the tag (an unresolved runner).
+RUNNER_DIGEST = "sha256:" + "cd" * 32
+RUNNER_REF = f"127.0.0.1:5000/s2i-bot/runner@{RUNNER_DIGEST}"
+
+
 def check_manifest(name: str, manifest: dict[str, Any]) -> None:
     text = yaml.safe_dump(manifest, sort_keys=False, width=100)
     check_golden(GOLDEN / name, text, parse=yaml.safe_load)

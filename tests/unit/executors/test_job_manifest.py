@@ -23,20 +23,28 @@ from bot.executors.job_manifest import (
     render_secret,
 )
 from bot.settings import KubernetesSettings
-from tests.support.job_manifests import DEFAULTS, SPEC, TEST_CLUSTER, check_manifest
+from tests.support.job_manifests import (
+    DEFAULTS,
+    RUNNER_REF,
+    SPEC,
+    TEST_CLUSTER,
+    check_manifest,
+)
 
 
 @pytest.mark.parametrize(
-    ("golden", "settings", "insecure"),
+    ("golden", "settings", "insecure", "runner_ref"),
     [
-        ("job-defaults.yaml", DEFAULTS, ()),
-        ("job-test-cluster.yaml", TEST_CLUSTER, ("127.0.0.1:5000",)),
+        ("job-defaults.yaml", DEFAULTS, (), None),
+        ("job-test-cluster.yaml", TEST_CLUSTER, ("127.0.0.1:5000",), RUNNER_REF),
     ],
 )
 def test_the_job_matches_its_golden_file(
-    golden: str, settings: KubernetesSettings, insecure: tuple[str, ...]
+    golden: str, settings: KubernetesSettings, insecure: tuple[str, ...], runner_ref: str | None
 ) -> None:
-    job = render_job(42, SPEC, settings=settings, insecure_registries=insecure)
+    job = render_job(
+        42, SPEC, settings=settings, insecure_registries=insecure, runner_ref=runner_ref
+    )
     # The spec's JSON is checked by its round trip below, not here: BuildSpec grows fields.
     for env in job["spec"]["template"]["spec"]["containers"][0]["env"]:
         if env["name"] == SPEC_ENV:
@@ -173,3 +181,14 @@ def test_only_the_build_secrets_the_spec_names_are_projected_as_files_of_their_s
     (container,) = pod["containers"]
     assert all("valueFrom" not in e and "npm-token" not in str(e) for e in container["env"])
     assert "envFrom" not in container
+
+
+def test_the_runner_runs_the_resolved_digest_with_the_configured_pull_policy() -> None:
+    (runner,) = render_job(42, SPEC, settings=TEST_CLUSTER, runner_ref=RUNNER_REF)["spec"][
+        "template"
+    ]["spec"]["containers"]
+    assert runner["image"] == RUNNER_REF
+    assert runner["imagePullPolicy"] == "Always"
+    # Unresolved (the executor's fallback), the tag as configured.
+    (runner,) = render_job(42, SPEC, settings=DEFAULTS)["spec"]["template"]["spec"]["containers"]
+    assert (runner["image"], runner["imagePullPolicy"]) == ("s2i-bot/runner:latest", "IfNotPresent")

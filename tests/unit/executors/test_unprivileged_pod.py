@@ -17,7 +17,7 @@ from bot.executors.unprivileged_pod import CONTAINERS
 from bot.runner.app_layer import ASSEMBLE_SCRIPT, BUILDER_LABELS_ENV, HANDOVER_SCRIPT, MASKS_DIR
 from bot.runner.handover import TOGETHER_ENV
 from bot.settings import KubernetesSettings
-from tests.support.job_manifests import SPEC, TEST_CLUSTER, check_manifest
+from tests.support.job_manifests import RUNNER_REF, SPEC, TEST_CLUSTER, check_manifest
 
 DIGEST = "sha256:" + "ab" * 32
 LABELS = {
@@ -39,7 +39,7 @@ def pod_of(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_the_unprivileged_job_matches_its_golden_file() -> None:
-    job = render_job(42, SPEC, settings=UNPRIVILEGED, builder=BUILDER)
+    job = render_job(42, SPEC, settings=UNPRIVILEGED, builder=BUILDER, runner_ref=RUNNER_REF)
     pod = pod_of(job)
     for container in pod["containers"]:
         for env in container.get("env", []):
@@ -89,6 +89,22 @@ def test_the_builder_runs_by_digest_without_credentials_and_the_runner_read_only
     # The builder sees the destination volume where s2i puts the source: its label's path.
     (destination,) = [m for m in assemble["volumeMounts"] if m["name"] == "destination"]
     assert destination["mountPath"] == "/tmp"
+
+
+def test_prepare_and_export_run_the_resolved_runner_digest_and_the_builder_its_own() -> None:
+    job = render_job(42, SPEC, settings=UNPRIVILEGED, builder=BUILDER, runner_ref=RUNNER_REF)
+    pod = pod_of(job)
+    images = {c["name"]: (c["image"], c["imagePullPolicy"]) for c in pod["containers"]}
+    assert images == {
+        "prepare": (RUNNER_REF, "Always"),  # the configured policy, honoured
+        "assemble": (BUILDER.ref, "IfNotPresent"),
+        "export": (RUNNER_REF, "Always"),
+    }
+    unresolved = pod_of(render_job(42, SPEC, settings=UNPRIVILEGED, builder=BUILDER))
+    assert {c["image"] for c in unresolved["containers"]} == {
+        UNPRIVILEGED.runner_image,
+        BUILDER.ref,
+    }
 
 
 def test_the_unprivileged_layout_needs_the_resolved_builder() -> None:
