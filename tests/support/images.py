@@ -54,6 +54,22 @@ def running(env: ProvisionedEnv, image: str, port: int = 8080) -> Iterator[str]:
             subprocess.run(["docker", "rm", "-f", container], capture_output=True, check=False)
 
 
+def run_to_end(env: ProvisionedEnv, image: str, *argv: str, entrypoint: str = "") -> str:
+    """Pull image from the registry (with credentials), run it with a read-only root
+    filesystem, as a build pod's runner containers do, until it exits; its stdout."""
+    with tempfile.TemporaryDirectory() as config_dir:
+        auth_dir = Path(config_dir)
+        env.auth_file(auth_dir).rename(auth_dir / "config.json")
+        docker = ["docker", "--config", config_dir]
+        subprocess.run([*docker, "pull", "-q", image], check=True, capture_output=True)
+        run = [*docker, "run", "--rm", "--read-only"]
+        if entrypoint:
+            run += ["--entrypoint", entrypoint]
+        result = subprocess.run([*run, image, *argv], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+
 def _answers(url: str) -> bool:
     try:
         http.get(url, timeout=1)
