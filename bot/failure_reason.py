@@ -25,7 +25,11 @@ MAX_DIAGNOSTICS = 50  # what one GitHub check run update takes ("annotations", a
 
 # "Step 5/11 : RUN /usr/libexec/s2i/assemble" (docker), "[1/2] STEP 5/6: RUN …" (buildah).
 _STEP = re.compile(r"^(?:\[\d+/\d+\] )?(?:Step|STEP) \d+/\d+ ?: ?(?P<instruction>.*)$")
-_S2I_SCRIPT = re.compile(r"^RUN .*?/(?P<script>assemble|save-artifacts|assemble-runtime)\b")
+# `assemble-dependencies`: the dependency layer's step (bot/runner/dependency_layer.py),
+# before `assemble`, which `\b` alone would also match in it.
+_S2I_SCRIPT = re.compile(
+    r"^RUN .*?/(?P<script>assemble-dependencies|assemble-runtime|assemble|save-artifacts)\b"
+)
 
 # What the engines and our builders say around a failing step, never the reason itself.
 _NOISE = re.compile(
@@ -170,7 +174,8 @@ class FailureSpotter:
 
     @property
     def script(self) -> str | None:
-        """The s2i script the failing step ran (`assemble`, `save-artifacts`), if it was one."""
+        """The s2i script the failing step ran (`assemble`, `save-artifacts`,
+        `assemble-dependencies`), if it was one."""
         match = _S2I_SCRIPT.match(self.step)
         return match["script"] if match else None
 

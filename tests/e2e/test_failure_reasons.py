@@ -52,7 +52,8 @@ def _java(root: Path) -> None:
     [
         ("go", "go-hello", _go, r"assemble failed: main\.go:\d+:\d+: undefined: greet\.Helo"),
         ("python", "python-hello", _python,
-         r"assemble failed: (ERROR: )?Could not find a version that satisfies the requirement "
+         r"assemble-dependencies failed: (ERROR: )?Could not find a version that satisfies the "
+         r"requirement "
          r"nosuchpackage-s2ibot-zz==9\.9\.9.*"),
         ("nodejs", "node-hello", _node,
          r"assemble failed: 404 Not Found - GET https://registry\.npmjs\.org/"

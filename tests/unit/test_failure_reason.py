@@ -29,6 +29,11 @@ def spotted(name: str) -> FailureSpotter:
             "nosuchpackage-s2ibot-zz==9.9.9 (from versions: none)",
         ),
         (
+            "python-deps-docker.log",
+            "assemble-dependencies failed: Could not find a version that satisfies the "
+            "requirement nosuchpackage-s2ibot-zz==9.9.9 (from versions: none)",
+        ),
+        (
             "node-npm-docker.log",
             "assemble failed: 404 Not Found - GET https://registry.npmjs.org/nosuchpackage-s2ibot-zz",
         ),
