@@ -123,6 +123,14 @@ def test_metrics_count_deliveries_builds_forge_calls_and_what_waits(
         lambda: value(scrape(bot), "s2i_bot_queued_builds") == 1,
         timeout=15, what="the second build to be queued",
     )  # fmt: skip
+    # Its delivery is processed once all it asked for is done, a moment after the build is
+    # queued: only then is the one waiting for its retry the only unprocessed delivery.
+    for answer in (answers[0], answers[3]):
+        processed = f"{bot.url}/deliveries/{answer.split()[1]}"
+        wait_until(
+            lambda url=processed: bool(http.get(url).json()["processed"]),  # type: ignore[misc]
+            timeout=15, what=f"{processed} to be processed",
+        )  # fmt: skip
 
     during = scrape(bot)
     deliveries = "s2i_bot_deliveries_total"
