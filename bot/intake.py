@@ -156,6 +156,7 @@ class Intake:
             self._config_failure(delivery, event, str(exc), str(exc), actions)
             return actions
         existing = {b.name for b in self._store.builds_of_delivery(delivery.id)}
+        already: list[str] = []
         if event.rebuilt_on:
             specs = [
                 s for s in specs if s.name in existing or self._still_newest(delivery, event, s)
@@ -177,12 +178,22 @@ class Intake:
                     actions.report.append(self._record(delivery, event, spec, failed=resolved))
                     continue
                 spec = resolved
-            for older in self._store.unfinished_builds(
+            unfinished = self._store.unfinished_builds(
                 delivery.forge, event.repo.full_name, ref_key(event), [spec.name]
-            ):
+            )
+            if not event.rebuilt_on and any(b.sha == event.sha for b in unfinished):
+                # Two deliveries of one head (a push and the catch-up's, bot/catch_up.py, or
+                # a push redelivered under a new id): the commit's build is queued or
+                # running already. Another would cancel it and leave a `superseded` error
+                # on the commit's status until it ends.
+                already.append(spec.name)
+                continue
+            for older in unfinished:
                 actions.cancel.append((older, f"superseded by {event.sha[:7]}"))
             actions.queue(self._record(delivery, event, spec))
-        planned = f"{len(specs)} build(s) planned"
+        planned = f"{len(specs) - len(already)} build(s) planned"
+        if already:
+            planned += f"; already building {event.sha[:7]}: {', '.join(already)}"
         actions.outcome = f"{config.note}: {planned}" if config.note else planned
         return actions
 

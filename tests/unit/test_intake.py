@@ -75,6 +75,29 @@ def test_a_newer_push_supersedes_the_unfinished_build_of_the_same_branch(
     assert tool.source.binary_name == "tool" and not tool.source.binary_auth
 
 
+def test_a_second_delivery_of_the_same_head_neither_builds_again_nor_cancels_the_first(
+    world: tuple[Store, RecordingForge, Intake],
+) -> None:
+    # The push and the catch-up's delivery of the same head (bot/catch_up.py), two ids.
+    store, _, intake = world
+    first = intake.builds_for(
+        delivery(store, "d1"), Event(EventKind.PUSH, REPO, "refs/heads/main", SHA, "a", "d1")
+    )
+    again = intake.builds_for(
+        delivery(store, "d2"), Event(EventKind.PUSH, REPO, "refs/heads/main", SHA, "a", "d2")
+    )
+    assert sorted(b.name for b in first.dispatch) == ["tool", "web"]
+    assert again.dispatch == [] and again.cancel == []
+    assert again.outcome == "0 build(s) planned; already building 1111111: web, tool"
+    # Once that build has ended, the same head builds again (a re-delivery after a failure).
+    for build in first.dispatch:
+        store.finish(build.id, BuildResult(state="failed", reason="x"))
+    third = intake.builds_for(
+        delivery(store, "d3"), Event(EventKind.PUSH, REPO, "refs/heads/main", SHA, "a", "d3")
+    )
+    assert sorted(b.name for b in third.dispatch) == ["tool", "web"]
+
+
 def test_a_release_builds_from_the_asset_matching_the_glob(
     world: tuple[Store, RecordingForge, Intake],
 ) -> None:
